@@ -1,0 +1,363 @@
+"""The one `Config` dataclass: every training parameter, its default, help text and allowed values.
+
+Widgets, TOML/JSON files, CLI flags and the trainer all read and write this class, so a value
+means the same thing everywhere. Each field carries `metadata` in the style of peft's config
+classes: ``help`` (also the widget tooltip and the ``--help`` text), ``group`` (widget tab /
+TOML section), and optionally ``choices``, ``min``, ``max``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import math
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+GROUPS = ("model", "dataset", "network", "optimizer", "schedule", "training", "saving", "sampling")
+
+FAMILIES = ("sd15", "sdxl", "flux")
+OPTIMIZERS = ("adamw", "adamw8bit", "lion", "prodigy", "adafactor", "dadaptation")
+SCHEDULERS = ("constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear", "polynomial")
+PRECISIONS = ("auto", "no", "fp16", "bf16")
+
+
+def _f(default, help: str, group: str, **extra):
+    """A dataclass field with peft-style metadata (help doubles as tooltip and CLI help)."""
+    meta = {"help": help, "group": group, **extra}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Config:
+    # --- model -------------------------------------------------------------------------------
+    family: str = _f("sd15", "Model family of the base model: sd15 (Stable Diffusion 1.5), sdxl or flux.",
+                     "model", choices=FAMILIES)
+    pretrained_model: str = _f(
+        "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        "Base model: a Hugging Face repo id or a local folder in diffusers layout "
+        "(model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).", "model")
+    revision: str = _f("", "Hub revision (branch, tag or commit) of the base model; empty for the default.", "model")
+    vae: str = _f("", "Optional separate VAE (repo id or folder), e.g. an fp16-safe VAE; empty uses the base model's.",
+                  "model")
+    allow_pickle: bool = _f(False, "Allow loading pickle weights (.ckpt/.pt/.bin). Pickle files can run code when "
+                                   "loaded; only enable for files you trust.", "model")
+
+    # --- dataset -----------------------------------------------------------------------------
+    train_data_dir: str = _f("", "Folder of training images with .txt captions, or of kohya concept folders "
+                                 "named N_name (N = repeats).", "dataset")
+    resolution: int = _f(512, "Training resolution: the longest bucket side (SD1.5 512, SDXL/Flux 1024). "
+                              "Must be a multiple of 64.", "dataset", min=64, max=4096)
+    enable_bucket: bool = _f(True, "Aspect-ratio buckets: keep each image's shape instead of cropping to a square.",
+                             "dataset")
+    min_bucket_reso: int = _f(256, "Smallest bucket side in pixels (multiple of 64).", "dataset", min=64, max=4096)
+    max_bucket_reso: int = _f(1024, "Largest bucket side in pixels (multiple of 64).", "dataset", min=64, max=8192)
+    upscale_small: bool = _f(False, "Allow upscaling images smaller than their bucket. Off by default: small images "
+                                    "are reported instead of silently blurred.", "dataset")
+    random_crop: bool = _f(False, "Random instead of centre crop into the bucket. Off: the seeds warn random "
+                                  "cropping teaches distorted, cut-off subjects.", "dataset")
+    flip_aug: bool = _f(False, "Random horizontal flips. Do not use for asymmetric subjects (text, logos, faces "
+                               "with a parting).", "dataset")
+    default_repeats: int = _f(1, "Repeats for images not inside an N_name concept folder.", "dataset", min=1,
+                              max=10000)
+    caption_extension: str = _f(".txt", "Extension of caption sidecar files.", "dataset")
+    missing_caption: str = _f("warn_trigger", "What to do for an image without a caption file: error, "
+                                              "warn_empty (train with an empty caption) or warn_trigger (caption = "
+                                              "the trigger word).", "dataset",
+                              choices=("error", "warn_empty", "warn_trigger"))
+    trigger_word: str = _f("", "Trigger word or unique identifier put first in every caption that lacks it "
+                               "(seed 000: a 10-letter random id per concept).", "dataset")
+    shuffle_caption: bool = _f(False, "Shuffle comma-separated tags each step, so tag order carries no weight "
+                                      "(seed 002: earlier tags weigh more).", "dataset")
+    keep_tokens: int = _f(0, "Number of leading comma-separated tags kept fixed when shuffling (e.g. 1 keeps "
+                             "the trigger first).", "dataset", min=0, max=75)
+    caption_dropout_rate: float = _f(0.0, "Probability of training a step with an empty caption (helps "
+                                          "unconditional generation).", "dataset", min=0.0, max=1.0)
+    cache_latents: str = _f("memory", "Encode each image with the VAE once and keep the latents: memory, disk "
+                                      "(next to the run, reused across runs) or none. Caching disables "
+                                      "random_crop and flip_aug variety per step.", "dataset",
+                            choices=("memory", "disk", "none"))
+
+    # --- network -----------------------------------------------------------------------------
+    network_type: str = _f("lora", "Adapter kind. lora: attention layers (kohya 'standard').", "network",
+                           choices=("lora",))
+    rank: int = _f(16, "LoRA rank (network dim): capacity and file size. Seeds: 8-32 anime/characters, 32-64 "
+                       "people/objects, 64-128 complex styles and real scenes.", "network", min=1, max=1024)
+    alpha: float = _f(8.0, "LoRA alpha; the update is scaled by alpha/rank. Seed 003: rank/2 by default; "
+                           "lower alpha means smaller, slower-moving updates.", "network", min=0.0, max=4096.0)
+    network_dropout: float = _f(0.0, "Dropout on the LoRA path during training.", "network", min=0.0, max=0.9)
+    target_modules: list = _f(["to_q", "to_k", "to_v", "to_out.0"],
+                              "Module names in the UNet/transformer that get a LoRA (attention projections).",
+                              "network")
+    train_text_encoder: bool = _f(False, "Also train a LoRA on the text encoder(s) (kohya lora_te_*).", "network")
+
+    # --- optimizer ---------------------------------------------------------------------------
+    optimizer: str = _f("adamw8bit", "Optimizer. adamw8bit (seed 003's recommendation) saves memory; lion needs "
+                                     "~10x lower lr; prodigy/dadaptation adapt the lr themselves (set lr 1.0).",
+                        "optimizer", choices=OPTIMIZERS)
+    learning_rate: float = _f(1e-4, "Base learning rate (seed 000: rank 16 -> 1e-4, rank 64 -> 8e-5).",
+                              "optimizer", min=0.0, max=10.0)
+    unet_lr: float = _f(0.0, "Learning rate for the UNet/transformer LoRA; 0 uses learning_rate.", "optimizer",
+                        min=0.0, max=10.0)
+    text_encoder_lr: float = _f(0.0, "Learning rate for the text-encoder LoRA; 0 uses learning_rate/2 "
+                                     "(seed 002: 1/2 to 1/10 of the UNet lr).", "optimizer", min=0.0, max=10.0)
+    weight_decay: float = _f(0.01, "Weight decay (decoupled, as in AdamW).", "optimizer", min=0.0, max=1.0)
+    max_grad_norm: float = _f(1.0, "Clip gradients to this norm; 0 disables clipping.", "optimizer", min=0.0,
+                              max=1000.0)
+
+    # --- schedule ----------------------------------------------------------------------------
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule (diffusers get_scheduler). Seed 002: cosine by "
+                                     "default; cosine_with_restarts with 3-5 cycles.", "schedule",
+                           choices=SCHEDULERS)
+    lr_warmup_steps: int = _f(0, "Warmup steps; overrides lr_warmup_ratio when > 0.", "schedule", min=0,
+                              max=10_000_000)
+    lr_warmup_ratio: float = _f(0.0, "Warmup as a fraction of total steps.", "schedule", min=0.0, max=1.0)
+    lr_scheduler_num_cycles: int = _f(1, "Restarts for cosine_with_restarts (seed 002: 3-5).", "schedule",
+                                      min=1, max=100)
+    lr_scheduler_power: float = _f(1.0, "Power of the polynomial schedule.", "schedule", min=0.0, max=10.0)
+
+    # --- training ----------------------------------------------------------------------------
+    max_train_epochs: int = _f(10, "Epochs (one epoch = every image x its repeats once). Used when "
+                                   "max_train_steps is 0.", "training", min=0, max=100_000)
+    max_train_steps: int = _f(0, "Total optimizer steps; 0 derives them from epochs.", "training", min=0,
+                              max=10_000_000)
+    train_batch_size: int = _f(1, "Images per step (seed 002: larger batches are faster but learn each image "
+                                  "less precisely).", "training", min=1, max=256)
+    gradient_accumulation_steps: int = _f(1, "Batches accumulated per optimizer step.", "training", min=1,
+                                          max=1024)
+    mixed_precision: str = _f("auto", "auto picks fp16 on T4/Turing, bf16 on Ampere and newer, no on CPU.",
+                              "training", choices=PRECISIONS)
+    gradient_checkpointing: bool = _f(False, "Recompute activations in the backward pass: less memory, ~30% "
+                                             "slower.", "training")
+    noise_offset: float = _f(0.0, "Noise offset (helps very dark/bright images); typical 0.05-0.1.",
+                             "training", min=0.0, max=1.0)
+    multires_noise_iterations: int = _f(0, "Multi-resolution (pyramid) noise iterations; seed 002: 6-10.",
+                                        "training", min=0, max=20)
+    multires_noise_discount: float = _f(0.3, "Discount of multires noise; seed 002: 0.3-0.8.", "training",
+                                        min=0.0, max=1.0)
+    min_snr_gamma: float = _f(0.0, "Min-SNR loss weighting gamma (Hang et al. 2023, typical 5); 0 disables.",
+                              "training", min=0.0, max=100.0)
+    clip_skip: int = _f(1, "Use the text encoder's n-th layer from the end (1 = last; 2 is common for anime "
+                           "models).", "training", min=1, max=12)
+    seed: int = _f(42, "Random seed for data order, noise and timesteps.", "training", min=0, max=2**32 - 1)
+
+    # --- saving ------------------------------------------------------------------------------
+    output_dir: str = _f("output", "Run folder for checkpoints, samples, logs and resume state.", "saving")
+    output_name: str = _f("lora", "File name stem of the saved LoRA files.", "saving")
+    save_every_n_steps: int = _f(0, "Save a checkpoint every N steps (0: only at the end). Seed 000: keep "
+                                    "checkpoint and validation intervals equal.", "saving", min=0,
+                                 max=10_000_000)
+    save_precision: str = _f("fp16", "Precision of saved LoRA weights.", "saving", choices=("fp16", "bf16", "fp32"))
+    save_formats: list = _f(["kohya", "diffusers"], "File formats written for each checkpoint: kohya "
+                                                    "(A1111/Forge/ComfyUI) and diffusers.", "saving")
+    save_state: bool = _f(True, "Save optimizer/scheduler/RNG state with each checkpoint so the run can resume.",
+                          "saving")
+    resume: str = _f("", "Resume from 'latest' (newest state in output_dir) or a state folder; empty starts anew.",
+                     "saving")
+    training_comment: str = _f("", "Free text stored as ss_training_comment in the LoRA metadata.", "saving")
+
+    # --- sampling ----------------------------------------------------------------------------
+    sample_every_n_steps: int = _f(-1, "Generate validation images every N steps; -1 follows "
+                                        "save_every_n_steps (seed 000: same interval), 0 disables.", "sampling",
+                                   min=-1, max=10_000_000)
+    sample_prompts: list = _f([], "Validation prompts. Include the concept and one unrelated prompt to watch "
+                                  "forgetting (seed 000).", "sampling")
+    sample_seed: int = _f(1234, "Fixed seed for validation images, so changes come from training only.",
+                          "sampling", min=0, max=2**32 - 1)
+    sample_steps: int = _f(20, "Denoising steps for validation images.", "sampling", min=1, max=200)
+    sample_guidance_scale: float = _f(7.0, "CFG scale for validation images.", "sampling", min=0.0, max=50.0)
+
+    # ------------------------------------------------------------------------------------------
+    def __post_init__(self):
+        self.validate()
+
+    # --- derived values (never stored) -----------------------------------------------------------
+    @property
+    def effective_unet_lr(self) -> float:
+        return self.unet_lr or self.learning_rate
+
+    @property
+    def effective_text_encoder_lr(self) -> float:
+        return self.text_encoder_lr or self.learning_rate / 2
+
+    @property
+    def effective_sample_every(self) -> int:
+        return self.save_every_n_steps if self.sample_every_n_steps < 0 else self.sample_every_n_steps
+
+    # --- validation ----------------------------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Every invalid value, each as 'field: what is wrong -> how to fix'."""
+        out = []
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            msg = _check_value(f, hints[f.name], v)
+            if msg:
+                out.append(f"{f.name}: {msg}")
+        if out:
+            return out  # cross-field checks assume well-typed values
+        for name in ("resolution", "min_bucket_reso", "max_bucket_reso"):
+            if getattr(self, name) % 64:
+                v = getattr(self, name)
+                out.append(f"{name}: {v} is not a multiple of 64 -> use {max(64, round(v / 64) * 64)}")
+        if self.min_bucket_reso > self.max_bucket_reso:
+            out.append("min_bucket_reso: larger than max_bucket_reso -> lower it or raise max_bucket_reso")
+        if self.max_train_steps == 0 and self.max_train_epochs == 0:
+            out.append("max_train_steps: both max_train_steps and max_train_epochs are 0 -> set one of them")
+        bad = [s for s in self.save_formats if s not in ("kohya", "diffusers")]
+        if bad or not self.save_formats:
+            out.append(f"save_formats: {bad or 'empty'} -> use a list of 'kohya' and/or 'diffusers'")
+        if any(not isinstance(p, str) for p in self.sample_prompts):
+            out.append("sample_prompts: every prompt must be a string")
+        if not self.target_modules or any(not isinstance(m, str) for m in self.target_modules):
+            out.append("target_modules: must be a non-empty list of module names, e.g. ['to_q', 'to_k']")
+        if self.optimizer in ("prodigy", "dadaptation") and self.learning_rate < 0.1:
+            out.append(f"learning_rate: {self.optimizer} adapts the step size itself and expects "
+                       f"learning_rate=1.0 (seed 003), not {self.learning_rate}")
+        return out
+
+    def validate(self) -> "Config":
+        probs = self.problems()
+        if probs:
+            raise ConfigError("invalid config: " + "; ".join(probs))
+        return self
+
+    # --- (de)serialisation ---------------------------------------------------------------------
+    def to_dict(self, grouped: bool = False) -> dict[str, Any]:
+        flat = dataclasses.asdict(self)
+        if not grouped:
+            return flat
+        out: dict[str, dict] = {g: {} for g in GROUPS}
+        for f in dataclasses.fields(self):
+            out[f.metadata["group"]][f.name] = flat[f.name]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+        """Build from a flat or grouped ({section: {field: value}}) dict; unknown keys are errors."""
+        flat: dict[str, Any] = {}
+        for k, v in data.items():
+            if k in GROUPS and isinstance(v, dict):
+                flat.update(v)
+            else:
+                flat[k] = v
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = [k for k in flat if k not in names]
+        if unknown:
+            tips = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, names, n=1)
+                tips.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise ConfigError(f"{source}: unknown field {', '.join(tips)} -> remove it or fix the spelling")
+        hints = typing.get_type_hints(cls)
+        for k, v in list(flat.items()):
+            flat[k] = _coerce(k, hints[k], v, source)
+        try:
+            return cls(**flat)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
+
+    def replace(self, **changes) -> "Config":
+        return Config.from_dict({**self.to_dict(), **changes})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write TOML (grouped into sections) or JSON, by extension, atomically."""
+        path = Path(path)
+        if path.suffix == ".json":
+            text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        else:
+            import tomli_w
+            text = tomli_w.dumps(self.to_dict(grouped=True))
+        from .fileio import atomic_write_text
+        atomic_write_text(path, text)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **overrides) -> "Config":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} -> check the path, or create one with "
+                              f"`lora-nb config --out {path.name}`")
+        try:
+            if path.suffix == ".json":
+                data = json.loads(path.read_text(encoding="utf-8-sig"))
+            else:
+                data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({e}) "
+                              f"-> fix the syntax at the position shown") from None
+        if overrides:
+            flat = cls.from_dict(data, source=str(path)).to_dict()
+            flat.update(overrides)
+            return cls.from_dict(flat, source=str(path))
+        return cls.from_dict(data, source=str(path))
+
+    # --- introspection for widgets and CLI -------------------------------------------------------
+    @classmethod
+    def field_info(cls) -> list[dict[str, Any]]:
+        """One dict per field: name, type, default, help, group, choices/min/max when given."""
+        hints = typing.get_type_hints(cls)
+        out = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            out.append({"name": f.name, "type": hints[f.name], "default": default, **f.metadata})
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(name: str, tp, v, source: str):
+    """Accept what TOML/JSON/CLI give (ints for floats, 'true' strings from the CLI); refuse the rest."""
+    if tp is float and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str) and tp is not str:
+        s = v.strip()
+        try:
+            if tp is bool and s.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return s.lower() in ("true", "1", "yes")
+            if tp is int:
+                return int(s)
+            if tp is float:
+                return float(s)
+            if tp is list:
+                return [p.strip() for p in s.split(",") if p.strip()] if s else []
+        except ValueError:
+            pass
+        raise ConfigError(f"{source}: field '{name}' must be {_type_name(tp)}, got the text {v!r} "
+                          f"-> write a {_type_name(tp)} value")
+    return v
+
+
+def _check_value(f: dataclasses.Field, tp, v) -> str | None:
+    if tp is float:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    elif tp is int:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+    else:
+        ok = isinstance(v, tp)
+    if not ok:
+        return f"expected {_type_name(tp)}, got {type(v).__name__} {v!r}"
+    if tp is float and not math.isfinite(v):
+        return f"{v} is not a finite number"
+    m = f.metadata
+    if "choices" in m and v not in m["choices"]:
+        close = difflib.get_close_matches(str(v), m["choices"], n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"{v!r} is not one of {', '.join(m['choices'])}{hint}"
+    if "min" in m and v < m["min"]:
+        return f"{v} is below the minimum {m['min']}"
+    if "max" in m and v > m["max"]:
+        return f"{v} is above the maximum {m['max']}"
+    return None

@@ -1,0 +1,43 @@
+"""Shared fixtures: offline mode, one CPU thread per test process, tiny models built once."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)  # CI has 2 cores; tiny models gain nothing from threads
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny_sd15(tmp_path_factory):
+    """Path of a tiny SD1.5-shaped model folder, loadable with from_pretrained like the hub repo."""
+    from lora_nb.testing import build_tiny_model
+
+    return build_tiny_model("sd15", tmp_path_factory.mktemp("models") / "tiny-sd15")
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    """A small captioned dataset in kohya layout: two concept folders of 64x64 images."""
+    from lora_nb.testing import make_toy_dataset
+
+    return make_toy_dataset(tmp_path / "data")
