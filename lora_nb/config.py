@@ -170,7 +170,8 @@ class Config:
                                         "save_every_n_steps (seed 000: same interval), 0 disables.", "sampling",
                                    min=-1, max=10_000_000)
     sample_prompts: list = _f([], "Validation prompts. Include the concept and one unrelated prompt to watch "
-                                  "forgetting (seed 000).", "sampling")
+                                  "forgetting (seed 000). On the command line separate prompts with '|'.",
+                              "sampling", sep="|")
     sample_seed: int = _f(1234, "Fixed seed for validation images, so changes come from training only.",
                           "sampling", min=0, max=2**32 - 1)
     sample_steps: int = _f(20, "Denoising steps for validation images.", "sampling", min=1, max=200)
@@ -209,6 +210,9 @@ class Config:
             if getattr(self, name) % 64:
                 v = getattr(self, name)
                 out.append(f"{name}: {v} is not a multiple of 64 -> use {max(64, round(v / 64) * 64)}")
+        if self.random_crop and self.cache_latents != "none":
+            out.append("random_crop: a latent cache stores one crop per image -> set cache_latents='none' to use "
+                       "random_crop (or keep the centre crop the seeds recommend)")
         if self.min_bucket_reso > self.max_bucket_reso:
             out.append("min_bucket_reso: larger than max_bucket_reso -> lower it or raise max_bucket_reso")
         if self.max_train_steps == 0 and self.max_train_epochs == 0:
@@ -259,8 +263,9 @@ class Config:
                 tips.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
             raise ConfigError(f"{source}: unknown field {', '.join(tips)} -> remove it or fix the spelling")
         hints = typing.get_type_hints(cls)
+        seps = {f.name: f.metadata.get("sep", ",") for f in dataclasses.fields(cls)}
         for k, v in list(flat.items()):
-            flat[k] = _coerce(k, hints[k], v, source)
+            flat[k] = _coerce(k, hints[k], v, source, seps[k])
         try:
             return cls(**flat)
         except ConfigError as e:
@@ -318,7 +323,7 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _coerce(name: str, tp, v, source: str):
+def _coerce(name: str, tp, v, source: str, sep: str = ","):
     """Accept what TOML/JSON/CLI give (ints for floats, 'true' strings from the CLI); refuse the rest."""
     if tp is float and isinstance(v, int) and not isinstance(v, bool):
         return float(v)
@@ -332,7 +337,7 @@ def _coerce(name: str, tp, v, source: str):
             if tp is float:
                 return float(s)
             if tp is list:
-                return [p.strip() for p in s.split(",") if p.strip()] if s else []
+                return [p.strip() for p in s.split(sep) if p.strip()] if s else []
         except ValueError:
             pass
         raise ConfigError(f"{source}: field '{name}' must be {_type_name(tp)}, got the text {v!r} "

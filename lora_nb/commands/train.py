@@ -1,0 +1,25 @@
+"""Train a LoRA. Reads CONFIG (TOML or JSON, e.g. written by `lora-nb config` or the train notebook);
+any config field can be overridden with its flag, e.g.
+
+    lora-nb train my_lora.toml --rank 32 --learning-rate 1e-4 --resume latest
+
+Runs under `accelerate launch` / `torchrun` for several GPUs with the same flags.
+"""
+
+from __future__ import annotations
+
+from ._config_flags import add_config_flags, config_from_args
+
+
+def add_arguments(p):
+    p.add_argument("config", nargs="?", help="config file (.toml or .json); optional when flags give everything")
+    add_config_flags(p)
+
+
+def run(args) -> int:
+    from ..train import train
+
+    config = config_from_args(args, args.config)
+    result = train(config)
+    print(f"done: {result.steps} steps; LoRA files: " + ", ".join(str(p) for p in result.files.values()))
+    return 0

@@ -1,0 +1,31 @@
+"""The denoising-diffusion (DDPM) objective shared by SD1.5 and SDXL (Ho et al. 2020)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def noisy_inputs(scheduler, latents, noise, generator, min_snr_gamma: float = 0.0):
+    """Sample timesteps, noise the latents, and return the target (epsilon or v) and loss weights.
+
+    Min-SNR weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting")
+    caps the weight of easy low-noise timesteps at gamma.
+    """
+    b = latents.shape[0]
+    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator).to(latents.device)
+    noisy = scheduler.add_noise(latents, noise, t)
+    pred_type = scheduler.config.prediction_type
+    if pred_type == "epsilon":
+        target = noise
+    elif pred_type == "v_prediction":
+        target = scheduler.get_velocity(latents, noise, t)
+    else:
+        raise ValueError(f"unsupported prediction_type {pred_type!r}")
+    weights = None
+    if min_snr_gamma:
+        from diffusers.training_utils import compute_snr
+
+        snr = compute_snr(scheduler, t)
+        w = torch.clamp(snr, max=min_snr_gamma)
+        weights = w / snr if pred_type == "epsilon" else w / (snr + 1)
+    return noisy, t, target, weights

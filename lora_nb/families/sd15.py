@@ -1,0 +1,96 @@
+"""Stable Diffusion 1.x: UNet2DConditionModel + CLIP ViT-L text encoder + VAE (Rombach et al. 2022)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import Config
+from . import Models, ddpm
+from .loading import check_model_source, load_part
+
+
+class SD15:
+    name = "sd15"
+    base_model_version = "sd_v1"           # kohya ss_base_model_version
+    modelspec_architecture = "stable-diffusion-v1"
+    default_resolution = 512
+    denoiser_component = "unet"
+    text_components = ("text_encoder",)
+    kohya_prefixes = {"unet": "lora_unet", "text_encoder": "lora_te"}
+    text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
+
+    def load(self, config: Config, device, dtype) -> Models:
+        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        src = check_model_source(config.pretrained_model, config.allow_pickle)
+        if Path(src).is_file():
+            return self._load_single_file(src, config, device, dtype)
+        tokenizer = load_part(CLIPTokenizer, src, "tokenizer", config)
+        text_encoder = load_part(CLIPTextModel, src, "text_encoder", config)
+        vae = (load_part(AutoencoderKL, check_model_source(config.vae, config.allow_pickle, "vae"), None, config)
+               if config.vae else load_part(AutoencoderKL, src, "vae", config))
+        unet = load_part(UNet2DConditionModel, src, "unet", config)
+        noise_scheduler = load_part(DDPMScheduler, src, "scheduler", config)
+        return self._finish(Models(unet, vae, [text_encoder], [tokenizer], noise_scheduler, src), device, dtype)
+
+    def _load_single_file(self, path: str, config: Config, device, dtype) -> Models:
+        """A single .safetensors checkpoint (as shared on model sites), via diffusers' converter."""
+        from diffusers import DDPMScheduler, StableDiffusionPipeline
+
+        pipe = StableDiffusionPipeline.from_single_file(path, safety_checker=None)
+        sched = DDPMScheduler.from_config(pipe.scheduler.config)
+        m = Models(pipe.unet, pipe.vae, [pipe.text_encoder], [pipe.tokenizer], sched, path)
+        return self._finish(m, device, dtype)
+
+    @staticmethod
+    def _finish(m: Models, device, dtype) -> Models:
+        for part in (m.denoiser, m.vae, *m.text_encoders):
+            part.requires_grad_(False)
+            part.eval()
+            # fp32 stays as loaded (casting fp32->fp32 only triggers diffusers' keep-in-fp32 warning)
+            part.to(device=device) if dtype == torch.float32 else part.to(device=device, dtype=dtype)
+        return m
+
+    # --- per-step pieces --------------------------------------------------------------------
+    def encode_prompts(self, m: Models, captions: list[str], clip_skip: int = 1) -> dict:
+        tok, te = m.tokenizers[0], m.text_encoders[0]
+        device = next(te.parameters()).device
+        ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids.to(device)
+        if clip_skip > 1:
+            # kohya/A1111 "clip skip": the n-th hidden state from the end, through the final layer norm
+            out = te(ids, output_hidden_states=True)
+            inner = getattr(te, "module", te)            # unwrap DDP
+            inner = getattr(inner, "text_model", inner)  # transformers 4 nests the layers in text_model
+            h = inner.final_layer_norm(out.hidden_states[-clip_skip])
+        else:
+            h = te(ids)[0]
+        return {"encoder_hidden_states": h}
+
+    def encode_pixels(self, m: Models, pixels: torch.Tensor) -> torch.Tensor:
+        vae = m.vae
+        with torch.no_grad():
+            dist = vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist
+        # the distribution's mean: deterministic, so a cached latent equals a fresh one
+        return dist.mode() * vae.config.scaling_factor
+
+    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config):
+        return ddpm.noisy_inputs(m.noise_scheduler, latents, noise, generator, config.min_snr_gamma)
+
+    def predict(self, m: Models, noisy, timesteps, cond: dict, batch: dict) -> torch.Tensor:
+        return m.denoiser(noisy, timesteps, encoder_hidden_states=cond["encoder_hidden_states"]).sample
+
+    def pipeline(self, m: Models, unet=None):
+        """A StableDiffusionPipeline sharing the training modules (for validation images)."""
+        from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
+
+        return StableDiffusionPipeline(
+            vae=m.vae, text_encoder=m.text_encoders[0], tokenizer=m.tokenizers[0], unet=unet or m.denoiser,
+            scheduler=DPMSolverMultistepScheduler.from_config(m.noise_scheduler.config),
+            safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+FAMILY = SD15()

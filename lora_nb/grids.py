@@ -1,0 +1,259 @@
+"""Labelled image grids drawn with PIL: column headers, row headers, a title and stacked panels.
+
+Shared by every step that shows pictures side by side: the XY plot of step 6 (checkpoints x
+strengths), the trainer's sample sheets, before/after crops. Cells are pasted at full size
+(or fitted into `cell_size`) and centred in equal slots, so a grid of mixed sizes still lines up;
+`Grid.boxes` says where each cell landed, which lets tests and notebooks crop a cell back out.
+
+PIL's default font (Aileron, scalable since Pillow 10.1) has Latin glyphs only. For labels in
+another script (a Chinese LoRA name, say) pass `font="path/to/NotoSansCJK.ttc"` or set the
+`LORA_NB_FONT` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom (PIL convention: right/bottom exclusive)
+
+BACKGROUND = (255, 255, 255)
+TEXT = (20, 20, 20)
+EMPTY = (225, 225, 225)  # a slot with no image (a cell that failed or was skipped)
+
+
+@lru_cache(maxsize=32)
+def get_font(size: int = 14, path: str | None = None) -> ImageFont.ImageFont:
+    """A font of `size` pixels: `path` or $LORA_NB_FONT if given, else PIL's built-in default."""
+    path = path or os.environ.get("LORA_NB_FONT") or None
+    if path:
+        return ImageFont.truetype(path, size)
+    try:
+        return ImageFont.load_default(size=size)  # scalable Aileron (needs FreeType)
+    except (TypeError, ImportError, OSError):  # Pillow built without FreeType: fixed bitmap font
+        return ImageFont.load_default()
+
+
+def auto_font_size(cell_w: int, cell_h: int) -> int:
+    """Label size that stays readable next to the cells: ~1/20 of the cell side, 10 to 48 px."""
+    return max(10, min(48, round(min(cell_w, cell_h) / 20)))
+
+
+def text_size(text: str, font) -> tuple[int, int]:
+    left, top, right, bottom = font.getbbox(text or " ")
+    return right - left, bottom - top
+
+
+def line_height(font) -> int:
+    """Height of one text line including descenders and a little leading."""
+    _, top, _, bottom = font.getbbox("Hgjy|")
+    return (bottom - top) + max(2, (bottom - top) // 4)
+
+
+def wrap_text(text: str, font, max_width: int, max_lines: int | None = None) -> list[str]:
+    """Greedy word wrap to `max_width` pixels; long words are broken; an ellipsis marks a cut."""
+    lines: list[str] = []
+    for paragraph in str(text).split("\n"):
+        current = ""
+        for word in paragraph.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if text_size(candidate, font)[0] <= max_width:
+                current = candidate
+                continue
+            if current:
+                lines.append(current)
+            while text_size(word, font)[0] > max_width and len(word) > 1:  # a word wider than the line
+                cut = len(word) - 1
+                while cut > 1 and text_size(word[:cut], font)[0] > max_width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+            current = word
+        lines.append(current)
+    if max_lines is not None and len(lines) > max_lines:
+        lines = lines[:max_lines]
+        last = lines[-1]
+        while last and text_size(last + "…", font)[0] > max_width:
+            last = last[:-1]
+        lines[-1] = last + "…"
+    return lines
+
+
+def _draw_block(draw: ImageDraw.ImageDraw, lines: list[str], font, box: Box, fill=TEXT, align: str = "center"):
+    """Draw wrapped `lines` vertically centred in `box`, each line centred (or left-aligned)."""
+    left, top, right, bottom = box
+    lh = line_height(font)
+    y = top + max(0, (bottom - top - lh * len(lines)) // 2)
+    for line in lines:
+        w, _ = text_size(line, font)
+        x = left + (right - left - w) // 2 if align == "center" else left
+        draw.text((x, y - font.getbbox("H")[1] + 1), line, font=font, fill=fill)
+        y += lh
+
+
+def _fit(img: Image.Image, cell_size: int | tuple[int, int] | None) -> Image.Image:
+    """Shrink (never enlarge) so the longer side fits `cell_size`; keeps the aspect ratio."""
+    if cell_size is None:
+        return img
+    tw, th = (cell_size, cell_size) if isinstance(cell_size, int) else cell_size
+    scale = min(tw / img.width, th / img.height, 1.0)
+    if scale >= 1.0:
+        return img
+    return img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+
+
+@dataclass
+class Grid:
+    """A drawn grid: the picture and where each cell was pasted ([row][col] -> box, None if empty)."""
+
+    image: Image.Image
+    boxes: list[list[Box | None]]
+
+    def _repr_png_(self) -> bytes:  # shown inline when a notebook cell ends with a Grid
+        return _png_bytes(self.image)
+
+
+def labelled_grid(
+    cells: Sequence[Sequence[Image.Image | None]],
+    *,
+    col_labels: Sequence[str] | None = None,
+    row_labels: Sequence[str] | None = None,
+    title: str | None = None,
+    col_title: str | None = None,
+    row_title: str | None = None,
+    cell_size: int | tuple[int, int] | None = None,
+    font_size: int | None = None,
+    font: str | None = None,
+    pad: int | None = None,
+    max_label_lines: int = 4,
+) -> Grid:
+    """Draw `cells` (a list of rows) as one image with labelled rows and columns.
+
+    `col_title`/`row_title` name the axes (e.g. "strength", "checkpoint") in the top-left corner;
+    `cell_size` shrinks large cells (1024 px Flux images) so the sheet stays a sensible size.
+    Raises ValueError when the rows are ragged or a label list does not match the cell count.
+    """
+    rows = [list(r) for r in cells]
+    n_rows = len(rows)
+    n_cols = len(rows[0]) if rows else 0
+    if n_rows == 0 or n_cols == 0:
+        raise ValueError("labelled_grid needs at least one row and one column of cells")
+    if any(len(r) != n_cols for r in rows):
+        raise ValueError(f"every row needs {n_cols} cells; got row lengths {[len(r) for r in rows]}")
+    if col_labels is not None and len(col_labels) != n_cols:
+        raise ValueError(f"{len(col_labels)} column labels for {n_cols} columns")
+    if row_labels is not None and len(row_labels) != n_rows:
+        raise ValueError(f"{len(row_labels)} row labels for {n_rows} rows")
+
+    fitted = [[_fit(im.convert("RGB"), cell_size) if im is not None else None for im in r] for r in rows]
+    present = [im for r in fitted for im in r if im is not None]
+    if present:
+        cw, ch = max(im.width for im in present), max(im.height for im in present)
+    else:
+        cw, ch = ((cell_size, cell_size) if isinstance(cell_size, int) else (cell_size or (64, 64)))
+    fsize = font_size or auto_font_size(cw, ch)
+    fnt, tfnt = get_font(fsize, font), get_font(round(fsize * 1.3), font)
+    pad = pad if pad is not None else max(2, fsize // 3)
+    lh = line_height(fnt)
+
+    # Row-label column: wide enough for the longest label, but never wider than ~1.5 cells.
+    has_rows = bool(row_labels) or bool(row_title)
+    label_w = 0
+    if has_rows:
+        texts = list(row_labels or []) + [row_title or "", col_title or ""]
+        widest = max(text_size(t, fnt)[0] for t in texts if t) if any(texts) else 0
+        label_w = min(max(widest + 2 * pad, cw // 2), max(cw * 3 // 2, 8 * fsize))
+    # Header row: as tall as the most-wrapped column label.
+    col_lines = [wrap_text(t, fnt, cw - 2 * pad, max_label_lines) for t in (col_labels or [])]
+    header_h = (max(len(ls) for ls in col_lines) * lh + 2 * pad) if col_lines else 0
+    if has_rows and (row_title or col_title):
+        header_h = max(header_h, (bool(row_title) + bool(col_title)) * lh + 2 * pad)
+
+    grid_w = label_w + n_cols * cw + (n_cols + 1) * pad
+    title_lines = wrap_text(title, tfnt, grid_w - 2 * pad, 3) if title else []
+    title_h = len(title_lines) * line_height(tfnt) + 2 * pad if title_lines else 0
+    grid_h = title_h + header_h + n_rows * ch + (n_rows + 1) * pad
+
+    canvas = Image.new("RGB", (grid_w, grid_h), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    if title_lines:
+        _draw_block(draw, title_lines, tfnt, (pad, pad, grid_w - pad, title_h - pad))
+    top0 = title_h + header_h + pad
+    left0 = label_w + pad
+    if has_rows and (row_title or col_title):
+        # ASCII only: the default font has no arrow glyphs.
+        corner = [s for s in (f"x: {col_title}" if col_title else "", f"y: {row_title}" if row_title else "") if s]
+        _draw_block(draw, [wrap_text(c, fnt, label_w - pad, 1)[0] for c in corner], fnt,
+                    (pad, title_h, label_w, title_h + header_h), align="left")
+    for c, lines in enumerate(col_lines):
+        x = left0 + c * (cw + pad)
+        _draw_block(draw, lines, fnt, (x, title_h, x + cw, title_h + header_h))
+    boxes: list[list[Box | None]] = []
+    for r, row in enumerate(fitted):
+        y = top0 + r * (ch + pad)
+        if row_labels:
+            lines = wrap_text(row_labels[r], fnt, label_w - pad, max(1, min(max_label_lines * 2, ch // lh)))
+            _draw_block(draw, lines, fnt, (pad, y, label_w, y + ch))
+        row_boxes: list[Box | None] = []
+        for c, im in enumerate(row):
+            x = left0 + c * (cw + pad)
+            if im is None:
+                draw.rectangle((x, y, x + cw - 1, y + ch - 1), fill=EMPTY)
+                row_boxes.append(None)
+                continue
+            ox, oy = x + (cw - im.width) // 2, y + (ch - im.height) // 2
+            canvas.paste(im, (ox, oy))
+            row_boxes.append((ox, oy, ox + im.width, oy + im.height))
+        boxes.append(row_boxes)
+    return Grid(canvas, boxes)
+
+
+def stack_panels(panels: Sequence[Image.Image], captions: Sequence[str] | None = None, *, title: str | None = None,
+                 font_size: int | None = None, font: str | None = None, gap: int | None = None) -> Image.Image:
+    """Stack images vertically (A1111's Z axis: one grid per prompt/seed), each under its caption."""
+    if not panels:
+        raise ValueError("stack_panels needs at least one panel")
+    if captions is not None and len(captions) != len(panels):
+        raise ValueError(f"{len(captions)} captions for {len(panels)} panels")
+    width = max(p.width for p in panels)
+    fsize = font_size or max(12, min(40, width // 50))
+    fnt, tfnt = get_font(fsize, font), get_font(round(fsize * 1.3), font)
+    gap = gap if gap is not None else fsize
+    blocks: list[tuple[list[str], object]] = []
+    if title:
+        blocks.append((wrap_text(title, tfnt, width - 2 * gap, 3), tfnt))
+    heights = [len(ls) * line_height(f) + gap for ls, f in blocks]
+    cap_lines = [wrap_text(c, fnt, width - 2 * gap, 3) if c else [] for c in (captions or [""] * len(panels))]
+    total = sum(heights) + sum(p.height + gap + (len(cl) * line_height(fnt) if cl else 0)
+                               for p, cl in zip(panels, cap_lines)) + gap
+    canvas = Image.new("RGB", (width, total), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    y = gap // 2
+    for (lines, f), h in zip(blocks, heights):
+        _draw_block(draw, lines, f, (gap, y, width - gap, y + h - gap // 2))
+        y += h
+    for p, cl in zip(panels, cap_lines):
+        if cl:
+            h = len(cl) * line_height(fnt)
+            _draw_block(draw, cl, fnt, (gap, y, width - gap, y + h), align="left")
+            y += h
+        canvas.paste(p.convert("RGB"), ((width - p.width) // 2, y))
+        y += p.height + gap
+    return canvas
+
+
+def image_row(images: Sequence[Image.Image], labels: Sequence[str] | None = None, **kwargs) -> Grid:
+    """One labelled row, e.g. the sample images of one checkpoint."""
+    return labelled_grid([list(images)], col_labels=labels, **kwargs)
+
+
+def _png_bytes(img: Image.Image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
