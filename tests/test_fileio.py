@@ -1,0 +1,34 @@
+import pytest
+
+from lora_nb.fileio import atomic_dir, atomic_path, atomic_write_text
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "a" / "f.txt"
+    atomic_write_text(p, "one")
+    atomic_write_text(p, "two")
+    assert p.read_text() == "two" and [x.name for x in p.parent.iterdir()] == ["f.txt"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    p = tmp_path / "f.txt"
+    p.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(p) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert p.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_atomic_dir_swaps_whole_folder(tmp_path):
+    d = tmp_path / "state"
+    with atomic_dir(d) as tmp:
+        (tmp / "x").write_text("1")
+    with pytest.raises(ValueError):
+        with atomic_dir(d) as tmp:
+            (tmp / "y").write_text("2")
+            raise ValueError
+    assert [p.name for p in d.iterdir()] == ["x"]
+    with atomic_dir(d) as tmp:
+        (tmp / "z").write_text("3")
+    assert [p.name for p in d.iterdir()] == ["z"] and sorted(p.name for p in tmp_path.iterdir()) == ["state"]
