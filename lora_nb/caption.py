@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from .env import offline
 from .errors import ConfigError, DatasetError, LoraNbError, ModelLoadError
 
 DEFAULT_MODELS = {
@@ -82,8 +83,6 @@ def _missing_model(model: str, what: str, err: Exception | str, files: str = "")
         where = "does not exist" if not p.exists() else f"is not a complete {what} folder"
         return ModelLoadError(f"{what} folder {model} {where} ({reason}) -> pass a folder saved with "
                               f"save_pretrained{' containing ' + files if files else ''}, or a Hugging Face model id")
-    from .env import offline
-
     off = " (downloads are off: HF_HUB_OFFLINE=1)" if offline() else ""
     return ModelLoadError(
         f"cannot load the {what} {model!r}{off} ({reason}) -> it must be downloaded once: with internet run "
@@ -349,6 +348,7 @@ class CaptionReport:
     skipped: list[Path] = field(default_factory=list)  # images that already had a caption
     empty: list[Path] = field(default_factory=list)  # images the model returned nothing for (left uncaptioned)
     failed: dict[Path, str] = field(default_factory=dict)  # images that could not be read -> why
+    orphan_captions: list[Path] = field(default_factory=list)  # caption files without an image (left alone)
     backup: Path | None = None  # where replaced captions were copied (overwrite)
     seconds: float = 0.0
 
@@ -363,6 +363,9 @@ class CaptionReport:
                          + ", ".join(p.name for p in self.empty[:5]))
         for p, why in self.failed.items():
             lines.append(f"warning: {p}: {why}")
+        if self.orphan_captions:
+            lines.append(f"warning: {len(self.orphan_captions)} caption file(s) have no image: "
+                         + ", ".join(p.name for p in self.orphan_captions[:5]) + " -> delete them or restore the images")
         return "\n".join(lines)
 
 
@@ -384,9 +387,11 @@ def _affix(prefix: str, caption: str, suffix: str) -> str:
     """prefix + caption + suffix, joined with ', ' unless the text already ends/starts with a separator."""
     out = caption
     if prefix:
-        out = prefix + ("" if not out or prefix.endswith((",", " ", ".", ":", "\n")) else ", ") + out
+        sep = " " if prefix[-1] in ",.:;" else "" if prefix[-1].isspace() else ", "
+        out = prefix + (sep if out else "") + out
     if suffix:
-        out = out + ("" if not out or suffix.startswith((",", " ", ".", ";")) else ", ") + suffix
+        sep = "" if suffix[0] in ",.:;" or suffix[0].isspace() else ", "
+        out = out + (sep if out else "") + suffix
     return " ".join(out.split())
 
 
@@ -402,22 +407,22 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
     """
     from tqdm.auto import tqdm
 
-    from .concepts import scan_concepts
-    from .fileio import atomic_write_text
-    from .textio import backup_files, read_caption
+    from .tags import scan_captions
+    from .textio import backup_files, read_caption, write_caption
 
     root = Path(root)
     if batch_size < 1:
         raise ConfigError(f"batch_size {batch_size} -> use 1 or more")
-    try:
-        concepts = scan_concepts(root)
-    except (FileNotFoundError, NotADirectoryError):
-        raise DatasetError(f"{root}: not a folder -> pass the folder with the images") from None
-    images = [img for c in concepts for img in c.images]
+    own = isinstance(captioner, str)
+    if not own and (model or options):
+        raise ConfigError("model and backend options go with a backend name, not with a ready captioner -> set "
+                          "them when building the captioner")
+    files, orphans, _ = scan_captions(root, ext)
+    images = list(dict.fromkeys(f.image for f in files))
     if not images:
         raise DatasetError(f"{root}: no images found ({', '.join(_image_exts())}) -> check the folder")
-    name = captioner if isinstance(captioner, str) else getattr(captioner, "name", type(captioner).__name__)
-    rep = CaptionReport(root, str(name))
+    name = captioner if own else getattr(captioner, "name", type(captioner).__name__)
+    rep = CaptionReport(root, str(name), orphan_captions=orphans)
     t0 = time.perf_counter()
     todo = []
     for img in images:
@@ -434,12 +439,10 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
     if not todo:
         rep.seconds = time.perf_counter() - t0
         return rep
-    rep.backup = backup_files(root, [i.with_suffix(ext) for i in todo if i.with_suffix(ext).is_file()
-                                     and i.with_suffix(ext).stat().st_size > 0], label="captions")
-
-    own = isinstance(captioner, str)
     cap_model = make_captioner(captioner, model, **options) if own else captioner
     try:
+        rep.backup = backup_files(root, [i.with_suffix(ext) for i in todo if i.with_suffix(ext).is_file()
+                                         and i.with_suffix(ext).stat().st_size > 0], label="captions")
         with tqdm(total=len(todo), desc=f"captioning ({rep.backend})", unit="img", disable=not progress) as bar:
             for i in range(0, len(todo), batch_size):
                 paths, batch = [], []
@@ -455,7 +458,7 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
                         if not text:
                             rep.empty.append(p)
                             continue
-                        rep.written.append(atomic_write_text(p.with_suffix(ext), _affix(prefix, text, suffix) + "\n"))
+                        rep.written.append(write_caption(p.with_suffix(ext), _affix(prefix, text, suffix)))
                 bar.update(len(todo[i:i + batch_size]))
     finally:
         if own and hasattr(cap_model, "close"):

@@ -49,15 +49,6 @@ class DatasetScan:
     def samples_per_epoch(self) -> int:
         return sum(s.repeats for s in self.samples)
 
-    def tag_frequency(self) -> dict[str, dict[str, int]]:
-        """{concept folder: {tag: count}} over comma-separated tags, as kohya's ss_tag_frequency."""
-        out: dict[str, Counter] = defaultdict(Counter)
-        for s in self.samples:
-            for tag in (t.strip() for t in s.caption.split(",")):
-                if tag:
-                    out[s.concept][tag] += 1
-        return {k: dict(v) for k, v in out.items()}
-
     def bucket_counts(self) -> dict[tuple[int, int], int]:
         return dict(Counter(s.bucket for s in self.samples))
 

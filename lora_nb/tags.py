@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .concepts import scan_concepts
 from .errors import DatasetError
 
 TRIGGERS_FILE = "triggers.json"  # concept folder -> trigger, kept beside the captions
 CLIP_MAX_TOKENS = 77  # CLIP's context incl. start/end tokens; kohya truncates beyond it (75 usable)
 _SPLIT = re.compile(r"\s*[,，]\s*")  # ASCII and full-width commas both separate tags
-_SENTENCE_END = re.compile(r"[.!?。！？](\s|$)")
+# a sentence ends after a word: "A cat." is prose, the danbooru tag "!?" is not
+_SENTENCE_END = re.compile(r"(?<=[^\W\d_])[.!?。！？](\s|$)")
 # WD14 kaomoji tags whose underscores are part of the face (kohya's tagger keeps them too).
 KAOMOJI = frozenset({"0_0", "(o)_(o)", "+_+", "+_-", "._.", "<o>_<o>", "<|>_<|>", "=_=", ">_<", "3_3", "6_9",
                      ">_o", "@_@", "^_^", "o_o", "u_u", "x_x", "|_|", "||_||"})
@@ -288,7 +290,7 @@ def clean_caption(caption: str, opts: CleanOptions, trigger: str | None = None,
         text = dedupe_tags(text) if style == "tags" else _tidy_text(text)
     text = add_trigger(text, trig, opts.template or None, style)
     if opts.sort:
-        keep = max(opts.keep_tokens, 1 if trig and not opts.template else 0)
+        keep = max(opts.keep_tokens, 1 if trig else 0)  # the trigger (or the template's first clause) stays first
         text = sort_tags(text, keep, counts if opts.sort == "frequency" else None, style)
     return text
 
@@ -303,10 +305,11 @@ class CaptionFile:
     concept: str  # concept folder name, the key of ss_tag_frequency
 
 
-def _scan(root: Path, ext: str) -> tuple[list[CaptionFile], list[Path], dict[Path, list[Path]]]:
-    """(image/caption pairs, orphan captions, captions shared by several images)."""
-    from .concepts import scan_concepts
-
+def scan_captions(root: str | os.PathLike, ext: str = ".txt") -> tuple[list[CaptionFile], list[Path],
+                                                                      dict[Path, list[Path]]]:
+    """(image/caption pairs, orphan caption files without an image, captions shared by several
+    images such as a.png + a.jpg -> a.txt) for a dataset laid out as `concepts.scan_concepts` reads it."""
+    root = Path(root)
     try:
         concepts = scan_concepts(root)
     except (FileNotFoundError, NotADirectoryError):
@@ -372,6 +375,11 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _listing(paths: list[Path], root: Path, n: int = 5) -> str:
+    """The first `n` paths (relative to the dataset) for a one-line warning."""
+    return ", ".join(_rel(p, root) for p in paths[:n]) + (" ..." if len(paths) > n else "")
+
+
 def load_triggers(folder: str | os.PathLike) -> dict[str, str]:
     """The {concept folder: trigger} map saved by an earlier run ({} if none)."""
     p = Path(folder) / TRIGGERS_FILE
@@ -423,14 +431,14 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
     images and captions emptied by the cleaning are listed in the report, not silently dropped.
     """
     from .fileio import atomic_dir
-    from .textio import read_caption_info, write_caption
+    from .textio import backup_files, read_caption_info, write_caption
 
     root = Path(root)
     if not dry_run and not in_place and out is None:
         raise DatasetError("no output given -> pass out=FOLDER (a new folder), in_place=True, or dry_run=True")
     if in_place and out is not None:
         raise DatasetError("both out and in_place given -> choose one")
-    files, orphans, shared = _scan(root, ext)
+    files, orphans, shared = scan_captions(root, ext)
     if not files:
         raise DatasetError(f"{root}: no images found -> put the images (with .txt captions) in this folder or in "
                            f"N_name concept folders")
@@ -453,7 +461,7 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
                             f"({', '.join(i.name for i in imgs)}) -> rename the images so each has its own")
     if orphans:
         rep.warnings.append(f"{len(orphans)} caption file(s) without an image, not carried over: "
-                            + ", ".join(_rel(p, root) for p in orphans[:5]) + (" ..." if len(orphans) > 5 else ""))
+                            f"{_listing(orphans, root)}")
 
     # read everything first: a bad file stops the run before anything is written
     originals: dict[Path, tuple[str, bool]] = {}
@@ -467,8 +475,7 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
             rep.missing_captions.append(f.image)
     if rep.missing_captions:
         rep.warnings.append(f"{len(rep.missing_captions)} image(s) without a caption file, left without one: "
-                            + ", ".join(_rel(p, root) for p in rep.missing_captions[:5])
-                            + (" ..." if len(rep.missing_captions) > 5 else ""))
+                            f"{_listing(rep.missing_captions, root)}")
     counts = None
     if opts.sort == "frequency":
         counts = Counter(_tag_key(t) for text, _ in originals.values() for t in split_tags(text))
@@ -487,8 +494,7 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
         if not new:
             rep.emptied.append(cap)
     if rep.emptied:
-        rep.warnings.append(f"{len(rep.emptied)} caption(s) are empty after cleaning: "
-                            + ", ".join(_rel(p, root) for p in rep.emptied[:5]))
+        rep.warnings.append(f"{len(rep.emptied)} caption(s) are empty after cleaning: {_listing(rep.emptied, root)}")
     if opts.keep_tokens and any(rep.triggers.values()):
         late = [cap for cap, text in new_text.items() if triggers[concept_of[cap]]
                 and not any(has_trigger(t, triggers[concept_of[cap]])
@@ -501,7 +507,7 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
 
     if in_place:
         todo = [cap for cap, (old, clean_utf8) in originals.items() if new_text[cap] != old or not clean_utf8]
-        rep.backup = backup_originals(root, todo)
+        rep.backup = backup_files(root, todo, label="tags")
         for cap in todo:
             write_caption(cap, new_text[cap])
         if rep.triggers:
@@ -517,12 +523,6 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
         if rep.triggers:
             _save_triggers(tmp, triggers)
     return rep
-
-
-def backup_originals(root: Path, files: list[Path]) -> Path | None:
-    from .textio import backup_files
-
-    return backup_files(root, files, label="tags")
 
 
 def _save_triggers(folder: Path, triggers: dict[str, str]) -> None:
@@ -541,7 +541,7 @@ def tag_frequency(root: str | os.PathLike, ext: str = ".txt") -> dict[str, dict[
     Images without a caption contribute nothing."""
     from .textio import read_caption
 
-    files, _, _ = _scan(Path(root), ext)
+    files, _, _ = scan_captions(Path(root), ext)
     out: dict[str, dict[str, int]] = {}
     done = set()
     for f in files:
@@ -608,7 +608,9 @@ class CaptionStats:
         return counts.most_common(n)
 
     def warnings(self) -> list[str]:
-        r = lambda ps: ", ".join(_rel(p, self.root) for p in ps[:5]) + (" ..." if len(ps) > 5 else "")  # noqa: E731
+        def r(paths):
+            return _listing(paths, self.root)
+
         w = []
         if self.missing_captions:
             w.append(f"{len(self.missing_captions)} image(s) have no caption file: {r(self.missing_captions)} "
@@ -656,7 +658,7 @@ def caption_stats(root: str | os.PathLike, trigger: str | dict[str, str] = "", t
 
     root = Path(root)
     tok = load_clip_tokenizer(tokenizer)
-    files, orphans, shared = _scan(root, ext)
+    files, orphans, shared = scan_captions(root, ext)
     trig = trigger or load_triggers(root)
     freq: dict[str, dict[str, int]] = {}
     missing, empty, no_trigger = [], [], []
@@ -690,7 +692,7 @@ def caption_stats(root: str | os.PathLike, trigger: str | dict[str, str] = "", t
         if t and not has_trigger(text, t):
             no_trigger.append(f.caption)
         if tok is not None:
-            lengths[f.caption] = len(tok(text, truncation=False)["input_ids"])
+            lengths[f.caption] = len(tok(text, truncation=False, verbose=False)["input_ids"])
     overall: Counter = Counter()
     for per in freq.values():
         overall.update(per)

@@ -44,36 +44,32 @@ class CaptionText:
         return self.encoding in ("utf-8", "empty") and not self.crlf and self.lines <= 1
 
 
-def decode_caption(data: bytes, source: str = "caption") -> CaptionText:
-    """Decode caption bytes: BOM-marked UTF-8/UTF-16, else UTF-8, else GB18030 (GBK).
-
-    Line ends are normalised and several non-empty lines are joined into one caption (kohya
-    would keep only the first and drop the rest without a word).
-    """
-    if not data.strip():
-        return CaptionText("", "empty", False, 0)
-    text = encoding = None
+def decode_text(data: bytes, source: str = "caption") -> tuple[str, str]:
+    """(text, encoding): BOM-marked UTF-8/UTF-16, else UTF-8, else GB18030 (GBK); else DatasetError."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:  # a BOM is a promise: a file that breaks it is reported, not guessed at
-                text, encoding = data.decode(enc), enc
+                return data.decode(enc), enc
             except UnicodeDecodeError as e:
                 raise DatasetError(f"{source}: starts with a {enc} byte-order mark but is not valid {enc} "
                                    f"({e.reason} at byte {e.start}) -> re-save it as UTF-8") from None
-            break
-    if text is None:
-        for enc in _FALLBACK_ENCODINGS:
-            try:
-                text, encoding = data.decode(enc), enc
-                break
-            except UnicodeDecodeError:
-                continue
-    if text is None:
-        raise DatasetError(f"{source}: the caption is neither UTF-8 nor GBK/GB18030 text -> open it in a text "
-                           f"editor and save it as UTF-8")
+    for enc in _FALLBACK_ENCODINGS:
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    raise DatasetError(f"{source}: the text is neither UTF-8 nor GBK/GB18030 -> open it in a text editor and "
+                       f"save it as UTF-8")
+
+
+def decode_caption(data: bytes, source: str = "caption") -> CaptionText:
+    """Decode caption bytes (see `decode_text`), normalise line ends and join several non-empty
+    lines into one caption (kohya would keep only the first and drop the rest without a word)."""
+    if not data.strip():
+        return CaptionText("", "empty", False, 0)
+    text, encoding = decode_text(data, source)
     crlf = "\r" in text
-    lines = [ln.strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    lines = [_CONTROL.sub("", ln).strip() for ln in lines]
+    lines = [_CONTROL.sub("", ln).strip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     lines = [ln for ln in lines if ln]
     return CaptionText(join_lines(lines), encoding, crlf, len(lines))
 
@@ -91,17 +87,27 @@ def join_lines(lines: list[str]) -> str:
     return out
 
 
-def read_caption_info(path: str | os.PathLike) -> CaptionText:
-    """Read and decode one caption file; a missing or unreadable file raises DatasetError."""
-    path = Path(path)
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise DatasetError(f"{path}: caption file not found -> write one (lora-nb caption) or remove the "
-                           f"image") from None
+        raise DatasetError(f"{path}: file not found -> check the path (for a caption: write one with "
+                           f"lora-nb caption, or remove the image)") from None
     except OSError as e:
-        raise DatasetError(f"{path}: cannot read the caption ({e.strerror}) -> check the file permissions") from None
-    return decode_caption(data, str(path))
+        raise DatasetError(f"{path}: cannot read it ({e.strerror}) -> check the file permissions") from None
+
+
+def read_caption_info(path: str | os.PathLike) -> CaptionText:
+    """Read and decode one caption file; a missing or undecodable file raises DatasetError."""
+    path = Path(path)
+    return decode_caption(_read_bytes(path), str(path))
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole text file (tag lists, blacklists) decoded like a caption, lines kept, LF line ends."""
+    path = Path(path)
+    text, _ = decode_text(_read_bytes(path), str(path))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_caption(path: Path) -> str:

@@ -26,6 +26,7 @@ from .data import (DatasetScan, LatentCache, check_batch_fits, epoch_batches, lo
 from .errors import LoraNbError, TrainingDiverged
 from .families import Models, get_family
 from .fileio import atomic_dir, atomic_write_text
+from .tags import tag_frequency
 
 LOG_NAME = "logs/train_log.jsonl"
 
@@ -154,7 +155,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
         cb.on_start(run)
 
     cache = LatentCache(config.cache_latents, out / "cache" / "latents", f"{models.model_id}|{config.vae}")
-    tag_freq = scan.tag_frequency()
+    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency
     result = TrainResult(out, {}, log_path=log.path)
     epoch_cache: dict[int, list[list[int]]] = {}
     bar = tqdm(total=total, initial=start, desc="train", disable=not accelerator.is_main_process)

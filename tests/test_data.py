@@ -36,8 +36,7 @@ def test_scan_reads_concepts_repeats_captions_and_trigger(tiny_dataset):
     assert scan.num_images == 7
     assert scan.samples_per_epoch == 4 * 2 + 3 * 1
     assert all(s.caption.startswith("zqxkwvbnmt, ") for s in scan.samples)
-    freq = scan.tag_frequency()
-    assert set(freq) == {"2_toycircle", "1_toysquare"} and freq["2_toycircle"]["toycircle"] == 4
+    assert {s.concept for s in scan.samples} == {"2_toycircle", "1_toysquare"}
     assert all(s.bucket == (64, 64) for s in scan.samples)
 
 

@@ -49,7 +49,10 @@ def test_train_writes_checkpoints_log_samples_and_changes_the_model(base):
     steps = [r for r in log if "loss" in r]
     assert [r["step"] for r in steps] == [1, 2, 3, 4] and all(r["loss"] > 0 for r in steps)
     assert {r["event"] for r in log if "event" in r} == {"checkpoint", "sample"}
-    sd = load_file(str(res.files["kohya"]))
+    from lora_nb.export import read_lora_file
+
+    sd, meta = read_lora_file(res.files["kohya"])
+    assert json.loads(meta["ss_tag_frequency"])["2_toycircle"]["toycircle"] == 4
     ups = [v for k, v in sd.items() if k.endswith("lora_up.weight")]
     assert ups and any(v.abs().sum() > 0 for v in ups)  # training moved the zero-initialised B
     assert Config.load(out / "config.toml") == cfg
