@@ -43,23 +43,31 @@ MODELS = {
 DEFAULT_MODEL = "u2netp"
 
 
-def model_home() -> Path:
-    """rembg's model folder: $U2NET_HOME if set, else $REMBG_HOME, else ~/.rembg (XDG-aware)."""
+def _rembg_homes() -> tuple[Path, Path]:
+    """(home, legacy flat folder) as rembg resolves them: $U2NET_HOME if set, else $REMBG_HOME or
+    ~/.rembg (models in models/<name>/); older rembg releases used one flat folder (~/.u2net)."""
     from rembg.sessions.base import BaseSession
 
-    return Path(BaseSession.rembg_home())
+    if hasattr(BaseSession, "rembg_home"):
+        return Path(BaseSession.rembg_home()), Path(BaseSession.legacy_home())
+    home = Path(BaseSession.u2net_home())
+    return home, home
+
+
+def model_home() -> Path:
+    """rembg's model folder: $U2NET_HOME if set, else $REMBG_HOME, else ~/.rembg (XDG-aware)."""
+    return _rembg_homes()[0]
 
 
 def model_file_candidates(model: str, model_dir: str | os.PathLike | None = None) -> list[Path]:
     """Where a model file is looked for, in order: `model_dir`, then rembg's per-model and legacy folders."""
-    from rembg.sessions.base import BaseSession
-
+    home, legacy = _rembg_homes()
     fname = f"{model}.onnx"
     out = []
     if model_dir:
         out += [Path(model_dir) / fname, Path(model_dir) / "models" / model / fname]
-    out += [Path(BaseSession.rembg_home()) / "models" / model / fname, Path(BaseSession.legacy_home()) / fname]
-    return out
+    out += [home / "models" / model / fname, legacy / fname]
+    return list(dict.fromkeys(out))
 
 
 def find_model_file(model: str, model_dir: str | os.PathLike | None = None) -> Path | None:
@@ -67,9 +75,9 @@ def find_model_file(model: str, model_dir: str | os.PathLike | None = None) -> P
 
 
 def _missing_model_error(model: str, model_dir, why: str) -> ModelLoadError:
-    places = "\n  ".join(str(p) for p in model_file_candidates(model, model_dir))
+    places = " or ".join(str(p) for p in model_file_candidates(model, model_dir))
     return ModelLoadError(
-        f"rembg model '{model}' is not available ({why}). Put the file {model}.onnx in one of:\n  {places}\n"
+        f"rembg model '{model}' is not available ({why}). Put the file {model}.onnx at {places} "
         f"(on a machine with internet, `rembg d {model}` downloads it to ~/.rembg/models/{model}/), "
         f"or pass model_path= / --model-path to your own ONNX file.")
 

@@ -46,7 +46,8 @@ def check_resolution(resolution: int) -> int:
     return resolution
 
 
-def make_buckets(resolution: int, min_side: int = 256, max_side: int | None = None, step: int = STEP) -> list[tuple[int, int]]:
+def make_buckets(resolution: int, min_side: int = 256, max_side: int | None = None,
+                 step: int = STEP) -> list[tuple[int, int]]:
     """Bucket sizes of about resolution^2 pixels, sides multiples of `step` (kohya's make_bucket_resolutions)."""
     check_resolution(resolution)
     max_side = max_side or resolution * 2
@@ -80,10 +81,13 @@ def saliency_map(img: Image.Image, size: int = 128):
     a = np.asarray(small, dtype=np.float32)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     contrast = np.linalg.norm(a - np.median(border, axis=0), axis=2)
-    grey = Image.fromarray(a.mean(axis=2).astype("uint8"), "L")
-    edges = np.asarray(grey.filter(ImageFilter.FIND_EDGES).filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)
-    edges[[0, -1], :] = 0  # FIND_EDGES sees the image border as an edge
-    edges[:, [0, -1]] = 0
+    grey = a.mean(axis=2)
+    gx, gy = np.zeros_like(grey), np.zeros_like(grey)  # central differences; the image border is no edge
+    gx[:, 1:-1] = np.abs(grey[:, 2:] - grey[:, :-2])
+    gy[1:-1, :] = np.abs(grey[2:, :] - grey[:-2, :])
+    edges = np.hypot(gx, gy)
+    edges = Image.fromarray((255 * edges / (edges.max() + 1e-6)).astype("uint8"), "L")
+    edges = np.asarray(edges.filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)  # energy, not thin lines
     sal = contrast / (contrast.max() + 1e-6) + edges / (edges.max() + 1e-6)
     return np.maximum(sal - np.median(sal), 0)  # keep what stands out from the typical pixel
 
@@ -166,7 +170,8 @@ def crop_image(img: Image.Image, resolution: int = 512, mode: str = "focus", *, 
         if mask is not None:
             m = mask.convert("L").copy()
             m.thumbnail((128, 128))
-            focus = subject_box(np.asarray(m, dtype=np.float32) / 255.0, (w, h))
+            # the subject is where the mask says 'more likely than not'; faint halos would pull the box
+            focus = subject_box(np.asarray(m) >= 128, (w, h))
         if focus is None:
             focus = subject_box(saliency_map(img), (w, h))
     box = place_box(w, h, bw, bh, focus)
@@ -298,12 +303,16 @@ def _unique(rel: Path, used: set[Path]) -> Path:
     return cand
 
 
-def render_crop_preview(report: CropReport, max_items: int = 24, tile_size: int = 160, pairs_per_row: int = 3) -> Image.Image:
+def render_crop_preview(report: CropReport, max_items: int = 24, tile_size: int = 160,
+                        pairs_per_row: int = 3) -> Image.Image:
     """Before/after grid: each original with its crop box drawn in red, next to the cropped result;
     skipped images are shown with their reason."""
     tiles = []
     for item in report.items[:max_items]:
-        before = read_image(report.src_dir / item.source).image
+        try:
+            before = read_image(report.src_dir / item.source).image
+        except ImageRejected:  # the original was moved or deleted since
+            before = Image.new("RGB", item.source_size, (230, 230, 230))
         draw = ImageDraw.Draw(before)
         lw = max(2, round(max(before.size) / tile_size * 2))
         draw.rectangle(item.box, outline=(255, 0, 0), width=lw)

@@ -4,7 +4,8 @@ Every image that enters a dataset goes through `decode_image`: it refuses what a
 choke on later (not an image, truncated, decompression bomb) with a reason a learner can act on,
 and turns everything else into plain 8-bit RGB the way the trainer expects: EXIF orientation
 applied, CMYK/16-bit/palette/greyscale converted, transparency flattened onto a chosen colour.
-`image_grid` draws the thumbnail grids the notebooks show (audit, crop preview).
+`walk_images`/`copy_captions`/`prepare_output_dir` are how crop and background removal read a
+dataset folder and write a new one; `image_grid` draws the thumbnail grids the notebooks show.
 """
 
 from __future__ import annotations
@@ -292,19 +293,35 @@ def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
     return text + "…"
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    """Greedy word wrap to a pixel width (a single over-long word is cut with an ellipsis)."""
+    lines, cur = [], ""
+    for word in text.split(" "):
+        cand = f"{cur} {word}" if cur else word
+        if cur and draw.textlength(cand, font=font) > width:
+            lines.append(cur)
+            cur = "   " + word  # indent continuation lines
+        else:
+            cur = cand
+    lines.append(cur)
+    return [_fit_text(draw, line, font, width) for line in lines]
+
+
 def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title: str | list[str] = "",
                font_size: int = 11, background=(255, 255, 255)) -> Image.Image:
     """Thumbnails in rows of `cols`, each with its text lines below; `title` lines on top."""
     font = _font(font_size)
     line_h = font_size + 3
     n_lines = max((len(t.lines) for t in tiles), default=0)
-    titles = [title] if isinstance(title, str) and title else list(title or [])
     cols = max(1, min(cols, len(tiles) or 1))
     rows = (len(tiles) + cols - 1) // cols
     pad = 6
     cell_w, cell_h = tile_size + pad, tile_size + n_lines * line_h + pad
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    titles = [wrapped for line in ([title] if isinstance(title, str) and title else list(title or []))
+              for wrapped in _wrap(measure, line, font, max(cols * cell_w - pad, 200))]
     head = len(titles) * (line_h + 2) + (pad if titles else 0)
-    grid = Image.new("RGB", (cols * cell_w + pad, head + rows * cell_h + pad), background)
+    grid = Image.new("RGB", (max(cols * cell_w, 200) + pad, head + rows * cell_h + pad), background)
     draw = ImageDraw.Draw(grid)
     for i, line in enumerate(titles):
         draw.text((pad, pad + i * (line_h + 2)), _fit_text(draw, line, font, grid.width - 2 * pad), fill=(0, 0, 0),

@@ -1,0 +1,336 @@
+"""collect.py: folders, zips, URL lists and Drive paths -> a normalised, deduplicated kohya dataset.
+
+Every bad input of the issue is in here, each checked for its reason in the report; originals
+must stay byte-identical and nothing may be written outside the dataset folder.
+"""
+
+import hashlib
+import http.server
+import io
+import json
+import os
+import struct
+import threading
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lora_nb import collect as collect_mod
+from lora_nb.collect import collect, find_duplicates, safe_name
+from lora_nb.errors import ConfigError, DatasetError
+
+
+def photo(w=320, h=256, seed=0, fmt="PNG", mode="RGB", **kw) -> bytes:
+    """A 'photo' with structure (blocks of colour) so perceptual hashes differ between seeds."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
+    img = Image.fromarray(small).resize((w, h), Image.Resampling.NEAREST)
+    if mode != "RGB":
+        img = img.convert(mode)
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def huge_header_png(w=100_000, h=100_000) -> bytes:
+    """A valid PNG header claiming w x h pixels with almost no data: a decompression bomb."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+def tree_digest(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+@pytest.fixture
+def messy(tmp_path):
+    """A source folder with every kind of bad input next to good ones."""
+    src = tmp_path / "raw"
+    (src / "nested" / "deeper").mkdir(parents=True)
+    (src / "5_cat").mkdir()
+    w = lambda rel, data: (src / rel).write_bytes(data)  # noqa: E731
+    w("good.jpg", photo(seed=1, fmt="JPEG", quality=92))
+    (src / "good.txt").write_text("a caption for good", encoding="utf-8")
+    w("nested/deeper/猫咪 照片.png", photo(seed=2))
+    w("5_cat/kitty.png", photo(seed=3))
+    w("cmyk.jpg", photo(seed=4, fmt="JPEG", mode="CMYK"))
+    w("rgba.png", photo(seed=5, mode="RGBA"))
+    w("palette.gif", photo(seed=6, fmt="GIF", mode="P"))
+    sixteen = (np.asarray(Image.open(io.BytesIO(photo(seed=7, mode="L"))), dtype=np.uint16) * 257)
+    buf = io.BytesIO()
+    Image.fromarray(sixteen).save(buf, "PNG")
+    w("sixteen.png", buf.getvalue())
+    rot = Image.open(io.BytesIO(photo(400, 300, seed=8)))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    rot.save(buf, "JPEG", exif=exif.tobytes())
+    w("rotated.jpg", buf.getvalue())
+    # the bad ones
+    jpg = photo(seed=9, fmt="JPEG")
+    w("corrupt.jpg", jpg[:40] + b"\x00garbage" * 64)
+    png = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8))
+    buf = io.BytesIO()
+    png.save(buf, "PNG")
+    w("truncated.png", buf.getvalue()[: len(buf.getvalue()) // 2])
+    w("tiny.png", photo(1, 1))
+    w("bomb.png", huge_header_png())
+    w("text.jpg", b"this is a text file with a .jpg name\n")
+    w("empty.png", b"")
+    w("notes.md", b"# my notes\n")
+    os.symlink(src, src / "nested" / "loop")  # a symlink loop back to the root
+    os.symlink(src / "missing.png", src / "dangling.png")
+    return src
+
+
+EXPECTED_REASONS = {
+    "corrupt.jpg": "corrupt|not an image",
+    "truncated.png": "truncated",
+    "tiny.png": "too small: 1x1",
+    "bomb.png": "decompression bomb",
+    "text.jpg": "not an image",
+    "empty.png": "empty file",
+    "notes.md": "not an image",
+    "loop": "symlink loop",
+    "dangling.png": "broken symlink",
+}
+
+
+def test_messy_folder(messy, tmp_path):
+    before = tree_digest(messy)
+    out = tmp_path / "dataset"
+    rep = collect(messy, out, progress=False)
+    assert tree_digest(messy) == before  # originals untouched
+    rejected = {Path(r.source).name: r.reason for r in rep.rejected}
+    import re
+
+    for name, pattern in EXPECTED_REASONS.items():
+        assert name in rejected, f"{name} missing from the report: {rejected}"
+        assert re.search(pattern, rejected[name]), (name, rejected[name])
+    assert len(rep.rejected) == len(EXPECTED_REASONS)
+    by_src = {Path(i.source).name: i for i in rep.imported}
+    assert set(by_src) == {"good.jpg", "猫咪 照片.png", "kitty.png", "cmyk.jpg", "rgba.png", "palette.gif",
+                           "sixteen.png", "rotated.jpg"}
+    # every output is plain RGB and readable; orientation applied
+    for item in rep.imported:
+        img = Image.open(out / item.output)
+        assert img.mode == "RGB" and img.size == tuple(item.size)
+    assert by_src["rotated.jpg"].size == (300, 400) and any("EXIF" in c for c in by_src["rotated.jpg"].changes)
+    assert any("CMYK" in c for c in by_src["cmyk.jpg"].changes)
+    assert any("16-bit" in c for c in by_src["sixteen.png"].changes)
+    assert by_src["good.jpg"].changes == []  # a plain RGB JPEG is copied byte for byte
+    assert (out / by_src["good.jpg"].output).read_bytes() == (messy / "good.jpg").read_bytes()
+    # concept folders: the source's kohya folder kept, the rest named after the source
+    assert by_src["kitty.png"].output == "5_cat/kitty.png"
+    assert by_src["good.jpg"].output == "1_raw/good.jpg"
+    assert by_src["猫咪 照片.png"].output == "1_raw/猫咪_照片.png"  # unicode kept, space made safe
+    assert (out / "1_raw" / "good.txt").read_text(encoding="utf-8").strip() == "a caption for good"
+    # manifest maps each output to its source
+    man = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert set(man["images"]) == {i.output for i in rep.imported}
+    assert man["images"]["5_cat/kitty.png"]["source"] == str(messy / "5_cat" / "kitty.png")
+    assert {r["reason"] for r in man["runs"][-1]["rejected"]} == {r.reason for r in rep.rejected}
+    assert "rejected 9" in rep.summary()
+
+
+def test_zip_refuses_unsafe_entries(tmp_path):
+    zpath = tmp_path / "upload" / "photos.zip"
+    zpath.parent.mkdir()
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("10_dog/a.png", photo(seed=1))
+        zf.writestr("10_dog/a.txt", "dog caption")
+        zf.writestr("loose/b.jpg", photo(seed=2, fmt="JPEG"))
+        zf.writestr("../evil.png", photo(seed=3))
+        zf.writestr("/abs/evil2.png", photo(seed=4))
+        zf.writestr("x/../../evil3.png", photo(seed=5))
+        zf.writestr("__MACOSX/._a.png", b"\x00\x05")
+        zf.writestr("empty.png", b"")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    out = tmp_path / "work" / "dataset"
+    rep = collect(zpath, out, progress=False)
+    after = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    new = [p for p in after if p not in before]
+    assert all(p.startswith("work") for p in new), new  # nothing outside the dataset folder
+    assert not any("evil" in p for p in after)
+    reasons = {r.source.split("!")[1]: r.reason for r in rep.rejected}
+    for name in ("../evil.png", "/abs/evil2.png", "x/../../evil3.png"):
+        assert "unsafe path" in reasons[name]
+    assert "macOS" in reasons["__MACOSX/._a.png"] and "empty" in reasons["empty.png"]
+    outs = {i.output for i in rep.imported}
+    assert outs == {"10_dog/a.png", "1_photos/b.jpg"}
+    assert (out / "10_dog" / "a.txt").read_text(encoding="utf-8").strip() == "dog caption"
+    assert rep.imported[0].source == f"{zpath}!10_dog/a.png"
+
+
+def test_source_that_is_a_concept_folder_keeps_it(tmp_path):
+    src = tmp_path / "20_zigzag_star"
+    src.mkdir()
+    (src / "a.png").write_bytes(photo(seed=51))
+    (src / "a.txt").write_text("This image is labeled as donpzishnk.", encoding="utf-8")
+    rep = collect(src, tmp_path / "ds", progress=False)
+    assert [i.output for i in rep.imported] == ["20_zigzag_star/a.png"] and rep.imported[0].caption
+    zpath = tmp_path / "3_dog.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        zf.writestr("b.png", photo(seed=52))
+    assert [i.output for i in collect(zpath, tmp_path / "ds", progress=False).imported] == ["3_dog/b.png"]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    routes: dict = {}
+
+    def do_GET(self):  # noqa: N802
+        status, ctype, body, delay = self.routes.get(self.path, (404, "text/plain", b"nope", 0))
+        if status != 200:
+            self.send_error(status)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if delay:
+            self.wfile.write(body[:10])
+            self.wfile.flush()
+            time.sleep(delay)
+        try:
+            self.wfile.write(body[10:] if delay else body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    _Handler.routes = {
+        "/cat%201.png": (200, "image/png", photo(seed=11), 0),
+        "/dl": (200, "application/octet-stream", photo(seed=12, fmt="JPEG"), 0),
+        "/page.html": (200, "text/html; charset=utf-8", b"<html>login</html>", 0),
+        "/big.png": (200, "image/png", photo(2000, 2000, seed=13, fmt="BMP"), 0),
+        "/slow.png": (200, "image/png", photo(seed=14), 3),
+    }
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_url_list(server, tmp_path):
+    lst = tmp_path / "urls.txt"
+    lst.write_text("\n".join([
+        "# my picks", f"{server}/cat%201.png", f"{server}/dl", f"{server}/page.html", f"{server}/missing.png",
+        f"{server}/big.png", f"{server}/slow.png", "ftp://example.invalid/x.png", "",
+    ]), encoding="utf-8")
+    rep = collect(lst, tmp_path / "ds", concept="web", repeats=3, max_mb=1, timeout=1.0, progress=True)
+    assert sorted(i.output for i in rep.imported) == ["3_web/cat_1.png", "3_web/dl.jpg"]
+    reasons = {r.source: r.reason for r in rep.rejected}
+    assert "content-type text/html" in reasons[f"{server}/page.html"]
+    assert "HTTP 404" in reasons[f"{server}/missing.png"]
+    assert "too large" in reasons[f"{server}/big.png"]
+    assert "timed out" in reasons[f"{server}/slow.png"]
+    assert "not an http(s) URL" in reasons[f"{lst}:8"]
+    # a single URL works as SOURCE too
+    rep2 = collect(f"{server}/cat%201.png", tmp_path / "ds2", progress=False, min_side=64)
+    assert [i.source for i in rep2.imported] == [f"{server}/cat%201.png"]
+
+
+def test_duplicates_report_and_remove_keeps_larger(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    big = Image.open(io.BytesIO(photo(640, 512, seed=21)))
+    big.save(src / "big.png")
+    big.resize((320, 256)).save(src / "small_copy.jpg", quality=85)
+    (src / "other.png").write_bytes(photo(seed=22))
+    rep = collect(src, tmp_path / "a", progress=False)
+    assert len(rep.duplicates) == 1 and not rep.removed
+    g = rep.duplicates[0]
+    assert g.kept == "1_src/big.png" and [d[0] for d in g.duplicates] == ["1_src/small_copy.jpg"]
+    rep = collect(src, tmp_path / "b", dedupe="remove", progress=False)
+    assert rep.removed == ["1_src/small_copy.jpg"]
+    assert not (tmp_path / "b" / "1_src" / "small_copy.jpg").exists()
+    assert (tmp_path / "b" / "1_src" / "big.png").exists()
+    man = json.loads((tmp_path / "b" / "manifest.json").read_text(encoding="utf-8"))
+    assert "1_src/small_copy.jpg" not in man["images"]
+    # a second run into the same dataset sees the images already there
+    more = tmp_path / "more"
+    more.mkdir()
+    big.resize((480, 384)).save(more / "again.png")
+    rep = collect(more, tmp_path / "b", concept="src", dedupe="remove", progress=False)
+    assert rep.removed == ["1_src/again.png"] and rep.duplicates[0].kept == "1_src/big.png"
+    assert find_duplicates({"a": "ffff000000000000", "b": "ffff000000000001", "c": "0000ffffffffffff"}, 4) == [
+        [("a", 0), ("b", 1)]]
+
+
+def test_concepts_repeats_and_validation(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes(photo(seed=31))
+    out = tmp_path / "ds"
+    rep = collect(src, out, concept="uehxbfklaq cat", repeats=10, progress=False)
+    assert rep.imported[0].output == "10_uehxbfklaq cat/a.png" and rep.concept_folders == ["10_uehxbfklaq cat"]
+    (src / "b.png").write_bytes(photo(seed=32))
+    (src / "b.txt").write_text("bee caption", encoding="utf-8")
+    with pytest.raises(DatasetError, match="already exists as 10_uehxbfklaq cat"):
+        collect(src, out, concept="uehxbfklaq cat", repeats=5, progress=False)
+    rep = collect(src / "b.png", out, concept="uehxbfklaq cat", progress=False)  # repeats: the folder's
+    assert rep.imported[0].output == "10_uehxbfklaq cat/b.png" and rep.imported[0].caption
+    assert (out / "10_uehxbfklaq cat" / "b.txt").read_text(encoding="utf-8").strip() == "bee caption"
+    rep = collect(src / "a.png", out, concept="uehxbfklaq cat", dedupe="off", progress=False)
+    assert rep.imported[0].output == "10_uehxbfklaq cat/a_2.png"  # never overwrites
+    for bad in ("", "../up", "a/b", ".hidden"):
+        with pytest.raises(ConfigError, match="cannot be a folder name"):
+            collect(src, out, concept=bad, progress=False)
+    with pytest.raises(ConfigError, match="repeats"):
+        collect(src, out, repeats=0, progress=False)
+    with pytest.raises(ConfigError, match="dedupe"):
+        collect(src, out, dedupe="maybe", progress=False)
+    with pytest.raises(DatasetError, match="not found"):
+        collect(tmp_path / "nope", out, progress=False)
+    with pytest.raises(DatasetError, match="inside the source"):
+        collect(src, src / "dataset", progress=False)
+    assert safe_name("CON") == "CON_" and safe_name("...") == "image" and safe_name("a b.c") == "a_b_c"
+
+
+def test_drive_paths(tmp_path, monkeypatch):
+    drive = tmp_path / "content" / "drive"
+    monkeypatch.setattr(collect_mod, "DRIVE_ROOT", drive)
+    monkeypatch.setattr("lora_nb.env.in_colab", lambda: True)
+    with pytest.raises(DatasetError, match=r"not mounted: run `from google.colab import drive"):
+        collect(f"{drive}/MyDrive/photos", tmp_path / "ds", progress=False)
+    monkeypatch.setattr("lora_nb.env.in_colab", lambda: False)
+    with pytest.raises(DatasetError, match="works only in Colab"):
+        collect("MyDrive/photos", tmp_path / "ds", progress=False)
+    (drive / "MyDrive" / "photos").mkdir(parents=True)
+    (drive / "MyDrive" / "photos" / "p.png").write_bytes(photo(seed=41))
+    for spec in (f"{drive}/MyDrive/photos", "MyDrive/photos", "drive/MyDrive/photos"):
+        rep = collect(spec, tmp_path / f"ds{len(spec)}", progress=False)
+        assert [i.output for i in rep.imported] == ["1_photos/p.png"]
+
+
+def test_cli_collect(messy, tmp_path, capsys):
+    from lora_nb.cli import main
+
+    out = tmp_path / "ds"
+    grid = tmp_path / "audit.png"
+    assert main(["collect", str(messy), "--out", str(out), "--concept", "cat", "--repeats", "4", "--quiet",
+                 "--audit-grid", str(grid), "--resolution", "256"]) == 0
+    text = capsys.readouterr().out
+    assert "Collected 8 images" in text and "rejected" in text and "4_cat: 8 images x 4 repeats = 32" in text
+    assert Image.open(grid).size[0] > 100
+    assert main(["collect", str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 2
+    assert "error: source" in capsys.readouterr().err
