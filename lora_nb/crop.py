@@ -21,6 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from .buckets import STEP, closest_bucket, make_buckets
 from .errors import ConfigError
 from .images import (ImageRejected, Tile, copy_captions, encode_image, image_grid, parse_color, prepare_output_dir,
                      read_image, walk_images)
@@ -28,7 +29,6 @@ from .images import (ImageRejected, Tile, copy_captions, encode_image, image_gri
 RESOLUTION_PRESETS = {"sd15": (512,), "sdxl": (1024, 768), "flux": (1024, 768, 512)}
 MODES = ("center", "focus", "bucket")
 FOCUS_SOURCES = ("auto", "rembg", "saliency")
-STEP = 64  # VAE /8 x UNet /8: sides must be multiples of 64
 REPORT_NAME = "crop_report.json"
 
 
@@ -44,30 +44,6 @@ def check_resolution(resolution: int) -> int:
         raise ConfigError(f"resolution {resolution!r} is not a positive multiple of {STEP} -> use {near} "
                           f"(SD1.5: 512, SDXL/Flux: 1024 or 768)")
     return resolution
-
-
-def make_buckets(resolution: int, min_side: int = 256, max_side: int | None = None,
-                 step: int = STEP) -> list[tuple[int, int]]:
-    """Bucket sizes of about resolution^2 pixels, sides multiples of `step` (kohya's make_bucket_resolutions)."""
-    check_resolution(resolution)
-    max_side = max_side or resolution * 2
-    max_area = resolution * resolution
-    buckets = {(resolution, resolution)}
-    w = min_side
-    while w <= max_side:
-        h = min(max_side, (max_area // w) // step * step)
-        if h >= min_side:
-            buckets |= {(w, h), (h, w)}
-        w += step
-    return sorted(buckets)
-
-
-def closest_bucket(width: int, height: int, buckets: list[tuple[int, int]]) -> tuple[int, int]:
-    """The bucket whose aspect ratio is closest (in log scale, so 2:1 and 1:2 weigh the same)."""
-    import math
-
-    ar = math.log(width / height)
-    return min(buckets, key=lambda b: (abs(math.log(b[0] / b[1]) - ar), -b[0] * b[1]))
 
 
 # --- finding the subject -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .buckets import choose_bucket, make_buckets
 from .concepts import caption_path, scan_concepts
 from .config import Config
 from .errors import DatasetError
@@ -124,60 +125,10 @@ def scan_dataset(config: Config) -> DatasetScan:
 
 
 # --- buckets ------------------------------------------------------------------------------------
-def make_buckets(resolution: int, min_reso: int, max_reso: int, step: int = 64) -> list[tuple[int, int]]:
-    """All (w, h) with sides multiples of `step` in [min, max] and area <= resolution^2 (kohya's rule)."""
-    lo, hi = min(min_reso, resolution), max(max_reso, resolution)
-    area = resolution * resolution
-    out = []
-    for w in range(lo, hi + 1, step):
-        for h in range(lo, hi + 1, step):
-            if w * h <= area:
-                out.append((w, h))
-    # keep only maximal buckets for each aspect ratio band: a bucket is dominated when a larger
-    # one with the same ratio exists (we want the biggest area that fits the budget)
-    best: dict[float, tuple[int, int]] = {}
-    for w, h in out:
-        key = round(w / h, 3)
-        if key not in best or w * h > best[key][0] * best[key][1]:
-            best[key] = (w, h)
-    return sorted(best.values())
-
-
-def choose_bucket(size: tuple[int, int], buckets: list[tuple[int, int]], allow_upscale: bool,
-                  min_side: int = 64, step: int = 64):
-    """The bucket closest in aspect ratio among those the image covers without upscaling.
-
-    An image smaller than every bucket of its shape gets its own bucket, its sides rounded down to
-    multiples of 64 (kohya's `bucket_no_upscale`), as long as both sides reach `min_side`.
-    Returns (bucket, upscaled: bool) or (None, False) when the image is too small to train on.
-    """
-    w, h = size
-    ar = math.log(w / h)
-
-    def closest(pool):  # closest aspect ratio first, then the largest area (least resolution lost)
-        return min(pool, key=lambda b: (round(abs(math.log(b[0] / b[1]) - ar), 2), -b[0] * b[1]))
-
-    fitting = [b for b in buckets if b[0] <= w and b[1] <= h]
-    if fitting:
-        b = closest(fitting)
-        own = (w // step * step, h // step * step)
-        # a shape-matched own bucket beats a much worse aspect match among the standard ones
-        if abs(math.log(b[0] / b[1]) - ar) > 0.15 and min(own) >= min_side and own[0] * own[1] <= max(
-                x * y for x, y in buckets):
-            return own, False
-        return b, False
-    own = (w // step * step, h // step * step)
-    if min(own) >= min_side:
-        return own, False
-    if allow_upscale:
-        return closest(buckets), True
-    return None, False
-
-
 def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
     res = config.resolution
     if config.enable_bucket:
-        buckets = make_buckets(res, config.min_bucket_reso, config.max_bucket_reso)
+        buckets = make_buckets(res, min(config.min_bucket_reso, res), max(config.max_bucket_reso, res))
     else:
         buckets = [(res, res)]
     notes, too_small, upscaled, reduced = [], [], [], []
