@@ -15,8 +15,22 @@ from .errors import LoraNbError  # noqa: E402
 
 # verb -> module that defines it
 _VERBS = {
-    "train": "train",
-    "build_tiny_model": "testing",
+    # step 1-2: dataset
+    "collect": "collect", "audit": "audit", "render_audit": "audit",
+    "crop_folder": "crop", "render_crop_preview": "crop",
+    "remove_background": "background", "load_remover": "background",
+    # step 3-4: captions and tags
+    "caption_folder": "caption", "clean_folder": "tags", "caption_stats": "tags",
+    "plot_tag_frequency": "tags", "tag_frequency": "tags", "caption_editor": "caption_editor",
+    "unique_identifiers": "identifiers", "assign_identifiers": "identifiers",
+    # step 5: train
+    "train": "train", "read_log": "train", "TrainCallback": "train",
+    "save_lora_files": "export", "read_lora_file": "export",
+    # step 6: evaluate
+    "xy_grid": "evaluate", "mix_grid": "evaluate", "forgetting_check": "evaluate",
+    "loss_figure": "lossplot",
+    # whole course / tests
+    "run_demo": "demo", "build_tiny_model": "testing",
 }
 
 
