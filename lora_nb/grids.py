@@ -161,17 +161,19 @@ def labelled_grid(
     lh = line_height(fnt)
 
     # Row-label column: wide enough for the longest label, but never wider than ~1.5 cells.
-    has_rows = bool(row_labels) or bool(row_title)
+    has_rows = bool(row_labels) or bool(row_title) or bool(col_title)
+    # Axis names go in the top-left corner; ASCII only (the default font has no arrow glyphs).
+    corner = [s for s in (f"x: {col_title}" if col_title else "", f"y: {row_title}" if row_title else "") if s]
     label_w = 0
     if has_rows:
-        texts = list(row_labels or []) + [row_title or "", col_title or ""]
-        widest = max(text_size(t, fnt)[0] for t in texts if t) if any(texts) else 0
-        label_w = min(max(widest + 2 * pad, cw // 2), max(cw * 3 // 2, 8 * fsize))
+        texts = [t for t in list(row_labels or []) + corner if t]
+        widest = max((text_size(t, fnt)[0] for t in texts), default=0)
+        label_w = min(max(widest + 2 * pad, cw // 2), max(cw * 2, 10 * fsize))
     # Header row: as tall as the most-wrapped column label.
     col_lines = [wrap_text(t, fnt, cw - 2 * pad, max_label_lines) for t in (col_labels or [])]
     header_h = (max(len(ls) for ls in col_lines) * lh + 2 * pad) if col_lines else 0
-    if has_rows and (row_title or col_title):
-        header_h = max(header_h, (bool(row_title) + bool(col_title)) * lh + 2 * pad)
+    if has_rows and corner:
+        header_h = max(header_h, len(corner) * lh + 2 * pad)
 
     grid_w = label_w + n_cols * cw + (n_cols + 1) * pad
     title_lines = wrap_text(title, tfnt, grid_w - 2 * pad, 3) if title else []
@@ -184,9 +186,7 @@ def labelled_grid(
         _draw_block(draw, title_lines, tfnt, (pad, pad, grid_w - pad, title_h - pad))
     top0 = title_h + header_h + pad
     left0 = label_w + pad
-    if has_rows and (row_title or col_title):
-        # ASCII only: the default font has no arrow glyphs.
-        corner = [s for s in (f"x: {col_title}" if col_title else "", f"y: {row_title}" if row_title else "") if s]
+    if has_rows and corner:
         _draw_block(draw, [wrap_text(c, fnt, label_w - pad, 1)[0] for c in corner], fnt,
                     (pad, title_h, label_w, title_h + header_h), align="left")
     for c, lines in enumerate(col_lines):
@@ -213,8 +213,10 @@ def labelled_grid(
 
 
 def stack_panels(panels: Sequence[Image.Image], captions: Sequence[str] | None = None, *, title: str | None = None,
-                 font_size: int | None = None, font: str | None = None, gap: int | None = None) -> Image.Image:
-    """Stack images vertically (A1111's Z axis: one grid per prompt/seed), each under its caption."""
+                 font_size: int | None = None, font: str | None = None, gap: int | None = None) -> Grid:
+    """Stack images vertically (A1111's Z axis: one grid per prompt/seed), each under its caption.
+
+    Returns a Grid whose `boxes[i][0]` is where panel i was pasted."""
     if not panels:
         raise ValueError("stack_panels needs at least one panel")
     if captions is not None and len(captions) != len(panels):
@@ -236,14 +238,17 @@ def stack_panels(panels: Sequence[Image.Image], captions: Sequence[str] | None =
     for (lines, f), h in zip(blocks, heights):
         _draw_block(draw, lines, f, (gap, y, width - gap, y + h - gap // 2))
         y += h
+    boxes: list[list[Box | None]] = []
     for p, cl in zip(panels, cap_lines):
         if cl:
             h = len(cl) * line_height(fnt)
             _draw_block(draw, cl, fnt, (gap, y, width - gap, y + h), align="left")
             y += h
-        canvas.paste(p.convert("RGB"), ((width - p.width) // 2, y))
+        x = (width - p.width) // 2
+        canvas.paste(p.convert("RGB"), (x, y))
+        boxes.append([(x, y, x + p.width, y + p.height)])
         y += p.height + gap
-    return canvas
+    return Grid(canvas, boxes)
 
 
 def image_row(images: Sequence[Image.Image], labels: Sequence[str] | None = None, **kwargs) -> Grid:

@@ -177,6 +177,8 @@ def loss_figure(
         ax.axhspan(band[0], band[1], color="tab:green", alpha=0.15, label=BAND_LABEL, zorder=0)
     if not log.steps:
         ax.text(0.5, 0.5, "no steps logged yet", transform=ax.transAxes, ha="center", va="center")
+        if band is not None:
+            fig.legend(loc="outside lower center", fontsize=8, frameon=False)
         return fig
 
     smooth = ema(log.loss, smoothing)
@@ -196,16 +198,16 @@ def loss_figure(
         ys = [_value_at(log.steps, smooth, s) for s in xs]
         ax.plot(xs, ys, "v", color="tab:orange", markersize=8, label="sample images", zorder=3)
 
+    handles, labels = ax.get_legend_handles_labels()
     if show_lr and any(math.isfinite(v) for v in log.lr):
         ax2 = ax.twinx()
         ax2.plot(log.steps, log.lr, color="tab:purple", linestyle=":", linewidth=1.2, label="learning rate")
         ax2.set_ylabel("learning rate", color="tab:purple")
         ax2.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-        h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
-    else:
-        ax.legend(loc="upper right", fontsize=8)
+        handles, labels = handles + h2, labels + l2
+    # below the axes, so it never hides the curve or the checkpoint step numbers
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     return fig
 
 
@@ -231,8 +233,11 @@ def samples_grid(log: TrainLog | str | os.PathLike, cell_size: int | None = 256,
     log = log if isinstance(log, TrainLog) else read_train_log(log)
     events = log.samples
     if max_columns and len(events) > max_columns:  # keep the first, the last and evenly spaced ones
-        idx = sorted({round(i * (len(events) - 1) / (max_columns - 1)) for i in range(max_columns)})
-        events = [events[i] for i in idx]
+        if max_columns == 1:
+            events = events[-1:]
+        else:
+            idx = sorted({round(i * (len(events) - 1) / (max_columns - 1)) for i in range(max_columns)})
+            events = [events[i] for i in idx]
     if not events:
         return None
     n_rows = max(len(paths) for _, paths in events)

@@ -1,6 +1,7 @@
 """The trainer end to end on the tiny SD1.5 model: files, logs, samples, resume, stop, NaN, bad input."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -165,3 +166,13 @@ def test_accelerate_launch_two_processes(base, tmp_path):
     steps = [r["step"] for r in read_log(tmp_path / "ddp") if "loss" in r]
     assert steps == [1, 2, 3, 4]
     assert json.loads((tmp_path / "ddp" / "state" / "step-00000004" / "state.json").read_text())["step"] == 4
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp16", "auto"])
+def test_mixed_precision_on_cuda(base, precision):
+    """fp16 autocast (the T4 path) and auto (bf16 on Ampere+) train with fp32 LoRA weights on a half base."""
+    res = train(Config(**{**base, "mixed_precision": precision, "max_train_steps": 2, "optimizer": "adamw8bit"}))
+    assert res.steps == 2 and math.isfinite(res.last_loss)
+    sd = load_file(str(res.files["kohya"]))
+    assert all(torch.isfinite(v.float()).all() for v in sd.values())

@@ -1,0 +1,145 @@
+"""Step 6: an XY grid of LoRA checkpoints x strengths (x prompts x seeds), saved as one labelled PNG.
+
+Rows are the checkpoints (ordered by training step, the final file last), columns the strengths;
+every cell uses the same seed, so differences come from the LoRA alone (seed 001 §8: "converged
+at 1500 steps, best strength near 0.8"). Any axis can be another parameter:
+
+  lora-nb xy --base MODEL --lora run/ --prompt "uehxbfklaq cat on a sofa" --seed 1 --out grid.png
+  lora-nb xy --base MODEL --lora run/lora.safetensors --prompt "a cat" --y cfg=5,7,9 --x steps=10,20
+  lora-nb xy --base MODEL --lora a.safetensors --prompt "a cat" --x "prompt_sr=cat,dog,fox"
+  lora-nb xy --base MODEL --mix --lora land=l.safetensors car=c.safetensors --weights 0,0.5,1 \\
+             --weights 0,0.5,1 --prompt "xqzlandsc landscape, vkrmcarzz car"
+  lora-nb xy --base MODEL --forgetting --lora run/lora.safetensors --concept-prompt "uehxbfklaq cat"
+
+Axes beyond --x and --y (more prompts or seeds, --z) become panels stacked under each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers separated by commas, e.g. 0,0.5,1") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", required=True, metavar="MODEL",
+                   help="Base model: a local diffusers folder or a Hugging Face repo id (SD1.5, SDXL or Flux).")
+    p.add_argument("--lora", nargs="+", default=[], metavar="FILE",
+                   help="LoRA .safetensors files (kohya or diffusers layout) or run folders holding checkpoints. "
+                        "With --mix, NAME=FILE names a LoRA on the grid.")
+    p.add_argument("--strengths", type=_floats, default=None, metavar="LIST",
+                   help="LoRA strengths for the columns (default 0,0.2,0.4,0.6,0.8,1.0 as in seed 001).")
+    p.add_argument("--prompt", nargs="+", default=[], metavar="TEXT",
+                   help="Prompt(s); more than one adds a panel per prompt. Include the trigger word.")
+    p.add_argument("--negative-prompt", default="", metavar="TEXT", help="Negative prompt for every cell.")
+    p.add_argument("--seed", nargs="+", type=int, default=[42], metavar="N",
+                   help="Seed(s) of the starting noise; the same seed in every cell (default 42).")
+    p.add_argument("--x", default=None, metavar="AXIS",
+                   help="Across: strength (default), lora, prompt, seed, or NAME=V1,V2 with NAME one of cfg, steps, "
+                        "sampler, prompt_sr, size, seed, strength, prompt, negative (e.g. cfg=5,7,9).")
+    p.add_argument("--y", default=None, metavar="AXIS", help="Down: lora (default) or any axis as for --x.")
+    p.add_argument("--z", action="append", default=[], metavar="AXIS",
+                   help="Further axis as NAME=V1,V2; each value gets its own panel. Repeatable.")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="Inference steps (default: SD1.5 20, SDXL 25, Flux 20).")
+    p.add_argument("--cfg", type=float, default=None, metavar="F",
+                   help="Guidance scale (default: SD 7, Flux-dev distilled guidance 3.5).")
+    p.add_argument("--sampler", default=None, metavar="NAME",
+                   help="Scheduler, e.g. euler, euler_a, dpmsolver++, ddim, unipc (default: the model's own).")
+    p.add_argument("--width", type=int, default=None, metavar="PX", help="Image width (default: the model's).")
+    p.add_argument("--height", type=int, default=None, metavar="PX", help="Image height (default: the model's).")
+    p.add_argument("--device", default="auto", metavar="DEV", help="auto (CUDA if present), cuda, cuda:1 or cpu.")
+    p.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
+                   help="Weights precision: auto = fp16 on T4, bf16 on Ampere+, fp32 on CPU.")
+    p.add_argument("--offload", default="auto", choices=("auto", "none", "model", "sequential"),
+                   help="CPU offload on CUDA: auto = model offload for SDXL/Flux under 24 GB VRAM, sequential "
+                        "when a component does not fit.")
+    p.add_argument("--quantize", default=None, choices=("nf4",),
+                   help="Load the denoiser (and Flux's T5) in 4-bit NF4 (bitsandbytes, GPU only): Flux on a T4.")
+    p.add_argument("--mix", action="store_true",
+                   help="Load all --lora files at once and grid over their weights (seed 000, example 3).")
+    p.add_argument("--weights", action="append", type=_floats, default=None, metavar="LIST",
+                   help="With --mix: the weights to try for one LoRA, once per --lora in order (default 0,0.5,1).")
+    p.add_argument("--combo", action="append", type=_floats, default=None, metavar="LIST",
+                   help="With --mix: one explicit weight combination (one weight per LoRA) per row. Repeatable.")
+    p.add_argument("--forgetting", action="store_true",
+                   help="Forgetting check: with vs without the LoRA on prompts unrelated to its concept "
+                        "(--prompt, or built-in ones).")
+    p.add_argument("--strength", type=float, default=1.0, metavar="F",
+                   help="With --forgetting: the LoRA strength to check (default 1.0).")
+    p.add_argument("--concept-prompt", default=None, metavar="TEXT",
+                   help="With --forgetting: the LoRA's own prompt, shown as a reference row.")
+    p.add_argument("--cell-size", type=int, default=None, metavar="PX",
+                   help="Shrink cells on the sheet to at most PX pixels (full-size cells via --save-cells).")
+    p.add_argument("--title", default=None, metavar="TEXT", help="Sheet title (default: model and fixed settings).")
+    p.add_argument("--font", default=None, metavar="TTF",
+                   help="Font file for labels (e.g. a CJK font for Chinese names); default PIL's built-in font.")
+    p.add_argument("--out", default="xy_grid.png", metavar="PNG", help="Where to write the sheet (PNG).")
+    p.add_argument("--save-cells", default=None, metavar="DIR", help="Also write every cell as a full-size PNG here.")
+    p.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+
+
+def _named_loras(items: list[str]):
+    """NAME=FILE entries (when FILE exists and the whole text is not itself a file) -> {name: file}."""
+    named, plain = {}, []
+    for item in items:
+        name, sep, path = item.partition("=")
+        if sep and not Path(item).exists() and Path(path).exists():
+            named[name] = path
+        else:
+            plain.append(item)
+    if named and plain:
+        from ..errors import ConfigError
+
+        raise ConfigError("--mix: name all LoRAs as NAME=FILE or none of them")
+    return named or plain
+
+
+def run(args) -> int:
+    from .. import evaluate as ev
+    from ..errors import ConfigError
+
+    common = dict(negative_prompt=args.negative_prompt, steps=args.steps, cfg=args.cfg, sampler=args.sampler,
+                  width=args.width, height=args.height, cell_size=args.cell_size, font=args.font,
+                  progress=not args.no_progress)
+    if sum((args.mix, args.forgetting)) > 1:
+        raise ConfigError("choose one of --mix and --forgetting")
+    if (args.weights or args.combo) and not args.mix:
+        raise ConfigError("--weights/--combo belong to --mix -> add --mix")
+    if not args.lora and (args.mix or args.forgetting):
+        raise ConfigError("--mix and --forgetting need --lora FILE")
+    if args.forgetting and len(args.lora) != 1:
+        raise ConfigError("--forgetting checks one LoRA file -> pass the checkpoint you chose to --lora")
+    if not args.prompt and not args.forgetting:
+        raise ConfigError("give at least one --prompt (with the LoRA's trigger word)")
+
+    pipe = ev.load_pipeline(args.base, device=args.device, dtype=args.dtype, offload=args.offload,
+                            quantize=args.quantize)
+    label = Path(args.base).name or args.base
+    if args.forgetting:
+        rep = ev.forgetting_check(pipe, args.lora[0], args.prompt or None,
+                                  strength=args.strength, concept_prompt=args.concept_prompt, seeds=args.seed,
+                                  **common)
+        res = rep.grid
+        print(rep.summary())
+    elif args.mix:
+        res = ev.mix_grid(pipe, _named_loras(args.lora), args.prompt, args.weights, combos=args.combo,
+                          seeds=args.seed, x=args.x, y=args.y, axes=args.z, title=args.title, **common)
+    else:
+        res = ev.xy_grid(pipe, args.lora, args.prompt,
+                         strengths=args.strengths if args.strengths is not None else ev.DEFAULT_STRENGTHS,
+                         seeds=args.seed, x=args.x or "strength", y=args.y or "lora", axes=args.z,
+                         title=args.title, **common)
+    out = res.save(args.out)
+    if args.save_cells:
+        res.save_cells(args.save_cells)
+    panels, rows, cols = res.shape
+    print(f"{label}: {panels} panel(s) of {rows} x {cols} ({res.y.title or '-'} x {res.x.title or '-'}) "
+          f"-> {out} ({res.image.width}x{res.image.height} px)")
+    return 0
