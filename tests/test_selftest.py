@@ -1,0 +1,67 @@
+"""Setup self-test: version checks, a replaced torch, and two real training steps on the tiny model."""
+
+import pytest
+
+from lora_nb import selftest
+from lora_nb.errors import LoraNbError
+
+
+def test_selftest_passes_here_with_two_real_training_steps(tiny_sd15):
+    report = selftest.run_selftest(steps=2, model_dir=tiny_sd15)
+    assert report.ok, report.summary()
+    names = [c.name for c in report.checks]
+    for pkg in ("torch", "diffusers", "transformers", "peft", "accelerate"):
+        assert pkg in names
+    train = report.check("training")
+    assert train.ok and "2 steps on the tiny model" in train.detail and "LoRA file loads" in train.detail
+    assert report.check("torch runtime").ok
+    assert "Self-test passed" in report.summary() and "✓ training" in report.summary()
+    assert "Self-test passed" in report._repr_html_()
+    assert report.raise_if_failed() is report
+
+
+def test_requirements_come_from_the_kit_metadata():
+    reqs = selftest.requirements()
+    assert set(reqs) >= {"torch", "diffusers", "transformers", "peft", "accelerate"}
+    assert all(spec.startswith((">", "=", "~", "<", "!")) for spec in reqs.values())
+
+
+def test_a_version_outside_the_range_is_a_failure_with_the_fix():
+    checks = selftest.check_versions({"torch": ">=99", "no-such-package-xyz": ">=1"})
+    by = {c.name: c for c in checks}
+    assert not by["torch"].ok and "needs >=99" in by["torch"].detail and "pip install 'torch>=99'" in by["torch"].fix
+    assert "keep the runtime's torch" in by["torch"].fix
+    assert not by["no-such-package-xyz"].ok and by["no-such-package-xyz"].detail == "not installed"
+    assert all(c.warning or c.ok for c in checks if c.name in selftest.OPTIONAL)  # optional: never fatal
+    report = selftest.SelftestReport(checks)
+    assert not report.ok
+    with pytest.raises(LoraNbError, match="self-test failed: torch"):
+        report.raise_if_failed()
+    assert "Self-test FAILED" in report.summary() and "-> pip install 'torch>=99'" in report.summary()
+
+
+def test_a_replaced_torch_is_caught(monkeypatch, tmp_path):
+    import torch
+
+    assert selftest.check_torch(expected=torch.__version__).ok
+    bad = selftest.check_torch(expected="2.0.0+cu118")  # what the runtime had before a pip install replaced it
+    assert not bad.ok and "replaced during installation: 2.0.0+cu118 -> " in bad.detail
+    assert "Disconnect and delete runtime" in bad.fix
+    pin = tmp_path / "pin.txt"  # 00_setup's install cell writes this before pip runs
+    pin.write_text("torch==1.13.1+cu117\n", encoding="utf-8")
+    monkeypatch.setattr(selftest, "TORCH_PIN_FILE", pin)
+    monkeypatch.delenv(selftest.TORCH_PIN_ENV, raising=False)
+    assert selftest.expected_torch() == "1.13.1+cu117"
+    assert not selftest.check_torch().ok
+    monkeypatch.setenv(selftest.TORCH_PIN_ENV, torch.__version__)
+    assert selftest.check_torch().ok
+
+
+def test_a_broken_training_setup_is_reported_not_raised(tmp_path):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "model_index.json").write_text("{}", encoding="utf-8")  # looks built, has no parts
+    check = selftest.check_training(steps=2, model_dir=broken, workdir=tmp_path / "work")
+    assert not check.ok and check.name == "training" and check.detail
+    report = selftest.SelftestReport([check])
+    assert "✗ training" in report.summary()

@@ -1,0 +1,223 @@
+"""Notebook widgets: the Config form (rendered, bound both ways, validated inline, lr follows rank),
+parameters -> Config, image grids, friendly errors, and the live training display with its stop button."""
+
+import html
+
+import matplotlib
+import pytest
+from ipywidgets.embed import embed_data
+
+from lora_nb import i18n, ui
+from lora_nb.advice import lr_for_rank
+from lora_nb.config import GROUPS, Config
+from lora_nb.errors import ConfigError, DatasetError, LoraNbError
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)
+
+
+# --- the form ----------------------------------------------------------------------------------
+def test_form_renders_every_field_in_group_tabs_with_help_as_tooltips():
+    form = ui.config_form(Config())
+    infos = Config.field_info()
+    assert set(form.widgets) == {f["name"] for f in infos}
+    assert form.tabs.titles == tuple(i18n.group_title(g) for g in GROUPS)
+    for f in infos:
+        w = form.widgets[f["name"]]
+        assert w.tooltip == f["help"] and w.description == i18n.field_label(f["name"])
+        if "choices" in f:
+            assert list(w.options) == list(f["choices"])
+    assert type(form.widgets["rank"]).__name__ == "IntSlider" and form.widgets["rank"].max == 1024
+    assert form.widgets["resolution"].step == 64  # seeds 001/002: multiples of 64 only
+    assert type(form.widgets["seed"]).__name__ == "BoundedIntText"  # 2**32 values: a text box, not a slider
+    # renders: every widget of the form is in the embeddable widget state a frontend draws from
+    state = embed_data(views=[form.widget])["manager_state"]["state"]
+    assert form.widget.model_id in state and form.widgets["rank"].model_id in state
+    assert form.summary.value.count("All values are valid")
+
+
+def test_form_in_chinese():
+    form = ui.config_form(Config(), lang="zh")
+    assert form.tabs.titles[0] == "模型"
+    assert form.widgets["rank"].description == "秩 (network dim)"
+    assert form.widgets["rank"].tooltip == i18n.FIELD_HELP_ZH["rank"]
+    assert "所有参数有效" in form.summary.value
+
+
+def test_changing_widgets_changes_the_config_and_set_config_changes_the_widgets():
+    form = ui.config_form(Config(), advisor=None)
+    seen = []
+    form.observe(lambda f: seen.append(f.valid))
+    form.widgets["optimizer"].value = "lion"
+    form.widgets["train_batch_size"].value = 4
+    form.widgets["flip_aug"].value = True
+    form.widgets["target_modules"].value = "to_q, to_v"
+    form.widgets["sample_prompts"].value = "uehxbfklaq cat, on a sofa\n\na dog on a beach\n"
+    form.widgets["output_name"].value = "my_cat"
+    cfg = form.config
+    assert (cfg.optimizer, cfg.train_batch_size, cfg.flip_aug, cfg.output_name) == ("lion", 4, True, "my_cat")
+    assert cfg.target_modules == ["to_q", "to_v"]
+    assert cfg.sample_prompts == ["uehxbfklaq cat, on a sofa", "a dog on a beach"]  # commas stay inside prompts
+    assert seen and all(seen)
+
+    other = Config(rank=64, alpha=32.0, resolution=1024, sample_prompts=["a", "b"], save_formats=["kohya"])
+    form.set_config(other)
+    assert form.widgets["rank"].value == 64 and form.widgets["alpha"].value == 32.0
+    assert form.widgets["resolution"].value == 1024 and form.widgets["sample_prompts"].value == "a\nb"
+    assert form.widgets["save_formats"].value == "kohya"
+    assert form.config == other
+
+
+def test_learning_rate_follows_rank_until_edited_by_hand():
+    form = ui.config_form(Config(rank=16, learning_rate=1e-4))  # the default advisor: seed 000's table
+    assert form.lr_follows_rank
+    form.widgets["rank"].value = 64
+    assert form.config.learning_rate == pytest.approx(lr_for_rank(64)) == pytest.approx(8e-5)
+    assert "rank 64" in form.lr_advice.value and form.lr_apply.layout.display == "none"
+    form.widgets["learning_rate"].value = 2e-4  # the user types a rate: it stays
+    assert not form.lr_follows_rank
+    form.widgets["rank"].value = 128
+    assert form.config.learning_rate == pytest.approx(2e-4)
+    assert form.lr_apply.layout.display == "" and "set by you" in form.lr_advice.value
+    form.lr_apply.click()  # "Use suggestion"
+    assert form.lr_follows_rank and form.config.learning_rate == pytest.approx(lr_for_rank(128))
+    form.widgets["optimizer"].value = "prodigy"  # seed 003: Prodigy takes lr = 1
+    assert form.config.learning_rate == 1.0
+    assert "alpha = rank/2 -> 64" in html.unescape(form.alpha_advice.value)  # seed 003's hint beside alpha
+
+
+def test_invalid_values_show_inline_and_block_the_config():
+    form = ui.config_form(Config(), advisor=None)
+    form.widgets["random_crop"].value = True  # with the default latent cache: invalid
+    assert not form.valid
+    msg = form.messages["random_crop"]
+    assert "cache_latents='none'" in html.unescape(msg.value) and msg.layout.display == ""
+    assert "Fix these values" in form.summary.value
+    with pytest.raises(ConfigError, match="random_crop"):
+        form.config
+    form.widgets["cache_latents"].value = "none"
+    assert form.valid and form.messages["random_crop"].layout.display == "none"
+    assert form.config.random_crop and form.config.cache_latents == "none"
+
+
+# --- parameters cell -> Config -----------------------------------------------------------------
+def test_apply_params_keeps_none_and_lets_lr_follow_a_new_rank():
+    base = Config(rank=16, learning_rate=1e-4)
+    assert ui.apply_params(base, {"rank": None, "alpha": None}) == base
+    c = ui.apply_params(base, {"rank": 64, "alpha": 32.0})
+    assert c.rank == 64 and c.alpha == 32.0 and c.learning_rate == pytest.approx(8e-5)
+    assert ui.apply_params(base, {"rank": 64, "learning_rate": 3e-4}).learning_rate == 3e-4
+    manual = Config(rank=16, learning_rate=5e-4)  # set by hand earlier (differs from the rule): kept
+    assert ui.apply_params(manual, {"rank": 64}).learning_rate == 5e-4
+    with pytest.raises(ConfigError, match="unknown field 'rnak'"):
+        ui.apply_params(base, {"rnak": 8})
+
+
+def test_suggest_prompts_take_a_caption_per_concept_and_an_unrelated_prompt(tiny_dataset):
+    prompts = ui.suggest_prompts(tiny_dataset)
+    assert len(prompts) == 3
+    assert sorted(p.split(",")[0] for p in prompts[:2]) == ["toycircle", "toysquare"]
+    assert "toy" not in prompts[2]
+
+
+# --- pictures ----------------------------------------------------------------------------------
+def test_image_and_dataset_grids(tiny_dataset):
+    from PIL import Image
+
+    paths = sorted(tiny_dataset.glob("*/*.png"))
+    grid = ui.image_grid(paths[:5], ["a", "b", "c", "d", "e"], cols=3, cell_size=64, title="t")
+    assert isinstance(grid, Image.Image) and grid.width >= 3 * 64 and grid.height >= 2 * 64
+    sheet = ui.dataset_grid(tiny_dataset, max_images=4, cols=2, cell_size=64)
+    assert sheet.width >= 2 * 64 and sheet.height >= 2 * 64
+    empty = ui.image_grid([], cell_size=32)
+    assert empty.width > 0
+    png = ui.figure_png(__import__("matplotlib.figure").figure.Figure(figsize=(2, 1)))
+    assert png.startswith(b"\x89PNG")
+
+
+def test_friendly_errors_show_the_message_not_a_traceback(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    try:
+        assert ui.friendly_errors()
+        res = ip.run_cell("from lora_nb.errors import LoraNbError\n"
+                          "raise LoraNbError('run 01_collect first: no dataset in /x')")
+        assert isinstance(res.error_in_exec, LoraNbError)
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert "run 01_collect first" in text and "Traceback" not in text
+        res = ip.run_cell("1/0")  # other errors keep their traceback (they are bugs)
+        assert "ZeroDivisionError" in capsys.readouterr().out
+    finally:
+        ui.friendly_errors(False)
+        InteractiveShell.clear_instance()
+
+
+# --- live training display ---------------------------------------------------------------------
+def _config(tiny_sd15, data, out, **kw):
+    return Config(pretrained_model=str(tiny_sd15), train_data_dir=str(data), resolution=64, min_bucket_reso=64,
+                  max_bucket_reso=64, optimizer="adamw", learning_rate=1e-3, output_dir=str(out),
+                  save_formats=["kohya"], save_state=False, **kw)
+
+
+def test_live_display_stop_button_saves_a_checkpoint_then_stops(tiny_sd15, tiny_dataset, tmp_path, capsys):
+    from lora_nb.train import TrainCallback
+
+    live = ui.LiveTrainDisplay(every=1, headless=True)
+    assert isinstance(live, TrainCallback)
+
+    class User(TrainCallback):  # clicks Stop during step 1, as a learner would
+        def on_step(self, step, logs):
+            if step == 1:
+                live.stop_button.click()
+
+    cfg = _config(tiny_sd15, tiny_dataset, tmp_path / "run", max_train_steps=5, sample_prompts=["toycircle"],
+                  sample_every_n_steps=1, sample_steps=1)
+    job = ui.start_training(cfg, live, callbacks=[User()], background=True)
+    result = job.wait(timeout=300)
+    assert job.done and result.stopped_early and result.steps == 1
+    assert [s for s, _ in result.checkpoints] == [1] and result.files["kohya"].is_file()
+    assert live.stop_button.disabled and live.should_stop()
+    assert live.steps == [1] and live.checkpoints[0][0] == 1 and live.samples[0][0] == 1
+    out = capsys.readouterr().out
+    assert "step 1/5" in out and "checkpoint saved at step 1" in out and "Stopped at step 1" in out
+    fig = live.loss_figure()
+    assert fig.axes[0].lines and live.plot_updates >= 2
+
+
+def test_training_errors_reach_wait(tmp_path, tiny_sd15):
+    cfg = _config(tiny_sd15, tmp_path / "nothing", tmp_path / "run", max_train_steps=1)
+    job = ui.start_training(cfg, ui.LiveTrainDisplay(headless=True), background=True)
+    with pytest.raises(DatasetError):
+        job.wait(timeout=120)
+
+
+def test_interrupting_wait_stops_the_run_cleanly(tiny_sd15, tiny_dataset, tmp_path):
+    cfg = _config(tiny_sd15, tiny_dataset, tmp_path / "run", max_train_steps=50)
+    job = ui.start_training(cfg, None, background=True)  # no display: job.stop() still works
+
+    class Interrupted:  # the kernel's interrupt button while the cell waits in job.wait()
+        def __init__(self, thread):
+            self.thread, self.calls = thread, 0
+
+        def is_alive(self):
+            return self.thread.is_alive()
+
+        def join(self, timeout=None):
+            self.calls += 1
+            if self.calls == 1:
+                raise KeyboardInterrupt
+            return self.thread.join(timeout)
+
+    job.thread = Interrupted(job.thread)
+    result = job.wait(timeout=300)
+    assert job.stop_event.is_set() and result.stopped_early
+    assert result.steps < 50 and result.checkpoints[-1][0] == result.steps and result.files["kohya"].is_file()
