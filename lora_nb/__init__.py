@@ -23,12 +23,19 @@ _VERBS = {
     "caption_folder": "caption", "clean_folder": "tags", "caption_stats": "tags",
     "plot_tag_frequency": "tags", "tag_frequency": "tags", "caption_editor": "caption_editor",
     "unique_identifiers": "identifiers", "assign_identifiers": "identifiers",
+    # before training: the plan
+    "plan": "plan", "render_markdown": "plan", "render_figures": "plan", "recommend": "advice",
+    "memory_fit": "memory", "measure_peak": "memory",
     # step 5: train
     "train": "train", "read_log": "train", "TrainCallback": "train",
     "save_lora_files": "export", "read_lora_file": "export",
     # step 6: evaluate
     "xy_grid": "evaluate", "mix_grid": "evaluate", "forgetting_check": "evaluate",
-    "loss_figure": "lossplot",
+    "loss_figure": "lossplot", "read_train_log": "lossplot", "samples_grid": "lossplot",
+    "load_pipeline": "evaluate",
+    # notebooks
+    "open_project": "project", "run_selftest": "selftest", "config_form": "ui",
+    "LiveTrainDisplay": "ui", "start_training": "ui",
     # whole course / tests
     "run_demo": "demo", "build_tiny_model": "testing",
 }
