@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .concepts import caption_path, concept_folder_name, scan_concepts
 from .errors import ConfigError, DatasetError
-from .images import ImageRejected, Tile, image_grid, read_image
+from .grids import Tile, image_grid
+from .images import ImageRejected, read_image
 
 # seed 001: concrete subjects ~30 images, general ones (style, scene) 50+
 RECOMMENDED_IMAGES = {"object": 30, "person": 30, "character": 30, "concept": 30, "style": 50, "scene": 50}

@@ -23,7 +23,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from .buckets import STEP, closest_bucket, make_buckets
 from .errors import ConfigError
-from .images import (ImageRejected, Tile, copy_captions, encode_image, image_grid, parse_color, prepare_output_dir,
+from .grids import Tile, image_grid
+from .images import (ImageRejected, copy_captions, encode_image, parse_color, prepare_output_dir,
                      read_image, walk_images)
 
 RESOLUTION_PRESETS = {"sd15": (512,), "sdxl": (1024, 768), "flux": (1024, 768, 512)}

@@ -13,7 +13,7 @@ another script (a Chinese LoRA name, say) pass `font="path/to/NotoSansCJK.ttc"` 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
@@ -262,3 +262,55 @@ def _png_bytes(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+# --- thumbnail grids with notes (audit, crop preview, notebooks) -----------------------------------
+@dataclass
+class Tile:
+    """One grid cell: an image and text lines under it (each line may carry its own colour)."""
+
+    image: Image.Image
+    lines: list[str] = field(default_factory=list)
+    colors: list[tuple[int, int, int]] = field(default_factory=list)
+
+
+def _one_line(text: str, font, width: int) -> str:
+    return wrap_text(text, font, width, max_lines=1)[0] if text else text
+
+
+def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title: str | list[str] = "",
+               font_size: int = 11, background=(255, 255, 255)) -> Image.Image:
+    """Thumbnails in rows of `cols`, each with its text lines below; `title` lines on top."""
+    font = get_font(font_size)
+    line_h = font_size + 3
+    n_lines = max((len(t.lines) for t in tiles), default=0)
+    cols = max(1, min(cols, len(tiles) or 1))
+    rows = (len(tiles) + cols - 1) // cols
+    pad = 6
+    cell_w, cell_h = tile_size + pad, tile_size + n_lines * line_h + pad
+    titles = [wrapped for line in ([title] if isinstance(title, str) and title else list(title or []))
+              for wrapped in wrap_text(line, font, max(cols * cell_w - pad, 200))]
+    head = len(titles) * (line_h + 2) + (pad if titles else 0)
+    grid = Image.new("RGB", (max(cols * cell_w, 200) + pad, head + rows * cell_h + pad), background)
+    draw = ImageDraw.Draw(grid)
+    for i, line in enumerate(titles):
+        draw.text((pad, pad + i * (line_h + 2)), _one_line(line, font, grid.width - 2 * pad), fill=(0, 0, 0),
+                  font=font)
+    for i, t in enumerate(tiles):
+        x, y = pad + (i % cols) * cell_w, head + pad + (i // cols) * cell_h
+        thumb = t.image.copy()
+        thumb.thumbnail((tile_size, tile_size))
+        if thumb.mode == "RGBA":  # show transparency on a checkerboard
+            board = Image.new("RGB", thumb.size, (200, 200, 200))
+            d = ImageDraw.Draw(board)
+            for yy in range(0, thumb.height, 8):
+                for xx in range((yy // 8) % 2 * 8, thumb.width, 16):
+                    d.rectangle((xx, yy, xx + 7, yy + 7), fill=(245, 245, 245))
+            board.paste(thumb, mask=thumb.getchannel("A"))
+            thumb = board
+        grid.paste(thumb.convert("RGB"), (x + (tile_size - thumb.width) // 2, y + (tile_size - thumb.height) // 2))
+        for j, line in enumerate(t.lines):
+            color = t.colors[j] if j < len(t.colors) else (0, 0, 0)
+            draw.text((x, y + tile_size + 2 + j * line_h), _one_line(line, font, tile_size), fill=color,
+                      font=font)
+    return grid

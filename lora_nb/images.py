@@ -5,7 +5,7 @@ choke on later (not an image, truncated, decompression bomb) with a reason a lea
 and turns everything else into plain 8-bit RGB the way the trainer expects: EXIF orientation
 applied, CMYK/16-bit/palette/greyscale converted, transparency flattened onto a chosen colour.
 `walk_images`/`copy_captions`/`prepare_output_dir` are how crop and background removal read a
-dataset folder and write a new one; `image_grid` draws the thumbnail grids the notebooks show.
+dataset folder and write a new one.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageColor, ImageOps
 
 from .concepts import is_image
 from .errors import DatasetError
@@ -266,81 +265,3 @@ def prepare_output_dir(src: Path, out: Path, marker: str, overwrite: bool) -> No
     if o.is_dir() and any(o.iterdir()) and not (o / marker).is_file() and not overwrite:
         raise DatasetError(f"output folder {out} already exists and was not made by this step: choose a new "
                            f"folder or pass overwrite=True (--overwrite) to replace it")
-
-
-# --- grids for the notebooks ---------------------------------------------------------------------
-@dataclass
-class Tile:
-    """One grid cell: an image and text lines under it (each line may carry its own colour)."""
-
-    image: Image.Image
-    lines: list[str] = field(default_factory=list)
-    colors: list[tuple[int, int, int]] = field(default_factory=list)
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has only the fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
-    """Greedy word wrap to a pixel width (a single over-long word is cut with an ellipsis)."""
-    lines, cur = [], ""
-    for word in text.split(" "):
-        cand = f"{cur} {word}" if cur else word
-        if cur and draw.textlength(cand, font=font) > width:
-            lines.append(cur)
-            cur = "   " + word  # indent continuation lines
-        else:
-            cur = cand
-    lines.append(cur)
-    return [_fit_text(draw, line, font, width) for line in lines]
-
-
-def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title: str | list[str] = "",
-               font_size: int = 11, background=(255, 255, 255)) -> Image.Image:
-    """Thumbnails in rows of `cols`, each with its text lines below; `title` lines on top."""
-    font = _font(font_size)
-    line_h = font_size + 3
-    n_lines = max((len(t.lines) for t in tiles), default=0)
-    cols = max(1, min(cols, len(tiles) or 1))
-    rows = (len(tiles) + cols - 1) // cols
-    pad = 6
-    cell_w, cell_h = tile_size + pad, tile_size + n_lines * line_h + pad
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    titles = [wrapped for line in ([title] if isinstance(title, str) and title else list(title or []))
-              for wrapped in _wrap(measure, line, font, max(cols * cell_w - pad, 200))]
-    head = len(titles) * (line_h + 2) + (pad if titles else 0)
-    grid = Image.new("RGB", (max(cols * cell_w, 200) + pad, head + rows * cell_h + pad), background)
-    draw = ImageDraw.Draw(grid)
-    for i, line in enumerate(titles):
-        draw.text((pad, pad + i * (line_h + 2)), _fit_text(draw, line, font, grid.width - 2 * pad), fill=(0, 0, 0),
-                  font=font)
-    for i, t in enumerate(tiles):
-        x, y = pad + (i % cols) * cell_w, head + pad + (i // cols) * cell_h
-        thumb = t.image.copy()
-        thumb.thumbnail((tile_size, tile_size))
-        if thumb.mode == "RGBA":  # show transparency on a checkerboard
-            board = Image.new("RGB", thumb.size, (200, 200, 200))
-            d = ImageDraw.Draw(board)
-            for yy in range(0, thumb.height, 8):
-                for xx in range((yy // 8) % 2 * 8, thumb.width, 16):
-                    d.rectangle((xx, yy, xx + 7, yy + 7), fill=(245, 245, 245))
-            board.paste(thumb, mask=thumb.getchannel("A"))
-            thumb = board
-        grid.paste(thumb.convert("RGB"), (x + (tile_size - thumb.width) // 2, y + (tile_size - thumb.height) // 2))
-        for j, line in enumerate(t.lines):
-            color = t.colors[j] if j < len(t.colors) else (0, 0, 0)
-            draw.text((x, y + tile_size + 2 + j * line_h), _fit_text(draw, line, font, tile_size), fill=color,
-                      font=font)
-    return grid

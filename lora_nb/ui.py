@@ -341,7 +341,7 @@ def image_grid(images: Sequence, labels: Sequence[str] | None = None, cols: int 
     """Images (paths or PIL images) in rows of `cols`, each with its label below; a PIL image."""
     from PIL import Image
 
-    from .images import Tile, image_grid as tile_grid
+    from .grids import Tile, image_grid as tile_grid
 
     tiles = []
     for i, im in enumerate(images):
@@ -360,7 +360,7 @@ def dataset_grid(folder: str | Path, max_images: int = 24, cols: int = 6, cell_s
     start of its caption; returns a PIL image."""
     from .caption import load_image
     from .concepts import caption_path, scan_concepts
-    from .images import Tile, image_grid as tile_grid
+    from .grids import Tile, image_grid as tile_grid
     from .textio import read_caption
 
     folder = Path(folder)

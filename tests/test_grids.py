@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.grids import (BACKGROUND, EMPTY, get_font, image_row, labelled_grid, stack_panels, text_size,
-                           wrap_text)
+from lora_nb.grids import (BACKGROUND, EMPTY, Tile, get_font, image_grid, image_row, labelled_grid, stack_panels,
+                           text_size, wrap_text)
 
 COLOURS = [(200, 30, 30), (30, 160, 60), (40, 60, 210), (220, 200, 40), (120, 40, 160), (20, 180, 190)]
 
@@ -140,3 +140,13 @@ def test_font_file_can_be_chosen(monkeypatch):
         assert g.image.getpixel((0, 0)) == BACKGROUND
     finally:
         get_font.cache_clear()
+
+
+def test_image_grid_layout_and_text():
+    tiles = [Tile(Image.new("RGB", (50, 30), (0, 0, 255)), ["name", "problem"], [(0, 0, 0), (200, 0, 0)])
+             for _ in range(5)] + [Tile(Image.new("RGBA", (20, 20), (0, 0, 0, 0)), ["alpha"])]
+    grid = image_grid(tiles, cols=4, tile_size=64, title=["a title that is long " * 8])
+    assert grid.mode == "RGB" and grid.width == 4 * 70 + 6
+    a = np.asarray(grid)
+    assert (a[..., 2] > 200).sum() > 5 * 50 * 30 * 0.9  # the blue thumbnails are there
+    assert ((a[..., 0] > 150) & (a[..., 1] < 60)).any()  # red problem text

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from lora_nb.errors import DatasetError
-from lora_nb.images import (ImageRejected, Tile, copy_captions, decode_image, encode_image, image_grid, image_size,
+from lora_nb.images import (ImageRejected, copy_captions, decode_image, encode_image, image_size,
                             parse_color, prepare_output_dir, read_image, to_rgb, walk_images)
 
 
@@ -164,16 +164,6 @@ def test_to_rgb_passthrough_and_encode_roundtrip():
     assert out is img and changes == []
     assert Image.open(io.BytesIO(encode_image(img, ".png"))).getpixel((0, 0)) == (1, 2, 3)
     assert Image.open(io.BytesIO(encode_image(img, ".jpg"))).format == "JPEG"
-
-
-def test_image_grid_layout_and_text():
-    tiles = [Tile(Image.new("RGB", (50, 30), (0, 0, 255)), ["name", "problem"], [(0, 0, 0), (200, 0, 0)])
-             for _ in range(5)] + [Tile(Image.new("RGBA", (20, 20), (0, 0, 0, 0)), ["alpha"])]
-    grid = image_grid(tiles, cols=4, tile_size=64, title=["a title that is long " * 8])
-    assert grid.mode == "RGB" and grid.width == 4 * 70 + 6
-    a = np.asarray(grid)
-    assert (a[..., 2] > 200).sum() > 5 * 50 * 30 * 0.9  # the blue thumbnails are there
-    assert ((a[..., 0] > 150) & (a[..., 1] < 60)).any()  # red problem text
 
 
 def test_walk_images_and_captions(tmp_path):
