@@ -27,6 +27,10 @@ FAMILIES = ("sd15", "sdxl", "flux")
 OPTIMIZERS = ("adamw", "adamw8bit", "lion", "prodigy", "adafactor", "dadaptation")
 SCHEDULERS = ("constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear", "polynomial")
 PRECISIONS = ("auto", "no", "fp16", "bf16")
+NETWORK_TYPES = ("lora", "locon", "loha", "lokr", "dora")
+QUANTIZATIONS = ("none", "nf4", "int8")
+GPU_PRESETS = ("auto", "none", "12GB", "16GB", "24GB", "40GB")
+TIMESTEP_SAMPLINGS = ("sigmoid", "uniform", "shift", "flux_shift")
 
 
 def _f(default, help: str, group: str, **extra):
@@ -51,6 +55,14 @@ class Config:
                   "model")
     allow_pickle: bool = _f(False, "Allow loading pickle weights (.ckpt/.pt/.bin). Pickle files can run code when "
                                    "loaded; only enable for files you trust.", "model")
+    quantization: str = _f("none", "Load the frozen UNet/transformer quantised with bitsandbytes (QLoRA, Dettmers et "
+                                   "al. 2023): nf4 (4-bit, ~3.5x smaller; Flux-dev fits 12-16 GB) or int8; the LoRA "
+                                   "trains in full precision on top. none keeps 16-bit weights.", "model",
+                           choices=QUANTIZATIONS)
+    vae_dtype: str = _f("auto", "Precision of the VAE. auto: fp32 when the VAE asks for it (SDXL's VAE gives black "
+                                "images/NaN in fp16), else the training precision; an fp16-safe VAE such as "
+                                "madebyollin/sdxl-vae-fp16-fix (set vae) runs in fp16.", "model",
+                        choices=("auto", "fp32", "fp16", "bf16"))
 
     # --- dataset -----------------------------------------------------------------------------
     train_data_dir: str = _f("", "Folder of training images with .txt captions, or of kohya concept folders "
@@ -86,10 +98,16 @@ class Config:
                                       "(next to the run, reused across runs) or none. Caching disables "
                                       "random_crop and flip_aug variety per step.", "dataset",
                             choices=("memory", "disk", "none"))
+    cache_text_embeddings: str = _f("auto", "Encode every caption once before training and free the text encoders "
+                                            "(Flux's T5 alone is ~10 GB). auto: whenever possible (text encoder not "
+                                            "trained, captions not shuffled); yes: required (error if impossible); "
+                                            "no: encode every step.", "dataset", choices=("auto", "yes", "no"))
 
     # --- network -----------------------------------------------------------------------------
-    network_type: str = _f("lora", "Adapter kind. lora: attention layers (kohya 'standard').", "network",
-                           choices=("lora",))
+    network_type: str = _f("lora", "Adapter kind (seed 002 §4). lora: attention layers (kohya 'standard'); locon: "
+                                   "LoRA on the UNet's conv layers too; loha: Hadamard product (FedPara); lokr: "
+                                   "Kronecker product; dora: weight-decomposed LoRA (Liu et al. 2024).", "network",
+                           choices=NETWORK_TYPES)
     rank: int = _f(16, "LoRA rank (network dim): capacity and file size. Seeds: 8-32 anime/characters, 32-64 "
                        "people/objects, 64-128 complex styles and real scenes.", "network", min=1, max=1024)
     alpha: float = _f(8.0, "LoRA alpha; the update is scaled by alpha/rank. Seed 003: rank/2 by default; "
@@ -99,6 +117,12 @@ class Config:
                               "Module names in the UNet/transformer that get a LoRA (attention projections).",
                               "network")
     train_text_encoder: bool = _f(False, "Also train a LoRA on the text encoder(s) (kohya lora_te_*).", "network")
+    conv_rank: int = _f(0, "Rank on conv layers for locon/loha/lokr (kohya 'conv_dim'; seed 002: LoCon <= 64, "
+                           "LoHa <= 32); 0 uses rank.", "network", min=0, max=1024)
+    conv_alpha: float = _f(0.0, "Alpha on conv layers (seed 002: 1 or lower); 0 uses alpha.", "network", min=0.0,
+                           max=4096.0)
+    train_mlp: bool = _f(False, "Flux: also put the adapter on the MLP (feed-forward) layers, not only attention: "
+                                "more capacity, larger file.", "network")
 
     # --- optimizer ---------------------------------------------------------------------------
     optimizer: str = _f("adamw8bit", "Optimizer. adamw8bit (seed 003's recommendation) saves memory; lion needs "
@@ -148,6 +172,28 @@ class Config:
                               "training", min=0.0, max=100.0)
     clip_skip: int = _f(1, "Use the text encoder's n-th layer from the end (1 = last; 2 is common for anime "
                            "models).", "training", min=1, max=12)
+    timestep_sampling: str = _f("sigmoid", "Flux (flow matching): how training noise levels are drawn. sigmoid: "
+                                           "logit-normal, most samples at mid noise (Esser et al. 2024); uniform; "
+                                           "shift: sigmoid then shifted towards noise by flow_shift; flux_shift: "
+                                           "the resolution-dependent shift Flux samples with.", "training",
+                                choices=TIMESTEP_SAMPLINGS)
+    sigmoid_scale: float = _f(1.0, "Flux: spread of the logit-normal timestep sampling (1.0 = SD3's default).",
+                              "training", min=0.01, max=10.0)
+    flow_shift: float = _f(3.0, "Flux: shift for timestep_sampling='shift' (kohya discrete_flow_shift; 3.0 as SD3, "
+                                "~3.16 for Flux); higher trains more at high noise (composition).", "training",
+                           min=0.1, max=20.0)
+    guidance_scale: float = _f(1.0, "Flux-dev: the guidance value fed to its guidance embedding while training "
+                                    "(kohya recommends 1.0); ignored by schnell and SD models.", "training",
+                               min=0.0, max=30.0)
+    t5_max_length: int = _f(0, "Flux: T5 tokens per caption; 0 = the model's default (512 dev, 256 schnell). "
+                               "Shorter is faster; longer captions are cut.", "training", min=0, max=512)
+    gpu_preset: str = _f("auto", "Memory preset for the GPU size (12GB, 16GB = Colab T4, 24GB, 40GB+): sets "
+                                 "quantization, checkpointing, caches and 8-bit optimizer for the family. auto "
+                                 "picks from the detected GPU; fields you changed from their defaults are kept; "
+                                 "none turns presets off.", "training", choices=GPU_PRESETS)
+    cpu_offload: bool = _f(False, "Keep the frozen VAE and text encoders in CPU RAM and move each to the GPU only "
+                                  "while it runs (caching, validation images, or every step when not cached).",
+                           "training")
     seed: int = _f(42, "Random seed for data order, noise and timesteps.", "training", min=0, max=2**32 - 1)
 
     # --- saving ------------------------------------------------------------------------------

@@ -23,6 +23,24 @@ CLIP text encoders are named as in the original checkpoints (``text_model.encode
 transformers 5 flattened `CLIPTextModel` (no ``text_model`` wrapper), but A1111, ComfyUI and the
 hub's LoRA files all use the original names, and diffusers strips the prefix again when loading.
 
+LoRA variants (seed 002 §4) are written in the layout each ecosystem loads:
+
+    network_type   kohya file (A1111/Forge/ComfyUI)           diffusers format
+    lora, locon    lora_down / lora_up / alpha (convs too)     pytorch_lora_weights.safetensors
+    dora           + dora_scale (LyCORIS, wd_on_out: one       + lora_magnitude_vector (exact in
+                   magnitude per output row, as peft trains)   diffusers' load_lora_weights)
+    loha           LyCORIS hada_w1_a/_b, hada_w2_a/_b, alpha   no diffusers loader exists: a peft
+    lokr           LyCORIS lokr_w1[_a/_b], lokr_w2[_a/_b]      folder per component instead
+                                                               ({name}_peft/<component>/, load with
+                                                               peft.PeftModel.from_pretrained)
+
+DoRA caveat: LyCORIS' loaders apply ``dora_scale`` exactly; A1111 reads only the input-axis form
+(LyCORIS' default, which peft does not train) and ComfyUI divides by the base weight's norm
+instead of the adapted weight's, so there the result differs slightly from training; the
+diffusers file is exact. SDXL's UNet keys use the original sgm block names (input_blocks.N...)
+through `ExportTarget.key_name`; Flux's kohya keys are ``lora_transformer_`` + the diffusers
+module path (the form ComfyUI and OneTrainer use).
+
 Only ``.safetensors`` is written or read by default: pickle files (.ckpt/.pt/.bin) can run code
 when loaded.
 """
@@ -38,7 +56,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import LoraNbError, ModelLoadError
 
@@ -92,6 +110,7 @@ class ExportTarget:
     component: str  # diffusers component name: "unet", "text_encoder", "text_encoder_2", "transformer"
     module: "torch.nn.Module"  # the peft-wrapped (get_peft_model) or add_adapter'd module
     kohya_prefix: str  # "lora_unet", "lora_te", "lora_te1", "lora_te2", "lora_transformer", ...
+    key_name: Callable[[str], str] | None = None  # module name -> kohya name (SDXL UNet: sgm blocks)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,10 +149,25 @@ def _base_module_names(module) -> list[str]:
     return names
 
 
-def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str, Any]]:
-    """{checkpoint-style module name: {"down", "up", "alpha", "rank", "name"}} for one target."""
-    from peft import get_peft_model_state_dict
+def _adapter_kind(layer) -> str | None:
+    from peft.tuners.loha import LoHaLayer
+    from peft.tuners.lokr import LoKrLayer
     from peft.tuners.lora import LoraLayer
+
+    for cls, kind in ((LoraLayer, "lora"), (LoHaLayer, "loha"), (LoKrLayer, "lokr")):
+        if isinstance(layer, cls):
+            return kind
+    return None
+
+
+def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str, Any]]:
+    """{checkpoint-style module name: layer entry} for one target's adapter layers.
+
+    Each entry: ``name`` (module name in the model), ``kind`` (lora / loha / lokr), ``tensors``
+    ({kohya key suffix: tensor}), ``alpha`` (float, or None when the format has none) and, for
+    LoRA, ``down`` / ``up`` / ``rank`` (and ``magnitude`` for DoRA).
+    """
+    from peft import get_peft_model_state_dict
 
     module = target.module
     if adapter_name not in (getattr(module, "peft_config", None) or {}):
@@ -141,31 +175,63 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
                           f"add_adapter(LoraConfig(...)) before exporting, or pass its adapter name")
     base = _unwrap(module)
     prefix = _name_prefix(base)
-    cfg = module.peft_config[adapter_name]
-    if getattr(cfg, "use_dora", False):
-        raise LoraNbError(f"{target.component}: DoRA adapters have no kohya 'networks.lora' form -> train "
-                          f"with network_type 'lora' (use_dora=False)")
-    # peft's own serialiser picks the adapter's tensors (and drops the adapter name from keys).
+    # peft's own serialiser picks the adapter's tensors (and drops the adapter name from keys); every
+    # tensor must belong to an adapter layer we know how to name
     sd = get_peft_model_state_dict(module, adapter_name=adapter_name)
-    layers = {n: m for n, m in base.named_modules() if isinstance(m, LoraLayer) and adapter_name in m.lora_A}
-    out: dict[str, dict[str, Any]] = {}
-    for key, tensor in sd.items():
+    layers = {}
+    for n, m in base.named_modules():
+        kind = _adapter_kind(m)
+        if kind and adapter_name in m.r:
+            layers[n] = (kind, m)
+    for key in sd:
         key = key.removeprefix("base_model.model.")
-        name, part, param = key.rsplit(".", 2) if key.count(".") >= 2 else (key, "", "")
-        if part not in ("lora_A", "lora_B") or param != "weight" or name not in layers:
-            raise LoraNbError(f"{target.component}: adapter tensor {key!r} is not a plain LoRA down/up weight "
-                              f"(lora_bias, modules_to_save or trainable tokens cannot be exported) -> "
-                              f"train with a plain LoraConfig")
-        entry = out.setdefault(prefix + name, {"name": name})
-        entry["down" if part == "lora_A" else "up"] = tensor
-    for full, entry in out.items():
-        layer = layers[entry["name"]]
+        name = key.rsplit(".", 2)[0] if key.endswith(".weight") else key.rsplit(".", 1)[0]
+        if name not in layers or ".lora_bias" in key or ".lora_embedding" in key:
+            raise LoraNbError(f"{target.component}: adapter tensor {key!r} is not a down/up (or LoHa/LoKr factor) "
+                              f"weight (lora_bias, modules_to_save or trainable tokens cannot be exported) -> "
+                              f"train with a plain adapter config")
+    out: dict[str, dict[str, Any]] = {}
+    for name, (kind, layer) in layers.items():
+        what = f"{target.component}.{name}"
+        canonical = target.key_name(name) if target.key_name else prefix + name
+        scaling = float(layer.scaling[adapter_name])
         rank = int(layer.r[adapter_name])
-        # The update the model applies is scaling * B @ A; kohya applies (alpha / rank) * up @ down.
-        entry["rank"] = rank
-        entry["alpha"] = float(layer.scaling[adapter_name]) * rank
-        if "down" not in entry or "up" not in entry:
-            raise LoraNbError(f"{target.component}.{full}: LoRA layer lacks its lora_A or lora_B weight")
+        # diffusers files use the original checkpoints' names too (text_model.encoder...), never sgm ones
+        entry: dict[str, Any] = {"name": name, "path": prefix + name, "kind": kind, "rank": rank}
+        if kind == "lora":
+            down, up = layer.lora_A[adapter_name].weight, layer.lora_B[adapter_name].weight
+            # the update the model applies is scaling * B @ A; kohya applies (alpha / rank) * up @ down
+            entry.update(down=down, up=up, alpha=scaling * rank,
+                         tensors={"lora_down.weight": down, "lora_up.weight": up})
+            mag = getattr(layer, "lora_magnitude_vector", {})
+            if adapter_name in mag:
+                m = mag[adapter_name].weight  # peft: one magnitude per output row/channel
+                entry["magnitude"] = m
+                # LyCORIS wd_on_out layout: (out, 1) for Linear, (out, 1, 1, 1) for conv
+                entry["tensors"]["dora_scale"] = m.reshape(up.shape[0], *[1] * (up.dim() - 1))
+        elif kind == "loha":
+            if adapter_name in layer.hada_t1:
+                raise LoraNbError(f"{what}: LoHa with use_effective_conv2d (Tucker) is not exported -> train "
+                                  f"without it")
+            entry["tensors"] = {k: getattr(layer, k)[adapter_name] for k in
+                                ("hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b")}
+            entry["alpha"] = scaling * rank  # LyCORIS / ComfyUI: delta * alpha / rank (rank = hada_w1_b rows)
+        else:  # lokr
+            if adapter_name in layer.lokr_t2:
+                raise LoraNbError(f"{what}: LoKr with use_effective_conv2d (Tucker) is not exported -> train "
+                                  f"without it")
+            t = {k: getattr(layer, k)[adapter_name] for k in
+                 ("lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b")
+                 if adapter_name in getattr(layer, k)}
+            dim = t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t else t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else None
+            if dim is None:
+                # both factors full: LyCORIS/ComfyUI/diffusers apply no alpha, so bake peft's scaling in
+                t["lokr_w2"] = t["lokr_w2"] * scaling
+                entry["alpha"] = None
+            else:
+                entry["alpha"] = scaling * dim
+            entry["tensors"] = t
+        out[canonical] = entry
     if not out:
         raise LoraNbError(f"{target.component}: the adapter {adapter_name!r} holds no LoRA layers -> check "
                           f"target_modules matches module names of the model")
@@ -199,7 +265,8 @@ def _dtype(precision: str | "torch.dtype"):
 # --------------------------------------------------------------------------------------------------
 def kohya_state_dict(targets: list[ExportTarget], dtype: "torch.dtype | str" = "fp16",
                      adapter_name: str = "default") -> dict[str, "torch.Tensor"]:
-    """Kohya ``networks.lora`` tensors: ``{prefix}_{path}.lora_down.weight/.lora_up.weight/.alpha``.
+    """Kohya ``networks.lora`` tensors: ``{prefix}_{path}.lora_down.weight/.lora_up.weight/.alpha``
+    (+ ``.dora_scale`` for DoRA), or the LyCORIS ``hada_*`` / ``lokr_*`` factors for LoHa / LoKr.
 
     ``.alpha`` is the adapter's real alpha (peft ``scaling * r``, i.e. ``lora_alpha`` for plain
     LoRA), stored as a 0-d tensor in the save dtype like kohya's `LoRANetwork.save_weights`.
@@ -208,16 +275,19 @@ def kohya_state_dict(targets: list[ExportTarget], dtype: "torch.dtype | str" = "
 
     dtype = _dtype(dtype)
     out: dict[str, torch.Tensor] = {}
+    stems: set[str] = set()
     for target in targets:
         for name, layer in _lora_layers(target, adapter_name).items():
             stem = f"{target.kohya_prefix}_{name.replace('.', '_')}"
-            if f"{stem}.alpha" in out:
+            if stem in stems:
                 raise LoraNbError(f"two targets write the kohya key {stem!r} -> give each component its own "
                                   f"kohya_prefix (lora_te1 / lora_te2 ...)")
-            what = f"{target.component}.{name}"
-            out[f"{stem}.lora_down.weight"] = _cast(layer["down"], dtype, what)
-            out[f"{stem}.lora_up.weight"] = _cast(layer["up"], dtype, what)
-            out[f"{stem}.alpha"] = torch.tensor(layer["alpha"], dtype=dtype)
+            stems.add(stem)
+            what = f"{target.component}.{layer['name']}"
+            for suffix, tensor in layer["tensors"].items():
+                out[f"{stem}.{suffix}"] = _cast(tensor, dtype, what)
+            if layer["alpha"] is not None:
+                out[f"{stem}.alpha"] = torch.tensor(layer["alpha"], dtype=dtype)
     return out
 
 
@@ -227,11 +297,55 @@ def diffusers_state_dict(targets: list[ExportTarget], dtype: "torch.dtype | str"
     dtype = _dtype(dtype)
     out = {}
     for target in targets:
-        for name, layer in _lora_layers(target, adapter_name).items():
-            what = f"{target.component}.{name}"
+        for layer in _lora_layers(target, adapter_name).values():
+            what = f"{target.component}.{layer['path']}"
+            if layer["kind"] != "lora":
+                raise LoraNbError(f"{what}: diffusers has no loader for {layer['kind']} adapters -> save the "
+                                  f"kohya/LyCORIS file, or a peft folder (save_peft_folder)")
             out[f"{what}.lora_A.weight"] = _cast(layer["down"], dtype, what)
             out[f"{what}.lora_B.weight"] = _cast(layer["up"], dtype, what)
+            if "magnitude" in layer:
+                # DoRA. With the parameter's own ".weight" suffix both of diffusers' readers find it: peft's
+                # (UNet, transformer) and transformers 5's (text encoders), which misses the bare key
+                # `get_peft_model_state_dict` writes.
+                out[f"{what}.lora_magnitude_vector.weight"] = _cast(layer["magnitude"], dtype, what)
     return out
+
+
+def adapter_kind(targets: list[ExportTarget], adapter_name: str = "default") -> str:
+    """'lora', 'loha' or 'lokr': the peft adapter type of the targets (peft_type of their config)."""
+    kinds = {str(t.module.peft_config[adapter_name].peft_type).split(".")[-1].lower() for t in targets}
+    if len(kinds) != 1:
+        raise LoraNbError(f"targets mix adapter types {sorted(kinds)} -> export each type separately")
+    return kinds.pop()
+
+
+def save_peft_folder(folder: str | os.PathLike, targets: list[ExportTarget], dtype: "torch.dtype | str" = "fp16",
+                     adapter_name: str = "default") -> Path:
+    """One peft adapter folder per component (adapter_config.json + adapter_model.safetensors), the
+    format peft itself loads: ``PeftModel.from_pretrained(pipe.unet, folder / "unet")``. Written for
+    adapter types diffusers has no loader for (LoHa, LoKr)."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    from .fileio import atomic_dir
+
+    dtype = _dtype(dtype)
+    folder = Path(folder)
+    with atomic_dir(folder) as tmp:
+        for target in targets:
+            sub = tmp / target.component
+            sub.mkdir(parents=True)
+            cfg = target.module.peft_config[adapter_name].to_dict()
+            cfg["base_model_name_or_path"] = None  # a local path says where the user keeps files; drop it
+            cfg = {k: sorted(v) if isinstance(v, set) else v for k, v in cfg.items()}
+            (sub / "adapter_config.json").write_text(json.dumps(cfg, indent=2, default=str), encoding="utf-8")
+            sd = get_peft_model_state_dict(target.module, adapter_name=adapter_name)
+            # keys as PeftModel.save_pretrained writes them (an add_adapter'd model is not wrapped)
+            wrap = "" if target.module is not _unwrap(target.module) else "base_model.model."
+            save_file({wrap + k.removeprefix(wrap): _cast(v, dtype, f"{target.component}.{k}") for k, v in sd.items()},
+                      str(sub / "adapter_model.safetensors"))
+    return folder
 
 
 def diffusers_adapter_metadata(targets: list[ExportTarget], adapter_name: str = "default") -> dict[str, Any]:
@@ -291,12 +405,13 @@ def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images:
         "ss_max_train_steps": max_train_steps if max_train_steps is not None else config.max_train_steps,
         "ss_lr_warmup_steps": config.lr_warmup_steps,
         "ss_lr_scheduler": config.lr_scheduler,
-        "ss_network_module": "networks.lora",
+        "ss_network_module": _network_module(config),
         "ss_network_dim": config.rank,
         "ss_network_alpha": config.alpha,
         "ss_network_dropout": config.network_dropout,
         "ss_network_args": json.dumps({"target_modules": list(config.target_modules),
-                                       "train_text_encoder": config.train_text_encoder}),
+                                       "train_text_encoder": config.train_text_encoder,
+                                       **_network_args(config)}),
         "ss_mixed_precision": mixed_precision or config.mixed_precision,
         "ss_full_fp16": False,
         "ss_v2": False,
@@ -347,6 +462,20 @@ def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images:
     md.update(extra or {})
     return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
             for k, v in md.items()}
+
+
+def _network_module(config: "Config") -> str:
+    from .adapters import KOHYA_MODULE
+
+    if config.family == "flux" and config.network_type == "lora":
+        return "networks.lora_flux"  # kohya's Flux LoRA module
+    return KOHYA_MODULE[config.network_type]
+
+
+def _network_args(config: "Config") -> dict:
+    from .adapters import network_args
+
+    return network_args(config)
 
 
 def _modelspec(config: "Config", timestamp: float) -> dict[str, str]:
@@ -404,7 +533,8 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
     kohya:     ``out_dir/{name}.safetensors`` with `metadata` + sshs_* hashes in the header.
     diffusers: ``out_dir/{name}_diffusers/pytorch_lora_weights.safetensors`` (the folder is
                replaced as a whole), written by diffusers' `LoraBaseMixin.write_lora_layers`.
-    Returns ``{"kohya": file, "diffusers": file}`` for the formats written.
+               LoHa/LoKr have no diffusers loader: ``out_dir/{name}_peft/<component>/`` instead.
+    Returns ``{"kohya": file, "diffusers": file}`` (``"peft": folder``) for the formats written.
     """
     from safetensors.torch import save_file
 
@@ -430,7 +560,9 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
         with atomic_path(path) as tmp:
             save_file(sd, str(tmp), metadata=md)
         written["kohya"] = path
-    if "diffusers" in formats:
+    if "diffusers" in formats and adapter_kind(targets, adapter_name) != "lora":
+        written["peft"] = save_peft_folder(out_dir / f"{name}_peft", targets, dtype, adapter_name)
+    elif "diffusers" in formats:
         from diffusers.loaders.lora_base import LoraBaseMixin
 
         sd = diffusers_state_dict(targets, dtype, adapter_name)
@@ -494,14 +626,17 @@ def read_lora_file(path: str | os.PathLike, *, allow_pickle: bool = False
 # --------------------------------------------------------------------------------------------------
 # compatibility check (ComfyUI / A1111 naming)
 # --------------------------------------------------------------------------------------------------
-def comfyui_key_map(components: dict[str, "torch.nn.Module"], kohya_prefixes: dict[str, str]) -> dict[str, str]:
+def comfyui_key_map(components: dict[str, "torch.nn.Module"], kohya_prefixes: dict[str, str],
+                    key_names: dict[str, Callable[[str], str]] | None = None) -> dict[str, str]:
     """{kohya key stem: "component.module"} for every module ComfyUI would patch.
 
     Reproduces comfy/lora.py: ``model_lora_keys_unet`` maps ``lora_unet_`` + the diffusers module
     path with '.' -> '_' for every UNet weight (and ``lora_transformer_`` for Flux, the OneTrainer
     form); ``model_lora_keys_clip`` maps CLIP only at ``text_model.encoder.layers.N`` attention and
-    MLP projections (`LORA_CLIP_MAP`), any other text encoder (T5) at every weight. Values are the
-    module names in the given (diffusers/transformers) models; peft wrappers are seen through.
+    MLP projections (`LORA_CLIP_MAP`), any other text encoder (T5) at every weight. `key_names`
+    ({component: rename}) adds the checkpoint's own names ComfyUI also maps (SDXL UNet: sgm
+    input_blocks.N...). Values are the module names in the given (diffusers/transformers) models;
+    peft wrappers are seen through.
     """
     key_map: dict[str, str] = {}
     for component, module in components.items():
@@ -511,6 +646,7 @@ def comfyui_key_map(components: dict[str, "torch.nn.Module"], kohya_prefixes: di
         base = _unwrap(module)
         name_prefix = _name_prefix(base)
         is_clip = "CLIPText" in type(base).__name__
+        rename = (key_names or {}).get(component)
         for name in _base_module_names(module):
             canonical = name_prefix + name
             if is_clip:
@@ -520,6 +656,8 @@ def comfyui_key_map(components: dict[str, "torch.nn.Module"], kohya_prefixes: di
                 stem = f"{prefix}_text_model_encoder_layers_{m.group(1)}_{LORA_CLIP_MAP[m.group(2)]}"
             else:
                 stem = f"{prefix}_{canonical.replace('.', '_')}"
+                if rename:  # SDXL: ComfyUI maps the checkpoint's own (sgm) names as well
+                    key_map[f"{prefix}_{rename(name).replace('.', '_')}"] = f"{component}.{name}"
             key_map[stem] = f"{component}.{name}"
     return key_map
 

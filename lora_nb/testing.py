@@ -145,7 +145,125 @@ def build_tiny_sd15(path: str | os.PathLike, seed: int = 0) -> Path:
     return path
 
 
-BUILDERS = {"sd15": build_tiny_sd15}
+def build_tiny_sdxl(path: str | os.PathLike, seed: int = 0) -> Path:
+    """A Stable-Diffusion-XL-shaped pipeline folder in the layout of
+    `stabilityai/stable-diffusion-xl-base-1.0`: unet/ (text_time added conditioning), text_encoder/
+    (CLIPTextModel), text_encoder_2/ (CLIPTextModelWithProjection), tokenizer/, tokenizer_2/, vae/
+    (scaling 0.13025, force_upcast like the hub VAE), scheduler/ (EulerDiscrete). Shapes follow
+    diffusers' own SDXL test components: 3 UNet levels, 2 layers per block, so the kohya/sgm block
+    numbering (input_blocks.N) is the real one."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    path = Path(path)
+    tokenizer = build_tiny_clip_tokenizer(path / "tokenizer")
+    tokenizer_2 = build_tiny_clip_tokenizer(path / "tokenizer_2")
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(CLIPTextConfig(**tiny_clip_text_config(tokenizer, layers=3)))
+    torch.manual_seed(seed + 3)
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**{
+        **tiny_clip_text_config(tokenizer, layers=3, projection=32), "hidden_act": "gelu"}))
+    torch.manual_seed(seed + 1)
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(16, 32, 32),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4, 4), transformer_layers_per_block=(1, 1, 2), use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=8,
+        # 6 size/crop numbers x 8 + the pooled text embedding of text_encoder_2 (32), as 2816 = 6*256+1280
+        projection_class_embeddings_input_dim=6 * 8 + 32, cross_attention_dim=64, norm_num_groups=8,
+    )
+    torch.manual_seed(seed + 2)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
+        block_out_channels=(8, 16, 16), sample_size=64, scaling_factor=0.13025, force_upcast=True,
+        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+    )
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
+                                       prediction_type="epsilon")
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
+                                     tokenizer=tokenizer, tokenizer_2=tokenizer_2,
+                                     unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True,
+                                     add_watermarker=False)
+    pipe.save_pretrained(path, safe_serialization=True)
+    (path / "README.md").write_text(
+        "Tiny random-weight SDXL-shaped model built offline by lora_nb.testing for tests.\n", encoding="utf-8")
+    return path
+
+
+def build_tiny_t5_tokenizer(path: str | os.PathLike, max_length: int = 512):
+    """A T5 tokenizer (SentencePiece-style unigram, '<pad>'=0, '</s>'=1, '<unk>'=2 as in T5) over the
+    same small word list, built with `tokenizers` so no sentencepiece model has to be downloaded."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import T5TokenizerFast
+
+    words = list(dict.fromkeys(_CORPUS))
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [("\u2581" + w, -2.0 - i * 1e-3) for i, w in enumerate(words)]
+    chars = sorted(set("".join(words)) | set("abcdefghijklmnopqrstuvwxyz0123456789,.;:!?-'()"))
+    vocab += [("\u2581", -6.0)] + [(c, -9.0) for c in chars]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=2, byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                       special_tokens=[("</s>", 1)])
+    t5 = T5TokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>", unk_token="<unk>",
+                         extra_ids=0, model_max_length=max_length)
+    t5.save_pretrained(path)
+    return t5
+
+
+def build_tiny_flux(path: str | os.PathLike, seed: int = 0, guidance_embeds: bool = True) -> Path:
+    """A FLUX.1-shaped pipeline folder in the layout of `black-forest-labs/FLUX.1-dev` (guidance
+    embedding; `guidance_embeds=False` gives the FLUX.1-schnell shape): transformer/
+    (FluxTransformer2DModel, 64 packed input channels = 16 latent channels x 2x2), text_encoder/
+    (CLIPTextModel, pooled), text_encoder_2/ (T5EncoderModel), tokenizer/, tokenizer_2/ (T5),
+    vae/ (16 latent channels, shift/scale factors of the FLUX VAE, no quant convs), scheduler/
+    (FlowMatchEulerDiscrete with the dynamic shift of the hub config)."""
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    path = Path(path)
+    tokenizer = build_tiny_clip_tokenizer(path / "tokenizer")
+    tokenizer_2 = build_tiny_t5_tokenizer(path / "tokenizer_2", max_length=512 if guidance_embeds else 256)
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(CLIPTextConfig(**tiny_clip_text_config(tokenizer, layers=2)))
+    torch.manual_seed(seed + 3)
+    text_encoder_2 = T5EncoderModel(T5Config(
+        vocab_size=len(tokenizer_2), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, feed_forward_proj="gated-gelu", dense_act_fn="gelu_new",
+        is_gated_act=True, tie_word_embeddings=False, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0))
+    torch.manual_seed(seed + 1)
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=64, num_layers=2, num_single_layers=2, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=guidance_embeds,
+        axes_dims_rope=(4, 6, 6))
+    torch.manual_seed(seed + 2)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=16, layers_per_block=1, norm_num_groups=8,
+        block_out_channels=(8, 16, 16), sample_size=64, scaling_factor=0.3611, shift_factor=0.1159,
+        use_quant_conv=False, use_post_quant_conv=False,
+        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=guidance_embeds, base_shift=0.5, max_shift=1.15,
+        base_image_seq_len=256, max_image_seq_len=4096)
+    pipe = FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                        text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2, transformer=transformer)
+    pipe.save_pretrained(path, safe_serialization=True)
+    (path / "README.md").write_text(
+        f"Tiny random-weight FLUX.1-{'dev' if guidance_embeds else 'schnell'}-shaped model built offline by "
+        f"lora_nb.testing for tests.\n", encoding="utf-8")
+    return path
+
+
+def build_tiny_flux_schnell(path: str | os.PathLike, seed: int = 0) -> Path:
+    return build_tiny_flux(path, seed=seed, guidance_embeds=False)
+
+
+BUILDERS = {"sd15": build_tiny_sd15, "sdxl": build_tiny_sdxl, "flux": build_tiny_flux,
+            "flux-schnell": build_tiny_flux_schnell}
 
 
 def build_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:

@@ -1,7 +1,8 @@
 """The training loop: one LoRA on one base model, readable top to bottom.
 
-    scan data -> load family parts -> add LoRA (peft) -> optimizer + lr schedule -> [resume]
-    -> for each optimizer step: noise, predict, loss, step -> log / checkpoint / sample
+    GPU preset -> scan data -> load frozen parts -> cache latents and captions, free the encoders
+    -> load the denoiser (quantised if asked) -> add adapters (peft) -> optimizer + lr schedule
+    -> [resume] -> for each optimizer step: noise, predict, loss, step -> log / checkpoint / sample
 
 Model-family differences live in `lora_nb.families`; this file has no per-family branches.
 Randomness (data order, noise, timesteps, caption shuffles) is derived from (seed, step), so a run
@@ -24,7 +25,7 @@ from .config import Config
 from .data import (DatasetScan, LatentCache, check_batch_fits, epoch_batches, load_pixels, process_caption,
                    scan_dataset, steps_per_epoch)
 from .errors import LoraNbError, TrainingDiverged
-from .families import Models, get_family
+from .families import Models, check_config, get_family
 from .fileio import atomic_dir, atomic_write_text
 from .tags import tag_frequency
 
@@ -97,10 +98,17 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     from diffusers.optimization import get_scheduler
     from tqdm.auto import tqdm
 
+    from .adapters import notes as adapter_notes
+    from .adapters import trained_text_encoders
     from .env import resolve_mixed_precision
     from .optimizers import make_optimizer
+    from .presets import choose_preset
 
+    # 0. the memory preset for this GPU (fields you changed are kept), then every impossible setting
     config.validate()
+    preset = choose_preset(config)
+    config = preset.config
+    check_config(config)
     callbacks = list(callbacks or [])
     family = get_family(config.family)
 
@@ -114,14 +122,19 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     device, nproc, rank = accelerator.device, accelerator.num_processes, accelerator.process_index
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
 
-    # 3. base model parts, frozen; LoRA adapters via peft on top
-    models = family.load(config, device, weight_dtype)
+    # 3. frozen parts, then the caches (every latent and caption encoded once, the encoders freed),
+    #    then the denoiser: T5 (~10 GB) and the Flux transformer never share the GPU
+    out = Path(config.output_dir)
+    models = family.load_parts(config, device, weight_dtype)
+    cache = LatentCache(config.cache_latents, out / "cache" / "latents", f"{models.model_id}|{config.vae}")
+    prepare_caches(family, models, scan, cache, config)
+    family.load_denoiser(models, config, device, weight_dtype)
     lora_params = add_lora(family, models, config)
+    trained_tes = trained_text_encoders(family, models) if config.train_text_encoder else []
     if config.gradient_checkpointing:
         models.denoiser.enable_gradient_checkpointing()
-        if config.train_text_encoder:
-            for te in models.text_encoders:
-                te.gradient_checkpointing_enable()
+        for te in trained_tes:
+            te.gradient_checkpointing_enable()
 
     # 4. step math, optimizer and schedule
     spe = steps_per_epoch(scan.samples, config, nproc)
@@ -131,13 +144,12 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total,
                                  num_cycles=config.lr_scheduler_num_cycles, power=config.lr_scheduler_power)
     models.denoiser, optimizer = accelerator.prepare(models.denoiser, optimizer)
-    if config.train_text_encoder:
-        models.text_encoders = [accelerator.prepare(te) for te in models.text_encoders]
+    if trained_tes:
+        models.text_encoders = [accelerator.prepare(te) for te in trained_tes] + models.text_encoders[len(trained_tes):]
 
     run = RunInfo(scan.num_images, scan.samples_per_epoch, config.train_batch_size, config.gradient_accumulation_steps,
                   nproc, spe, total, round(total / spe, 2), warmup, checkpoint_steps(config, total),
                   sample_steps(config, total), precision, str(device))
-    out = Path(config.output_dir)
     log = RunLog(out, enabled=accelerator.is_main_process)
 
     # 5. resume: adapter weights, optimizer, schedule and step from the newest saved state
@@ -148,13 +160,13 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / "config.toml")
-        for note in scan.warnings:
+        print(preset.describe())
+        for note in scan.warnings + adapter_notes(config):
             print("note:", note)
         print(("resuming at step %d: " % start if start else "") + run.describe())
     for cb in callbacks:
         cb.on_start(run)
 
-    cache = LatentCache(config.cache_latents, out / "cache" / "latents", f"{models.model_id}|{config.vae}")
     tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency
     result = TrainResult(out, {}, log_path=log.path)
     epoch_cache: dict[int, list[list[int]]] = {}
@@ -227,27 +239,53 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
 
 # --- pieces of the loop ----------------------------------------------------------------------------
 def add_lora(family, models: Models, config: Config) -> list[dict]:
-    """Inject peft LoRA layers; returns optimizer parameter groups (UNet lr, text-encoder lr)."""
-    from peft import LoraConfig
+    """Inject the adapters (`config.network_type`, see `lora_nb.adapters`); returns optimizer
+    parameter groups (denoiser lr, text-encoder lr)."""
+    from .adapters import add_adapters
 
-    torch.manual_seed(config.seed)  # LoRA A matrices are random: same seed, same start
-    lcfg = dict(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.network_dropout,
-                init_lora_weights="gaussian")
-    models.denoiser.add_adapter(LoraConfig(target_modules=list(config.target_modules), **lcfg))
-    groups = [{"params": _trainable(models.denoiser), "lr": config.effective_unet_lr}]
-    if config.train_text_encoder:
-        for te in models.text_encoders:
-            te.add_adapter(LoraConfig(target_modules=family.text_lora_targets, **lcfg))
-        groups.append({"params": [p for te in models.text_encoders for p in _trainable(te)],
-                       "lr": config.effective_text_encoder_lr})
-    return groups
+    return add_adapters(family, models, config)
 
 
-def _trainable(module) -> list:
-    params = [p for p in module.parameters() if p.requires_grad]
-    for p in params:
-        p.data = p.data.float()  # LoRA weights train in fp32 even on an fp16/bf16 base (stable updates)
-    return params
+def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache, config: Config) -> None:
+    """Encode what does not change during training once, then move the encoders out of the GPU.
+
+    Latents (cache_latents): every image (both flips with flip_aug) goes through the VAE now; the VAE
+    then waits in CPU RAM until validation images need its decoder. Captions
+    (cache_text_embeddings): encoded with the validation prompts, then the text encoders are freed.
+    With cpu_offload, whatever is not cached waits in CPU RAM and visits the GPU when it runs (the
+    families load frozen text encoders there in the first place).
+    """
+    import gc
+
+    from tqdm.auto import tqdm
+
+    from .families.textcache import TextEmbeddingCache, captions_to_cache
+    from .families.textcache import enabled as text_cache_enabled
+
+    if config.cache_latents != "none":
+        flips = (False, True) if config.flip_aug else (False,)
+        for s in tqdm(scan.samples, desc="caching latents", disable=len(scan.samples) < 8):
+            for flip in flips:
+                cache.get(s, flip, lambda px: family.encode_pixels(models, px))
+        models.offload(models.vae)
+    elif config.cpu_offload:
+        models.offload(models.vae)
+    if text_cache_enabled(config):
+        captions = [s.caption for s in scan.samples] + ([""] if config.caption_dropout_rate else [])
+        models.text_cache = TextEmbeddingCache.build(family, models, captions_to_cache(captions, config),
+                                                     config.clip_skip)
+        models.text_encoders, models.offloaded = [], [p for p in models.offloaded if p is models.vae]
+        gc.collect()  # nothing needs the encoders any more: free their memory
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def conditioning(family, models: Models, captions: list[str], config: Config) -> dict:
+    """Text conditioning for captions: from the cache when the encoders were freed, else encoded now."""
+    if models.text_cache is not None:
+        return models.text_cache.get(captions, models.device)
+    with torch.set_grad_enabled(config.train_text_encoder and torch.is_grad_enabled()):
+        return family.encode_prompts(models, captions, config.clip_skip)
 
 
 def make_batch(scan: DatasetScan, idx: list[int], family, models: Models, cache: LatentCache, config: Config,
@@ -258,7 +296,7 @@ def make_batch(scan: DatasetScan, idx: list[int], family, models: Models, cache:
         s = scan.samples[i]
         flip = config.flip_aug and rng.random() < 0.5
         if config.cache_latents != "none":
-            lat, crop = cache.get(s, flip, lambda px: family.encode_pixels(models, px)), (0, 0)
+            lat, crop = cache.get(s, flip, lambda px: family.encode_pixels(models, px)), center_crop(s)
         else:
             px, crop = load_pixels(s, config.random_crop, flip, rng)
             lat = family.encode_pixels(models, px.unsqueeze(0))[0]
@@ -271,12 +309,19 @@ def make_batch(scan: DatasetScan, idx: list[int], family, models: Models, cache:
             "target_size": scan.samples[idx[0]].bucket[::-1]}
 
 
+def center_crop(sample) -> tuple[int, int]:
+    """(top, left) of the centre crop `load_pixels` takes into the bucket (SDXL conditions on it)."""
+    (w, h), (bw, bh) = sample.size, sample.bucket
+    scale = max(bw / w, bh / h)
+    nw, nh = max(bw, round(w * scale)), max(bh, round(h * scale))
+    return (nh - bh) // 2, (nw - bw) // 2
+
+
 def family_loss(family, models: Models, batch: dict, gen: torch.Generator, config: Config) -> torch.Tensor:
     latents = batch["latents"]
     noise = _noise(latents, gen, config)
     noisy, t, target, weights = family.noisy_inputs(models, latents, noise, gen, config)
-    with torch.set_grad_enabled(config.train_text_encoder):
-        cond = family.encode_prompts(models, batch["captions"], config.clip_skip)
+    cond = conditioning(family, models, batch["captions"], config)
     pred = family.predict(models, noisy, t, cond, batch)
     loss = torch.nn.functional.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
     if weights is not None:
@@ -351,11 +396,14 @@ def read_log(output_dir: str | Path) -> list[dict]:
 def export_targets(family, models: Models, accelerator, config: Config):
     from .export import ExportTarget
 
-    targets = [ExportTarget(family.denoiser_component, accelerator.unwrap_model(models.denoiser),
-                            family.kohya_prefixes[family.denoiser_component])]
+    def target(comp, module):
+        module = accelerator.unwrap_model(module)
+        return ExportTarget(comp, module, family.kohya_prefixes[comp], family.kohya_name_map(comp, module))
+
+    targets = [target(family.denoiser_component, models.denoiser)]
     if config.train_text_encoder:
         for comp, te in zip(family.text_components, models.text_encoders):
-            targets.append(ExportTarget(comp, accelerator.unwrap_model(te), family.kohya_prefixes[comp]))
+            targets.append(target(comp, te))
     return targets
 
 
@@ -448,11 +496,13 @@ def generate_samples(family, models: Models, config: Config, step: int, out: Pat
     pipe = family.pipeline(models, unet=unet)
     pipe.set_progress_bar_config(disable=True)
     res = config.resolution
+    negative = conditioning(family, models, [""], config)
     paths = []
     for i, prompt in enumerate(config.sample_prompts):
         gen = torch.Generator().manual_seed(config.sample_seed + i)
-        with accelerator.autocast():
-            img = pipe(prompt, num_inference_steps=config.sample_steps, guidance_scale=config.sample_guidance_scale,
+        prompts = family.prompt_kwargs(conditioning(family, models, [prompt], config), negative)
+        with models.running(models.vae), accelerator.autocast():
+            img = pipe(**prompts, num_inference_steps=config.sample_steps, guidance_scale=config.sample_guidance_scale,
                        height=res, width=res, generator=gen).images[0]
         p = out / "samples" / f"step{step:08d}-p{i}.png"
         with atomic_path(p) as tmp:

@@ -8,10 +8,11 @@ import torch
 
 from ..config import Config
 from . import Models, ddpm
+from .base import Family, freeze
 from .loading import check_model_source, load_part
 
 
-class SD15:
+class SD15(Family):
     name = "sd15"
     base_model_version = "sd_v1"           # kohya ss_base_model_version
     modelspec_architecture = "stable-diffusion-v1"
@@ -21,20 +22,32 @@ class SD15:
     kohya_prefixes = {"unet": "lora_unet", "text_encoder": "lora_te"}
     text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
-    def load(self, config: Config, device, dtype) -> Models:
-        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    def load_parts(self, config: Config, device, dtype) -> Models:
+        from diffusers import AutoencoderKL, DDPMScheduler
         from transformers import CLIPTextModel, CLIPTokenizer
 
         src = check_model_source(config.pretrained_model, config.allow_pickle)
         if Path(src).is_file():
             return self._load_single_file(src, config, device, dtype)
         tokenizer = load_part(CLIPTokenizer, src, "tokenizer", config)
-        text_encoder = load_part(CLIPTextModel, src, "text_encoder", config)
+        text_encoder = self.load_text_encoder(CLIPTextModel, src, "text_encoder", config, device, dtype)
         vae = (load_part(AutoencoderKL, check_model_source(config.vae, config.allow_pickle, "vae"), None, config)
                if config.vae else load_part(AutoencoderKL, src, "vae", config))
-        unet = load_part(UNet2DConditionModel, src, "unet", config)
         noise_scheduler = load_part(DDPMScheduler, src, "scheduler", config)
-        return self._finish(Models(unet, vae, [text_encoder], [tokenizer], noise_scheduler, src), device, dtype)
+        m = Models(None, vae, [text_encoder], [tokenizer], noise_scheduler, src, device=device)
+        return self.place_parts(m, config, device, dtype)
+
+    def load_denoiser(self, m: Models, config: Config, device, dtype) -> None:
+        from diffusers import UNet2DConditionModel
+
+        if "single_file_unet" in m.extra:  # already read with the rest of a single-file checkpoint
+            m.denoiser = freeze(m.extra.pop("single_file_unet"), device, dtype)
+            if config.quantization != "none":  # quantised in place, on the device it now lives on
+                from ..quantize import quantize_linears
+
+                quantize_linears(m.denoiser, config.quantization, dtype)
+            return
+        m.denoiser = self._load_denoiser_part(UNet2DConditionModel, m.model_id, "unet", config, device, dtype)
 
     def _load_single_file(self, path: str, config: Config, device, dtype) -> Models:
         """A single .safetensors checkpoint (as shared on model sites), via diffusers' converter."""
@@ -42,40 +55,27 @@ class SD15:
 
         pipe = StableDiffusionPipeline.from_single_file(path, safety_checker=None)
         sched = DDPMScheduler.from_config(pipe.scheduler.config)
-        m = Models(pipe.unet, pipe.vae, [pipe.text_encoder], [pipe.tokenizer], sched, path)
-        return self._finish(m, device, dtype)
-
-    @staticmethod
-    def _finish(m: Models, device, dtype) -> Models:
-        for part in (m.denoiser, m.vae, *m.text_encoders):
-            part.requires_grad_(False)
-            part.eval()
-            # fp32 stays as loaded (casting fp32->fp32 only triggers diffusers' keep-in-fp32 warning)
-            part.to(device=device) if dtype == torch.float32 else part.to(device=device, dtype=dtype)
-        return m
+        m = Models(None, pipe.vae, [pipe.text_encoder], [pipe.tokenizer], sched, path, device=device,
+                   extra={"single_file_unet": pipe.unet})
+        freeze(pipe.text_encoder, self.text_encoder_device(config, device, config.train_text_encoder), dtype)
+        return self.place_parts(m, config, device, dtype)
 
     # --- per-step pieces --------------------------------------------------------------------
     def encode_prompts(self, m: Models, captions: list[str], clip_skip: int = 1) -> dict:
         tok, te = m.tokenizers[0], m.text_encoders[0]
-        device = next(te.parameters()).device
         ids = tok(captions, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids.to(device)
-        if clip_skip > 1:
-            # kohya/A1111 "clip skip": the n-th hidden state from the end, through the final layer norm
-            out = te(ids, output_hidden_states=True)
-            inner = getattr(te, "module", te)            # unwrap DDP
-            inner = getattr(inner, "text_model", inner)  # transformers 4 nests the layers in text_model
-            h = inner.final_layer_norm(out.hidden_states[-clip_skip])
-        else:
-            h = te(ids)[0]
+                  return_tensors="pt").input_ids
+        with m.running(te):
+            ids = ids.to(m.device)
+            if clip_skip > 1:
+                # kohya/A1111 "clip skip": the n-th hidden state from the end, through the final layer norm
+                out = te(ids, output_hidden_states=True)
+                inner = getattr(te, "module", te)            # unwrap DDP
+                inner = getattr(inner, "text_model", inner)  # transformers 4 nests the layers in text_model
+                h = inner.final_layer_norm(out.hidden_states[-clip_skip])
+            else:
+                h = te(ids)[0]
         return {"encoder_hidden_states": h}
-
-    def encode_pixels(self, m: Models, pixels: torch.Tensor) -> torch.Tensor:
-        vae = m.vae
-        with torch.no_grad():
-            dist = vae.encode(pixels.to(vae.device, vae.dtype)).latent_dist
-        # the distribution's mean: deterministic, so a cached latent equals a fresh one
-        return dist.mode() * vae.config.scaling_factor
 
     def noisy_inputs(self, m: Models, latents, noise, generator, config: Config):
         return ddpm.noisy_inputs(m.noise_scheduler, latents, noise, generator, config.min_snr_gamma)
@@ -88,9 +88,14 @@ class SD15:
         from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
         return StableDiffusionPipeline(
-            vae=m.vae, text_encoder=m.text_encoders[0], tokenizer=m.tokenizers[0], unet=unet or m.denoiser,
-            scheduler=DPMSolverMultistepScheduler.from_config(m.noise_scheduler.config),
+            vae=m.vae, text_encoder=m.text_encoders[0] if m.text_encoders else None, tokenizer=m.tokenizers[0],
+            unet=unet or m.denoiser, scheduler=DPMSolverMultistepScheduler.from_config(m.noise_scheduler.config),
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+    def prompt_kwargs(self, cond: dict, negative: dict) -> dict:
+        """Pipeline arguments for precomputed embeddings (prompt and the empty negative prompt for CFG)."""
+        return {"prompt_embeds": cond["encoder_hidden_states"],
+                "negative_prompt_embeds": negative["encoder_hidden_states"]}
 
 
 FAMILY = SD15()

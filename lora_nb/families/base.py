@@ -1,0 +1,137 @@
+"""What every family shares: staged loading, freezing and placing parts, VAE precision, adapter
+targets as exact module names, validation-pipeline prompt arguments."""
+
+from __future__ import annotations
+
+import torch
+
+from ..config import Config
+from . import Models
+
+
+class Family:
+    name = ""
+    base_model_version = ""          # kohya ss_base_model_version
+    modelspec_architecture = ""
+    default_resolution = 512
+    denoiser_component = "unet"
+    text_components: tuple[str, ...] = ("text_encoder",)   # text encoders that can get a LoRA
+    kohya_prefixes: dict[str, str] = {}
+    text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
+    has_conv_layers = True
+    conv_prefixes: tuple[str, ...] = ("down_blocks.", "mid_block.", "up_blocks.")  # LoCon: kohya skips conv_in/out
+
+    # --- loading ------------------------------------------------------------------------------
+    def load(self, config: Config, device, dtype) -> Models:
+        """All parts at once (notebooks, tools); the trainer loads in two stages around its caches."""
+        m = self.load_parts(config, device, dtype)
+        self.load_denoiser(m, config, device, dtype)
+        return m
+
+    def load_parts(self, config: Config, device, dtype) -> Models:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def load_denoiser(self, m: Models, config: Config, device, dtype) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _load_denoiser_part(self, cls, src: str, subfolder: str, config: Config, device, dtype):
+        """The UNet/transformer, frozen, on `device`: 16-bit (or fp32 on CPU), or bitsandbytes-quantised."""
+        from ..quantize import load_quantized
+        from .loading import load_part
+
+        if config.quantization != "none":
+            model = load_quantized(cls, src, subfolder, config, device, dtype)
+            if torch.device(device).type != "cuda":
+                model.to(device)
+            return model
+        # read straight into 16 bits: SDXL's UNet in fp32 alone would take 10 GB of host RAM (Colab has ~12)
+        model = load_part(cls, src, subfolder, config, **({} if dtype == torch.float32 else {"torch_dtype": dtype}))
+        return freeze(model, device, dtype)
+
+    @staticmethod
+    def text_encoder_device(config: Config, device, trained: bool = False):
+        """Where a text encoder loads: CPU RAM when cpu_offload is on and it runs every step frozen;
+        otherwise the GPU (trained encoders stay there; cached ones run there once, then are freed)."""
+        from .textcache import enabled
+
+        offload = config.cpu_offload and not enabled(config) and not trained
+        return torch.device("cpu") if offload else torch.device(device)
+
+    def load_text_encoder(self, cls, src: str, subfolder: str, config: Config, device, dtype,
+                          trained: bool | None = None):
+        """A frozen text encoder in `dtype`, read straight onto its device (device_map): no full copy
+        in host RAM (Colab has ~12 GB; T5-XXL alone is ~10 GB). Loaded with the dtype argument so
+        transformers keeps the layers it must in fp32 (T5's feed-forward output overflows fp16)."""
+        import transformers
+        from packaging.version import Version
+
+        from .loading import load_part
+
+        where = self.text_encoder_device(config, device, config.train_text_encoder if trained is None else trained)
+        kw = {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
+        if where.type == "cuda":
+            kw["device_map"] = {"": where}
+        model = load_part(cls, src, subfolder, config, **kw)
+        return model.requires_grad_(False).eval().to(where)
+
+    def place_parts(self, m: Models, config: Config, device, dtype) -> Models:
+        """Freeze the VAE on the device in its precision; text encoders waiting in CPU RAM are
+        marked offloaded (they visit the GPU inside `Models.running`)."""
+        freeze(m.vae, device, self.vae_dtype(m.vae, config, dtype))
+        m.offloaded = [te for te in m.text_encoders if next(te.parameters()).device.type == "cpu"
+                       and torch.device(device).type != "cpu"]
+        return m
+
+    @staticmethod
+    def vae_dtype(vae, config: Config, dtype) -> torch.dtype:
+        """fp32 when the VAE's config asks for it (force_upcast: SDXL's VAE overflows in fp16 and gives
+        black images/NaN latents), unless the user picked a precision; else the training precision."""
+        if config.vae_dtype != "auto":
+            return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[config.vae_dtype]
+        return torch.float32 if getattr(vae.config, "force_upcast", False) else dtype
+
+    def problems(self, config: Config) -> list[str]:
+        return []
+
+    # --- adapters -----------------------------------------------------------------------------
+    def lora_targets(self, denoiser, config: Config) -> list[str]:
+        """Exact names of the denoiser's layers that `config.target_modules` names (peft's suffix rule)."""
+        return adapter_layers(denoiser, config.target_modules)
+
+    def conv_targets(self, denoiser) -> list[str]:
+        from ..adapters import conv_names
+
+        return conv_names(denoiser, self.conv_prefixes)
+
+    def kohya_name_map(self, component: str, module):
+        """A function from the component's module names to the names kohya files use, or None when they
+        are the same (SDXL's UNet uses the original sgm block names)."""
+        return None
+
+    # --- pieces shared by the UNet families -------------------------------------------------------
+    def encode_pixels(self, m: Models, pixels: torch.Tensor) -> torch.Tensor:
+        vae = m.vae
+        with m.running(vae), torch.no_grad():
+            dist = vae.encode(pixels.to(m.device, vae.dtype)).latent_dist
+        # the distribution's mean: deterministic, so a cached latent equals a fresh one
+        shift = getattr(vae.config, "shift_factor", None) or 0.0
+        return (dist.mode() - shift) * vae.config.scaling_factor
+
+
+def freeze(part, device, dtype):
+    """No gradients, eval mode, on `device` in `dtype` (fp32 stays as loaded: casting fp32 to fp32 only
+    triggers diffusers' keep-in-fp32 warning)."""
+    part.requires_grad_(False)
+    part.eval()
+    return part.to(device=device) if dtype == torch.float32 else part.to(device=device, dtype=dtype)
+
+
+def adapter_layers(module, suffixes) -> list[str]:
+    """Names of weight-carrying layers (Linear, Conv, bitsandbytes) equal to or ending in '.' + a suffix."""
+    out = []
+    for name, m in module.named_modules():
+        if not name or not any(name == s or name.endswith("." + s) for s in suffixes):
+            continue
+        if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+            out.append(name)
+    return out
