@@ -23,4 +23,8 @@ test: setup
 bench: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/python bench/train_step.py
 
-.PHONY: setup demo test bench
+# on a machine with a CUDA GPU (uses its torch; full-size random-weight models, nothing downloaded)
+bench-gpu:
+	$(PY) bench/gpu_train.py && $(PY) bench/memory_fit.py --out bench/memory_fit.json
+
+.PHONY: setup demo test bench bench-gpu

@@ -4,7 +4,7 @@ For each family the script writes the full-size reference model (the hub configs
 `lora_nb.memory.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache folder --
 real classes, tokenizers from `lora_nb.testing`, nothing downloaded -- and a small dataset at the
 tier's resolution. Each (family, tier) then runs in its own process (a fresh CUDA context):
-`lora_nb.memory.measure_peak` trains 2 real steps through `lora_nb.train.train` with the tier's
+`lora_nb.memory.measure_peak` trains 2 real steps through `lora_nb.trainer.train` with the tier's
 preset (`lora_nb.presets`), and the prediction (`memory_fit`) is made for the same config.
 
 Printed per run: predicted vs measured peak allocated by PyTorch (error; target within +-15%),

@@ -3,7 +3,7 @@
 Both sides use the same tiny SD1.5 model, the same LoRA (peft, same targets/rank), the same
 batch size and resolution, AdamW, grad clipping, and per-step text encoding. The bare loop is
 what a minimal diffusers example does: noise -> add_noise -> UNet -> MSE -> backward -> step,
-on one fixed batch of latents. The trainer runs through `lora_nb.train.train` (data order,
+on one fixed batch of latents. The trainer runs through `lora_nb.trainer.train` (data order,
 caption processing, latent cache, logging, progress bar, schedule) and its per-step times are
 read from its own log. Both are measured in this one process, alternating, and the ratio of
 medians is printed (target <= 1.05), plus peak memory (CUDA) or max RSS (CPU).
@@ -29,11 +29,12 @@ import torch  # noqa: E402
 
 def trainer_step_times(model: Path, data: Path, out: Path, steps: int, res: int, batch: int) -> list[float]:
     from lora_nb.config import Config
-    from lora_nb.train import read_log, train
+    from lora_nb.trainer import read_log, train
 
     cfg = Config(pretrained_model=str(model), train_data_dir=str(data), resolution=res, optimizer="adamw",
                  max_train_steps=steps, train_batch_size=batch, output_dir=str(out), save_formats=["kohya"],
-                 save_state=False, lr_scheduler="constant", seed=0)
+                 save_state=False, lr_scheduler="constant", seed=0,
+                 cache_text_embeddings="no")  # encode captions every step, as the bare loop does
     train(cfg)
     t = [r["time"] for r in read_log(out) if "loss" in r]
     return [b - a for a, b in zip(t, t[1:])][3:]  # drop warm-up steps

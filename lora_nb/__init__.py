@@ -13,21 +13,23 @@ __version__ = "0.1.0"
 from .config import Config  # noqa: E402  (light: stdlib only)
 from .errors import LoraNbError  # noqa: E402
 
-# verb -> module that defines it
+# verb -> module that defines it. A verb never shares its name with a module: importing the module
+# would otherwise replace the function on the package (lora_nb.train must stay callable).
 _VERBS = {
     # step 1-2: dataset
-    "collect": "collect", "audit": "audit", "render_audit": "audit",
+    "collect": "collector", "audit": "auditor", "render_audit": "auditor",
     "crop_folder": "crop", "render_crop_preview": "crop",
     "remove_background": "background", "load_remover": "background",
     # step 3-4: captions and tags
     "caption_folder": "caption", "clean_folder": "tags", "caption_stats": "tags",
-    "plot_tag_frequency": "tags", "tag_frequency": "tags", "caption_editor": "caption_editor",
+    "plot_tag_frequency": "tags", "tag_frequency": "tags", "caption_editor": "caption_widget",
     "unique_identifiers": "identifiers", "assign_identifiers": "identifiers",
     # before training: the plan
-    "plan": "plan", "render_markdown": "plan", "render_figures": "plan", "recommend": "advice",
+    "plan": "planner", "render_markdown": "planner", "render_figures": "planner", "recommend": "advice",
     "memory_fit": "memory", "measure_peak": "memory",
+    "choose_preset": "presets", "preset_table": "presets",
     # step 5: train
-    "train": "train", "read_log": "train", "TrainCallback": "train",
+    "train": "trainer", "read_log": "trainer", "TrainCallback": "trainer",
     "save_lora_files": "export", "read_lora_file": "export",
     # step 6: evaluate
     "xy_grid": "evaluate", "mix_grid": "evaluate", "forgetting_check": "evaluate",

@@ -573,7 +573,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
     """Compare `config` with the seeds' rules and return what to keep or change, with reasons.
 
     concepts: the dataset (as for `recommend`); total_steps: the step count the config produces
-    (from `lora_nb.plan.step_plan`), so step advice compares like with like.
+    (from `lora_nb.planner.step_plan`), so step advice compares like with like.
     """
     out: list[Advice] = []
     fam = config.family

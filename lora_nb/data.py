@@ -157,6 +157,18 @@ def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
     return notes
 
 
+def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 1) -> list[str]:
+    """Validation prompts as seed 000 asks: captions of the concepts being trained (so each
+    concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
+    from .evaluate import UNRELATED_PROMPTS
+
+    prompts = []
+    for c in scan_concepts(dataset):
+        caps = [_read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
+        prompts += [cap for cap in caps if cap][:per_concept]
+    return prompts + list(UNRELATED_PROMPTS[:unrelated])
+
+
 # --- captions -------------------------------------------------------------------------------------
 def process_caption(caption: str, config: Config, rng: random.Random) -> str:
     """Caption dropout, then comma-tag shuffle keeping the first `keep_tokens` tags in place."""

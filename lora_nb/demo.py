@@ -37,13 +37,13 @@ class DemoResult:
 
 def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path | None = None, steps: int = 60,
              save_every: int = 20, resolution: int = 64, seed: int = 0, progress: bool = True) -> DemoResult:
-    from .collect import collect
+    from .collector import collect
     from .config import Config
     from .crop import crop_folder
     from .evaluate import xy_grid
     from .tags import CleanOptions, clean_folder
     from .testing import build_tiny_model
-    from .train import train
+    from .trainer import train
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
                  sample_steps=10, training_comment="lora-nb demo on datasets_sample")
     cfg.save(out / "config.toml")
     try:
-        from .plan import plan, render_plan
+        from .planner import plan, render_plan
 
         say(render_plan(plan(cfg)).splitlines()[0])
     except ImportError:

@@ -941,7 +941,7 @@ class Measurement:
 def measure_peak(config: "Config", steps: int = 2) -> Measurement:
     """Run `steps` real training steps of `config` on CUDA; measure the peak memory and step time.
 
-    Uses the real trainer (`lora_nb.train.train`) with sampling and state saving off and a
+    Uses the real trainer (`lora_nb.trainer.train`) with sampling and state saving off and a
     throw-away output folder; the time of the last step comes from the trainer's step callback.
     """
     import torch
@@ -949,7 +949,7 @@ def measure_peak(config: "Config", steps: int = 2) -> Measurement:
     if not torch.cuda.is_available():
         raise LoraNbError("measure_peak needs a CUDA GPU -> run it on a GPU machine (Colab: Runtime > Change "
                           "runtime type > GPU), or rely on the prediction alone")
-    from .train import TrainCallback, train
+    from .trainer import TrainCallback, train
 
     stamps: list[float] = []
 

@@ -244,7 +244,7 @@ def check_training(steps: int = 2, model_dir: str | os.PathLike | None = None,
                      output_dir=str(work / "run"), save_formats=["kohya"], save_state=False)
         from contextlib import redirect_stdout
 
-        from .train import train
+        from .trainer import train
 
         with open(os.devnull, "w") as null, redirect_stdout(null):  # the run's chatter is not the report
             result = train(cfg)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import ipywidgets as widgets
 
 from .config import GROUPS, Config
+from .data import suggest_prompts  # noqa: F401  (notebooks: ui.suggest_prompts)
 from .errors import ConfigError, LoraNbError
 from .i18n import field_help, field_label, get_language, group_title, t
 
@@ -584,7 +585,7 @@ def __getattr__(name: str):
     global _live_class
     if name == "LiveTrainDisplay":
         if _live_class is None:
-            from .train import TrainCallback
+            from .trainer import TrainCallback
 
             _live_class = type("LiveTrainDisplay", (_LiveTrainDisplay, TrainCallback),
                                {"__module__": __name__, "__doc__": _LiveTrainDisplay.__doc__})
@@ -642,9 +643,9 @@ def start_training(config: Config, display: LiveTrainDisplay | None = None, call
                    background: bool = True) -> TrainingJob:
     """Train `config` with the live display. `background=True` returns at once (the cell ends, the
     stop button works, `job.wait()` later gives the result); `False` waits here (headless runs)."""
-    from .train import train
+    from .trainer import train
 
-    from .train import TrainCallback
+    from .trainer import TrainCallback
 
     config.validate()
     if display is not None:
@@ -696,20 +697,6 @@ def apply_params(config: Config, params: dict, advisor: Callable[[Config], float
         if lr is not None and not _close(cfg.learning_rate, lr):
             cfg = cfg.replace(learning_rate=lr)
     return cfg
-
-
-def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 1) -> list[str]:
-    """Validation prompts as seed 000 asks: captions of the concepts being trained (so each
-    concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
-    from .concepts import caption_path, scan_concepts
-    from .evaluate import UNRELATED_PROMPTS
-    from .textio import read_caption
-
-    prompts = []
-    for c in scan_concepts(dataset):
-        caps = [read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
-        prompts += [cap for cap in caps if cap][:per_concept]
-    return prompts + list(UNRELATED_PROMPTS[:unrelated])
 
 
 # ===============================================================================================

@@ -23,7 +23,7 @@ RANK, ALPHA, CONV_RANK, CONV_ALPHA = 4, 2.0, 2, 1.0
 @pytest.fixture
 def train_capture(monkeypatch):
     """train(config) -> (result, the trainer's in-memory models at the final checkpoint)."""
-    import lora_nb.train as T
+    import lora_nb.trainer as T
 
     seen = {}
     real = T.save_checkpoint
@@ -184,7 +184,7 @@ def test_adapter_configs_carry_conv_rank_and_types():
 
 def test_impossible_combinations_are_refused_before_loading(tiny_sd15, tiny_dataset, tmp_path):
     from lora_nb.families import check_config
-    from lora_nb.train import train
+    from lora_nb.trainer import train
 
     base = dict(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), resolution=64,
                 output_dir=str(tmp_path / "x"))

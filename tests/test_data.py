@@ -5,7 +5,7 @@ from PIL import Image
 
 from lora_nb.config import Config
 from lora_nb.data import (check_batch_fits, epoch_batches, load_pixels, process_caption, scan_dataset, steps_per_epoch,
-                          with_trigger)
+                          suggest_prompts, with_trigger)
 from lora_nb.errors import DatasetError
 
 
@@ -99,3 +99,13 @@ def test_load_pixels_center_crop_into_bucket(tmp_path):
     assert px.shape == (3, 64, 64) and crop == (0, 18)
     assert px.min() >= -1 and px.max() <= 1
     assert px[2].max() < 0  # no blue left after the centre crop
+
+
+def test_suggest_prompts_take_a_caption_per_concept_and_an_unrelated_prompt(tiny_dataset):
+    prompts = suggest_prompts(tiny_dataset)
+    assert len(prompts) == 3
+    assert sorted(p.split(",")[0] for p in prompts[:2]) == ["toycircle", "toysquare"]
+    assert "toy" not in prompts[2]
+
+
+# --- pictures ----------------------------------------------------------------------------------

@@ -370,7 +370,7 @@ def test_grid_from_a_real_training_run(pipe, tiny_sd15, tiny_dataset, tmp_path, 
     copies in *_diffusers/ folders, resume state in state/ - only the kohya checkpoints become rows."""
     from lora_nb import Config
     from lora_nb.lossplot import read_train_log, samples_grid
-    from lora_nb.train import train
+    from lora_nb.trainer import train
 
     cfg = Config(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), output_dir=str(tmp_path / "run"),
                  resolution=64, min_bucket_reso=64, max_bucket_reso=64, max_train_steps=2, save_every_n_steps=1,

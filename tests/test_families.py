@@ -37,7 +37,7 @@ def tiny_schnell(tmp_path_factory):
 @pytest.fixture
 def train_capture(monkeypatch):
     """train(config) -> (result, the trainer's in-memory models at the final checkpoint)."""
-    import lora_nb.train as T
+    import lora_nb.trainer as T
 
     seen = {}
     real = T.save_checkpoint
@@ -104,7 +104,7 @@ def test_sdxl_prompts_match_the_pipeline_and_clip_skip(tiny_sdxl):
 def test_sdxl_micro_conditioning_uses_original_size_crop_and_bucket():
     from lora_nb.data import Sample
     from lora_nb.families.sdxl import SDXL
-    from lora_nb.train import center_crop
+    from lora_nb.trainer import center_crop
 
     s = Sample(image=None, caption="", concept="c", repeats=1, size=(100, 64), bucket=(64, 64))
     assert center_crop(s) == (0, 18)  # resized to 100x64, 36 px wider than the bucket, centred

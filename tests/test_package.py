@@ -14,3 +14,24 @@ def test_every_verb_resolves():
 
     for name in lora_nb._VERBS:
         assert callable(getattr(lora_nb, name)), name
+
+
+def test_verbs_stay_callable_after_their_modules_are_imported():
+    """`lora_nb.train(config)` works even after `lora_nb.trainer` (or anything using it) is imported."""
+    import lora_nb
+    import lora_nb.auditor  # noqa: F401
+    import lora_nb.collector  # noqa: F401
+    import lora_nb.planner  # noqa: F401
+    import lora_nb.trainer  # noqa: F401
+
+    for name in ("train", "collect", "audit", "plan"):
+        assert callable(getattr(lora_nb, name)) and not isinstance(getattr(lora_nb, name), type(lora_nb)), name
+
+
+def test_no_verb_shares_its_name_with_a_module():
+    from pathlib import Path
+
+    import lora_nb
+
+    modules = {p.stem for p in Path(lora_nb.__file__).parent.glob("*.py")}
+    assert not modules & set(lora_nb._VERBS)

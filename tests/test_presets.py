@@ -71,7 +71,7 @@ def test_no_preset_without_gpu_or_when_switched_off(monkeypatch):
 def test_trainer_applies_the_detected_preset(monkeypatch, tmp_path, tiny_dataset, capsys):
     import lora_nb.presets as P
     from lora_nb.testing import build_tiny_model
-    from lora_nb.train import train
+    from lora_nb.trainer import train
 
     monkeypatch.setattr(P, "detect_tier", lambda: "16GB")  # as on a Colab T4
     model = build_tiny_model("flux", tmp_path / "tiny-flux")

@@ -79,7 +79,7 @@ def test_flux_trains_on_a_quantised_base_with_8bit_adam(kind, tmp_path, tiny_dat
     import bitsandbytes as bnb
     from safetensors.torch import load_file
 
-    import lora_nb.train as T
+    import lora_nb.trainer as T
     from lora_nb.testing import build_tiny_model
 
     model = build_tiny_model("flux", tmp_path / "tiny-flux")
@@ -140,7 +140,7 @@ def test_diffusers_quantises_while_loading_on_gpu(tmp_path):
 
 @pytest.mark.gpu
 def test_flux_nf4_trains_end_to_end_on_gpu(tmp_path, tiny_dataset, monkeypatch):
-    import lora_nb.train as T
+    import lora_nb.trainer as T
     from lora_nb.testing import build_tiny_model
 
     seen = {}

@@ -120,14 +120,6 @@ def test_apply_params_keeps_none_and_lets_lr_follow_a_new_rank():
         ui.apply_params(base, {"rnak": 8})
 
 
-def test_suggest_prompts_take_a_caption_per_concept_and_an_unrelated_prompt(tiny_dataset):
-    prompts = ui.suggest_prompts(tiny_dataset)
-    assert len(prompts) == 3
-    assert sorted(p.split(",")[0] for p in prompts[:2]) == ["toycircle", "toysquare"]
-    assert "toy" not in prompts[2]
-
-
-# --- pictures ----------------------------------------------------------------------------------
 def test_image_and_dataset_grids(tiny_dataset):
     from PIL import Image
 
@@ -169,7 +161,7 @@ def _config(tiny_sd15, data, out, **kw):
 
 
 def test_live_display_stop_button_saves_a_checkpoint_then_stops(tiny_sd15, tiny_dataset, tmp_path, capsys):
-    from lora_nb.train import TrainCallback
+    from lora_nb.trainer import TrainCallback
 
     live = ui.LiveTrainDisplay(every=1, headless=True)
     assert isinstance(live, TrainCallback)

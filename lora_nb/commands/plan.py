@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import Config
     from ..fileio import atomic_path
     from ..memory import measure_peak, resolve_gpu
-    from ..plan import plan, render_figures, render_markdown
+    from ..planner import plan, render_figures, render_markdown
 
     config = Config.load(args.config)
     counts = None

@@ -17,7 +17,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..train import train
+    from ..trainer import train
 
     config = config_from_args(args, args.config)
     result = train(config)

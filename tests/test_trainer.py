@@ -12,14 +12,14 @@ from safetensors.torch import load_file
 
 from lora_nb.config import Config
 from lora_nb.errors import DatasetError, ModelLoadError, TrainingDiverged
-from lora_nb.train import TrainCallback, read_log, train
+from lora_nb.trainer import TrainCallback, read_log, train
 
 
 @pytest.fixture
 def base(tiny_sd15, tiny_dataset, tmp_path):
     return dict(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), resolution=64,
                 optimizer="adamw", learning_rate=1e-3, max_train_steps=4, save_every_n_steps=2,
-                output_dir=str(tmp_path / "run"), save_formats=["kohya"])
+                output_dir=str(tmp_path / "run"), save_formats=["kohya"], sample_steps=2)
 
 
 def test_train_writes_checkpoints_log_samples_and_changes_the_model(base):
@@ -176,3 +176,12 @@ def test_mixed_precision_on_cuda(base, precision):
     assert res.steps == 2 and math.isfinite(res.last_loss)
     sd = load_file(str(res.files["kohya"]))
     assert all(torch.isfinite(v.float()).all() for v in sd.values())
+
+
+def test_default_validation_prompts_watch_concepts_and_forgetting(base):
+    """Seed 000 §四.2: without sample_prompts, each concept's caption plus one unrelated prompt."""
+    res = train(Config(**{**base, "max_train_steps": 2, "save_every_n_steps": 0}))
+    cfg = Config.load(res.output_dir / "config.toml")
+    assert len(cfg.sample_prompts) == 3
+    assert sorted(p.split(",")[0] for p in cfg.sample_prompts[:2]) == ["toycircle", "toysquare"]
+    assert len(list((res.output_dir / "samples").glob("step00000002-p*.png"))) == 3

@@ -23,10 +23,11 @@ import torch
 
 from .config import Config
 from .data import (DatasetScan, LatentCache, check_batch_fits, epoch_batches, load_pixels, process_caption,
-                   scan_dataset, steps_per_epoch)
+                   scan_dataset, steps_per_epoch, suggest_prompts)
 from .errors import LoraNbError, TrainingDiverged
 from .families import Models, check_config, get_family
 from .fileio import atomic_dir, atomic_write_text
+from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
 from .tags import tag_frequency
 
 LOG_NAME = "logs/train_log.jsonl"
@@ -114,6 +115,8 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
 
     # 1. data: every problem is reported before a model is loaded
     scan = scan_dataset(config)
+    if not config.sample_prompts:  # seed 000 §四.2: the concepts' own captions + one unrelated prompt
+        config = config.replace(sample_prompts=suggest_prompts(config.train_data_dir))
     check_batch_fits(scan, config)
 
     # 2. devices and precision (fp16 on T4, bf16 on Ampere+, fp32 on CPU)
@@ -138,8 +141,8 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
 
     # 4. step math, optimizer and schedule
     spe = steps_per_epoch(scan.samples, config, nproc)
-    total = config.max_train_steps or spe * config.max_train_epochs
-    warmup = config.lr_warmup_steps or round(config.lr_warmup_ratio * total)
+    total = total_steps(config, spe)
+    warmup = warmup_steps(config, total)
     optimizer = make_optimizer(config, lora_params)
     lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total,
                                  num_cycles=config.lr_scheduler_num_cycles, power=config.lr_scheduler_power)
@@ -334,19 +337,6 @@ def _noise(latents, gen, config: Config):
 
     return make_noise(latents, gen, config.noise_offset, config.multires_noise_iterations,
                       config.multires_noise_discount)
-
-
-def checkpoint_steps(config: Config, total: int) -> list[int]:
-    every = config.save_every_n_steps
-    steps = list(range(every, total, every)) if every else []
-    return steps + [total]
-
-
-def sample_steps(config: Config, total: int) -> list[int]:
-    every = config.effective_sample_every
-    if not config.sample_prompts or every == 0:
-        return []
-    return sorted(set(range(every, total, every)) | {total}) if every > 0 else [total]
 
 
 def _diverged(step: int, last_good: int | None, config: Config, log: "RunLog") -> TrainingDiverged:

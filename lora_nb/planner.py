@@ -3,7 +3,7 @@
 Learners most often get images x repeats x epochs / (batch x accumulation) wrong, and find out
 about out-of-memory only after a long wait. `plan(config)` answers both before training starts:
 
-    from lora_nb.plan import plan, render_markdown, render_figures
+    from lora_nb.planner import plan, render_markdown, render_figures
     p = plan(config, purpose="person", gpu="T4-16GB")
     print(render_markdown(p)); render_figures(p)["lr"]
 
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .advice import FITTING_GUIDE, Advice, Recipe, as_counts, advise, find_identifiers, rank_file_sizes, recommend
 from .errors import DatasetError
+from .stepmath import checkpoint_steps, sample_steps, warmup_steps
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -60,10 +61,6 @@ class StepPlan:
     concepts: list[ConceptSteps]
     formula: str
     notes: list[str] = field(default_factory=list)
-
-
-def _multiples(every: int, total: int) -> list[int]:
-    return list(range(every, total + 1, every)) if every > 0 else []
 
 
 def steps_per_epoch_for_buckets(buckets: Mapping[Any, int], batch: int, grad_accum: int) -> int:
@@ -111,23 +108,19 @@ def step_plan(config: "Config", concepts, buckets: Mapping[Any, int] | None = No
     else:
         epochs = float(config.max_train_epochs)
         total, source = eff * config.max_train_epochs, "max_train_epochs"
-    warmup = config.lr_warmup_steps if config.lr_warmup_steps > 0 else round(config.lr_warmup_ratio * total)
+    warmup = warmup_steps(config, total)
     if warmup >= total:
         notes.append(f"Warmup ({warmup} steps) is as long as the whole run ({total}): the learning rate never "
                      f"reaches its set value -> lower lr_warmup_steps/lr_warmup_ratio.")
     if warmup and config.lr_scheduler == "constant":
         notes.append("lr_scheduler 'constant' ignores warmup -> use 'constant_with_warmup' to warm up.")
-    # as the trainer: checkpoints every N steps and at the end; validation images at the same steps
-    # (or every sample_every_n_steps) and at the end, when there are prompts
-    ckpts = [s for s in _multiples(config.save_every_n_steps, total) if s < total] + [total]
-    sample_every = config.effective_sample_every
-    samples_at = []
-    if sample_every != 0:
-        if config.sample_prompts:
-            samples_at = sorted({s for s in _multiples(sample_every, total) if s < total} | {total})
-        else:
-            notes.append("sample_prompts is empty: no validation images will be drawn -> add prompts (the concept "
-                         "in new settings, plus an unrelated one; seed 000 §四.2).")
+    # exactly the trainer's schedule (lora_nb.stepmath): checkpoints every N steps and at the end,
+    # validation images at the checkpoint steps unless sample_every_n_steps says otherwise
+    ckpts = checkpoint_steps(config, total)
+    samples_at = sample_steps(config, total)
+    if samples_at and not config.sample_prompts:
+        notes.append("sample_prompts is empty: the trainer will draw one caption per concept plus an unrelated "
+                     "prompt, to watch the concept and forgetting (seed 000 §四.2).")
     concepts_out = [ConceptSteps(c.name, c.images, c.repeats, c.samples, c.samples / (b * ga),
                                  c.samples * epochs / (b * ga), c.repeats * epochs) for c in cs]
     formula = (f"{images} images x repeats = {samples} samples per epoch; "

@@ -104,7 +104,7 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
         images) or style, scene (50+); one kind for all concepts or {concept name: kind}.
     resolution: the training resolution; smaller images are noted.
     """
-    from .collect import HASH_DISTANCE, find_duplicates, phash
+    from .collector import HASH_DISTANCE, find_duplicates, phash
 
     kinds = kind if isinstance(kind, dict) else {}
     for k in [kind] if isinstance(kind, str) else list(kind.values()):

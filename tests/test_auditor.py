@@ -1,4 +1,4 @@
-"""audit.py on the committed sample data and on crafted datasets: the seeds' balance/size/concept
+"""auditor.py on the committed sample data and on crafted datasets: the seeds' balance/size/concept
 rules, per-image notes, and the renderings. Also: the sample data is what make_sample.py draws."""
 
 import importlib.util
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.audit import audit, plot_balance, render_audit
+from lora_nb.auditor import audit, plot_balance, render_audit
 from lora_nb.errors import ConfigError, DatasetError
 from lora_nb.testing import make_toy_dataset
 

@@ -8,7 +8,7 @@ import pytest
 from lora_nb.cli import main
 from lora_nb.config import Config
 from lora_nb.errors import DatasetError
-from lora_nb.plan import lr_curve, lr_figure, plan, render_figures, render_markdown, step_plan
+from lora_nb.planner import lr_curve, lr_figure, plan, render_figures, render_markdown, step_plan
 
 
 def cfg(**kw) -> Config:
@@ -52,12 +52,12 @@ def test_bucket_exact_count_and_its_explanation():
 
 
 def test_warmup_checkpoints_and_samples_are_the_trainers():
-    from lora_nb.train import checkpoint_steps, sample_steps
+    from lora_nb.stepmath import checkpoint_steps, sample_steps
 
     cases = [dict(save_every_n_steps=100, max_train_steps=450, lr_warmup_ratio=0.05, sample_prompts=["a"]),
              dict(save_every_n_steps=0, max_train_steps=300, lr_warmup_steps=30, sample_prompts=["a"]),
              dict(save_every_n_steps=50, sample_every_n_steps=75, max_train_steps=200, sample_prompts=["a", "b"]),
-             dict(save_every_n_steps=100, max_train_steps=300)]  # no prompts: no samples
+             dict(save_every_n_steps=100, max_train_steps=300)]  # no prompts: the trainer picks defaults
     for kw in cases:
         c = cfg(**kw)
         sp = step_plan(c, {"cat": 20})

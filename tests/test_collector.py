@@ -1,4 +1,4 @@
-"""collect.py: folders, zips, URL lists and Drive paths -> a normalised, deduplicated kohya dataset.
+"""collector.py: folders, zips, URL lists and Drive paths -> a normalised, deduplicated kohya dataset.
 
 Every bad input of the issue is in here, each checked for its reason in the report; originals
 must stay byte-identical and nothing may be written outside the dataset folder.
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb import collect as collect_mod
-from lora_nb.collect import collect, find_duplicates, safe_name
+from lora_nb import collector as collect_mod
+from lora_nb.collector import collect, find_duplicates, safe_name
 from lora_nb.errors import ConfigError, DatasetError
 
 
