@@ -41,10 +41,17 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     from .config import Config
     from .crop import crop_folder
     from .evaluate import xy_grid
+    from .planner import plan, render_markdown
     from .tags import CleanOptions, clean_folder
     from .testing import build_tiny_model
     from .trainer import train
 
+    import torch
+
+    if not torch.cuda.is_available():
+        # the tiny model gains nothing from threads, and on a busy CPU OpenMP threads waiting on
+        # each other make every small op cost a scheduler time slice
+        torch.set_num_threads(1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary: list[str] = []
@@ -73,12 +80,9 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
                  sample_prompts=[f"This image is labeled as {trigger}. a toy star", "a red circle"],
                  sample_steps=10, training_comment="lora-nb demo on datasets_sample")
     cfg.save(out / "config.toml")
-    try:
-        from .planner import plan, render_plan
-
-        say(render_plan(plan(cfg)).splitlines()[0])
-    except ImportError:
-        pass
+    the_plan = plan(cfg, purpose="object")
+    say(f"plan: {the_plan.steps.formula}; checkpoints at {the_plan.steps.checkpoint_steps}")
+    (out / "plan.md").write_text(render_markdown(the_plan), encoding="utf-8")
     result = train(cfg)
     ckpts = [files.get("kohya") for _, files in result.checkpoints]
     say(f"train: {result.steps} steps, final loss {result.last_loss:.4f}; files: "

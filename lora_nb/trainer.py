@@ -133,6 +133,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     prepare_caches(family, models, scan, cache, config)
     family.load_denoiser(models, config, device, weight_dtype)
     lora_params = add_lora(family, models, config)
+    trainable = [p for g in lora_params for p in g["params"]]
     trained_tes = trained_text_encoders(family, models) if config.train_text_encoder else []
     if config.gradient_checkpointing:
         models.denoiser.enable_gradient_checkpointing()
@@ -199,7 +200,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
         if not math.isfinite(step_loss):
             raise _diverged(step, last_good, config, log)
         if config.max_grad_norm:
-            accelerator.clip_grad_norm_([p for g in lora_params for p in g["params"]], config.max_grad_norm)
+            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
         optimizer.step()
         lr_scheduler.step()
         optimizer.zero_grad(set_to_none=True)
