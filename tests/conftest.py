@@ -41,3 +41,20 @@ def tiny_dataset(tmp_path):
     from lora_nb.testing import make_toy_dataset
 
     return make_toy_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def train_capture(monkeypatch):
+    """train(config) -> (result, the trainer's in-memory models at the final checkpoint), to compare
+    saved files with the adapter that produced them."""
+    import lora_nb.trainer as T
+
+    seen = {}
+    real = T.save_checkpoint
+
+    def spy(step, final, family, models, *a, **kw):
+        seen["models"] = models
+        return real(step, final, family, models, *a, **kw)
+
+    monkeypatch.setattr(T, "save_checkpoint", spy)
+    return lambda cfg: (T.train(cfg), seen["models"])

@@ -20,25 +20,6 @@ RANK, ALPHA, CONV_RANK, CONV_ALPHA = 4, 2.0, 2, 1.0
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-@pytest.fixture
-def train_capture(monkeypatch):
-    """train(config) -> (result, the trainer's in-memory models at the final checkpoint)."""
-    import lora_nb.trainer as T
-
-    seen = {}
-    real = T.save_checkpoint
-
-    def spy(step, final, family, models, *a, **kw):
-        seen["models"] = models
-        return real(step, final, family, models, *a, **kw)
-
-    monkeypatch.setattr(T, "save_checkpoint", spy)
-
-    def run(cfg):
-        res = T.train(cfg)
-        return res, seen["models"]
-
-    return run
 
 
 def _unet_inputs(seed=0):

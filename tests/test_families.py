@@ -34,20 +34,6 @@ def tiny_schnell(tmp_path_factory):
     return build_tiny_model("flux-schnell", tmp_path_factory.mktemp("models") / "tiny-flux-schnell")
 
 
-@pytest.fixture
-def train_capture(monkeypatch):
-    """train(config) -> (result, the trainer's in-memory models at the final checkpoint)."""
-    import lora_nb.trainer as T
-
-    seen = {}
-    real = T.save_checkpoint
-
-    def spy(step, final, family, models, *a, **kw):
-        seen["models"] = models
-        return real(step, final, family, models, *a, **kw)
-
-    monkeypatch.setattr(T, "save_checkpoint", spy)
-    return lambda cfg: (T.train(cfg), seen["models"])
 
 
 def _cfg(model, data, tmp_path, **kw):
