@@ -29,14 +29,15 @@ import torch  # noqa: E402
 
 def trainer_step_times(model: Path, data: Path, out: Path, steps: int, res: int, batch: int) -> list[float]:
     from lora_nb.config import Config
-    from lora_nb.trainer import read_log, train
+    from lora_nb.lossplot import read_train_log
+    from lora_nb.trainer import train
 
     cfg = Config(pretrained_model=str(model), train_data_dir=str(data), resolution=res, optimizer="adamw",
                  max_train_steps=steps, train_batch_size=batch, output_dir=str(out), save_formats=["kohya"],
                  save_state=False, lr_scheduler="constant", seed=0,
                  cache_text_embeddings="no")  # encode captions every step, as the bare loop does
     train(cfg)
-    t = [r["time"] for r in read_log(out) if "loss" in r]
+    t = read_train_log(out).time
     return [b - a for a, b in zip(t, t[1:])][3:]  # drop warm-up steps
 
 

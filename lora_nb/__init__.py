@@ -29,7 +29,7 @@ _VERBS = {
     "memory_fit": "memory", "measure_peak": "memory",
     "choose_preset": "presets", "preset_table": "presets",
     # step 5: train
-    "train": "trainer", "read_log": "trainer", "TrainCallback": "trainer",
+    "train": "trainer", "TrainCallback": "trainer",
     "save_lora_files": "export", "read_lora_file": "export",
     # step 6: evaluate
     "xy_grid": "evaluate", "mix_grid": "evaluate", "forgetting_check": "evaluate",

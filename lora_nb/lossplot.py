@@ -36,7 +36,7 @@ class TrainLog:
 
     path: Path
     steps: list[int] = field(default_factory=list)
-    epochs: list[int] = field(default_factory=list)
+    epochs: list[float] = field(default_factory=list)  # fractional: step / steps per epoch
     loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
@@ -96,7 +96,7 @@ def read_train_log(run: str | os.PathLike) -> TrainLog:
         log.steps.append(step)
         log.loss.append(_float(rec.get("loss")))
         log.lr.append(_float(rec.get("lr")))
-        log.epochs.append(int(rec.get("epoch", 0) or 0))
+        log.epochs.append(_float(rec.get("epoch", 0)))
         log.time.append(_float(rec.get("time")))
     log.checkpoints = sorted(ckpts.items())
     log.samples = sorted(samples.items())

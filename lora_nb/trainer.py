@@ -351,7 +351,8 @@ def _diverged(step: int, last_good: int | None, config: Config, log: "RunLog") -
 
 # --- logging ---------------------------------------------------------------------------------------
 class RunLog:
-    """Per-step loss and lr as JSON lines in <output_dir>/logs/train_log.jsonl (the notebooks plot it)."""
+    """Per-step loss and lr as JSON lines in <output_dir>/logs/train_log.jsonl; read back with
+    `lora_nb.lossplot.read_train_log` (the notebooks plot it)."""
 
     def __init__(self, out: Path, enabled: bool = True):
         self.path = out / LOG_NAME
@@ -374,13 +375,6 @@ class RunLog:
         keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines()
                 if ln.strip() and json.loads(ln).get("step", 0) <= step]
         atomic_write_text(self.path, "".join(k + "\n" for k in keep))
-
-
-def read_log(output_dir: str | Path) -> list[dict]:
-    path = Path(output_dir) / LOG_NAME
-    if not path.is_file():
-        return []
-    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
 # --- checkpoints, state, samples -------------------------------------------------------------------

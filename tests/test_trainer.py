@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from lora_nb.config import Config
 from lora_nb.errors import DatasetError, ModelLoadError, TrainingDiverged
-from lora_nb.trainer import TrainCallback, read_log, train
+from lora_nb.lossplot import read_train_log
+from lora_nb.trainer import TrainCallback, train
 
 
 @pytest.fixture
@@ -46,10 +47,9 @@ def test_train_writes_checkpoints_log_samples_and_changes_the_model(base):
     assert ("start", 4, 11) in seen and ("sample", 2, 2) in seen and ("sample", 4, 2) in seen
     assert sorted(p.name for p in (out / "samples").iterdir()) == [
         "step00000002-p0.png", "step00000002-p1.png", "step00000004-p0.png", "step00000004-p1.png"]
-    log = read_log(out)
-    steps = [r for r in log if "loss" in r]
-    assert [r["step"] for r in steps] == [1, 2, 3, 4] and all(r["loss"] > 0 for r in steps)
-    assert {r["event"] for r in log if "event" in r} == {"checkpoint", "sample"}
+    log = read_train_log(out)
+    assert log.steps == [1, 2, 3, 4] and all(v > 0 for v in log.loss) and not log.skipped_lines
+    assert [s for s, _ in log.checkpoints] == [2, 4] and [s for s, _ in log.samples] == [2, 4]
     from lora_nb.export import read_lora_file
 
     sd, meta = read_lora_file(res.files["kohya"])
@@ -76,7 +76,7 @@ def test_resume_after_crash_gives_same_weights(base, tmp_path):
     assert a.keys() == b.keys() and any(k.startswith("lora_te_") for k in a)
     for k in a:
         assert torch.equal(a[k], b[k]), k
-    steps = [r["step"] for r in read_log(tmp_path / "b") if "loss" in r]
+    steps = read_train_log(tmp_path / "b").steps
     assert steps == [1, 2, 3, 4, 5, 6]  # steps past the resumed state were dropped and redone
 
 
@@ -117,13 +117,13 @@ def test_many_options_together(base):
     assert res.steps == 2
     sd = load_file(str(res.files["kohya"]))
     assert all(v.dtype == torch.bfloat16 for k, v in sd.items() if not k.endswith(".alpha"))
+    lrs = read_train_log(res.output_dir).lr
+    assert 0 < lrs[0] and lrs[1] < lrs[0]  # warmed up to the peak in 1 step, then cosine decay
     cached = list((res.output_dir / "cache" / "latents").glob("*.safetensors"))
     assert cached  # a second run reuses them
     mtimes = {p: p.stat().st_mtime_ns for p in cached}
     train(cfg.replace(output_dir=str(res.output_dir), max_train_steps=1))
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
-    lrs = [r["lr"] for r in read_log(res.output_dir) if "lr" in r]
-    assert lrs[0] > 0
 
 
 def test_bad_inputs_fail_before_training(base, tmp_path):
@@ -163,7 +163,7 @@ def test_accelerate_launch_two_processes(base, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "x 2 processes" in proc.stdout
     assert (tmp_path / "ddp" / "lora.safetensors").is_file()
-    steps = [r["step"] for r in read_log(tmp_path / "ddp") if "loss" in r]
+    steps = read_train_log(tmp_path / "ddp").steps
     assert steps == [1, 2, 3, 4]
     assert json.loads((tmp_path / "ddp" / "state" / "step-00000004" / "state.json").read_text())["step"] == 4
 
