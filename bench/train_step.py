@@ -34,7 +34,7 @@ def trainer_step_times(model: Path, data: Path, out: Path, steps: int, res: int,
 
     cfg = Config(pretrained_model=str(model), train_data_dir=str(data), resolution=res, optimizer="adamw",
                  max_train_steps=steps, train_batch_size=batch, output_dir=str(out), save_formats=["kohya"],
-                 save_state=False, lr_scheduler="constant", seed=0,
+                 save_state=False, lr_scheduler="constant", seed=0, sample_every_n_steps=0,
                  cache_text_embeddings="no")  # encode captions every step, as the bare loop does
     train(cfg)
     t = read_train_log(out).time
@@ -90,8 +90,9 @@ def main(argv=None) -> int:
     ap.add_argument("--resolution", type=int, default=128)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3, help="alternating trainer/bare rounds")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids OpenMP stalls on a busy CPU)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(1, (os.cpu_count() or 2)))
+    torch.set_num_threads(args.threads)
 
     from lora_nb.testing import build_tiny_model, make_toy_dataset
 
