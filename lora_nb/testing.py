@@ -78,8 +78,9 @@ def _learn_bpe(words: list[str], num_merges: int) -> list[tuple[str, str]]:
     return merges
 
 
-def build_tiny_clip_tokenizer(path: str | os.PathLike, num_merges: int = 300):
-    """A CLIPTokenizer with CLIP's byte-level BPE scheme and a small learned vocabulary.
+def build_tiny_clip_tokenizer(path: str | os.PathLike, num_merges: int = 300, words: list[str] | None = None):
+    """A CLIPTokenizer with CLIP's byte-level BPE scheme and a small vocabulary learned from `words`
+    (default: a built-in caption word list).
 
     Any text tokenises (every byte has a token), captions are padded/truncated to 77 tokens.
     """
@@ -88,7 +89,7 @@ def build_tiny_clip_tokenizer(path: str | os.PathLike, num_merges: int = 300):
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     byte_chars = list(_bytes_to_unicode().values())
-    merges = _learn_bpe(_CORPUS, num_merges)
+    merges = _learn_bpe(words if words is not None else _CORPUS, num_merges)
     tokens = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges] + [_START, _END]
     vocab = {t: i for i, t in enumerate(dict.fromkeys(tokens))}
     (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")

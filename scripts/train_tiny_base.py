@@ -61,23 +61,10 @@ def build_tokenizer(path: Path):
     the tiny model's general word list; merges run until every corpus word is a single token, so
     unknown words (the sample's trigger 'donpzishnk') still tokenise, into pieces, as with CLIP.
     """
-    from transformers import CLIPTokenizer
+    from lora_nb.testing import _CORPUS, build_tiny_clip_tokenizer
 
-    from lora_nb.testing import _CORPUS, _END, _START, _bytes_to_unicode, _learn_bpe
-
-    path.mkdir(parents=True, exist_ok=True)
-    words = sorted(set(_CORPUS) | set(scenes.VOCABULARY))
-    merges = _learn_bpe(words, num_merges=100_000)  # stops once every word is one symbol
-    byte_chars = list(_bytes_to_unicode().values())
-    tokens = byte_chars + [c + "</w>" for c in byte_chars] + ["".join(m) for m in merges] + [_START, _END]
-    vocab = {t: i for i, t in enumerate(dict.fromkeys(tokens))}
-    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (path / "merges.txt").write_text("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n",
-                                     encoding="utf-8")
-    tok = CLIPTokenizer(str(path / "vocab.json"), str(path / "merges.txt"), model_max_length=77,
-                        bos_token=_START, eos_token=_END, pad_token=_END, unk_token=_END)
-    tok.save_pretrained(path)
-    return tok
+    # merges run until every corpus word is one symbol (_learn_bpe stops when nothing is left to merge)
+    return build_tiny_clip_tokenizer(path, num_merges=100_000, words=sorted(set(_CORPUS) | set(scenes.VOCABULARY)))
 
 
 def build_text_encoder(tokenizer):

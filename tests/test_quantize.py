@@ -139,25 +139,15 @@ def test_diffusers_quantises_while_loading_on_gpu(tmp_path):
 
 
 @pytest.mark.gpu
-def test_flux_nf4_trains_end_to_end_on_gpu(tmp_path, tiny_dataset, monkeypatch):
-    import lora_nb.trainer as T
+def test_flux_nf4_trains_end_to_end_on_gpu(tmp_path, tiny_dataset, train_capture):
     from lora_nb.testing import build_tiny_model
 
-    seen = {}
-    real = T.save_checkpoint
-
-    def spy(step, final, family, models, *a, **kw):
-        seen["models"] = models
-        return real(step, final, family, models, *a, **kw)
-
-    monkeypatch.setattr(T, "save_checkpoint", spy)
     model = build_tiny_model("flux", tmp_path / "tiny-flux")
     cfg = Config(family="flux", pretrained_model=str(model), train_data_dir=str(tiny_dataset), resolution=64,
                  quantization="nf4", gradient_checkpointing=True, optimizer="adamw8bit", cpu_offload=True,
                  max_train_steps=2, rank=4, alpha=4.0, sample_prompts=["toycircle"], sample_steps=2,
                  sample_every_n_steps=2, output_dir=str(tmp_path / "run"), gpu_preset="none")
-    res = T.train(cfg)
-    m = seen["models"]
+    res, m = train_capture(cfg)
     assert is_quantized(getattr(m.denoiser, "module", m.denoiser))
     assert m.text_encoders == [] and next(m.vae.parameters()).device.type == "cpu"
     assert res.last_loss == res.last_loss and (res.output_dir / "samples" / "step00000002-p0.png").is_file()
