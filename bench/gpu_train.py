@@ -36,32 +36,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from lora_nb.memory import GPU_PRESETS, REFERENCE  # noqa: E402
+
 GiB = 2**30
-# What each tier's GPU offers PyTorch: the memory the card reports minus ~0.5 GiB of CUDA context.
-TIER_CAP_GB = {"12GB": 11.7 - 0.5, "16GB": 14.7 - 0.5, "24GB": 23.6 - 0.5, "40GB": 39.4 - 0.5}
+# What each tier's GPU offers PyTorch: the memory its reference card reports (lora_nb.memory.GPU_PRESETS,
+# the first card of each tier) minus ~0.5 GiB of CUDA context.
+TIER_CAP_GB: dict[str, float] = {}
+for _gpu in GPU_PRESETS.values():
+    TIER_CAP_GB.setdefault(_gpu.tier, round(_gpu.memory_gb - 0.5, 2))
 # Dense 16-bit tensor-core peak FLOP/s from the datasheets (no sparsity).
 PEAK_FLOPS = {"H200": 989e12, "H100 SXM": 989e12, "H100 80GB HBM3": 989e12, "H100 PCIe": 756e12, "H100": 756e12,
               "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10G": 70e12, "A10": 125e12, "RTX 4090": 165e12,
               "RTX 3090": 71e12, "T4": 65e12}
 
-# Hub configs of the reference models (stable-diffusion-v1-5, stable-diffusion-xl-base-1.0, FLUX.1-dev).
-FULL = {
-    "sd15": ("UNet2DConditionModel", dict(
-        sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
-        cross_attention_dim=768, attention_head_dim=8,
-        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)),
-    "sdxl": ("UNet2DConditionModel", dict(
-        sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280),
-        cross_attention_dim=2048, attention_head_dim=(5, 10, 20), transformer_layers_per_block=(1, 2, 10),
-        use_linear_projection=True, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"), addition_embed_type="text_time",
-        addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)),
-    "flux": ("FluxTransformer2DModel", dict(
-        patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128,
-        num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
-        axes_dims_rope=(16, 56, 56))),
-}
+# Hub configs of the reference models (stable-diffusion-v1-5, stable-diffusion-xl-base-1.0, FLUX.1-dev),
+# the same ones the memory prediction counts.
+FULL = {family: ref["denoiser"] for family, ref in REFERENCE.items()}
 TINY = {
     "sd15": ("UNet2DConditionModel", dict(
         sample_size=16, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
@@ -79,8 +69,9 @@ TINY = {
         joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=True, axes_dims_rope=(4, 6, 6))),
 }
 # (text tokens, text channels, pooled channels, latent channels, VAE downscale) per family, full / tiny
-SHAPES = {"sd15": ((77, 768, 0, 4, 8), (77, 32, 0, 4, 4)), "sdxl": ((77, 2048, 1280, 4, 8), (77, 64, 32, 4, 4)),
-          "flux": ((512, 4096, 768, 16, 8), (32, 32, 32, 16, 4))}
+_TINY_SHAPES = {"sd15": (77, 32, 0, 4, 4), "sdxl": (77, 64, 32, 4, 4), "flux": (32, 32, 32, 16, 4)}
+SHAPES = {family: (tuple(ref[k] for k in ("text_tokens", "text_dim", "pooled_dim", "latent_channels", "vae_scale")),
+                   _TINY_SHAPES[family]) for family, ref in REFERENCE.items()}
 
 
 def peak_flops(name: str) -> float | None:

@@ -13,7 +13,10 @@ import difflib
 import json
 import math
 import os
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
+    import tomli as tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +104,9 @@ class Config:
     cache_text_embeddings: str = _f("auto", "Encode every caption once before training and free the text encoders "
                                             "(Flux's T5 alone is ~10 GB). auto: whenever possible (text encoder not "
                                             "trained, captions not shuffled); yes: required (error if impossible); "
-                                            "no: encode every step.", "dataset", choices=("auto", "yes", "no"))
+                                            "disk: required, kept in files next to the run instead of host RAM "
+                                            "(large Flux sets; a resumed run skips encoding); no: encode every "
+                                            "step.", "dataset", choices=("auto", "yes", "disk", "no"))
 
     # --- network -----------------------------------------------------------------------------
     network_type: str = _f("lora", "Adapter kind (seed 002 §4). lora: attention layers (kohya 'standard'); locon: "
@@ -221,7 +226,9 @@ class Config:
     sample_seed: int = _f(1234, "Fixed seed for validation images, so changes come from training only.",
                           "sampling", min=0, max=2**32 - 1)
     sample_steps: int = _f(20, "Denoising steps for validation images.", "sampling", min=1, max=200)
-    sample_guidance_scale: float = _f(7.0, "CFG scale for validation images.", "sampling", min=0.0, max=50.0)
+    sample_guidance_scale: float = _f(0.0, "CFG scale for validation images; 0 = the family's usual value (7 for "
+                                           "SD1.5/SDXL, 3.5 for Flux-dev, whose guidance is distilled).", "sampling",
+                                      min=0.0, max=50.0)
 
     # ------------------------------------------------------------------------------------------
     def __post_init__(self):

@@ -45,17 +45,12 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from .errors import ConfigError, LoraNbError, ModelLoadError
+from .families import SAMPLE_DEFAULTS
 
 DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # seed 001 §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
 DEFAULT_SEED = 42
 
-# Inference defaults per family: SD1.5/SDXL as in their model cards; Flux-dev's guidance is the
-# distilled guidance embedding (3.5 in Black Forest Labs' reference code), not classifier-free CFG.
-FAMILY_DEFAULTS = {
-    "sd15": {"steps": 20, "cfg": 7.0},
-    "sdxl": {"steps": 25, "cfg": 7.0},
-    "flux": {"steps": 20, "cfg": 3.5},
-}
+FAMILY_DEFAULTS = SAMPLE_DEFAULTS  # steps and CFG per family, shared with the trainer's validation images
 
 # Seed 000 keeps one prompt unrelated to the concept among the validation prompts to see what the
 # LoRA does to everything else; these are the defaults for `forgetting_check`.

@@ -327,13 +327,14 @@ FIELD_HELP_ZH: dict[str, str] = {
     "sample_prompts": "验证提示词。包含你训练的概念，再加一个无关的提示词来观察模型是否遗忘（种子文档 000）。",
     "sample_seed": "验证图像的固定种子，使变化只来自训练。",
     "sample_steps": "生成验证图像的去噪步数。",
-    "sample_guidance_scale": "生成验证图像的 CFG 强度。",
+    "sample_guidance_scale": "生成验证图像的 CFG 强度；0 = 按模型家族取常用值（SD1.5/SDXL 为 7，Flux-dev 为 3.5，其引导是蒸馏进模型的）。",
     "quantization": "用 bitsandbytes 量化加载冻结的 UNet/transformer（QLoRA，Dettmers 等，2023）：nf4（4 位，约小 3.5 倍；"
                     "Flux-dev 可在 12-16 GB 显存上训练）或 int8；LoRA 本身仍以全精度训练。none 保持 16 位权重。",
     "vae_dtype": "VAE 的精度。auto：VAE 需要时用 fp32（SDXL 的 VAE 在 fp16 下会出黑图/NaN），否则用训练精度；"
                  "支持 fp16 的 VAE（如 madebyollin/sdxl-vae-fp16-fix，在 vae 中设置）可用 fp16。",
     "cache_text_embeddings": "训练前把每条标注编码一次并释放文本编码器（仅 Flux 的 T5 就约 10 GB）。auto：能缓存时就缓存"
-                             "（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；no：每步重新编码。",
+                             "（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；disk：必须缓存，存成训练目录旁的文件而不占内存"
+                             "（大型 Flux 数据集；中断后续训不再重新编码）；no：每步重新编码。",
     "network_type": "适配器类型（种子文档 002 第 4 节）。lora：注意力层（kohya 的 standard）；locon：同时训练 UNet 的卷积层；"
                     "loha：Hadamard 积（FedPara）；lokr：Kronecker 积；dora：权重分解的 LoRA（Liu 等，2024）。",
     "conv_rank": "locon/loha/lokr 在卷积层上的秩（kohya 的 conv_dim；种子文档 002：LoCon 不超过 64，LoHa 不超过 32）；0 表示使用 rank。",

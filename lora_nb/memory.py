@@ -766,7 +766,7 @@ def predict_memory(config: "Config", gpu: "str | GPU | None" = None, *, n_images
     if config.cache_latents == "memory" and n_img:
         lat = ref["latent_channels"] * (config.resolution // ref["vae_scale"]) ** 2
         host["latent cache"] = n_img * lat * 4 / GiB
-    if cached_text and (n_captions or n_img):
+    if cached_text and config.cache_text_embeddings != "disk" and (n_captions or n_img):
         per = ref["text_tokens"] * ref["text_dim"] + ref["pooled_dim"]
         host["text-embedding cache"] = (n_captions or n_img) * per * wb / GiB
 

@@ -25,7 +25,7 @@ from .config import Config
 from .data import (DatasetScan, LatentCache, check_batch_fits, epoch_batches, load_pixels, process_caption,
                    scan_dataset, steps_per_epoch, suggest_prompts)
 from .errors import LoraNbError, TrainingDiverged
-from .families import Models, check_config, get_family
+from .families import Models, check_config, get_family, sample_guidance
 from .fileio import atomic_dir, atomic_write_text
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
 from .tags import tag_frequency
@@ -276,8 +276,10 @@ def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache
         models.offload(models.vae)
     if text_cache_enabled(config):
         captions = [s.caption for s in scan.samples] + ([""] if config.caption_dropout_rate else [])
-        models.text_cache = TextEmbeddingCache.build(family, models, captions_to_cache(captions, config),
-                                                     config.clip_skip)
+        on_disk = config.cache_text_embeddings == "disk"
+        models.text_cache = TextEmbeddingCache.build(
+            family, models, captions_to_cache(captions, config), config.clip_skip,
+            folder=Path(config.output_dir) / "cache" / "text" if on_disk else None, model_key=models.model_id)
         models.text_encoders, models.offloaded = [], [p for p in models.offloaded if p is models.vae]
         gc.collect()  # nothing needs the encoders any more: free their memory
         if torch.cuda.is_available():
@@ -487,7 +489,7 @@ def generate_samples(family, models: Models, config: Config, step: int, out: Pat
         gen = torch.Generator().manual_seed(config.sample_seed + i)
         prompts = family.prompt_kwargs(conditioning(family, models, [prompt], config), negative)
         with models.running(models.vae), accelerator.autocast():
-            img = pipe(**prompts, num_inference_steps=config.sample_steps, guidance_scale=config.sample_guidance_scale,
+            img = pipe(**prompts, num_inference_steps=config.sample_steps, guidance_scale=sample_guidance(config),
                        height=res, width=res, generator=gen).images[0]
         p = out / "samples" / f"step{step:08d}-p{i}.png"
         with atomic_path(p) as tmp:

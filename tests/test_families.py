@@ -223,13 +223,28 @@ def test_flux_timestep_sampling_and_flow_matching_target():
     assert w is None
 
 
-def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_dataset, tmp_path, train_capture):
+def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_dataset, tmp_path, train_capture,
+                                                               monkeypatch):
     from diffusers import FluxPipeline
 
+    family = get_family("flux")
+    guidance_used = []
+    real_pipeline = type(family).pipeline
+
+    def recording_pipeline(self, *a, **kw):  # what guidance the validation images get
+        pipe = real_pipeline(self, *a, **kw)
+        call = type(pipe).__call__
+        monkeypatch.setattr(type(pipe), "__call__",
+                            lambda p, *ca, **ckw: guidance_used.append(ckw["guidance_scale"]) or call(p, *ca, **ckw))
+        return pipe
+
+    monkeypatch.setattr(type(family), "pipeline", recording_pipeline)
     cfg = _cfg(tiny_flux, tiny_dataset, tmp_path, family="flux", train_mlp=True, guidance_scale=1.0,
-               sample_prompts=["toycircle, a red circle"], sample_steps=2, sample_every_n_steps=2, sample_guidance_scale=3.5,
+               sample_prompts=["toycircle, a red circle"], sample_steps=2, sample_every_n_steps=2,
                timestep_sampling="shift", save_formats=["kohya", "diffusers"])
+    assert cfg.sample_guidance_scale == 0  # "the family's usual value"
     res, m = train_capture(cfg)
+    assert guidance_used and set(guidance_used) == {3.5}  # Flux-dev's distilled guidance, not SD's CFG 7
     # T5 and CLIP encoded every caption once and were freed; validation images came from the cache
     assert m.text_encoders == [] and m.text_cache is not None
     assert {"", "toycircle, a red circle"} <= set(m.text_cache.entries)
@@ -243,7 +258,6 @@ def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_d
         assert any(part in s for s in stems), part
     assert all(s.startswith("lora_transformer_") for s in stems)
     assert not any(s in ("lora_transformer_proj_out", "lora_transformer_x_embedder") for s in stems)
-    family = get_family("flux")
     assert check_kohya_keys(sd, comfyui_key_map({"transformer": m.denoiser}, family.kohya_prefixes)) == []
     dsd, _ = read_lora_file(res.files["diffusers"])
     assert dsd and all(k.startswith("transformer.") for k in dsd)
@@ -323,6 +337,36 @@ def test_sdxl_fp16_on_gpu_caches_offloads_and_stays_finite(tiny_sdxl, tiny_datas
     assert next(m.vae.parameters()).dtype == torch.float32  # force_upcast VAE never ran in fp16
     assert next(m.denoiser.parameters()).device.type == "cuda"
     assert res.last_loss == res.last_loss  # not NaN
+
+
+def test_text_cache_on_disk_trains_as_in_memory_and_is_not_encoded_twice(tiny_flux, tiny_dataset, tmp_path,
+                                                                          monkeypatch):
+    """cache_text_embeddings='disk': same losses as the RAM cache, nothing held in RAM, and a second
+    run over the same folder (an interrupted run resumed) encodes no caption again."""
+    from lora_nb.families import check_config
+    from lora_nb.lossplot import read_train_log
+    from lora_nb.trainer import train
+
+    family = type(get_family("flux"))
+    encoded = []
+    real = family.encode_prompts
+    monkeypatch.setattr(family, "encode_prompts",
+                        lambda self, m, caps, *a, **kw: encoded.extend(caps) or real(self, m, caps, *a, **kw))
+    common = dict(family="flux", guidance_scale=1.0, sample_prompts=["toycircle, a red circle"], sample_steps=1,
+                  sample_every_n_steps=2, max_train_steps=3, save_state=False)
+    mem = train(_cfg(tiny_flux, tiny_dataset, tmp_path / "mem", **common))
+    n_mem = len(encoded)
+    disk_cfg = _cfg(tiny_flux, tiny_dataset, tmp_path / "disk", cache_text_embeddings="disk", **common)
+    disk = train(disk_cfg)
+    files = sorted((tmp_path / "disk" / "run" / "cache" / "text").glob("*.safetensors"))
+    assert len(encoded) == 2 * n_mem and len(files) == n_mem  # one file per distinct caption
+    assert read_train_log(mem.output_dir).loss == read_train_log(disk.output_dir).loss
+
+    train(disk_cfg.replace(output_dir=str(tmp_path / "disk" / "run"), max_train_steps=1))
+    assert len(encoded) == 2 * n_mem  # every caption came from the files
+    assert sorted((tmp_path / "disk" / "run" / "cache" / "text").glob("*.safetensors")) == files
+    with pytest.raises(ConfigError, match="cache_text_embeddings"):
+        check_config(Config(family="flux", cache_text_embeddings="disk", train_text_encoder=True))
 
 
 def test_text_cache_rules_and_where_encoders_live():

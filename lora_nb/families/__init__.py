@@ -27,6 +27,20 @@ from typing import Any
 
 _FAMILY_MODULES = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux"}
 
+# Inference defaults per family (validation images, XY grids): SD1.5/SDXL as in their model cards;
+# Flux-dev's guidance is the distilled guidance embedding (3.5 in Black Forest Labs' reference code),
+# not classifier-free guidance, and 7 over-saturates it.
+SAMPLE_DEFAULTS = {
+    "sd15": {"steps": 20, "cfg": 7.0},
+    "sdxl": {"steps": 25, "cfg": 7.0},
+    "flux": {"steps": 20, "cfg": 3.5},
+}
+
+
+def sample_guidance(config) -> float:
+    """The validation CFG scale: the config's, or the family's usual value when it is 0."""
+    return config.sample_guidance_scale or SAMPLE_DEFAULTS[config.family]["cfg"]
+
 
 @dataclass
 class Models:

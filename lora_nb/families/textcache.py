@@ -12,6 +12,7 @@ caption, plus '' when caption dropout is on.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,7 +30,7 @@ def impossible_reason(config: "Config") -> str | None:
 
 def problems(config: "Config") -> list[str]:
     why = impossible_reason(config)
-    if config.cache_text_embeddings == "yes" and why:
+    if config.cache_text_embeddings in ("yes", "disk") and why:
         return [f"cache_text_embeddings: cannot cache because {why} -> set cache_text_embeddings = 'auto' or "
                 f"'no', or turn off train_text_encoder/shuffle_caption"]
     return []
@@ -50,39 +51,94 @@ def captions_to_cache(captions, config: "Config") -> list[str]:
 
 
 class TextEmbeddingCache:
-    """{caption: {name: tensor without batch dim}} on the CPU; `get` stacks a batch on the device."""
+    """{caption: {name: tensor without batch dim}} on the CPU; `get` stacks a batch on the device.
 
-    def __init__(self, entries: dict[str, dict]):
-        self.entries = entries
+    With a `folder` (cache_text_embeddings = 'disk') each caption's tensors live in a safetensors file
+    instead (`entries` maps caption -> file): host RAM holds one batch (a Flux caption is ~4 MB of T5
+    output in bf16, so 1000 captions would be 4 GB of Colab's ~12), and files already there - from an
+    interrupted run - are not encoded again. The file name hashes the caption with the model and
+    clip skip, so another base model never reads them.
+    """
+
+    def __init__(self, entries: dict[str, "dict | Path"], folder: "Path | None" = None):
+        self.entries, self.folder = entries, folder
+
+    @staticmethod
+    def file_for(folder: "Path", caption: str, model_key: str, clip_skip: int) -> "Path":
+        import hashlib
+
+        return folder / f"{hashlib.sha1(f'{model_key}|{clip_skip}|{caption}'.encode()).hexdigest()}.safetensors"
 
     @classmethod
     def build(cls, family, models, captions: list[str], clip_skip: int = 1, batch_size: int = 8,
-              progress: bool = True) -> "TextEmbeddingCache":
+              progress: bool = True, folder: "Path | None" = None, model_key: str = "") -> "TextEmbeddingCache":
         import torch
         from tqdm.auto import tqdm
 
-        entries: dict[str, dict] = {}
-        chunks = [captions[i:i + batch_size] for i in range(0, len(captions), batch_size)]
+        entries: dict = {}
+        todo = list(captions)
+        if folder is not None:
+            entries = {c: cls.file_for(folder, c, model_key, clip_skip) for c in captions}
+            todo = [c for c in captions if not _readable(entries[c])]
+        chunks = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         with torch.no_grad():
             for chunk in tqdm(chunks, desc="caching text embeddings", disable=not progress or len(chunks) < 2):
                 cond = family.encode_prompts(models, chunk, clip_skip)
                 for i, cap in enumerate(chunk):
-                    entries[cap] = {k: v[i].detach().cpu() for k, v in cond.items()}
-        return cls(entries)
+                    tensors = {k: v[i].detach().cpu().contiguous() for k, v in cond.items()}
+                    if folder is None:
+                        entries[cap] = tensors
+                    else:
+                        _save(entries[cap], tensors)
+        return cls(entries, folder)
 
     def __contains__(self, caption: str) -> bool:
         return caption in self.entries
+
+    def _tensors(self, caption: str) -> dict:
+        e = self.entries[caption]
+        if self.folder is None:
+            return e
+        from safetensors.torch import load_file
+
+        return load_file(str(e))
 
     def get(self, captions: list[str], device) -> dict:
         missing = [c for c in captions if c not in self.entries]
         if missing:
             raise KeyError(f"caption not in the text-embedding cache: {missing[0]!r}")
-        keys = self.entries[captions[0]].keys()
-        return {k: torch_stack([self.entries[c][k] for c in captions]).to(device) for k in keys}
+        rows = [self._tensors(c) for c in captions]
+        return {k: torch_stack([r[k] for r in rows]).to(device) for k in rows[0]}
 
     @property
     def nbytes(self) -> int:
+        """Host RAM the cache holds (0 on disk: files are read per batch)."""
+        if self.folder is not None:
+            return 0
         return sum(t.numel() * t.element_size() for e in self.entries.values() for t in e.values())
+
+
+def _readable(path) -> bool:
+    """A complete cache file (atomic writes leave no half files, but a foreign or damaged one is re-made)."""
+    if not path.is_file():
+        return False
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as f:
+            return bool(list(f.keys()))
+    except Exception:
+        return False
+
+
+def _save(path, tensors: dict) -> None:
+    from safetensors.torch import save_file
+
+    from ..fileio import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
 
 
 def torch_stack(tensors):
