@@ -1,7 +1,9 @@
 """The whole course in one call, on CPU and offline: collect -> crop -> tags -> plan -> train -> XY grid.
 
-Uses `datasets_sample/` (the single-concept zigzag-star set) and the built-in tiny model, so it
-runs anywhere in a few minutes. Each step writes its own folder under `out`, exactly as the
+Uses `datasets_sample/` (the single-concept zigzag-star set) and the built-in `tiny-shapes` base model
+(`lora_nb.builtin`), which draws coloured shapes but has never seen the star: the XY grid shows the
+LoRA teaching it, growing with steps and strength, and `star_scores.md` measures it
+(`lora_nb.detect`). It runs anywhere in a few minutes. Each step writes its own folder under `out`, exactly as the
 notebooks do, and nothing in the sample folder is modified.
 """
 
@@ -13,6 +15,15 @@ from pathlib import Path
 from .errors import LoraNbError
 
 SAMPLE_CONCEPT = "20_zigzag_star"
+STAR_PROMPT = "This image is labeled as donpzishnk. a toy star"  # the sample's trigger id + class word
+
+# The LoRA recipe for the tiny-shapes model at 64 px (measured in bench/README.md; the training
+# script's --evaluate and tests/test_tiny_base.py use it too). A 4M-parameter model wants a far
+# higher learning rate than seed 000's 1e-4 for SD1.5's 860M-parameter UNet; batch 4 steadies it,
+# and the text-encoder LoRA gives the new trigger id a meaning (the tiny CLIP has never seen it).
+DEMO_RECIPE = dict(optimizer="adamw", learning_rate=5e-3, rank=8, alpha=8.0, lr_scheduler="constant",
+                   train_batch_size=4, train_text_encoder=True)
+DEMO_STEPS, DEMO_SAVE_EVERY = 300, 75
 
 
 def sample_data_dir() -> Path:
@@ -33,17 +44,25 @@ class DemoResult:
     checkpoints: list[Path]
     grid: Path
     summary: list[str] = field(default_factory=list)
+    star_scores: str | None = None  # markdown table, when trained on the sample star
 
 
-def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path | None = None, steps: int = 60,
-             save_every: int = 20, resolution: int = 64, seed: int = 0, progress: bool = True) -> DemoResult:
+def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path | None = None,
+             steps: int = DEMO_STEPS, save_every: int = DEMO_SAVE_EVERY, resolution: int = 64, seed: int = 0, progress: bool = True, grid_seeds: int = 4,
+             grid_steps: int = 20) -> DemoResult:
+    """Every course step on the sample star (or `data`) and the built-in model (or `model`), into `out`.
+
+    With the sample data the XY grid has `grid_seeds` seeds and every cell gets a zigzag-star score
+    (`star_scores.md`): the concept should be absent at strength 0 and grow with strength and steps."""
     from .collector import collect
     from .config import Config
     from .crop import crop_folder
+    from .detect import star_curve
     from .evaluate import xy_grid
+    from .fileio import atomic_write_text
     from .planner import plan, render_markdown
     from .tags import CleanOptions, clean_folder
-    from .testing import build_tiny_model
+    from .builtin import builtin_model_dir
     from .trainer import train
 
     import torch
@@ -60,8 +79,9 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
         summary.append(line)
         print(line)
 
+    data_is_sample = data is None
     data = Path(data) if data else sample_data_dir() / SAMPLE_CONCEPT
-    model_dir = Path(model) if model else build_tiny_model("sd15", out / "model")
+    model_dir = Path(model) if model else builtin_model_dir()
     say(f"base model: {model_dir}")
 
     rep = collect(data, out / "1_dataset", min_side=resolution, progress=progress)
@@ -72,26 +92,43 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     tags = clean_folder(out / "2_cropped", CleanOptions(dedupe=True), out=out / "3_captions", overwrite=True)
     say(f"tags: {tags.summary().splitlines()[0]}")
 
-    first_caption = next((out / "3_captions").rglob("*.txt")).read_text(encoding="utf-8")
-    trigger = first_caption.split("labeled as ")[-1].split(".")[0] if "labeled as" in first_caption else ""
+    first_caption = next((out / "3_captions").rglob("*.txt")).read_text(encoding="utf-8").strip()
+    if data_is_sample:  # the trigger id as the tags step left it, with the class word
+        trigger = first_caption.split("labeled as ")[-1].split(".")[0]
+        prompt = f"This image is labeled as {trigger}. a toy star"
+    else:
+        prompt = first_caption
     cfg = Config(pretrained_model=str(model_dir), train_data_dir=str(out / "3_captions"), resolution=resolution,
-                 optimizer="adamw", learning_rate=1e-3, rank=8, alpha=4.0, max_train_steps=steps,
-                 save_every_n_steps=save_every, lr_scheduler="constant", seed=seed, output_dir=str(out / "4_run"),
-                 sample_prompts=[f"This image is labeled as {trigger}. a toy star", "a red circle"],
-                 sample_steps=10, training_comment="lora-nb demo on datasets_sample")
+                 **DEMO_RECIPE, max_train_steps=steps, save_every_n_steps=save_every, seed=seed,
+                 output_dir=str(out / "4_run"),
+                 sample_prompts=[prompt, "a red circle on a blue background"],
+                 sample_steps=10, training_comment=f"lora-nb demo on {'datasets_sample' if data_is_sample else data.name}")
     cfg.save(out / "config.toml")
     the_plan = plan(cfg, purpose="object")
     say(f"plan: {the_plan.steps.formula}; checkpoints at {the_plan.steps.checkpoint_steps}")
-    (out / "plan.md").write_text(render_markdown(the_plan), encoding="utf-8")
+    atomic_write_text(out / "plan.md", render_markdown(the_plan))
     result = train(cfg)
     ckpts = [files.get("kohya") for _, files in result.checkpoints]
     say(f"train: {result.steps} steps, final loss {result.last_loss:.4f}; files: "
         + ", ".join(str(p) for p in result.files.values()))
 
-    grid = xy_grid(str(model_dir), ckpts, f"This image is labeled as {trigger}. a toy star",
-                   strengths=[0.0, 0.5, 1.0], seeds=seed, steps=10, width=resolution, height=resolution,
-                   progress=progress, title="lora-nb demo: checkpoint x strength")
+    star_table = None
+    if data_is_sample:
+        # measured, not just shown: the zigzag-star detector scores every cell, averaged over seeds
+        curve = star_curve(str(model_dir), ckpts, prompt, strengths=(0.0, 0.5, 1.0),
+                           seeds=tuple(range(seed, seed + grid_seeds)), steps=grid_steps, cfg=5.0, size=resolution,
+                           progress=progress)
+        grid, star_table = curve.grid, curve.markdown()
+        atomic_write_text(out / "star_scores.md", f"# Zigzag-star score (lora_nb.detect.star_score), mean of "
+                                                  f"{grid_seeds} seeds\n\n{star_table}\n")
+    else:
+        grid = xy_grid(str(model_dir), ckpts, prompt, strengths=[0.0, 0.5, 1.0], seeds=seed, steps=grid_steps,
+                       width=resolution, height=resolution, progress=progress,
+                       title="lora-nb demo: checkpoint x strength")
     grid_path = out / "xy_grid.png"
     grid.save(grid_path)
-    say(f"xy: {grid.shape[1]} checkpoints x {grid.shape[2]} strengths -> {grid_path}")
-    return DemoResult(out, model_dir, out / "3_captions", result.files, ckpts, grid_path, summary)
+    say(f"xy: {grid.shape[1]} checkpoints x {grid.shape[2]} strengths x {grid.shape[0]} seeds -> {grid_path}")
+    if star_table:
+        say("star score (0 = no zigzag star, 1 = the sample's star), rows: checkpoints, columns: LoRA strength\n"
+            + star_table)
+    return DemoResult(out, model_dir, out / "3_captions", result.files, ckpts, grid_path, summary, star_table)

@@ -7,7 +7,8 @@ tiny-shapes model) with plain image measurements, no learned model:
 - `read_scene(img)`: background colour (median of the border), the object (the largest blob of
   pixels that differ from the background and are not its shadow), the object's colour (nearest
   named colour of `lora_nb.scenes`) and shape (from the harmonics of its radial outline:
-  a circle has none, a triangle a strong 3rd, a square a 4th, a five-pointed star a 5th).
+  a circle has none, a triangle a strong 3rd, a square a 4th, a five-pointed star a 5th; the
+  nearest of the drawn shapes' mean harmonics wins, so an oval counts as a circle).
 - `star_score(img)`: how much the picture shows the sample dataset's toy - a yellow five-pointed
   star with navy zigzag stripes (`datasets_sample/20_zigzag_star`): yellow area x (navy stripes
   on the yellow + five-pointedness of the yellow blob), in [0, 1]. The base model's scenes have no
@@ -150,17 +151,40 @@ class SceneReading:
     harmonics: list[float] = field(default_factory=list)
 
 
+# Mean outline harmonics 2-5 of each shape as `lora_nb.scenes` draws it (plain fill and background,
+# random size/angle/position; `shape_prototypes()` recomputes them, tests/test_detect.py compares):
+# the references a generated blob is compared with.
+SHAPE_PROTOTYPES = {
+    "circle": (0.011, 0.002, 0.008, 0.002),
+    "triangle": (0.005, 0.129, 0.005, 0.004),
+    "square": (0.002, 0.002, 0.066, 0.002),
+    "diamond": (0.086, 0.009, 0.084, 0.012),
+}
+
+
+def shape_prototypes(n: int = 400, seed: int = 5) -> dict[str, np.ndarray]:
+    """Mean harmonics 2-5 per shape over the plain scenes among `n` random ones (see SHAPE_PROTOTYPES)."""
+    import random
+
+    from .scenes import random_scene, render_scene
+
+    rng = random.Random(seed)
+    found: dict[str, list] = {}
+    for _ in range(n):
+        spec = random_scene(rng)
+        if spec.pattern == "plain" and spec.fill == "plain":
+            mask, _ = object_mask(as_rgb(render_scene(spec)))
+            found.setdefault(spec.shape, []).append(radial_harmonics(mask)[2:6])
+    return {shape: np.mean(v, axis=0) for shape, v in found.items()}
+
+
 def _shape_from_harmonics(hm: np.ndarray) -> str:
-    h2, h3, h4, h5 = hm[2], hm[3], hm[4], hm[5]
+    """The five-pointed star by its 5th harmonic; otherwise the nearest drawn shape's harmonics
+    (an oval blob is nearer a circle than a square: a square needs corners, a strong 4th)."""
+    h3, h4, h5 = hm[3], hm[4], hm[5]
     if h5 > 0.08 and h5 > max(h3, h4):
         return "star"
-    if max(h2, h3, h4) < 0.045:
-        return "circle"
-    if h3 >= max(h2, h4):
-        return "triangle"
-    if h2 > 0.06 and h2 > 0.8 * h4:
-        return "diamond"  # elongated (the scenes' diamond is 1.44x taller than wide)
-    return "square"
+    return min(SHAPE_PROTOTYPES, key=lambda s: float(np.sum((hm[2:6] - np.array(SHAPE_PROTOTYPES[s])) ** 2)))
 
 
 def object_mask(image, min_distance: float = 55.0) -> tuple[np.ndarray, tuple[int, int, int]]:

@@ -123,11 +123,12 @@ def sample_sources() -> list[str]:
 
 
 def smoke_overrides(model_dir: str | os.PathLike | None = None) -> dict:
-    """Config values for smoke mode: the tiny offline SD1.5 model (built once), 64 px, 2 steps, one
-    checkpoint, fp32 AdamW (validation prompts come from the dataset in 05_train)."""
-    from .testing import build_tiny_model, default_tiny_model_dir
+    """Config values for smoke mode: the built-in tiny-shapes model (`lora_nb.builtin`, an SD1.5-layout
+    model that draws; `model_dir` for another), 64 px, 2 steps, one checkpoint, fp32 AdamW
+    (validation prompts come from the dataset in 05_train)."""
+    from .builtin import builtin_model_dir
 
-    model = build_tiny_model("sd15", model_dir or default_tiny_model_dir("sd15"))
+    model = model_dir or builtin_model_dir()
     return dict(family="sd15", pretrained_model=str(model), resolution=64, min_bucket_reso=64,
                 max_bucket_reso=128, optimizer="adamw", learning_rate=1e-3, max_train_steps=2,
                 save_every_n_steps=2, sample_steps=2, mixed_precision="no", save_formats=["kohya", "diffusers"])

@@ -229,15 +229,16 @@ def environment(use_drive: bool = True) -> Environment:
 # --- two real training steps ---------------------------------------------------------------------
 def check_training(steps: int = 2, model_dir: str | os.PathLike | None = None,
                    workdir: str | os.PathLike | None = None) -> Check:
-    """Train `steps` steps on the tiny offline model and load the LoRA file back."""
+    """Train `steps` steps on the built-in tiny-shapes model (or `model_dir`) and load the LoRA file back."""
+    from .builtin import builtin_model_dir
     from .config import Config
-    from .testing import build_tiny_model, default_tiny_model_dir, make_toy_dataset
+    from .testing import make_toy_dataset
 
     own = workdir is None
     work = Path(workdir or tempfile.mkdtemp(prefix="lora-nb-selftest-"))
     t0 = time.perf_counter()
     try:
-        model = build_tiny_model("sd15", model_dir or default_tiny_model_dir("sd15"))
+        model = model_dir or builtin_model_dir()
         data = make_toy_dataset(work / "data", {"selftest": (1, 2)})
         cfg = Config(pretrained_model=str(model), train_data_dir=str(data), resolution=64, min_bucket_reso=64,
                      max_bucket_reso=64, optimizer="adamw", learning_rate=1e-3, max_train_steps=steps,

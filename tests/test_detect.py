@@ -36,6 +36,17 @@ def test_radial_harmonics_tell_circle_square_triangle_and_star_apart():
     assert star[5] > 0.12 > max(square[5], tri[5], circle[5])
 
 
+def test_shape_prototypes_are_what_the_scenes_draw():
+    fresh = detect.shape_prototypes()
+    assert set(fresh) == set(detect.SHAPE_PROTOTYPES)
+    for shape, ref in detect.SHAPE_PROTOTYPES.items():
+        np.testing.assert_allclose(fresh[shape], ref, atol=0.006, err_msg=shape)
+    # an oval blob (the tiny model's circles are often stretched) is read as a circle, not a square
+    yy, xx = np.mgrid[:64, :64]
+    oval = ((xx - 32) / 14.0) ** 2 + ((yy - 32) / 11.0) ** 2 <= 1
+    assert detect._shape_from_harmonics(radial_harmonics(oval)) == "circle"
+
+
 def test_largest_component_keeps_the_biggest_blob():
     m = np.zeros((10, 10), bool)
     m[0:2, 0:2] = True  # 4 pixels

@@ -4,10 +4,11 @@ project shared by all seven, with assertions on the files each one wrote and the
 
 import ast
 import json
-import os
 from pathlib import Path
 
 import pytest
+
+from lora_nb.builtin import builtin_model_dir
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -62,13 +63,12 @@ def test_notebook_is_clean_and_follows_the_conventions(name):
 
 # --- executed in a real kernel -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, tiny_sd15):
-    """Environment the kernels inherit: smoke mode, offline, projects and the tiny model in tmp."""
+def smoke(tmp_path_factory):
+    """Environment the kernels inherit: smoke mode (the built-in tiny-shapes model), offline, projects in tmp."""
     root = tmp_path_factory.mktemp("nb")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LORA_NB_SMOKE", "1")
         mp.setenv("LORA_NB_PROJECTS", str(root / "projects"))
-        mp.setenv("LORA_NB_CACHE", str(Path(tiny_sd15).parent))  # smoke mode reuses the session's tiny model
         mp.delenv("LORA_NB_LANG", raising=False)
         mp.delenv("LORA_NB_PROJECT", raising=False)
         for k, v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
@@ -120,7 +120,7 @@ def test_00_setup(smoke):
     data = json.loads((proj / "project.json").read_text(encoding="utf-8"))
     assert data["family"] == "sd15" and "setup" in data["steps"]
     cfg = (proj / "config.toml").read_text(encoding="utf-8")
-    assert str(Path(os.environ["LORA_NB_CACHE"]) / "tiny-sd15") in cfg and "resolution = 64" in cfg
+    assert f'pretrained_model = "{builtin_model_dir()}"' in cfg and "resolution = 64" in cfg
     report_html = _outputs(_cell(nb, "run_selftest"), "text/html")[0]["data"]["text/html"]
     assert "Self-test passed" in report_html and "2 steps on the tiny model" in report_html
     assert "Smoke mode" in _text(nb)
