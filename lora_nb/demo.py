@@ -1,10 +1,10 @@
 """The whole course in one call, on CPU and offline: collect -> crop -> tags -> plan -> train -> XY grid.
 
-Uses `datasets_sample/` (the single-concept zigzag-star set) and the built-in `tiny-shapes` base model
-(`lora_nb.builtin`), which draws coloured shapes but has never seen the star: the XY grid shows the
-LoRA teaching it, growing with steps and strength, and `star_scores.md` measures it
-(`lora_nb.detect`). It runs anywhere in a few minutes. Each step writes its own folder under `out`, exactly as the
-notebooks do, and nothing in the sample folder is modified.
+Uses `datasets_sample/` (the single-concept zigzag-star set) and the built-in `tiny-shapes` base
+model (`lora_nb.builtin`), which draws coloured shapes but has never seen the star: the XY grid shows
+the LoRA teaching it (absent at strength 0, present at 1) and `star_scores.md` measures every cell
+(`lora_nb.detect`). It runs anywhere in a few minutes. Each step writes its own folder under `out`,
+exactly as the notebooks do, and nothing in the sample folder is modified.
 """
 
 from __future__ import annotations
@@ -48,12 +48,13 @@ class DemoResult:
 
 
 def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path | None = None,
-             steps: int = DEMO_STEPS, save_every: int = DEMO_SAVE_EVERY, resolution: int = 64, seed: int = 0, progress: bool = True, grid_seeds: int = 4,
-             grid_steps: int = 20) -> DemoResult:
+             steps: int = DEMO_STEPS, save_every: int = DEMO_SAVE_EVERY, resolution: int = 64, seed: int = 0,
+             progress: bool = True, grid_seeds: int = 4, grid_steps: int = 20) -> DemoResult:
     """Every course step on the sample star (or `data`) and the built-in model (or `model`), into `out`.
 
     With the sample data the XY grid has `grid_seeds` seeds and every cell gets a zigzag-star score
-    (`star_scores.md`): the concept should be absent at strength 0 and grow with strength and steps."""
+    (`star_scores.md`): the concept should be absent at strength 0 and appear towards strength 1."""
+    from .builtin import builtin_model_dir
     from .collector import collect
     from .config import Config
     from .crop import crop_folder
@@ -62,7 +63,6 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     from .fileio import atomic_write_text
     from .planner import plan, render_markdown
     from .tags import CleanOptions, clean_folder
-    from .builtin import builtin_model_dir
     from .trainer import train
 
     import torch
@@ -100,9 +100,9 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
         prompt = first_caption
     cfg = Config(pretrained_model=str(model_dir), train_data_dir=str(out / "3_captions"), resolution=resolution,
                  **DEMO_RECIPE, max_train_steps=steps, save_every_n_steps=save_every, seed=seed,
-                 output_dir=str(out / "4_run"),
-                 sample_prompts=[prompt, "a red circle on a blue background"],
-                 sample_steps=10, training_comment=f"lora-nb demo on {'datasets_sample' if data_is_sample else data.name}")
+                 output_dir=str(out / "4_run"), sample_prompts=[prompt, "a red circle on a blue background"],
+                 sample_steps=10,
+                 training_comment=f"lora-nb demo on {'datasets_sample' if data_is_sample else data.name}")
     cfg.save(out / "config.toml")
     the_plan = plan(cfg, purpose="object")
     say(f"plan: {the_plan.steps.formula}; checkpoints at {the_plan.steps.checkpoint_steps}")
