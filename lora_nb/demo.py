@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import LoraNbError
 
 SAMPLE_CONCEPT = "20_zigzag_star"
-STAR_PROMPT = "This image is labeled as donpzishnk. a toy star"  # the sample's trigger id + class word
+STAR_PROMPT_TEMPLATE = "This image is labeled as {trigger}. a toy star"  # the sample's trigger id + class word
+STAR_PROMPT = STAR_PROMPT_TEMPLATE.format(trigger="donpzishnk")
 
 # The LoRA recipe for the tiny-shapes model at 64 px (measured in bench/README.md; the training
 # script's --evaluate and tests/test_tiny_base.py use it too). A 4M-parameter model wants a far
@@ -95,7 +96,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     first_caption = next((out / "3_captions").rglob("*.txt")).read_text(encoding="utf-8").strip()
     if data_is_sample:  # the trigger id as the tags step left it, with the class word
         trigger = first_caption.split("labeled as ")[-1].split(".")[0]
-        prompt = f"This image is labeled as {trigger}. a toy star"
+        prompt = STAR_PROMPT_TEMPLATE.format(trigger=trigger)
     else:
         prompt = first_caption
     cfg = Config(pretrained_model=str(model_dir), train_data_dir=str(out / "3_captions"), resolution=resolution,

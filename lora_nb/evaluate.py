@@ -50,8 +50,6 @@ from .families import SAMPLE_DEFAULTS
 DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # seed 001 §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
 DEFAULT_SEED = 42
 
-FAMILY_DEFAULTS = SAMPLE_DEFAULTS  # steps and CFG per family, shared with the trainer's validation images
-
 # Seed 000 keeps one prompt unrelated to the concept among the validation prompts to see what the
 # LoRA does to everything else; these are the defaults for `forgetting_check`.
 UNRELATED_PROMPTS = (
@@ -813,7 +811,7 @@ def _layout(builtins: dict[str, Axis], x, y, extra: Sequence[str | Axis]):
 
 
 def _base_params(pipe, prompt: str, negative_prompt: str, steps, cfg, sampler, width, height) -> dict:
-    d = FAMILY_DEFAULTS[pipeline_family(pipe)]
+    d = SAMPLE_DEFAULTS[pipeline_family(pipe)]  # steps and CFG, as the trainer's validation images
     if (width is None) != (height is None):
         raise ConfigError("give both width and height, or neither (the model's default size)")
     if width is not None:

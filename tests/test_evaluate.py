@@ -400,7 +400,7 @@ def test_xy_grid_on_sdxl_and_flux(family, tmp_path):
     size = {"width": 64, "height": 64} if family == "flux" else {}
     p = ev.load_pipeline(base, device="cpu")
     assert ev.pipeline_family(p) == family
-    cfg = ev.FAMILY_DEFAULTS[family]["cfg"]
+    cfg = ev.SAMPLE_DEFAULTS[family]["cfg"]
     res = ev.xy_grid(p, lora, "a red circle", strengths=[0, 1], steps=STEPS, progress=False, **size)
     assert res.shape == (1, 1, 2) and res.y.labels == ["step 100"]
     base_img = plain_diffusers_image(base, "a red circle", cfg=cfg, **size)
