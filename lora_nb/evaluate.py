@@ -668,7 +668,8 @@ def _call_kwargs(pipe, params: dict, generator) -> dict:
     return {k: v for k, v in kw.items() if k in accepted}
 
 
-def _generate(pipe, params: dict, adapters: dict[str, float], has_adapters: bool, scheduler):
+def _generate(pipe, params: dict, adapters: dict[str, float], has_adapters: bool, scheduler, seeds=None):
+    """One cell's picture; with `seeds`, that cell's picture for each seed, drawn in one batch."""
     import torch
 
     if has_adapters:
@@ -679,14 +680,47 @@ def _generate(pipe, params: dict, adapters: dict[str, float], has_adapters: bool
             pipe.disable_lora()  # the exact base model, see the module docstring
     pipe.scheduler = scheduler
     # Noise from a CPU generator: the same seed gives the same starting noise on CPU, T4 or A100.
-    generator = torch.Generator(device="cpu").manual_seed(int(params["seed"]))
+    # A batch gets one generator per image, so each seed's noise is what it is in a batch of one.
+    many = seeds is not None
+    generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in (seeds if many else [params["seed"]])]
+    kw = _call_kwargs(pipe, params, generators if many else generators[0])
+    if many:
+        kw["num_images_per_prompt"] = len(generators)
     try:
         with torch.inference_mode():
-            return pipe(**_call_kwargs(pipe, params, generator)).images[0]
+            images = pipe(**kw).images
     except torch.cuda.OutOfMemoryError:
-        raise LoraNbError("the GPU ran out of memory while generating a cell -> lower width/height, use "
-                          "offload='model' or 'sequential' (CLI --offload), quantize='nf4' for Flux, or close "
-                          "other notebooks holding GPU memory") from None
+        raise LoraNbError("the GPU ran out of memory while generating a cell -> lower width/height or batch "
+                          "(CLI --batch), use offload='model' or 'sequential' (CLI --offload), quantize='nf4' for "
+                          "Flux, or close other notebooks holding GPU memory") from None
+    return images if many else images[0]
+
+
+class _SeedBatches:
+    """Draws a cell's seeds together, `batch` per pipeline call, and hands them out cell by cell.
+
+    The grid is walked cell by cell as before; the first cell of a group that differs only by seed
+    renders the whole group. With one generator per image the pictures are those of a batch of one
+    (up to float rounding); what changes is speed and peak memory (`batch` images at once), so it is
+    opt-in: 1 for SDXL on a T4, all seeds for the 64 px tiny model on a CPU.
+    """
+
+    def __init__(self, seed_axis: "Axis | None", batch: int):
+        self.seeds = list(seed_axis.values) if seed_axis is not None and batch > 1 else []
+        self.batch = batch
+        self.done: dict[str, dict[int, object]] = {}
+
+    def image(self, pipe, params: dict, adapters: dict[str, float], has_adapters: bool, scheduler):
+        if len(self.seeds) < 2:
+            return _generate(pipe, params, adapters, has_adapters, scheduler)
+        key = repr(sorted((k, v) for k, v in params.items() if k != "seed"))
+        group = self.done.setdefault(key, {})
+        if params["seed"] not in group:
+            todo = [s for s in dict.fromkeys(self.seeds) if s not in group] or [params["seed"]]
+            for i in range(0, len(todo), self.batch):
+                chunk = todo[i:i + self.batch]
+                group.update(zip(chunk, _generate(pipe, params, adapters, has_adapters, scheduler, seeds=chunk)))
+        return group[params["seed"]]
 
 
 def _cell_record(params: dict, adapters: dict[str, float], by_adapter: Mapping[str, LoraFile]) -> dict:
@@ -715,7 +749,7 @@ def _describe_fixed(axes: Sequence[Axis], params: dict, varying: set[str]) -> li
 
 def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], params: dict,
             loras: Sequence[LoraFile], *, title: str | None, base_label: str, cell_size, progress: bool,
-            font: str | None, desc: str) -> XYResult:
+            font: str | None, desc: str, batch: int = 1) -> XYResult:
     from tqdm.auto import tqdm
 
     from .grids import labelled_grid, stack_panels
@@ -738,6 +772,9 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     combos = list(itertools.product(*[range(len(a)) for a in panels]))
     ordered = sorted([(a, "p", k) for k, a in enumerate(panels)] + [(y, "y", 0), (x, "x", 0)],
                      key=lambda t: _APPLY_ORDER.get(t[0].kind, 1))
+    if not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch: {batch!r} -> a whole number of images per pipeline call, 1 or more")
+    seeds = _SeedBatches(next((a for a in (x, y, *panels) if a.kind == "seed"), None), batch)
     bar = tqdm(total=len(combos) * len(y) * len(x), desc=desc, unit="img", disable=not progress)
     cells, records, sheets, captions = [], [], [], []
     try:
@@ -751,7 +788,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
                         _apply(p, axis, {"p": combo[k] if where == "p" else 0, "y": r, "x": c}[where])
                     adapters = _active_adapters(p, by_name)
                     sched = _scheduler(pipe, p["sampler"], cache, original)
-                    row.append(_generate(pipe, p, adapters, has_adapters, sched))
+                    row.append(seeds.image(pipe, p, adapters, has_adapters, sched))
                     rec.append(_cell_record(p, adapters, by_adapter))
                     bar.update(1)
                 rows.append(row)
@@ -865,6 +902,7 @@ def xy_grid(
     title: str | None = None,
     font: str | None = None,
     progress: bool = True,
+    batch: int = 1,
 ) -> XYResult:
     """Checkpoints x strengths (x prompts x seeds) with the same noise in every cell.
 
@@ -875,6 +913,8 @@ def xy_grid(
     A spec replaces the built-in axis of the same name (`x="seed=1,2,3"` instead of `seeds`).
     `steps`/`cfg` default per family (SD 20/7, SDXL 25/7, Flux 20/3.5); `cell_size` shrinks cells
     on the sheet (the full-size images stay in `XYResult.cells`).
+    `batch`: images per pipeline call - a cell's seeds are drawn together (faster; `batch` times
+    the activation memory, so keep 1 for SDXL/Flux on a 16 GB card).
     """
     files = lora_files(loras, sort=sort_checkpoints) if _as_list(loras) else []
     prompts = _as_list(prompts)
@@ -893,7 +933,7 @@ def xy_grid(
     used = [v for v in (lora_axis.values if lora_axis else []) if isinstance(v, LoraFile)]
     with loras_loaded(pipe, used):
         return _render(pipe, ax, ay, panels, fixed, params, used, title=title, base_label=label,
-                       cell_size=cell_size, progress=progress, font=font, desc="XY grid")
+                       cell_size=cell_size, progress=progress, font=font, desc="XY grid", batch=batch)
 
 
 def mix_grid(
@@ -920,6 +960,7 @@ def mix_grid(
     title: str | None = None,
     font: str | None = None,
     progress: bool = True,
+    batch: int = 1,
 ) -> XYResult:
     """Several LoRAs at once, each at its own weight (seed 000, example 3: landscape + camping + car
     LoRAs, each called by its trigger in the prompt), on a grid across weight combinations.
@@ -927,7 +968,7 @@ def mix_grid(
     `loras`: {name: file} (names label the grid) or a list of files. Either `weights`, one list of
     values per LoRA - the grid is their product (first LoRA's weights across, second's down, further
     ones as panels) - or `combos`, explicit weight tuples (one row each). Default: every LoRA at
-    0, 0.5 and 1. A weight of 0 leaves that LoRA out of the cell entirely.
+    0, 0.5 and 1. A weight of 0 leaves that LoRA out of the cell entirely. `batch` as in `xy_grid`.
     """
     named = dict(loras) if isinstance(loras, Mapping) else None
     paths = list(named.values()) if named is not None else _as_list(loras)
@@ -984,7 +1025,7 @@ def mix_grid(
     params["weights"] = {}
     with loras_loaded(pipe, files):
         return _render(pipe, ax, ay, panels, fixed, params, files, title=title, base_label=label,
-                       cell_size=cell_size, progress=progress, font=font, desc="LoRA mix")
+                       cell_size=cell_size, progress=progress, font=font, desc="LoRA mix", batch=batch)
 
 
 def _alias(spec, builtins: dict[str, Axis]):
@@ -1054,9 +1095,11 @@ def forgetting_check(
     cell_size: int | None = None,
     font: str | None = None,
     progress: bool = True,
+    batch: int = 1,
 ) -> ForgettingReport:
     """Does the LoRA leak into prompts it was not trained for? Rows: prompts unrelated to the concept
-    (default `UNRELATED_PROMPTS`) plus the concept prompt if given; columns: without / with the LoRA."""
+    (default `UNRELATED_PROMPTS`) plus the concept prompt if given; columns: without / with the LoRA.
+    `batch` as in `xy_grid`."""
     files = lora_files(lora, sort=False)
     if len(files) != 1:
         raise ConfigError("forgetting_check takes one LoRA file -> pick the checkpoint to check")
@@ -1074,7 +1117,7 @@ def forgetting_check(
     params = _base_params(pipe, rows[0], negative_prompt, steps, cfg, sampler, width, height)
     with loras_loaded(pipe, files):
         res = _render(pipe, ax, ay, panels, fixed, params, files, title=None, base_label=f"{label} · forgetting check",
-                      cell_size=cell_size, progress=progress, font=font, desc="forgetting check")
+                      cell_size=cell_size, progress=progress, font=font, desc="forgetting check", batch=batch)
     diffs = [[image_difference(res.cells[p][r][0], res.cells[p][r][1]) for p in range(len(res.cells))]
              for r in range(len(rows))]
     change = [sum(d) / len(d) for d in diffs]

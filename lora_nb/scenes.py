@@ -46,6 +46,10 @@ BACKGROUND_PATTERNS = ("plain", "gradient", "checker", "stripes", "dots", "room"
 PATTERN_WEIGHTS = (0.35, 0.15, 0.12, 0.12, 0.11, 0.15)
 FILLS = ("plain", "striped", "dotted")
 SIZE_WORDS = ("small", "mid-size", "large")
+# Shapes lean at most this much (degrees). A small model draws the average of what a word covers
+# before it draws any one case: squares turned anywhere in +-30 deg average into a round blob (the first
+# tiny-shapes model drew exactly that), while upright-ish squares and triangles keep their corners.
+MAX_TILT = 10.0
 POSITION_WORDS = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom",
                   "bottom right")
 
@@ -117,7 +121,7 @@ def random_scene(rng: random.Random) -> SceneSpec:
     y = rng.uniform(margin, 1 - margin * 1.1)
     return SceneSpec(
         shape=shape, colour=colour, fill=rng.choices(FILLS, weights=(0.7, 0.15, 0.15))[0], size=r, x=x, y=y,
-        angle=rng.uniform(-30, 30) if shape != "circle" else 0.0, background=b1, background2=b2,
+        angle=rng.uniform(-MAX_TILT, MAX_TILT) if shape != "circle" else 0.0, background=b1, background2=b2,
         pattern=rng.choices(BACKGROUND_PATTERNS, weights=PATTERN_WEIGHTS)[0], pattern_scale=rng.choice((4, 6, 8)),
         horizon=rng.uniform(0.55, 0.7), shadow=rng.random() < 0.8, outline=rng.random() < 0.4)
 

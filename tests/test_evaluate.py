@@ -211,6 +211,37 @@ def test_run_folder_prompts_and_seeds_make_panels(pipe, loras):
     assert tops == sorted(tops)  # panels stacked top to bottom
 
 
+def test_seeds_drawn_in_batches_give_the_same_grid_in_fewer_calls(pipe, loras, monkeypatch):
+    """batch=N draws a cell's seeds N per pipeline call, one generator per seed: the pictures match a
+    batch of one (to float rounding), the calls drop from cells to cells / N (rounded up)."""
+    import functools
+
+    calls = []
+    real = type(pipe).__call__
+
+    @functools.wraps(real)  # the grid reads the pipeline's call signature
+    def counting(self, *a, **kw):
+        calls.append(kw.get("num_images_per_prompt", 1))
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(type(pipe), "__call__", counting)
+    kw = dict(strengths=[0, 1], seeds=[3, 1, 2], steps=STEPS, x="strength", y="lora", axes=["seed"], progress=False)
+    one = ev.xy_grid(pipe, loras["run"], "a red circle", **kw)
+    assert calls == [1] * 12
+    calls.clear()
+    two = ev.xy_grid(pipe, loras["run"], "a red circle", batch=2, **kw)
+    assert calls == [2, 1] * 4  # 2 checkpoints x 2 strengths, three seeds each
+    for p in range(3):
+        for r in range(2):
+            for c in range(2):
+                a, b = (np.asarray(res.cell(r, c, panel=p), dtype=np.int16) for res in (one, two))
+                assert np.abs(a - b).max() <= 2, (p, r, c)
+                assert one.params[p][r][c] == two.params[p][r][c]
+    assert not same(two.cell(0, 1, panel=0), two.cell(0, 1, panel=1))  # each seed its own noise
+    with pytest.raises(ConfigError, match="batch"):
+        ev.xy_grid(pipe, loras["run"], "a red circle", batch=0, **kw)
+
+
 def test_kohya_file_from_another_trainer_matches_diffusers_file(pipe, loras, base_image):
     res = ev.xy_grid(pipe, [loras["a"], loras["kohya"]], PROMPT, strengths=[0.0, 0.7], steps=STEPS,
                      sort_checkpoints=False, progress=False)
@@ -358,6 +389,14 @@ def test_cli_xy(tiny_sd15, loras, tmp_path, capsys):
     rc = main(["xy", "--base", str(tiny_sd15), "--forgetting", "--lora", str(loras["a"]), "--prompt", "a blue square",
                "--steps", str(STEPS), "--device", "cpu", "--out", str(tmp_path / "forget.png"), "--no-progress"])
     assert rc == 0 and "change with/without LoRA" in capsys.readouterr().out
+
+    rc = main(["xy", "--base", str(tiny_sd15), "--lora", str(loras["a"]), "--strengths", "1", "--prompt", PROMPT,
+               "--seed", "1", "2", "3", "--batch", "3", "--steps", str(STEPS), "--device", "cpu",
+               "--out", str(tmp_path / "batch.png"), "--save-cells", str(tmp_path / "batch"), "--no-progress"])
+    assert rc == 0 and "3 panel(s)" in capsys.readouterr().out
+    cell = Image.open(tmp_path / "batch" / "p1_r0_c0.png")  # seed 2, drawn in a batch of three
+    reference = ev.xy_grid(str(tiny_sd15), [loras["a"]], PROMPT, strengths=[1], seeds=2, steps=STEPS, progress=False)
+    assert np.abs(np.asarray(cell, dtype=np.int16) - np.asarray(reference.cell(0, 0), dtype=np.int16)).max() <= 2
 
     rc = main(["xy", "--base", str(tiny_sd15), "--prompt", PROMPT, "--x", "cfg=oops", "--device", "cpu",
                "--out", str(tmp_path / "bad.png")])

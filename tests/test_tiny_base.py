@@ -71,12 +71,12 @@ def test_training_script_rebuilds_the_committed_tokenizer(tmp_path):
 
 
 def test_base_draws_the_scenes_it_was_trained_on(pipe):
-    check = check_prompts(pipe, [("red", "circle", "blue"), ("green", "square", "yellow")], seeds=(0, 1, 2),
+    check = check_prompts(pipe, [("red", "circle", "blue"), ("green", "square", "yellow")], seeds=tuple(range(6)),
                           steps=15)
-    # colour and background follow the prompt; shapes only partly (bench/README.md: 0.38 over eight
-    # prompts against 0.25 by chance - circles come out, squares mostly as rounded blobs)
-    assert check.colour >= 0.8 and check.background >= 0.75, check.markdown()
+    # bench/README.md: colour 0.98, shape 0.86, background 1.00 over eight prompts and 8 seeds
+    assert check.colour >= 0.8 and check.background >= 0.8, check.markdown()
     assert check.rows[0]["shape"] >= 0.6, check.markdown()  # the "a red circle on a blue background"
+    assert check.rows[1]["shape"] >= 0.5, check.markdown()  # squares have corners (chance: 0.25)
 
 
 def test_base_has_never_seen_the_star(pipe):
@@ -102,13 +102,15 @@ def test_lora_on_the_sample_star_draws_it_more_with_strength_and_steps(tmp_path)
                  output_dir=str(tmp_path / "run"))
     result = train(cfg)
     ckpts = [files["kohya"] for _, files in result.checkpoints]
-    curve = star_curve(str(MODEL), [ckpts[0], ckpts[-1]], STAR_PROMPT, strengths=(0.0, 1.0), seeds=(0, 1, 2, 3),
-                       steps=15)
-    early, final = 0, 1
-    table = curve.markdown()
-    assert curve.score(early, 0.0) == curve.score(final, 0.0) < 0.1, table  # strength 0 is the base model
-    assert curve.score(final, 1.0) > curve.score(final, 0.0) + 0.2, table
-    assert curve.score(final, 1.0) > curve.score(early, 1.0), table
+    # 8 seeds: a seed's picture either gets a star or not, so fewer seeds leave the mean to chance
+    curve = star_curve(str(MODEL), ckpts, STAR_PROMPT, strengths=(0.0, 1.0), seeds=tuple(range(8)), steps=15)
+    print(curve.markdown())
+    table, at1 = curve.markdown(), [curve.score(i, 1.0) for i in range(len(ckpts))]
+    assert len(ckpts) == DEMO_STEPS // DEMO_SAVE_EVERY
+    assert len({curve.score(i, 0.0) for i in range(len(ckpts))}) == 1, table  # strength 0 is the base model
+    assert curve.score(0, 0.0) < 0.05, table
+    assert at1[-1] > curve.score(0, 0.0) + 0.15, table
+    assert at1[-1] > at1[0] and max(at1[1:]) > at1[0] + 0.05, table  # the star grows with training
     assert all(math.isfinite(v) for row in curve.scores for v in row)
 
 
