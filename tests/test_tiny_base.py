@@ -104,7 +104,6 @@ def test_lora_on_the_sample_star_draws_it_more_with_strength_and_steps(tmp_path)
     ckpts = [files["kohya"] for _, files in result.checkpoints]
     # 8 seeds: a seed's picture either gets a star or not, so fewer seeds leave the mean to chance
     curve = star_curve(str(MODEL), ckpts, STAR_PROMPT, strengths=(0.0, 1.0), seeds=tuple(range(8)), steps=15)
-    print(curve.markdown())
     table, at1 = curve.markdown(), [curve.score(i, 1.0) for i in range(len(ckpts))]
     assert len(ckpts) == DEMO_STEPS // DEMO_SAVE_EVERY
     assert len({curve.score(i, 0.0) for i in range(len(ckpts))}) == 1, table  # strength 0 is the base model
