@@ -9,8 +9,8 @@
     dora   Weight-decomposed LoRA (Liu et al. 2024): a trained magnitude per output row plus a
            LoRA on the direction.
 
-Every variant is a peft config (`LoraConfig`, `LoHaConfig`, `LoKrConfig`) injected with
-`add_adapter`, so peft does the maths and `lora_nb.export` turns the layers into the files each
+Every variant is a peft config (`LoraConfig`, `LoHaConfig`, `LoKrConfig`) injected by peft itself
+(`inject_adapter_in_model`, see `inject`), so peft does the maths and `lora_nb.export` turns the layers into the files each
 ecosystem loads. Layer names are resolved to exact module names by the family (`lora_targets`,
 `conv_targets`), so a target never silently matches nothing.
 """
@@ -103,15 +103,31 @@ def add_adapters(family, models, config: "Config") -> list[dict]:
     den = models.denoiser
     targets = family.lora_targets(den, config)
     conv = family.conv_targets(den) if config.network_type in CONV_TYPES else []
-    den.add_adapter(adapter_config(config, targets, conv))
+    inject(den, adapter_config(config, targets, conv))
     groups = [{"params": trainable(den), "lr": config.effective_unet_lr}]
     if config.train_text_encoder:
         tes = trained_text_encoders(family, models)
         for te in tes:
             names = _exact(te, family.text_lora_targets)
-            te.add_adapter(adapter_config(config, names, text_encoder=True))
+            inject(te, adapter_config(config, names, text_encoder=True))
         groups.append({"params": [p for te in tes for p in trainable(te)], "lr": config.effective_text_encoder_lr})
     return groups
+
+
+def inject(module, peft_config, adapter_name: str = "default"):
+    """Add a trainable adapter to `module` with peft's own `inject_adapter_in_model`.
+
+    diffusers' and transformers' `add_adapter` wrap this same call behind a peft-version gate of their
+    own; transformers >= 5.24 refuses every published peft (it asks for >= 0.22), which broke
+    text-encoder LoRA on a fresh install. peft's function has no such gate and does the same
+    injection; the module is flagged as diffusers/transformers flag it, so their pipelines treat the
+    adapter as theirs (validation images, `set_adapters`).
+    """
+    from peft import inject_adapter_in_model
+
+    inject_adapter_in_model(peft_config, module, adapter_name=adapter_name)
+    module._hf_peft_config_loaded = True  # what both libraries' add_adapter set: "this model has an adapter"
+    return module
 
 
 def trained_text_encoders(family, models) -> list:

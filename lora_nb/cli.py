@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "train": "Step 5: train a LoRA from a config file.",
     "xy": "Step 6: XY grid of checkpoints x strengths (x prompts x seeds).",
     "demo": "Run the whole pipeline on datasets_sample/ with the built-in tiny model on CPU.",
+    "doctor": "Check the library stack and this machine: versions, known-bad pairs (with the fix), GPU, disk.",
     "config": "Write a config file with every field at its default (or print the field help).",
 }
 

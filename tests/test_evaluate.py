@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from lora_nb import evaluate as ev
+from lora_nb.adapters import inject
 from lora_nb.errors import ConfigError, ModelLoadError
 
 PROMPT = "a red circle, blue background"
@@ -41,7 +42,7 @@ def make_lora(base, out_dir, weight_name, seed, text_encoder=True):
     te_cfg = LoraConfig(r=RANK, lora_alpha=ALPHA, init_lora_weights=False,
                         target_modules=["q_proj", "k_proj", "v_proj", "out_proj", "fc1"])
     if text_encoder:
-        pipe.text_encoder.add_adapter(te_cfg)
+        inject(pipe.text_encoder, te_cfg)  # peft's own injection, as the trainer does
     with torch.no_grad():  # fp16-representable weights, scaled so the LoRA visibly changes the picture
         for module in [den] + ([pipe.text_encoder] if text_encoder else []):
             for name, p in module.named_parameters():

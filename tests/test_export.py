@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from lora_nb.adapters import inject
 from lora_nb.config import Config
 from lora_nb.errors import LoraNbError, ModelLoadError
 from lora_nb.export import (
@@ -55,7 +56,7 @@ def _add_lora(pipe, seed=1):
     from peft import LoraConfig
 
     pipe.unet.add_adapter(LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules=UNET_TARGETS))
-    pipe.text_encoder.add_adapter(LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules=TE_TARGETS))
+    inject(pipe.text_encoder, LoraConfig(r=RANK, lora_alpha=ALPHA, target_modules=TE_TARGETS))
     # lora_B starts at zero (the adapter would be a no-op): give every LoRA weight a random value.
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_nb import selftest
+from lora_nb import doctor, selftest
 from lora_nb.errors import LoraNbError
 
 
@@ -47,9 +47,9 @@ def test_a_replaced_torch_is_caught(monkeypatch, tmp_path):
     bad = selftest.check_torch(expected="2.0.0+cu118")  # what the runtime had before a pip install replaced it
     assert not bad.ok and "replaced during installation: 2.0.0+cu118 -> " in bad.detail
     assert "Disconnect and delete runtime" in bad.fix
-    pin = tmp_path / "pin.txt"  # 00_setup's install cell writes this before pip runs
-    pin.write_text("torch==1.13.1+cu117\n", encoding="utf-8")
-    monkeypatch.setattr(selftest, "TORCH_PIN_FILE", pin)
+    pin = tmp_path / "preinstalled.txt"  # 00_setup's install cell writes `pip list --format=freeze` here first
+    pin.write_text("numpy==2.1.3\ntorch==1.13.1+cu117\ntorchvision==0.14.1+cu117\n", encoding="utf-8")
+    monkeypatch.setattr(doctor, "PREINSTALLED_FILE", pin)
     monkeypatch.delenv(selftest.TORCH_PIN_ENV, raising=False)
     assert selftest.expected_torch() == "1.13.1+cu117"
     assert not selftest.check_torch().ok

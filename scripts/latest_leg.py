@@ -1,0 +1,50 @@
+"""`make test-latest`: the newest release of everything pyproject.toml allows, without the lock — what a
+new user's `pip install` resolves today. Run it before every change to the lock and whenever upstream
+releases; it prints the row for README.md's compatibility table (date, versions, result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CPU_TORCH = "torch==2.13.0"  # the only CPU torch wheel here (Python 3.11); a newer one would be a CUDA build
+COLUMNS = ("torch", "diffusers", "transformers", "peft", "accelerate", "bitsandbytes")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--venv", default=".venv-latest")
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("pytest_args", nargs="*", help="extra pytest arguments (default: the whole suite)")
+    args = ap.parse_args()
+    t0 = time.time()
+    venv = ROOT / args.venv
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([args.python, "-m", "venv", str(venv)], check=True)
+    py = str(venv / "bin" / "python")
+    subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", CPU_TORCH], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev]"],
+                   check=True, cwd=ROOT)
+    frozen = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], check=True, capture_output=True,
+                            text=True).stdout
+    versions = {re.sub(r"[-_.]+", "-", n).lower(): v for n, _, v in
+                (ln.partition("==") for ln in frozen.splitlines() if "==" in ln)}
+    rc = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args], cwd=ROOT).returncode
+    result = "passed" if rc == 0 else "FAILED"
+    row = (f"| latest ({datetime.date.today():%Y-%m-%d}) | {sys.version_info.major}.{sys.version_info.minor} | "
+           + " | ".join(versions.get(c, "-") for c in COLUMNS) + f" | {result} |")
+    print(f"test-latest: {result} in {time.time() - t0:.0f} s\nREADME row:\n{row}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
