@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,31 @@ def freeze(py: Path) -> set[str]:
     out = subprocess.run([str(py), "-m", "pip", "list", "--format=freeze"], check=True, capture_output=True,
                          text=True).stdout
     return {ln.strip() for ln in out.splitlines() if "==" in ln}
+
+
+def install_runtime(py: Path, pins: list[str], path: Path) -> list[str]:
+    """Install Colab's `name==version` set. A release built only for Colab's newer Python (e.g. tifffile
+    2026.8.16 needs >= 3.12) becomes `name<=version`, the newest this Python has; the substitutions
+    are returned and printed, never silent."""
+    pins, substituted = list(pins), []
+    for _ in range(20):
+        path.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        print("+ pip install -r", path, flush=True)
+        run = subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(path)], capture_output=True, text=True)
+        if run.returncode == 0:
+            break
+        missing = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)==(\S+)", run.stderr)
+        if not missing:
+            sys.exit(run.stderr[-3000:])
+        line = f"{missing.group(1)}=={missing.group(2)}"
+        pins[pins.index(line)] = f"{missing.group(1)}<={missing.group(2)}"
+        substituted.append(line)
+    else:
+        sys.exit("Colab's set does not install on this Python: " + ", ".join(substituted))
+    if substituted:
+        print(f"not installable on Python {sys.version.split()[0]}, replaced by the newest older release: "
+              + ", ".join(substituted), flush=True)
+    return substituted
 
 
 def install_cell_commands() -> list[str]:
@@ -71,7 +97,7 @@ def main() -> int:
     py = venv / "bin" / "python"
     sh([py, "-m", "pip", "install", "-q", pip_pin])
     sh([py, "-m", "pip", "install", "-q", CPU_TORCH])
-    sh([py, "-m", "pip", "install", "-q", "-r", work / "runtime.txt"])
+    substituted = install_runtime(py, preinstalled, work / "runtime.txt")
     before = freeze(py)
 
     # 2. notebook 00's install cell, line by line
@@ -101,7 +127,8 @@ def main() -> int:
     test_env = dict(env, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", LORA_NB_TORCH_PIN=torch_line.split("==")[1])
     rc = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=clone, env=test_env).returncode
     print(f"colab leg: {'passed' if rc == 0 else 'FAILED'} in {time.time() - t0:.0f} s "
-          f"(runtime {constraints.name}, Python {sys.version.split()[0]}, {CPU_TORCH} CPU)")
+          f"(runtime {constraints.name}, Python {sys.version.split()[0]}, {CPU_TORCH} CPU; older than Colab's "
+          f"for want of a Python {sys.version.split()[0]} release: {', '.join(substituted) or 'none'})")
     return rc
 
 

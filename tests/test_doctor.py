@@ -62,10 +62,10 @@ def test_too_old_is_blocking_and_newer_than_tested_is_only_reported():
 
 
 def test_a_library_whose_own_peft_minimum_is_not_met_is_named():
-    future = dict(GOOD, transformers="5.30.0")  # a release this kit has never seen, with a gate of its own
+    future = dict(GOOD, transformers="5.30.0", peft="0.22.0")  # releases this kit has never seen, with a new gate
     checks = doctor.check_combinations(future, peft_minimums={"transformers": "0.23.0"})
     assert len(checks) == 1 and not checks[0].ok and checks[0].warning
-    assert checks[0].detail.startswith(f"transformers 5.30.0 + peft {GOOD['peft']}: transformers's own adapter "
+    assert checks[0].detail.startswith("transformers 5.30.0 + peft 0.22.0: transformers's own adapter "
                                        f"methods ask for peft >= 0.23.0")
     assert checks[0].fix.startswith('pip install "peft>=0.23.0"')
     assert f"transformers=={doctor.TESTED['transformers'][1]}" in checks[0].fix
