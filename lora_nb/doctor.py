@@ -172,6 +172,14 @@ def expected_torch() -> str | None:
     return None
 
 
+def _replaced(expected: str, loaded: str) -> bool:
+    """Another torch than the runtime's: another release, or another build of it (+cu128 -> +cpu). pip may
+    list a CUDA wheel without its build label (PyPI's `2.12.1` reports `2.12.1+cu130`): no label, no
+    build to compare."""
+    (e, _, e_build), (v, _, v_build) = expected.partition("+"), loaded.partition("+")
+    return e != v or bool(e_build and v_build and e_build != v_build)
+
+
 def check_torch(expected: str | None = None) -> Check:
     """torch imports, is the version the runtime shipped, and sees the GPU the machine has."""
     try:
@@ -184,7 +192,7 @@ def check_torch(expected: str | None = None) -> Check:
     if on_disk and on_disk.split("+")[0] != loaded.split("+")[0]:
         return Check("torch runtime", False, f"torch {loaded} is loaded but {on_disk} is installed",
                      "restart the runtime (Colab: Runtime > Restart session) so the installed version loads")
-    if expected and expected != loaded:
+    if expected and _replaced(expected, loaded):
         return Check("torch runtime", False, f"torch was replaced during installation: {expected} -> {loaded}",
                      "the runtime's torch must stay: Runtime > Disconnect and delete runtime, then run 00_setup "
                      "again (its install cell pins torch)")

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from .errors import ConfigError, LoraNbError, ModelLoadError
+from .export import load_into_pipeline
 from .families import SAMPLE_DEFAULTS
 
 DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # seed 001 §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
@@ -475,7 +476,7 @@ def load_lora(pipe, lora: LoraFile, adapter: str) -> None:
             f"checkpoints in ComfyUI or A1111/Forge, or train with network_type lora, locon or dora for grids here")
     try:
         with _quiet_loading():
-            pipe.load_lora_weights(str(lora.path), adapter_name=adapter)
+            load_into_pipeline(pipe, lora.path, adapter_name=adapter)
     except Exception as e:  # ValueError/RuntimeError/KeyError from key conversion or shape mismatch
         if adapter in _adapter_names(pipe):
             pipe.delete_adapters([adapter])

@@ -576,6 +576,18 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
     return written
 
 
+def load_into_pipeline(pipe, path: str | os.PathLike, **kwargs) -> None:
+    """diffusers' `pipe.load_lora_weights` for a local LoRA file or diffusers folder, naming the file.
+
+    diffusers before 0.40 (Colab's 2026-08 runtime has 0.39) asks the Hub for the file name when it
+    is not given, and refuses outright when offline ("you must specify a `weight_name`"), even for a
+    local file; with the folder and the name given every version reads it straight from disk.
+    """
+    p = Path(path)
+    folder, name = (p, DIFFUSERS_WEIGHT_NAME) if p.is_dir() else (p.parent, p.name)
+    pipe.load_lora_weights(str(folder), weight_name=name, **kwargs)
+
+
 def read_lora_file(path: str | os.PathLike, *, allow_pickle: bool = False
                    ) -> tuple[dict[str, "torch.Tensor"], dict[str, str]]:
     """(tensors, header metadata) of a LoRA file, or of a diffusers LoRA folder.

@@ -43,7 +43,7 @@ def freeze(py: Path) -> set[str]:
     return {ln.strip() for ln in out.splitlines() if "==" in ln}
 
 
-def install_runtime(py: Path, pins: list[str], path: Path) -> list[str]:
+def install_runtime(py: Path, pins: list[str], path: Path, keep: Path) -> list[str]:
     """Install Colab's `name==version` set. A release built only for Colab's newer Python (e.g. tifffile
     2026.8.16 needs >= 3.12) becomes `name<=version`, the newest this Python has; the substitutions
     are returned and printed, never silent."""
@@ -51,7 +51,8 @@ def install_runtime(py: Path, pins: list[str], path: Path) -> list[str]:
     for _ in range(20):
         path.write_text("\n".join(pins) + "\n", encoding="utf-8")
         print("+ pip install -r", path, flush=True)
-        run = subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(path)], capture_output=True, text=True)
+        run = subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(keep), "-r", str(path)],
+                             capture_output=True, text=True)
         if run.returncode == 0:
             break
         missing = re.search(r"No matching distribution found for ([A-Za-z0-9._-]+)==(\S+)", run.stderr)
@@ -89,7 +90,11 @@ def main() -> int:
     (constraints,) = sorted((ROOT / "requirements").glob("colab-*.txt"))[-1:]
     runtime = [ln for ln in constraints.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]
     pip_pin = next(ln for ln in runtime if ln.startswith("pip=="))
-    preinstalled = [ln for ln in runtime if not ln.startswith(("torch==", "torchvision==", "torchaudio==", "pip=="))]
+    # torch's own lines give way to the CPU stand-in, and so does setuptools: torch 2.13 requires >= 77.0.3
+    # where Colab's torch 2.11 ships beside 75.2.0 (pip resolves the kit's build backend apart anyway)
+    skip = ("torch==", "torchvision==", "torchaudio==", "pip==", "setuptools==")
+    preinstalled = [ln for ln in runtime if not ln.startswith(skip)]
+    print("Colab lines not reproduced here:", ", ".join(ln for ln in runtime if ln.startswith(skip)), flush=True)
     (work / "runtime.txt").write_text("\n".join(preinstalled) + "\n", encoding="utf-8")
 
     # 1. the runtime: Colab's pip, the CPU torch, then Colab's versions of everything else
@@ -97,7 +102,10 @@ def main() -> int:
     py = venv / "bin" / "python"
     sh([py, "-m", "pip", "install", "-q", pip_pin])
     sh([py, "-m", "pip", "install", "-q", CPU_TORCH])
-    substituted = install_runtime(py, preinstalled, work / "runtime.txt")
+    # the stand-in torch stays: a pin that conflicts with it fails here instead of fetching a CUDA torch
+    torch_pin = next(ln for ln in freeze(py) if ln.startswith("torch=="))
+    (work / "torch.txt").write_text(torch_pin + "\n", encoding="utf-8")
+    substituted = install_runtime(py, preinstalled, work / "runtime.txt", work / "torch.txt")
     before = freeze(py)
 
     # 2. notebook 00's install cell, line by line

@@ -14,7 +14,7 @@ import torch
 
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
-from lora_nb.export import comfyui_key_map, read_lora_file
+from lora_nb.export import comfyui_key_map, load_into_pipeline, read_lora_file
 
 RANK, ALPHA, CONV_RANK, CONV_ALPHA = 4, 2.0, 2, 1.0
 
@@ -127,7 +127,7 @@ def test_variant_trains_saves_and_reloads_to_the_same_output(variant, tiny_sd15,
         fmts = ["kohya", "diffusers"] if variant != "dora" else ["diffusers"]  # diffusers drops dora_scale
         for fmt in fmts:
             fresh = _fresh(tiny_sd15)
-            fresh.load_lora_weights(str(res.files[fmt]))
+            load_into_pipeline(fresh, res.files[fmt])
             out_unet, out_te = _outputs(fresh.unet, fresh.text_encoder, models.tokenizers[0])
             torch.testing.assert_close(out_unet, mem_unet, atol=1e-5, rtol=1e-4, msg=fmt)
             torch.testing.assert_close(out_te, mem_te, atol=1e-5, rtol=1e-4, msg=fmt)
@@ -178,3 +178,27 @@ def test_impossible_combinations_are_refused_before_loading(tiny_sd15, tiny_data
     assert not (tmp_path / "x").exists()
     with pytest.raises(ConfigError, match="network_type"):
         Config(network_type="dylora")
+
+
+def test_adapters_do_not_depend_on_the_libraries_peft_gates(tiny_sd15, tiny_dataset, tmp_path, monkeypatch):
+    """transformers 5.24 gates its own add_adapter on a peft that is not published (issue 14): the kit
+    injects with peft itself, so a text-encoder LoRA trains and exports whatever those gates say."""
+    import diffusers.loaders.peft
+    import transformers.integrations.peft
+
+    from lora_nb.trainer import train
+
+    def gate(min_version):
+        raise ValueError(f"The version of PEFT you are using is not compatible, please use a version >= {min_version}")
+
+    monkeypatch.setattr(transformers.integrations.peft, "check_peft_version", gate)
+    monkeypatch.setattr(diffusers.loaders.peft, "check_peft_version", gate)
+    with pytest.raises(ValueError, match="not compatible"):  # the gate is really in the way of add_adapter
+        from peft import LoraConfig
+
+        _fresh(tiny_sd15).text_encoder.add_adapter(LoraConfig(r=2, target_modules=["q_proj"]))
+    cfg = Config(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), resolution=64, rank=RANK,
+                 alpha=ALPHA, optimizer="adamw", learning_rate=1e-2, max_train_steps=2, train_text_encoder=True,
+                 output_dir=str(tmp_path / "run"), output_name="gated", save_formats=["kohya"])
+    sd, _ = read_lora_file(train(cfg).files["kohya"])
+    assert any(k.startswith("lora_te_") for k in sd) and any(k.startswith("lora_unet_") for k in sd)

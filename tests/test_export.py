@@ -17,6 +17,7 @@ from lora_nb.export import (
     comfyui_key_map,
     kohya_model_hashes,
     kohya_state_dict,
+    load_into_pipeline,
     lora_metadata,
     read_lora_file,
     save_lora_files,
@@ -95,7 +96,7 @@ def trained(tiny_sd15, tmp_path_factory):
 def test_saved_file_reproduces_in_memory_adapter(trained, tiny_sd15, fmt):
     assert np.abs(trained["ref"] - trained["base"]).max() > 1e-2  # the adapter changes the picture
     fresh = _pipe(tiny_sd15)
-    fresh.load_lora_weights(str(trained["files"][fmt]))
+    load_into_pipeline(fresh, trained["files"][fmt])
     out = _generate(fresh)
     np.testing.assert_allclose(out, trained["ref"], atol=1e-5)
     assert np.abs(out - trained["base"]).max() > 1e-2
@@ -105,7 +106,7 @@ def test_diffusers_folder_layout_loads(trained, tiny_sd15):
     folder = trained["out"] / "toy_diffusers"
     assert trained["files"]["diffusers"] == folder / "pytorch_lora_weights.safetensors"
     fresh = _pipe(tiny_sd15)
-    fresh.load_lora_weights(str(folder))  # diffusers' default weight name inside the folder
+    load_into_pipeline(fresh, folder)  # diffusers' default weight name inside the folder
     np.testing.assert_allclose(_generate(fresh), trained["ref"], atol=1e-5)
     sd, md = read_lora_file(folder)
     assert any(k.startswith("unet.") and k.endswith("lora_A.weight") for k in sd)
@@ -128,7 +129,7 @@ def test_kohya_alpha_is_configured_alpha_and_is_what_loaders_apply(trained, tiny
     wrong = {k: (torch.tensor(float(RANK)) if k.endswith(".alpha") else v) for k, v in sd.items()}
     save_file(wrong, str(tmp_path / "wrong.safetensors"), metadata=md)
     fresh = _pipe(tiny_sd15)
-    fresh.load_lora_weights(str(tmp_path / "wrong.safetensors"))
+    load_into_pipeline(fresh, tmp_path / "wrong.safetensors")
     assert np.abs(_generate(fresh) - trained["ref"]).max() > 1e-3
 
 

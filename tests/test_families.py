@@ -3,13 +3,15 @@ diffusers pipelines, the training objectives are the papers', runs train end to 
 files load back (diffusers / ComfyUI naming) to the in-memory adapter's output."""
 
 import json
+import shutil
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
-from lora_nb.export import check_kohya_keys, comfyui_key_map, read_lora_file
+from lora_nb.export import check_kohya_keys, comfyui_key_map, load_into_pipeline, read_lora_file
 from lora_nb.families import get_family
 
 
@@ -169,7 +171,7 @@ def test_sdxl_trains_both_text_encoders_and_files_reload(tiny_sdxl, tiny_dataset
     assert all((r - b).abs().max() > 1e-4 for r, b in zip(ref, base))  # every part trained
     for fmt in ("kohya", "diffusers"):  # diffusers reads the sgm names back (its kohya converter)
         pipe = StableDiffusionXLPipeline.from_pretrained(tiny_sdxl)
-        pipe.load_lora_weights(str(res.files[fmt]))
+        load_into_pipeline(pipe, res.files[fmt])
         for got, want in zip(outputs(pipe.unet, pipe.text_encoder, pipe.text_encoder_2), ref):
             torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4, msg=fmt)
     # and applied the way ComfyUI does it, through its sgm key names
@@ -270,7 +272,7 @@ def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_d
         ref = m.denoiser(**args).sample
         pipe = FluxPipeline.from_pretrained(tiny_flux)
         assert (pipe.transformer(**args).sample - ref).abs().max() > 1e-4  # it trained
-        pipe.load_lora_weights(str(res.files["diffusers"]))
+        load_into_pipeline(pipe, res.files["diffusers"])
         torch.testing.assert_close(pipe.transformer(**args).sample, ref, atol=1e-5, rtol=1e-4)
         fresh = FluxPipeline.from_pretrained(tiny_flux).transformer
         _merge_kohya_lora({"transformer": fresh}, sd, family.kohya_prefixes)  # as ComfyUI applies it
@@ -288,7 +290,7 @@ def test_flux_attention_only_kohya_file_loads_in_diffusers(tiny_flux, tiny_datas
     sd, _ = read_lora_file(res.files["kohya"])
     assert any(k.startswith("lora_te1_") for k in sd)
     pipe = FluxPipeline.from_pretrained(tiny_flux)
-    pipe.load_lora_weights(str(res.files["kohya"]))
+    load_into_pipeline(pipe, res.files["kohya"])
     g = torch.Generator().manual_seed(0)
     args = dict(hidden_states=torch.randn(1, 64, 64, generator=g), encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
                 pooled_projections=torch.randn(1, 32, generator=g), timestep=torch.tensor([0.5]),
@@ -311,12 +313,17 @@ def test_flux_schnell_trains_without_guidance(tiny_schnell, tiny_dataset, tmp_pa
         return real(self, *a, **kw)
 
     monkeypatch.setattr(FluxTransformer2DModel, "forward", spy)
-    res, m = train_capture(_cfg(tiny_schnell, tiny_dataset, tmp_path, family="flux", max_train_steps=1,
-                                save_formats=["diffusers"]))
+    # a folder whose name says nothing: the label must come from the model's config (it once said flux-1-dev)
+    plain = tmp_path / "base"
+    shutil.copytree(tiny_schnell, plain)
+    res, m = train_capture(_cfg(plain, tiny_dataset, tmp_path, family="flux", max_train_steps=1,
+                                save_formats=["kohya", "diffusers"]))
     assert m.extra["t5_len"] == 256 and not m.extra["guidance_embeds"]
     assert seen and all(g is None for g in seen)
     assert m.text_cache.entries[""]["encoder_hidden_states"].shape == (256, 32)
     assert res.files["diffusers"].is_file()
+    with safe_open(str(res.files["kohya"]), "pt") as f:
+        assert f.metadata()["modelspec.architecture"] == "flux-1-schnell/lora"
 
 
 def test_flux_settings_that_cannot_work_are_refused(tiny_flux):

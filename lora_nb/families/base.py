@@ -21,6 +21,10 @@ class Family:
     has_conv_layers = True
     conv_prefixes: tuple[str, ...] = ("down_blocks.", "mid_block.", "up_blocks.")  # LoCon: kohya skips conv_in/out
 
+    def architecture(self, m: Models) -> str:
+        """modelspec.architecture of the loaded model (ModelSpec 1.0 names, as kohya's sai_model_spec)."""
+        return self.modelspec_architecture
+
     # --- loading ------------------------------------------------------------------------------
     def load(self, config: Config, device, dtype) -> Models:
         """All parts at once (notebooks, tools); the trainer loads in two stages around its caches."""

@@ -82,6 +82,10 @@ class Flux(Family):
         m.denoiser = self._load_denoiser_part(FluxTransformer2DModel, m.model_id, "transformer", config, device,
                                               dtype)
 
+    def architecture(self, m: Models) -> str:
+        # from the loaded transformer's config, not the repository's name: schnell has no guidance embedding
+        return "flux-1-dev" if m.extra["guidance_embeds"] else "flux-1-schnell"
+
     # --- conditioning -------------------------------------------------------------------------
     @staticmethod
     def _settings(src: str, config: Config) -> dict:
