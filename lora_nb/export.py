@@ -54,6 +54,7 @@ import json
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -576,16 +577,63 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
     return written
 
 
+# diffusers reads `text_model.`-named text-encoder LoRA keys (every tool's names) into transformers'
+# flattened CLIPTextModel (transformers >= 5.6 has no `.text_model`) from 0.41 on; before, no module
+# matches and it fails with an IndexError. Colab's 2026-08 runtime pairs diffusers 0.39 with transformers
+# 5.15 (lora_nb.doctor.KNOWN_BAD names the pair).
+DIFFUSERS_READS_FLAT_CLIP = "0.41.0"
+
+
+@contextmanager
+def _flat_clip_backport():
+    """On diffusers < 0.41, what 0.41 does: drop `text_model.` from a text encoder's LoRA keys when the
+    encoder is flattened, just before diffusers builds the adapter for it (every file format goes through
+    that one function, after its own key conversion). Later diffusers: nothing changes."""
+    import diffusers
+    from packaging.version import Version
+
+    if Version(diffusers.__version__) >= Version(DIFFUSERS_READS_FLAT_CLIP):
+        yield
+        return
+    import inspect
+
+    import diffusers.loaders.lora_pipeline as lp
+
+    original = lp._load_lora_into_text_encoder
+    signature = inspect.signature(original)
+
+    def flattened(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        te = bound.arguments["text_encoder"]
+        # diffusers: prefix None means the component's name
+        prefix = bound.arguments.get("prefix") or bound.arguments.get("text_encoder_name") or "text_encoder"
+        if not hasattr(te, "text_model"):
+            old, new = f"{prefix}.text_model.", f"{prefix}."
+            for arg in ("state_dict", "network_alphas"):
+                if bound.arguments.get(arg):
+                    bound.arguments[arg] = {(new + k[len(old):] if k.startswith(old) else k): v
+                                            for k, v in bound.arguments[arg].items()}
+        return original(*bound.args, **bound.kwargs)
+
+    lp._load_lora_into_text_encoder = flattened
+    try:
+        yield
+    finally:
+        lp._load_lora_into_text_encoder = original
+
+
 def load_into_pipeline(pipe, path: str | os.PathLike, **kwargs) -> None:
     """diffusers' `pipe.load_lora_weights` for a local LoRA file or diffusers folder, naming the file.
 
     diffusers before 0.40 (Colab's 2026-08 runtime has 0.39) asks the Hub for the file name when it
     is not given, and refuses outright when offline ("you must specify a `weight_name`"), even for a
-    local file; with the folder and the name given every version reads it straight from disk.
+    local file; with the folder and the name given every version reads it straight from disk. Text-
+    encoder weights load into a flattened CLIP on older diffusers too (`_flat_clip_backport`).
     """
     p = Path(path)
     folder, name = (p, DIFFUSERS_WEIGHT_NAME) if p.is_dir() else (p.parent, p.name)
-    pipe.load_lora_weights(str(folder), weight_name=name, **kwargs)
+    with _flat_clip_backport():
+        pipe.load_lora_weights(str(folder), weight_name=name, **kwargs)
 
 
 def read_lora_file(path: str | os.PathLike, *, allow_pickle: bool = False

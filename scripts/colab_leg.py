@@ -26,10 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import sync_source  # noqa: E402  (the install cell's constants: source, clone folder, constraints file)
+from latest_leg import cpu_torch  # noqa: E402  (requirements/lock.in's torch: Colab's CUDA torch cannot run here)
 
-CPU_TORCH = "torch==2.13.0"  # requirements/lock.in's; Colab's CUDA torch cannot run here
+CPU_TORCH = cpu_torch()
 TESTS = ["tests/test_notebooks.py", "tests/test_trainer.py", "tests/test_export.py", "tests/test_adapters.py",
-         "tests/test_selftest.py", "tests/test_doctor.py", "tests/test_source.py"]
+         "tests/test_families.py", "tests/test_evaluate.py", "tests/test_quantize.py", "tests/test_selftest.py",
+         "tests/test_doctor.py", "tests/test_source.py"]
 
 
 def sh(cmd: list[str] | str, **kw) -> None:

@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CPU_TORCH = "torch==2.13.0"  # the only CPU torch wheel here (Python 3.11); a newer one would be a CUDA build
+
+
+def cpu_torch() -> str:
+    """The lock's torch line in requirements/lock.in: the CPU build the tests run on (on this index the only
+    CPU wheel, for Python 3.11; any newer torch would be a CUDA build of gigabytes)."""
+    lines = (ROOT / "requirements" / "lock.in").read_text(encoding="utf-8").splitlines()
+    return next(ln.strip() for ln in lines if ln.startswith("torch=="))
 COLUMNS = ("torch", "diffusers", "transformers", "peft", "accelerate", "bitsandbytes")
 
 
@@ -31,7 +37,7 @@ def main() -> int:
     subprocess.run([args.python, "-m", "venv", str(venv)], check=True)
     py = str(venv / "bin" / "python")
     subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-    subprocess.run([py, "-m", "pip", "install", "-q", CPU_TORCH], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", cpu_torch()], check=True)
     subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "--upgrade-strategy", "eager", "-e", ".[dev]"],
                    check=True, cwd=ROOT)
     frozen = subprocess.run([py, "-m", "pip", "list", "--format=freeze"], check=True, capture_output=True,

@@ -40,6 +40,15 @@ def test_the_known_bad_pair_is_named_with_the_one_line_fix():
     assert not any(c.name == "known-bad combination" and not c.ok for c in _stack(dict(bad, peft="0.22.0")))
 
 
+def test_colabs_2026_08_set_is_warned_about_its_diffusers_but_not_blocked():
+    colab = dict(GOOD, diffusers="0.39.0", transformers="5.15.0", peft="0.20.0", accelerate="1.14.0")
+    checks = _stack(colab)
+    combo = [c for c in checks if c.name == "known-bad combination"]
+    assert len(combo) == 1 and combo[0].warning and "diffusers 0.39.0 + transformers 5.15.0" in combo[0].detail
+    assert combo[0].fix == 'pip install "diffusers>=0.41"'
+    assert doctor.SelftestReport(checks).ok  # the kit's own loader works around it
+
+
 def test_a_blocking_known_bad_pair_fails_the_report(monkeypatch):
     rule = doctor.KnownBad({"diffusers": ">=0.42", "peft": "<0.21"}, "a made-up break", 'pip install "peft==0.21.2"')
     monkeypatch.setattr(doctor, "KNOWN_BAD", (rule,))

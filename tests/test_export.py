@@ -1,6 +1,7 @@
 """LoRA export: files load back into fresh diffusers pipelines and reproduce the in-memory adapter;
 kohya keys match ComfyUI's naming; metadata is complete, string-only and free of secrets."""
 
+import functools
 import hashlib
 import json
 
@@ -100,6 +101,32 @@ def test_saved_file_reproduces_in_memory_adapter(trained, tiny_sd15, fmt):
     out = _generate(fresh)
     np.testing.assert_allclose(out, trained["ref"], atol=1e-5)
     assert np.abs(out - trained["base"]).max() > 1e-2
+
+
+@pytest.mark.parametrize("fmt", ["kohya", "diffusers"])
+def test_text_encoder_weights_load_into_a_flattened_clip_on_older_diffusers(trained, tiny_sd15, fmt, monkeypatch):
+    """diffusers < 0.41 cannot put `text_model.`-named keys into transformers >= 5.6's flattened CLIP (Colab's
+    2026-08 runtime: diffusers 0.39 + transformers 5.15); the kit's loader does what 0.41 does. Forced on here."""
+    import diffusers.loaders.lora_pipeline as lp
+
+    import lora_nb.export as export
+
+    fresh = _pipe(tiny_sd15)
+    assert not hasattr(fresh.text_encoder, "text_model")  # transformers >= 5.6 (the lock and Colab's set)
+    monkeypatch.setattr(export, "DIFFUSERS_READS_FLAT_CLIP", "999")  # behave as on diffusers 0.39
+    real, seen = lp._load_lora_into_text_encoder, []
+
+    @functools.wraps(real)  # the kit binds diffusers' signature
+    def spy(*a, **kw):
+        seen.append(sorted(kw["state_dict"] if "state_dict" in kw else a[0]))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lp, "_load_lora_into_text_encoder", spy)
+    load_into_pipeline(fresh, trained["files"][fmt])
+    assert lp._load_lora_into_text_encoder is spy  # put back after loading
+    te_keys = [k for keys in seen for k in keys if k.startswith("text_encoder.")]
+    assert te_keys and not any(k.startswith("text_encoder.text_model.") for k in te_keys)
+    np.testing.assert_allclose(_generate(fresh), trained["ref"], atol=1e-5)
 
 
 def test_diffusers_folder_layout_loads(trained, tiny_sd15):
