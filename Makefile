@@ -26,9 +26,6 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest -q
 
-lint: setup
-	$(VENV)/bin/python -m ruff check .
-
 doctor: setup
 	$(VENV)/bin/lora-nb doctor
 
@@ -66,4 +63,4 @@ test-ipywidgets7: setup
 bench-gpu:
 	$(PY) bench/gpu_train.py && $(PY) bench/memory_fit.py --out bench/memory_fit.json
 
-.PHONY: setup demo test lint doctor bench lock test-colab test-latest sync-source test-ipywidgets7 bench-gpu
+.PHONY: setup demo test doctor bench lock test-colab test-latest sync-source test-ipywidgets7 bench-gpu

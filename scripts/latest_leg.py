@@ -46,7 +46,8 @@ def main() -> int:
                 (ln.partition("==") for ln in frozen.splitlines() if "==" in ln)}
     rc = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args], cwd=ROOT).returncode
     result = "passed" if rc == 0 else "FAILED"
-    row = (f"| latest ({datetime.date.today():%Y-%m-%d}) | {sys.version_info.major}.{sys.version_info.minor} | "
+    row = (f"| latest (`make test-latest`, no lock) | {datetime.date.today():%Y-%m-%d} | "
+           f"{sys.version_info.major}.{sys.version_info.minor} | "
            + " | ".join(versions.get(c, "-") for c in COLUMNS) + f" | {result} |")
     print(f"test-latest: {result} in {time.time() - t0:.0f} s\nREADME row:\n{row}")
     return rc
