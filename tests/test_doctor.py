@@ -12,7 +12,8 @@ from lora_nb.cli import main
 from lora_nb.env import GPUInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-GOOD = {"torch": "2.13.0", "bitsandbytes": "0.50.2", "ipywidgets": "8.1.9", "imagehash": "4.3.2", "rembg": "2.0.86",
+# torch: the installed one, since the torch runtime check compares it with what is loaded
+GOOD = {"torch": doctor.installed_version("torch"), "bitsandbytes": "0.50.2", "ipywidgets": "8.1.9", "imagehash": "4.3.2", "rembg": "2.0.86",
         "onnxruntime": "1.32.0", **{name: hi for name, (lo, hi) in doctor.TESTED.items()}}
 
 
