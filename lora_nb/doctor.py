@@ -36,6 +36,7 @@ from packaging.version import InvalidVersion, Version
 from .env import gpu_info, in_colab, resolve_mixed_precision
 from .errors import LoraNbError
 from .i18n import t
+from .project import drive_mounted
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -341,8 +342,8 @@ def check_disk(path: str | os.PathLike | None = None, free_gb: float | None = No
     free = free_gb if free_gb is not None else shutil.disk_usage(where).free / 2**30
     ok = free >= DISK_WARN_GB
     return Check("disk", ok, f"{free:.0f} GB free at {where}",
-                 "" if ok else f"free space (an SDXL base needs ~7 GB, Flux ~24 GB): delete old runs or models, or "
-                               f"set HF_HOME to a larger disk", warning=not ok)
+                 "" if ok else "free space (an SDXL base needs ~7 GB, Flux ~24 GB): delete old runs or models, or "
+                               "set HF_HOME to a larger disk", warning=not ok)
 
 
 def total_ram_gb() -> float | None:
@@ -362,8 +363,6 @@ def check_ram(total_gb: float | None = None) -> Check:
 
 
 def check_drive(colab: bool | None = None, mounted: bool | None = None) -> Check:
-    from .project import drive_mounted  # project imports the widgets' helpers; only needed here
-
     colab = in_colab() if colab is None else colab
     if not colab:
         return Check("Drive", True, "not on Colab: projects are kept on this disk")

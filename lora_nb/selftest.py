@@ -22,6 +22,7 @@ from .doctor import (  # noqa: F401  (re-exported: the checks were first written
     CORE, OPTIONAL, PREINSTALLED_FILE, TORCH_PIN_ENV, Check, SelftestReport, check_gpu, check_torch,
     check_versions, diagnose, expected_torch, installed_version, requirements)
 
+
 # --- where are we running ------------------------------------------------------------------------
 @dataclass
 class Environment:

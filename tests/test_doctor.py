@@ -76,7 +76,7 @@ def test_a_library_whose_own_peft_minimum_is_not_met_is_named():
     checks = doctor.check_combinations(future, peft_minimums={"transformers": "0.23.0"})
     assert len(checks) == 1 and not checks[0].ok and checks[0].warning
     assert checks[0].detail.startswith("transformers 5.30.0 + peft 0.22.0: transformers's own adapter "
-                                       f"methods ask for peft >= 0.23.0")
+                                       "methods ask for peft >= 0.23.0")
     assert checks[0].fix.startswith('pip install "peft>=0.23.0"')
     assert f"transformers=={doctor.TESTED['transformers'][1]}" in checks[0].fix
 
