@@ -101,7 +101,7 @@ def quantize_linears(model: "torch.nn.Module", quantization: str, compute_dtype=
             q.weight = bnb.nn.Params4bit(w.to(dtype), requires_grad=False, compress_statistics=True,
                                          quant_type="nf4")
             if w.device.type == "cpu" and module.in_features % q.weight.blocksize:
-                # bitsandbytes >= 0.49 repacks NF4 weights for its AVX512-bf16 CPU kernel at the first
+                # bitsandbytes (0.50 seen) repacks NF4 weights for its AVX512-bf16 CPU kernel at the first
                 # no-grad forward and fails when the input width is not a multiple of the quantisation
                 # block ("shape '[32, 0]' is invalid"); real models' widths are, tiny test models' are
                 # not. Such layers keep the portable CPU kernel (same numbers, no repacking).

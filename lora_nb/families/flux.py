@@ -84,7 +84,7 @@ class Flux(Family):
 
     def architecture(self, m: Models) -> str:
         # from the loaded transformer's config, not the repository's name: schnell has no guidance embedding
-        return "flux-1-dev" if m.extra["guidance_embeds"] else "flux-1-schnell"
+        return self.modelspec_architecture if m.extra["guidance_embeds"] else "flux-1-schnell"
 
     # --- conditioning -------------------------------------------------------------------------
     @staticmethod
