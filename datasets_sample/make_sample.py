@@ -10,11 +10,11 @@ Deterministic: the same Pillow version draws byte-identical files.
   stripes and a red button in the middle, in varied positions, sizes, angles and backgrounds.
 - `20_dotted_ring/`: 4 images of a second subject, a green ring with white dots. With the same
   repeats it gets 80 samples per epoch against the star's 400: the 20-vs-80 kind of split that
-  seed 000 warns about, so the audit shows its balance warning.
+  Flux LoRA guide warns about, so the audit shows its balance warning.
 
-Captions follow seed 000: a unique 10-letter identifier first ("This image is labeled as
+Captions follow the Flux LoRA guide: a unique 10-letter identifier first ("This image is labeled as
 <id>."), then only what varies (size, position, background). What the LoRA should learn, the
-toy's look, is left out of the caption so it is absorbed by the identifier (seed 001).
+toy's look, is left out of the caption so it is absorbed by the identifier (FluxTrainer walkthrough).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 
 SIZE = 128  # final image side
 SS = 4  # supersampling factor for smooth edges
-STAR_ID = "donpzishnk"  # 10 random letters (seed 000), drawn once with random.Random(20240601)
+STAR_ID = "donpzishnk"  # 10 random letters (Flux LoRA guide), drawn once with random.Random(20240601)
 RING_ID = "gnrmclnjsq"
 CONCEPTS = {"20_zigzag_star": (STAR_ID, 20), "20_dotted_ring": (RING_ID, 4)}
 

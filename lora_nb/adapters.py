@@ -1,10 +1,10 @@
-"""LoRA variants through peft configs (seed 002 §4): which adapter, on which layers, with which rank.
+"""LoRA variants through peft configs (Kohya practice guide §4): which adapter, on which layers, with which rank.
 
     lora   LoRA (Hu et al. 2021) on the attention projections: kohya's "standard" LoRA.
     locon  LoRA on the attention projections and on the UNet's conv layers (resnets, down/up
            samplers): LyCORIS' LoCon, kohya's LoRA-C3Lier ("conv_dim").
     loha   LoRA with a Hadamard product of two low-rank products (FedPara, Hyeon-Woo et al. 2022):
-           more expressive at the same rank (seed 002: rank <= 32, alpha 1).
+           more expressive at the same rank (Kohya practice guide: rank <= 32, alpha 1).
     lokr   Kronecker product of two small factors (LyCORIS LoKr): tiny files.
     dora   Weight-decomposed LoRA (Liu et al. 2024): a trained magnitude per output row plus a
            LoRA on the direction.

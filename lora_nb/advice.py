@@ -1,14 +1,14 @@
-"""Recipe advice: the seeds' rules of thumb, each returned with its reason and its source.
+"""Recipe advice: the tutorials' rules of thumb, each returned with its reason and its source.
 
-Sources (the course's seed documents, `/work/shared/seeds/`):
-- seed 000: a Flux LoRA experience report -- one concept per LoRA, 10-letter identifiers,
-  concept balance, steps from dataset size, lr by rank, file size by rank, worked examples (§五).
-- seed 002: a kohya practice guide (SD1.5/SDXL) -- repeats per subject type, file sizes, rank use.
-- seed 003: a LoRA training explainer -- repeats x epochs by dataset type, alpha = rank/2,
+Sources (the course's four tutorials; `docs/sources.md` gives titles, sections and links):
+- Flux LoRA guide: a Flux LoRA experience report -- one concept per LoRA, 10-letter identifiers,
+  concept balance, steps from dataset size, lr by rank, file size by rank, worked examples (§5).
+- Kohya practice guide: a kohya practice guide (SD1.5/SDXL) -- repeats per subject type, file sizes, rank use.
+- LoRA explainer: a LoRA training explainer -- repeats x epochs by dataset type, alpha = rank/2,
   optimizers (AdamW8bit, Lion ~10x lower lr, Prodigy/DAdaptation lr 1), over-/under-fitting.
 
 Every function returns data (dataclasses/dicts) so the CLI and the notebooks can render it; the
-seeds' numbers live in the tables at the top, next to where they come from.
+tutorials' numbers live in the tables at the top, next to where they come from.
 """
 
 from __future__ import annotations
@@ -24,64 +24,64 @@ if TYPE_CHECKING:  # pragma: no cover
     from .config import Config
 
 # ---------------------------------------------------------------------------------------------
-# The seeds' tables
+# The tutorials' tables
 # ---------------------------------------------------------------------------------------------
-# seed 000 §三.2: learning rate by rank (AdamW-family optimizers).
+# Flux LoRA guide §3.2: learning rate by rank (AdamW-family optimizers).
 LR_BY_RANK = {1: 3e-4, 16: 1e-4, 64: 8e-5, 128: 6e-5, 256: 5.09e-5}
 
-# Purpose -> (rank range, sources). seeds 002/003: 8-32 anime/characters, 32-64 people/objects
-# ("人物: 32-128"), 64-128 complex styles and real scenes; seed 000 §三.2: 128-256 to teach what the
+# Purpose -> (rank range, sources). Kohya practice guide, LoRA explainer: 8-32 anime/characters, 32-64 people/objects
+# ("人物: 32-128"), 64-128 complex styles and real scenes; Flux LoRA guide §3.2: 128-256 to teach what the
 # base model has never seen, with 6000+ images.
 PURPOSES: dict[str, dict[str, Any]] = {
     "anime": dict(ranks=(8, 32), suggest=16, kind="anime", label="anime style or characters",
-                  source="seed 003 (网格: 二次元画风或人物 8/16/32); seed 002 (SDXL 角色类 8dim)"),
+                  source="LoRA explainer (网格: 二次元画风或人物 8/16/32); Kohya practice guide (SDXL 角色类 8dim)"),
     "character": dict(ranks=(8, 32), suggest=16, kind="anime", label="a character",
-                      source="seed 003 (二次元画风或人物 8/16/32); seed 002 (角色类选择8dim即可)"),
+                      source="LoRA explainer (二次元画风或人物 8/16/32); Kohya practice guide (角色类选择8dim即可)"),
     "person": dict(ranks=(32, 64), suggest=32, kind="person", label="a real person",
-                   source="seed 002 (人物: 32-128); seed 000 §五.1 (portraits: rank 32)"),
+                   source="Kohya practice guide (人物: 32-128); Flux LoRA guide §5.1 (portraits: rank 32)"),
     "object": dict(ranks=(32, 64), suggest=32, kind="object", label="an object or product",
-                   source="seed 000 §五.3 (cars: rank 32); seed 002 (人物 32-128; complex real objects and "
+                   source="Flux LoRA guide §5.3 (cars: rank 32); Kohya practice guide (人物 32-128; complex real objects and "
                           "scenery 实物风景 >=128)"),
     "style": dict(ranks=(64, 128), suggest=64, kind="realistic", label="a complex art style",
-                  source="seed 003 (复杂画风、三次元: 64/128)"),
+                  source="LoRA explainer (复杂画风、三次元: 64/128)"),
     "scene": dict(ranks=(64, 128), suggest=64, kind="realistic", label="real scenes or landscapes",
-                  source="seed 003 (三次元: 64/128); seed 002 (实物风景 >=128)"),
+                  source="LoRA explainer (三次元: 64/128); Kohya practice guide (实物风景 >=128)"),
     "new": dict(ranks=(128, 256), suggest=128, kind="realistic", label="content the base model has never seen",
-                source="seed 000 §三.2 (rank 128-256, 6000+ images)"),
+                source="Flux LoRA guide §3.2 (rank 128-256, 6000+ images)"),
 }
-NEW_CONTENT_MIN_IMAGES = 6000  # seed 000 §三.2
+NEW_CONTENT_MIN_IMAGES = 6000  # Flux LoRA guide §3.2
 
-# seed 003 (高级参数): repeats x epochs by dataset type; seed 002 (新手建议): repeats per subject.
+# LoRA explainer (高级参数): repeats x epochs by dataset type; Kohya practice guide (新手建议): repeats per subject.
 REPEATS_EPOCHS = {
-    "anime": dict(repeats=8, epochs=20, source="seed 003: 二次元 Repeat 8, Epoch 20",
-                  seed002="seed 002: 二次元 7-15 repeats, 10 epochs", seed002_repeats=(7, 15)),
-    "realistic": dict(repeats=15, epochs=10, source="seed 003: 真实系 Repeat 15, Epoch 10",
-                      seed002="seed 002: 人像 20-30 / 实物 30-100 repeats, 10 epochs", seed002_repeats=(20, 30)),
-    "person": dict(repeats=15, epochs=10, source="seed 003: 真实系 Repeat 15, Epoch 10",
-                   seed002="seed 002: 人像 20-30 repeats, 10 epochs", seed002_repeats=(20, 30)),
-    "object": dict(repeats=15, epochs=10, source="seed 003: 真实系 Repeat 15, Epoch 10",
-                   seed002="seed 002: 实物 30-100 repeats, 10 epochs", seed002_repeats=(30, 100)),
+    "anime": dict(repeats=8, epochs=20, source="LoRA explainer: 二次元 Repeat 8, Epoch 20",
+                  kohya_guide="Kohya practice guide: 二次元 7-15 repeats, 10 epochs", kohya_guide_repeats=(7, 15)),
+    "realistic": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
+                      kohya_guide="Kohya practice guide: 人像 20-30 / 实物 30-100 repeats, 10 epochs", kohya_guide_repeats=(20, 30)),
+    "person": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
+                   kohya_guide="Kohya practice guide: 人像 20-30 repeats, 10 epochs", kohya_guide_repeats=(20, 30)),
+    "object": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
+                   kohya_guide="Kohya practice guide: 实物 30-100 repeats, 10 epochs", kohya_guide_repeats=(30, 100)),
 }
 
-# seed 000 §四.4 and §五: total steps at batch 1 by dataset size. Each band is the seed's figure
+# Flux LoRA guide §4.4 and §5: total steps at batch 1 by dataset size. Each band is the seed's figure
 # for a dataset of about that size ("normal" = its lighter choice, "close" = a closer fit that
 # also learns setting, clothes and pose); band edges between the sizes it names are this kit's.
 STEP_BANDS = (
     # (fewer than N images, normal steps, close-fit steps, what the seed says)
-    (45, 500, 1500, "20 portraits: 500 steps, or 1500 for a closer fit; 30 camping photos: 500 (§五.1, §五.3)"),
-    (225, 1500, 2500, "~100 images: 1500 or 2500 steps, not beyond 2500 (§四.4); 60 and 100 images: 1500 "
-                      "(§五.2-3)"),
-    (700, 2500, 3500, "~500 images: 2500-3500 steps, by how closely it should fit (§四.4)"),
+    (45, 500, 1500, "20 portraits: 500 steps, or 1500 for a closer fit; 30 camping photos: 500 (§5.1, §5.3)"),
+    (225, 1500, 2500, "~100 images: 1500 or 2500 steps, not beyond 2500 (§4.4); 60 and 100 images: 1500 "
+                      "(§5.2-3)"),
+    (700, 2500, 3500, "~500 images: 2500-3500 steps, by how closely it should fit (§4.4)"),
 )
-EPOCHS_RULE = 4  # seed 000 §四.4: 3-4 epochs at batch 1; its 1000-car example uses 4 (4000 steps)
-# Up to this many images, SD1.5/SDXL recipes follow seed 003's repeats x epochs (seed 002's beginner
-# table is for 30 images; seed 001 asks for ~30 images of a subject, 50+ of a style); larger sets use
-# seed 000's size rule, as seed 003 itself says to lower epochs for large sets.
+EPOCHS_RULE = 4  # Flux LoRA guide §4.4: 3-4 epochs at batch 1; its 1000-car example uses 4 (4000 steps)
+# Up to this many images, SD1.5/SDXL recipes follow the LoRA explainer's repeats x epochs (Kohya practice guide's beginner
+# table is for 30 images; FluxTrainer walkthrough asks for ~30 images of a subject, 50+ of a style); larger sets use
+# Flux LoRA guide's size rule, as the LoRA explainer itself says to lower epochs for large sets.
 SMALL_SET = 60
 
 def checkpoint_interval(steps: int) -> int:
-    """100 up to 1000 steps, 500 up to 10000, then 1000: seed 000 §五 uses 100 for 500 steps and 500
-    for 1500-4000; evenly spaced checkpoints leave a choice in the XY grid (§四.3)."""
+    """100 up to 1000 steps, 500 up to 10000, then 1000: Flux LoRA guide §5 uses 100 for 500 steps and 500
+    for 1500-4000; evenly spaced checkpoints leave a choice in the XY grid (§4.3)."""
     return 100 if steps <= 1000 else (500 if steps <= 10000 else 1000)
 
 
@@ -112,7 +112,7 @@ class StepAdvice:
     steps: int  # rounded to the checkpoint interval
     save_every: int
     raw_steps: int  # before rounding
-    lower: int  # the aligned values either side (seed 000 §四.4: "1234 -> 1500 or 1000")
+    lower: int  # the aligned values either side (Flux LoRA guide §4.4: "1234 -> 1500 or 1000")
     upper: int
     fit: str
     reason: str
@@ -152,8 +152,8 @@ def _sig(x: float, digits: int = 2) -> float:
 
 
 def lr_for_rank(rank: int, optimizer: str = "adamw8bit") -> float:
-    """Seed 000's lr-by-rank table, interpolated linearly in log(rank)-log(lr) between its points
-    (clamped outside 1-256), adjusted for the optimizer (seed 003: Lion ~10x lower; Prodigy and
+    """Flux LoRA guide's lr-by-rank table, interpolated linearly in log(rank)-log(lr) between its points
+    (clamped outside 1-256), adjusted for the optimizer (LoRA explainer: Lion ~10x lower; Prodigy and
     DAdaptation find the step size themselves and take lr = 1)."""
     if rank < 1:
         raise ConfigError(f"rank: {rank} must be at least 1")
@@ -178,22 +178,22 @@ def lr_for_rank(rank: int, optimizer: str = "adamw8bit") -> float:
 def lr_reason(rank: int, optimizer: str) -> str:
     if optimizer in ("prodigy", "dadaptation"):
         return (f"{optimizer} estimates the step size itself; the learning rate is a multiplier on it, so 1.0 "
-                f"(seed 003: Prodigy 'lr 1, suitable for beginners'; seed 002: DAdaptation 'usually 1.0').")
+                f"(LoRA explainer: Prodigy 'lr 1, suitable for beginners'; Kohya practice guide: DAdaptation 'usually 1.0').")
     exact = rank in LR_BY_RANK
-    txt = (f"seed 000 §三.2 gives lr by rank ({', '.join(f'{r}: {l:g}' for r, l in LR_BY_RANK.items())}); "
+    txt = (f"Flux LoRA guide §3.2 gives lr by rank ({', '.join(f'{r}: {l:g}' for r, l in LR_BY_RANK.items())}); "
            + ("rank %d is in the table." % rank if exact else
               f"rank {rank} lies between its points, interpolated on a log-log scale."))
     txt += " Higher ranks hold more parameters per update and need a lower rate to stay stable."
     if rank == 32:
-        txt += (" Seed 000's own worked examples (§五) use 1e-4 at rank 32, 12% above the interpolation: "
+        txt += (" Flux LoRA guide's own worked examples (§5) use 1e-4 at rank 32, 12% above the interpolation: "
                 "both are within the range that works.")
     if optimizer == "lion":
-        txt += " Divided by 10 for Lion (seed 003: Lion's best lr is about 10x smaller than AdamW's)."
+        txt += " Divided by 10 for Lion (LoRA explainer: Lion's best lr is about 10x smaller than AdamW's)."
     return txt
 
 
 def recommend_alpha(rank: int) -> float:
-    """Seed 003: alpha = rank/2 by default (seed 002: rank/2 or rank/4)."""
+    """LoRA explainer: alpha = rank/2 by default (Kohya practice guide: rank/2 or rank/4)."""
     return rank / 2
 
 
@@ -201,26 +201,26 @@ ALPHA_REASON = (
     "The LoRA update is scaled by alpha/rank: alpha = rank/2 halves it, so the weights must grow twice "
     "as large for the same effect; at a fixed learning rate a lower alpha learns more gently and a higher "
     "one more aggressively (alpha = rank: no scaling; alpha = 1 at rank 32: 1/32). Changing alpha is "
-    "like changing the learning rate, so change one at a time. Seed 003 uses rank/2 by default, seed 002 "
+    "like changing the learning rate, so change one at a time. LoRA explainer uses rank/2 by default, Kohya practice guide "
     "rank/2 or rank/4, and 'alpha is usually not above rank'.")
 
 
 def recommend_rank(purpose: str, family: str, n_images: int | None = None) -> tuple[int, tuple[int, int], str]:
-    """(suggested rank, the seeds' range, reason) for a purpose."""
+    """(suggested rank, the tutorials' range, reason) for a purpose."""
     info = _purpose(purpose)
     lo, hi = info["ranks"]
     rank = info["suggest"]
     reason = f"{info['label']}: rank {lo}-{hi} ({info['source']})."
     if family == "flux" and purpose != "new":
         rank = min(rank, 32)
-        reason += (" On Flux, seed 000 uses rank 32 for portraits, landscapes, camping and cars alike (§五): "
-                   "a LoRA mostly 'wakes' what the base model already knows (§三.1), so a small rank suffices.")
+        reason += (" On Flux, Flux LoRA guide uses rank 32 for portraits, landscapes, camping and cars alike (§5): "
+                   "a LoRA mostly 'wakes' what the base model already knows (§3.1), so a small rank suffices.")
     if purpose == "new":
         reason += (" Too small a rank (e.g. 16) shows as blurry, distorted output for the new content "
-                   "(seed 000 §三.2).")
+                   "(Flux LoRA guide §3.2).")
         if n_images is not None and n_images < NEW_CONTENT_MIN_IMAGES:
-            reason += f" Seed 000 expects {NEW_CONTENT_MIN_IMAGES}+ images for this; you have {n_images}."
-    reason += " Higher ranks learn more detail but also irrelevant details (seed 003: too high 'learns too deep')."
+            reason += f" Flux LoRA guide expects {NEW_CONTENT_MIN_IMAGES}+ images for this; you have {n_images}."
+    reason += " Higher ranks learn more detail but also irrelevant details (LoRA explainer: too high 'learns too deep')."
     return rank, (lo, hi), reason
 
 
@@ -232,13 +232,13 @@ def _purpose(purpose: str) -> dict:
 
 # Seed-quoted file sizes (MB) and the target set they correspond to.
 SEED_FILE_SIZES = {
-    "flux": dict(sizes={16: 49, 32: 99, 128: 400, 256: 800}, source="seed 000 §三.2",
+    "flux": dict(sizes={16: 49, 32: 99, 128: 400, 256: 800}, source="Flux LoRA guide §3.2",
                  targets="all attention projections of the double and single blocks (to_q/k/v, to_out.0, "
                          "add_q/k/v_proj, to_add_out)"),
-    "sd15": dict(sizes={32: 40, 64: 70, 128: 140}, source="seed 002 (128=140MB+, 64=70MB+, 32=40MB+)",
+    "sd15": dict(sizes={32: 40, 64: 70, 128: 140}, source="Kohya practice guide (128=140MB+, 64=70MB+, 32=40MB+)",
                  targets="kohya 'standard': UNet transformer blocks (attention, proj_in/out, feed-forward) "
                          "and the text encoder's attention and MLP"),
-    "sdxl": dict(sizes={8: 50, 16: 100, 32: 200}, source="seed 002 (32dim 200M, 16dim 100M, 8dim 50M)",
+    "sdxl": dict(sizes={8: 50, 16: 100, 32: 200}, source="Kohya practice guide (32dim 200M, 16dim 100M, 8dim 50M)",
                  targets="kohya 'standard': UNet transformer blocks and both text encoders"),
 }
 
@@ -292,12 +292,12 @@ def align_steps(steps: float, interval: int) -> tuple[int, int, int]:
 
 
 def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str = "normal") -> StepAdvice:
-    """Seed 000's step count for a dataset of `n_images`, rounded so checkpoints line up.
+    """Flux LoRA guide's step count for a dataset of `n_images`, rounded so checkpoints line up.
 
     At batch 1: the seed's figure for datasets of that size (STEP_BANDS), but never less than 4
-    epochs (3-4 epochs, §四.4). With a batch of B x gradient accumulation G each step sees B*G
+    epochs (3-4 epochs, §4.4). With a batch of B x gradient accumulation G each step sees B*G
     images, so the seed's batch-1 count is divided by B*G. Rounded to the checkpoint interval so
-    checkpoints and validation images fall on the same steps (§四.4: 1234 -> 1500 or 1000).
+    checkpoints and validation images fall on the same steps (§4.4: 1234 -> 1500 or 1000).
     """
     if n_images < 1:
         raise ConfigError("dataset: no images -> add images to train_data_dir before planning steps")
@@ -307,7 +307,7 @@ def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str
     band = next((b for b in STEP_BANDS if n_images < b[0]), None)
     if band is None:
         base = epochs_steps
-        said = f"{EPOCHS_RULE} epochs of {n_images} images = {epochs_steps} steps (§四.4, §五.3)"
+        said = f"{EPOCHS_RULE} epochs of {n_images} images = {epochs_steps} steps (§4.4, §5.3)"
     else:
         base = max(band[1] if fit == "normal" else band[2], epochs_steps)
         said = band[3]
@@ -320,18 +320,18 @@ def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str
               + (f" Each step here sees {per_step} images (batch {batch} x accumulation {grad_accum}), so "
                  f"{base} / {per_step} = {raw:.0f} steps." if per_step > 1 else "")
               + f" Rounded to a multiple of the checkpoint interval {interval} so checkpoints and validation "
-                f"images line up (§四.4).")
-    return StepAdvice(n_images, steps, interval, round(raw), lower, upper, fit, reason, "seed 000 §四.4, §五")
+                f"images line up (§4.4).")
+    return StepAdvice(n_images, steps, interval, round(raw), lower, upper, fit, reason, "Flux LoRA guide §4.4, §5")
 
 
 def repeats_epochs(dataset_type: str, n_images: int, batch: int = 1, grad_accum: int = 1) -> dict:
-    """Seed 003's repeats x epochs for the dataset type, the steps that gives, and seed 002's range."""
+    """LoRA explainer's repeats x epochs for the dataset type, the steps that gives, and the Kohya practice guide's range."""
     if dataset_type not in REPEATS_EPOCHS:
         raise ConfigError(f"dataset_type: {dataset_type!r} is not one of {', '.join(REPEATS_EPOCHS)}")
     r = REPEATS_EPOCHS[dataset_type]
     steps = math.ceil(n_images * r["repeats"] / batch / grad_accum) * r["epochs"]
     return dict(repeats=r["repeats"], epochs=r["epochs"], steps=steps, source=r["source"],
-                seed002=r["seed002"], seed002_repeats=r["seed002_repeats"],
+                kohya_guide=r["kohya_guide"], kohya_guide_repeats=r["kohya_guide_repeats"],
                 formula=f"{n_images} images x {r['repeats']} repeats x {r['epochs']} epochs / "
                         f"(batch {batch} x accumulation {grad_accum}) = {steps} steps")
 
@@ -393,13 +393,13 @@ def as_counts(concepts) -> list[ConceptCount]:
 
 
 BALANCE_MIN_RATIO = 0.5  # smaller concept / larger concept (samples per epoch) before the seed's warning applies
-MAX_CONCEPTS_PER_LORA = 3  # seed 000 §二.1: "about 3 similar concepts can share one LoRA"
+MAX_CONCEPTS_PER_LORA = 3  # Flux LoRA guide §2.1: "about 3 similar concepts can share one LoRA"
 
 
 def concept_advice(concepts, similar: bool | None = None,
                    identifiers: Mapping[str, str | None] | None = None
                    ) -> tuple[list[Advice], bool, dict[str, str]]:
-    """Seed 000's rules for several concepts. Returns (advice, split, identifiers): split means train
+    """Flux LoRA guide's rules for several concepts. Returns (advice, split, identifiers): split means train
     one LoRA per concept; identifiers maps each concept to the identifier found in its captions or,
     where none was found, a suggested random one. `similar`: whether the concepts are alike (same
     kind of subject); None = unknown."""
@@ -408,7 +408,7 @@ def concept_advice(concepts, similar: bool | None = None,
     if len(cs) <= 1:
         out.append(Advice("concepts", "One concept: what a LoRA is made for.",
                           "A LoRA suits a single concept (a yellow dog; a cat), not several unrelated ones "
-                          "(cat, bicycle, desert).", "seed 000 §一.2", "ok"))
+                          "(cat, bicycle, desert).", "Flux LoRA guide §1.2", "ok"))
         return out, False, {}
     from .identifiers import assign_identifiers
 
@@ -420,12 +420,12 @@ def concept_advice(concepts, similar: bool | None = None,
     reasons = []
     if len(cs) > MAX_CONCEPTS_PER_LORA:
         reasons.append(f"{len(cs)} concepts is more than the ~{MAX_CONCEPTS_PER_LORA} similar ones one LoRA holds "
-                       f"(§二.1)")
+                       f"(§2.1)")
     if similar is False:
-        reasons.append("the concepts are not alike (§二.1: use several LoRAs for several concepts)")
+        reasons.append("the concepts are not alike (§2.1: use several LoRAs for several concepts)")
     if ratio < BALANCE_MIN_RATIO:
         reasons.append(f"'{small.name}' has {small.samples} samples per epoch against {big.samples} for "
-                       f"'{big.name}' ({ratio:.0%}): the smaller concept would vanish from the LoRA (§二.3: 20 vs "
+                       f"'{big.name}' ({ratio:.0%}): the smaller concept would vanish from the LoRA (§2.3: 20 vs "
                        f"80 images)")
     split = bool(reasons)
     if split:
@@ -433,22 +433,22 @@ def concept_advice(concepts, similar: bool | None = None,
             "concepts", f"Train one LoRA per concept ({names}), each with its own step count, and load them "
                         f"together with different strengths when generating.",
             "; ".join(reasons) + ". Separate LoRAs let the small set use fewer steps and the large one keep "
-                                 "its own (§二.3, §五.3).",
-            "seed 000 §二.1, §二.3, §五.3", "warn"))
+                                 "its own (§2.3, §5.3).",
+            "Flux LoRA guide §2.1, §2.3, §5.3", "warn"))
         if ratio < BALANCE_MIN_RATIO and similar is not False and len(cs) <= MAX_CONCEPTS_PER_LORA:
             reps = {c.name: max(1, round(big.samples / c.images)) for c in cs}
             out.append(Advice(
                 "concepts", "If you keep them in one LoRA, balance them with folder repeats: "
                             + ", ".join(f"{reps[c.name]}_{c.name}" for c in cs) + ".",
-                "kohya repeats multiply each folder's images per epoch (seed 002: the N in N_name), which "
-                "evens out samples per epoch; seed 000 prefers separate LoRAs.", "seed 002 §1.4.1; seed 000 §二.3",
+                "kohya repeats multiply each folder's images per epoch (Kohya practice guide: the N in N_name), which "
+                "evens out samples per epoch; Flux LoRA guide prefers separate LoRAs.", "Kohya practice guide §1.4.1; Flux LoRA guide §2.3",
                 "suggest", {}))
     else:
         out.append(Advice(
             "concepts", f"{len(cs)} similar, balanced concepts ({names}) can share one LoRA, each with its own "
                         f"unique identifier.",
-            "Up to ~3 close concepts work in one LoRA when their counts are balanced (§二.1, §二.3); "
-            "e.g. two similar models with 30 photos each (§五.2).", "seed 000 §二.1, §五.2", "ok"))
+            "Up to ~3 close concepts work in one LoRA when their counts are balanced (§2.1, §2.3); "
+            "e.g. two similar models with 30 photos each (§5.2).", "Flux LoRA guide §2.1, §5.2", "ok"))
     # identifiers
     if identifiers is None:
         listed = ", ".join(f"{c.name}: {ids[c.name]}" for c in cs)
@@ -457,7 +457,7 @@ def concept_advice(concepts, similar: bool | None = None,
                            f"'This image is labeled as <id>. A cat.'",
             "The same identifier within a concept and different ones across concepts let the model tell them "
             "apart and let you call each when generating; 10 random letters map to nothing the model knows.",
-            "seed 000 §二.2", "info"))
+            "Flux LoRA guide §2.2", "info"))
     else:
         missing = [c for c, w in identifiers.items() if not w]
         if missing:
@@ -466,11 +466,11 @@ def concept_advice(concepts, similar: bool | None = None,
                 + " -> add one word to all captions of each concept, e.g. "
                 + ", ".join(f"{m}: {ids[m]}" for m in missing) + " (`lora-nb tags`).",
                 "Without a word that only one concept's captions contain, the concepts blend together.",
-                "seed 000 §二.2", "warn"))
+                "Flux LoRA guide §2.2", "warn"))
         else:
             out.append(Advice("identifiers", "Each concept has its own identifier: "
                               + ", ".join(f"{c}: '{w}'" for c, w in identifiers.items()) + ".",
-                              "Distinct identifiers keep the concepts apart.", "seed 000 §二.2", "ok"))
+                              "Distinct identifiers keep the concepts apart.", "Flux LoRA guide §2.2", "ok"))
     return out, split, ids
 
 
@@ -485,31 +485,31 @@ FITTING_GUIDE = [
                 "textures fry; the picture improves when the strength drops to 0.6-0.8.",
         causes="Too few images; settings too strong (tags, learning rate, steps, optimizer).",
         remedies=["pick an earlier checkpoint (or train fewer steps)", "lower the learning rate",
-                  "fewer repeats", "lower the rank (seed 003 pairs it with a higher alpha)",
+                  "fewer repeats", "lower the rank (LoRA explainer pairs it with a higher alpha)",
                   "regularisation images (10-20, untagged, of the same class with other features)",
                   "more (varied) images"],
-        source="seed 003 (过拟合); seed 000 §四.2 (an unrelated prompt shows forgetting)"),
+        source="LoRA explainer (过拟合); Flux LoRA guide §4.2 (an unrelated prompt shows forgetting)"),
     dict(
         state="underfitting",
         xy_grid="Even the last checkpoint at strength 1.0 barely differs from strength 0: the subject is not "
                 "recognisable, or only loosely similar.",
         causes="Too little capacity or too few distinctive features learned.",
         remedies=["train more steps (or keep a later checkpoint)", "raise the learning rate",
-                  "more repeats", "a higher rank (seed 003 pairs it with a lower alpha)",
+                  "more repeats", "a higher rank (LoRA explainer pairs it with a lower alpha)",
                   "fewer regularisation images", "more high-quality images showing the features"],
-        source="seed 003 (欠拟合)"),
+        source="LoRA explainer (欠拟合)"),
     dict(
         state="rank too small for new content",
         xy_grid="New content (e.g. Chinese lettering) comes out blurry and distorted at every checkpoint.",
         causes="The LoRA cannot store that much new information and fills the gaps with blur.",
         remedies=["rank 128-256", "6000+ images"],
-        source="seed 000 §三.2"),
+        source="Flux LoRA guide §3.2"),
     dict(
         state="background learned instead of the subject",
         xy_grid="Generated images repeat the training backgrounds while the subject stays vague.",
         causes="Too few images with the same backgrounds.",
         remedies=["remove the backgrounds (rembg) and train again", "more images with varied backgrounds"],
-        source="seed 000 §四.5"),
+        source="Flux LoRA guide §4.5"),
 ]
 
 
@@ -529,11 +529,11 @@ def _lora_recipe(names: list[str], n_images: int, purpose: str, family: str, opt
         steps = align_steps(re_["steps"], checkpoint_interval(re_["steps"]))[0]
         save_every = checkpoint_interval(steps)
         why = (f"{re_['source']}: {re_['formula']}, rounded to {steps} so checkpoints every {save_every} line "
-               f"up. Seed 000 (a Flux guide) would give {st.steps}: {st.reason} Seeds 002/003 describe "
-               f"SD1.5/SDXL kohya practice on small sets, where more steps are usual (seed 002: totals above 1500).")
+               f"up. The Flux LoRA guide would give {st.steps}: {st.reason} The Kohya practice guide and the LoRA explainer describe "
+               f"SD1.5/SDXL kohya practice on small sets, where more steps are usual (Kohya practice guide: totals above 1500).")
     elif family != "flux":
-        why += (f" (Seed 003's repeats x epochs are for small SD sets of up to ~{SMALL_SET} images -- seed 002's "
-                 f"beginner table has 30 -- and would give far more steps for {n_images}; seed 003 itself says to "
+        why += (f" (LoRA explainer's repeats x epochs are for small SD sets of up to ~{SMALL_SET} images -- Kohya practice guide's "
+                 f"beginner table has 30 -- and would give far more steps for {n_images}; LoRA explainer itself says to "
                  f"lower epochs for large sets.)")
     reasons["steps"] = why
     return LoraRecipe(names, n_images, rank, recommend_alpha(rank), lr, steps, save_every, reasons)
@@ -543,8 +543,8 @@ def recommend(n_images: int | None = None, *, concepts=None, purpose: str = "per
               optimizer: str = "adamw8bit", fit: str = "normal", batch: int = 1, grad_accum: int = 1,
               similar: bool | None = None, dataset_type: str | None = None,
               identifiers: Mapping[str, str | None] | None = None) -> Recipe:
-    """The seeds' recipe for a dataset: rank, alpha, lr, steps and checkpoint interval, split into
-    one LoRA per concept where seed 000 says so.
+    """The tutorials' recipe for a dataset: rank, alpha, lr, steps and checkpoint interval, split into
+    one LoRA per concept where Flux LoRA guide says so.
 
     Give `n_images` for a single concept, or `concepts` ({name: n_images} or {name: (repeats,
     n_images)}, or `scan_concepts` output) for several.
@@ -570,7 +570,7 @@ def recommend(n_images: int | None = None, *, concepts=None, purpose: str = "per
 def advise(config: "Config", concepts=None, *, purpose: str | None = None, dataset_type: str | None = None,
            fit: str = "normal", similar: bool | None = None, total_steps: int | None = None,
            identifiers: Mapping[str, str | None] | None = None) -> list[Advice]:
-    """Compare `config` with the seeds' rules and return what to keep or change, with reasons.
+    """Compare `config` with the tutorials' rules and return what to keep or change, with reasons.
 
     concepts: the dataset (as for `recommend`); total_steps: the step count the config produces
     (from `lora_nb.planner.step_plan`), so step advice compares like with like.
@@ -588,7 +588,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
     else:
         ok = 0.67 <= lr / rec_lr <= 1.5
     out.append(Advice("learning rate", f"learning_rate {lr:g} " + ("fits" if ok else f"-> {rec_lr:g}")
-                      + f" for rank {rank} with {opt}.", lr_reason(rank, opt), "seed 000 §三.2; seed 003",
+                      + f" for rank {rank} with {opt}.", lr_reason(rank, opt), "Flux LoRA guide §3.2; LoRA explainer",
                       "ok" if ok else "suggest", {} if ok else {"learning_rate": rec_lr}))
     if config.train_text_encoder:
         ratio = config.effective_text_encoder_lr / lr if lr else 0
@@ -596,20 +596,20 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
         out.append(Advice("text encoder lr", f"text encoder lr is {ratio:.2g} x the UNet lr"
                           + ("" if ok else f" -> use {lr / 2:g} (1/2)") + ".",
                           "The text encoder is already well trained; 1/2 to 1/10 of the UNet rate keeps it from "
-                          "drifting (seed 003; seed 002: text encoder lr 5e-5 with UNet 1e-4).",
-                          "seed 002; seed 003", "ok" if ok else "suggest",
+                          "drifting (LoRA explainer; Kohya practice guide: text encoder lr 5e-5 with UNet 1e-4).",
+                          "Kohya practice guide; LoRA explainer", "ok" if ok else "suggest",
                           {} if ok else {"text_encoder_lr": lr / 2}))
 
     # alpha
     rec_alpha = recommend_alpha(rank)
     ok = math.isclose(config.alpha, rec_alpha) or config.alpha == rank / 4
     out.append(Advice("alpha", f"alpha {config.alpha:g} at rank {rank}: scale alpha/rank = {config.alpha / rank:.2g}"
-                      + ("." if ok else f" -> {rec_alpha:g} (rank/2)."), ALPHA_REASON, "seed 003; seed 002",
+                      + ("." if ok else f" -> {rec_alpha:g} (rank/2)."), ALPHA_REASON, "LoRA explainer; Kohya practice guide",
                       "ok" if ok else "suggest", {} if ok else {"alpha": rec_alpha}))
     if config.alpha > rank:
         out.append(Advice("alpha", f"alpha {config.alpha:g} is above rank {rank} -> at most {rank}.",
-                          "alpha above rank amplifies every update beyond the unscaled LoRA (seed 003: 'alpha "
-                          "is usually not above rank').", "seed 003", "warn", {"alpha": float(rank)}))
+                          "alpha above rank amplifies every update beyond the unscaled LoRA (LoRA explainer: 'alpha "
+                          "is usually not above rank').", "LoRA explainer", "warn", {"alpha": float(rank)}))
 
     cs = as_counts(concepts) if concepts is not None else []
     n_images = sum(c.images for c in cs) if cs else None
@@ -621,7 +621,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
         flux_small = fam == "flux" and purpose != "new" and rank == rec_rank
         ok = lo <= rank <= hi or flux_small
         if flux_small and not lo <= rank <= hi:
-            msg = f"rank {rank} suits Flux for {label} (seed 000's choice; the SD seeds say {lo}-{hi})."
+            msg = f"rank {rank} suits Flux for {label} (Flux LoRA guide's choice; the SD guides say {lo}-{hi})."
         else:
             msg = (f"rank {rank} " + ("is in" if ok else "is outside") + f" the range for {label} ({lo}-{hi})"
                    + ("." if ok else f" -> {rec_rank}."))
@@ -630,7 +630,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
         if purpose == "new" and n_images is not None and n_images < NEW_CONTENT_MIN_IMAGES:
             out.append(Advice("dataset size", f"Teaching new content needs {NEW_CONTENT_MIN_IMAGES}+ images; "
                               f"this dataset has {n_images}.", "A LoRA mostly wakes what the model knows; new "
-                              "content needs many examples and a large rank.", "seed 000 §三", "warn"))
+                              "content needs many examples and a large rank.", "Flux LoRA guide §3", "warn"))
     from .memory import adapter_file_mb
 
     mb = adapter_file_mb(config)
@@ -652,36 +652,36 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
                               + f" the recommended {r.steps} (checkpoint every {r.save_every})"
                               + ("." if ok else f" -> set max_train_steps = {r.steps}, save_every_n_steps = "
                                                 f"{r.save_every}."),
-                              r.reasons["steps"], "seed 000 §四.4, §五" if fam == "flux" else "seed 003; seed 000",
+                              r.reasons["steps"], "Flux LoRA guide §4.4, §5" if fam == "flux" else "LoRA explainer; Flux LoRA guide",
                               "ok" if ok else "suggest",
                               {} if ok else {"max_train_steps": r.steps, "save_every_n_steps": r.save_every}))
         elif rec.split:
             out.append(Advice("steps", "Per-LoRA recipes: " + "; ".join(
                 f"{'+'.join(r.concepts)} ({r.n_images} images): {r.steps} steps, checkpoint every {r.save_every}"
                 for r in rec.loras) + ".", " ".join(r.reasons["steps"] for r in rec.loras[:1]),
-                "seed 000 §五.3", "suggest"))
-        # repeats/epochs by type (seeds 002/003), shown for comparison
+                "Flux LoRA guide §5.3", "suggest"))
+        # repeats/epochs by type (Kohya practice guide, LoRA explainer), shown for comparison
         kind = dataset_type or (_purpose(purpose)["kind"] if purpose else None)
         if kind in REPEATS_EPOCHS and n_images:
             b, ga = config.train_batch_size, config.gradient_accumulation_steps
             re_ = repeats_epochs(kind, n_images, b, ga)
             msg = (f"{kind}: {re_['repeats']} repeats x {re_['epochs']} epochs ({re_['formula']}); "
-                   f"{re_['seed002']}.")
+                   f"{re_['kohya_guide']}.")
             target = recommend_steps(n_images, b, ga, fit).steps
             if re_["steps"] > 3 * target and (fam == "flux" or n_images > 60):
                 reps = max(1, round(target * b * ga / (n_images * re_["epochs"])))
                 per_epoch = math.ceil(n_images * reps / (b * ga))
                 epochs = max(1, round(target / per_epoch))
                 got = per_epoch * epochs
-                why = ("on Flux seed 000 trains far fewer steps" if fam == "flux" else
-                       "those repeats are meant for small sets (seed 002's beginner table: ~30 images)")
-                msg += (f" But {why}: {reps} repeat(s) x {epochs} epochs gives {got} steps, near seed 000's "
+                why = ("on Flux Flux LoRA guide trains far fewer steps" if fam == "flux" else
+                       "those repeats are meant for small sets (Kohya practice guide's beginner table: ~30 images)")
+                msg += (f" But {why}: {reps} repeat(s) x {epochs} epochs gives {got} steps, near Flux LoRA guide's "
                         f"{target}.")
             out.append(Advice("repeats", msg,
                               "More repeats learn each image more strongly but fix the pictures sooner "
-                              "(over-fitting); epochs give intermediate checkpoints to choose from. Seed 000 (Flux) "
+                              "(over-fitting); epochs give intermediate checkpoints to choose from. Flux LoRA guide (Flux) "
                               "counts total steps instead; compare both with the step advice.",
-                              "seed 003 (高级参数); seed 002 (新手建议)", "info"))
+                              "LoRA explainer (高级参数); Kohya practice guide (新手建议)", "info"))
         # minimum dataset size
         need = config.train_batch_size * config.gradient_accumulation_steps
         if n_images is not None and n_images < need:
@@ -689,43 +689,43 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
             out.append(Advice("dataset size", f"{n_images} images is fewer than batch x accumulation = {need} "
                               f"-> duplicate the set {dup}x (or raise repeats) so one optimizer step has enough.",
                               "The smallest usable dataset is train_batch_size x gradient_accumulation_steps "
-                              "images; training cannot form a full step otherwise.", "seed 000 §四.1", "warn"))
+                              "images; training cannot form a full step otherwise.", "Flux LoRA guide §4.1", "warn"))
 
     # checkpoints vs validation images, aligned with the total
     se, sa = config.save_every_n_steps, config.effective_sample_every
     if se and sa and sa != se:
         out.append(Advice("checkpoints", f"Validation images every {sa} steps but checkpoints every {se} -> use the "
                           f"same interval (sample_every_n_steps = -1 follows save_every_n_steps).",
-                          "Each checkpoint then has its own validation images to judge it by.", "seed 000 §四.4",
+                          "Each checkpoint then has its own validation images to judge it by.", "Flux LoRA guide §4.4",
                           "suggest", {"sample_every_n_steps": -1}))
     if se and total_steps and total_steps % se:
         near, lower, upper = align_steps(total_steps, se)
         out.append(Advice("checkpoints", f"{total_steps} steps is not a multiple of the checkpoint interval {se} "
                           f"-> {lower} or {upper} steps.",
                           "Rounding the total to the interval makes the last checkpoint one of the evenly spaced "
-                          "ones (1234 -> 1500 or 1000).", "seed 000 §四.4", "suggest",
+                          "ones (1234 -> 1500 or 1000).", "Flux LoRA guide §4.4", "suggest",
                           {"max_train_steps": near}))
     if not se and total_steps and total_steps > 200:
         iv = checkpoint_interval(total_steps)
         out.append(Advice("checkpoints", f"Only the final LoRA is saved -> save_every_n_steps = {iv} to choose "
                           f"among checkpoints in the XY grid.",
                           "Keep as many checkpoints as storage allows: the best one is rarely the last.",
-                          "seed 000 §四.3", "suggest", {"save_every_n_steps": iv}))
+                          "Flux LoRA guide §4.3", "suggest", {"save_every_n_steps": iv}))
     if len(config.sample_prompts) < 2:
         out.append(Advice("validation", "Use several validation prompts: the concept in different settings, plus "
                           "one or two unrelated prompts to spot forgetting.",
-                          "More validation images prevent misjudging a checkpoint.", "seed 000 §四.2", "info"))
+                          "More validation images prevent misjudging a checkpoint.", "Flux LoRA guide §4.2", "info"))
 
-    # other settings the seeds warn about
+    # other settings the tutorials warn about
     if config.random_crop:
         out.append(Advice("cropping", "random_crop = true -> false.", "Random cropping makes generated subjects "
-                          "distorted and cut off.", "seed 000 §四.1", "warn", {"random_crop": False}))
+                          "distorted and cut off.", "Flux LoRA guide §4.1", "warn", {"random_crop": False}))
     if config.lr_scheduler == "cosine_with_restarts" and not 3 <= config.lr_scheduler_num_cycles <= 5:
         out.append(Advice("schedule", f"cosine_with_restarts with {config.lr_scheduler_num_cycles} cycle(s) -> 3-5.",
-                          "Restarts help escape local optima only with a few cycles.", "seed 003", "suggest",
+                          "Restarts help escape local optima only with a few cycles.", "LoRA explainer", "suggest",
                           {"lr_scheduler_num_cycles": 3}))
     if opt == "lion" and lr > 5e-5:
         out.append(Advice("optimizer", f"Lion with lr {lr:g} -> ~{lr_for_rank(rank, 'lion'):g}.",
-                          "Lion's best learning rate is about 10x smaller than AdamW's.", "seed 003", "warn",
+                          "Lion's best learning rate is about 10x smaller than AdamW's.", "LoRA explainer", "warn",
                           {"learning_rate": lr_for_rank(rank, "lion")}))
     return out

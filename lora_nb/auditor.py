@@ -1,12 +1,12 @@
 """Audit a dataset folder before training: concept balance, dataset size and per-image problems.
 
-The rules come from the seeds:
-- seed 000: one LoRA suits one concept, or about 3 similar ones at most; and the samples per
+The rules come from the tutorials:
+- Flux LoRA guide: one LoRA suits one concept, or about 3 similar ones at most; and the samples per
   concept must be balanced: with 20 images of one concept and 80 of another, the small concept
   vanishes from the trained LoRA. Split into separate LoRAs or balance with repeats.
-- seed 001: ~30 images for a concrete subject (object, person, character), 50+ for a style or
-  scene; seed 002: never fewer than 10-15.
-"Effective samples" are images x repeats, what one epoch actually shows the model (seed 003).
+- FluxTrainer walkthrough: ~30 images for a concrete subject (object, person, character), 50+ for a style or
+  scene; Kohya practice guide: never fewer than 10-15.
+"Effective samples" are images x repeats, what one epoch actually shows the model (LoRA explainer).
 `render_audit` draws the images with their notes; `plot_balance` the concept shares.
 """
 
@@ -21,10 +21,10 @@ from .errors import ConfigError, DatasetError
 from .grids import Tile, image_grid
 from .images import ImageRejected, read_image
 
-# seed 001: concrete subjects ~30 images, general ones (style, scene) 50+
+# FluxTrainer walkthrough: concrete subjects ~30 images, general ones (style, scene) 50+
 RECOMMENDED_IMAGES = {"object": 30, "person": 30, "character": 30, "concept": 30, "style": 50, "scene": 50}
-MIN_IMAGES = 10  # seed 002: "15 or more (generally not fewer than 10)"
-MAX_CONCEPTS = 3  # seed 000: about 3 similar concepts in one LoRA at most
+MIN_IMAGES = 10  # Kohya practice guide: "15 or more (generally not fewer than 10)"
+MAX_CONCEPTS = 3  # Flux LoRA guide: about 3 similar concepts in one LoRA at most
 BALANCE_RATIO = 0.5  # warn when a concept gets less than half the samples of the largest
 EXTREME_ASPECT = 2.5
 _THUMB = 192
@@ -190,7 +190,7 @@ def _concept_warnings(a: Audit) -> list[AuditWarning]:
     cs = a.concepts
     if len(cs) > MAX_CONCEPTS:
         out.append(AuditWarning("too_many_concepts",
-                                f"{len(cs)} concepts in one LoRA: seed 000 advises one concept per LoRA, about "
+                                f"{len(cs)} concepts in one LoRA: Flux LoRA guide advises one concept per LoRA, about "
                                 f"{MAX_CONCEPTS} similar ones at most; train separate LoRAs"))
     if len(cs) > 1:
         top = max(cs, key=lambda c: c.effective)
@@ -202,16 +202,16 @@ def _concept_warnings(a: Audit) -> list[AuditWarning]:
             out.append(AuditWarning(
                 "imbalance",
                 f"unbalanced concepts: {listing} vs '{top.name}' {top.effective} ({top.share:.0%}) samples per epoch. "
-                f"Seed 000: with a 20-vs-80 split the small concept vanishes from the LoRA. Train separate LoRAs, "
+                f"Flux LoRA guide: with a 20-vs-80 split the small concept vanishes from the LoRA. Train separate LoRAs, "
                 f"or balance the repeats: {renames}"))
     for c in cs:
         rec = RECOMMENDED_IMAGES[c.kind]
         if c.images < MIN_IMAGES:
             out.append(AuditWarning("too_few_images",
-                                    f"'{c.name}' has only {c.images} images: seed 002 asks for at least 10-15 "
-                                    f"(seed 001: ~{rec} for {_a(c.kind)})"))
+                                    f"'{c.name}' has only {c.images} images: Kohya practice guide asks for at least 10-15 "
+                                    f"(FluxTrainer walkthrough: ~{rec} for {_a(c.kind)})"))
         elif c.images < rec:
-            out.append(AuditWarning("few_images", f"'{c.name}' has {c.images} images; seed 001 recommends about "
+            out.append(AuditWarning("few_images", f"'{c.name}' has {c.images} images; FluxTrainer walkthrough recommends about "
                                                   f"{rec}{'+' if rec >= 50 else ''} for {_a(c.kind)}"))
     return out
 

@@ -1,6 +1,6 @@
 """Background removal with rembg: subject masks, cut-outs and whole folders.
 
-Seed 000: when a small dataset makes the LoRA learn the background instead of the subject,
+Flux LoRA guide: when a small dataset makes the LoRA learn the background instead of the subject,
 remove the background first (`rembg p -m u2netp input output`). u2netp is the default here too:
 small (4.7 MB) and fast on a CPU. The mask is also what the focus crop uses to find the subject.
 

@@ -1,12 +1,12 @@
 """Automatic captions: one `Captioner` interface, three backends, one folder driver.
 
 - BLIP (`Salesforce/blip-image-captioning-large` / `-base`): one short natural-language sentence,
-  kohya's default captioner (seed 002 §1.6).
+  kohya's default captioner (Kohya practice guide §1.6).
 - Florence-2 (`florence-community/Florence-2-base` / `-large`) through transformers' native
   classes, tasks `<CAPTION>`, `<DETAILED_CAPTION>`, `<MORE_DETAILED_CAPTION>`: the captioner of
-  seed 001's ComfyUI workflow; longer, more complete prose.
+  FluxTrainer walkthrough's ComfyUI workflow; longer, more complete prose.
 - WD14-style taggers (SmilingWolf's `wd-*-tagger-v3`: `model.onnx` + `selected_tags.csv`):
-  booru tags with confidence thresholds; seed 003 recommends a threshold of 0.6 for fewer,
+  booru tags with confidence thresholds; LoRA explainer recommends a threshold of 0.6 for fewer,
   surer tags ("打标阈值: 越小描述的越精细, 推荐0.6").
 
 `caption_folder` runs a captioner over a dataset in batches on the GPU when there is one, skips
@@ -241,7 +241,7 @@ class WD14Tagger:
         for name, t in (("threshold", general_threshold), ("character threshold", character_threshold)):
             if not 0.0 < t <= 1.0:
                 raise ConfigError(f"WD14 {name} {t} -> use a value in (0, 1], e.g. 0.35 (many tags) to 0.6 "
-                                  f"(seed 003: fewer, surer tags)")
+                                  f"(LoRA explainer: fewer, surer tags)")
         self.general_threshold, self.character_threshold = general_threshold, character_threshold
         self.replace_underscores, self.keep_rating = replace_underscores, keep_rating  # long_hair -> long hair
         onnx_path, tags_path = _wd14_files(self.model_id)

@@ -1,6 +1,6 @@
 """A caption editor for notebooks: the image beside its editable caption, page by page.
 
-Automatic captions need a human pass (seed 001 §5: auto-captioning "needs manual review: delete
+Automatic captions need a human pass (FluxTrainer walkthrough §5: auto-captioning "needs manual review: delete
 what is wrong or unwanted"). Core ipywidgets only (Image, Textarea, Button, Label, HBox/VBox),
 so it renders in Colab without extra setup. Edits are kept while paging; Save writes the shown
 caption atomically as UTF-8 (kohya reads captions as UTF-8).

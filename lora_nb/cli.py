@@ -17,7 +17,7 @@ SUBCOMMANDS = {
     "crop": "Step 2: crop images to training sizes (center, focus or bucket).",
     "caption": "Step 3: write .txt captions with BLIP, Florence-2 or a WD14 tagger.",
     "tags": "Step 4: clean captions: trigger word, removals, replacements, dedupe, sort.",
-    "plan": "Before training: step math, recipe advice from the seeds and memory fit.",
+    "plan": "Before training: step math, recipe advice from the tutorials and memory fit.",
     "train": "Step 5: train a LoRA from a config file.",
     "xy": "Step 6: XY grid of checkpoints x strengths (x prompts x seeds).",
     "demo": "Run the whole pipeline on datasets_sample/ with the built-in tiny model on CPU.",

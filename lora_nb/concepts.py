@@ -54,7 +54,7 @@ class Concept:
 
     @property
     def effective_samples(self) -> int:
-        """Samples per epoch: images x repeats (seed 003's 'one epoch = images x repeat')."""
+        """Samples per epoch: images x repeats (LoRA explainer's 'one epoch = images x repeat')."""
         return len(self.images) * self.repeats
 
 

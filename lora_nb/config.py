@@ -78,7 +78,7 @@ class Config:
     max_bucket_reso: int = _f(1024, "Largest bucket side in pixels (multiple of 64).", "dataset", min=64, max=8192)
     upscale_small: bool = _f(False, "Allow upscaling images smaller than their bucket. Off by default: small images "
                                     "are reported instead of silently blurred.", "dataset")
-    random_crop: bool = _f(False, "Random instead of centre crop into the bucket. Off: the seeds warn random "
+    random_crop: bool = _f(False, "Random instead of centre crop into the bucket. Off: the tutorials warn random "
                                   "cropping teaches distorted, cut-off subjects.", "dataset")
     flip_aug: bool = _f(False, "Random horizontal flips. Do not use for asymmetric subjects (text, logos, faces "
                                "with a parting).", "dataset")
@@ -90,9 +90,9 @@ class Config:
                                               "the trigger word).", "dataset",
                               choices=("error", "warn_empty", "warn_trigger"))
     trigger_word: str = _f("", "Trigger word or unique identifier put first in every caption that lacks it "
-                               "(seed 000: a 10-letter random id per concept).", "dataset")
+                               "(Flux LoRA guide: a 10-letter random id per concept).", "dataset")
     shuffle_caption: bool = _f(False, "Shuffle comma-separated tags each step, so tag order carries no weight "
-                                      "(seed 002: earlier tags weigh more).", "dataset")
+                                      "(Kohya practice guide: earlier tags weigh more).", "dataset")
     keep_tokens: int = _f(0, "Number of leading comma-separated tags kept fixed when shuffling (e.g. 1 keeps "
                              "the trigger first).", "dataset", min=0, max=75)
     caption_dropout_rate: float = _f(0.0, "Probability of training a step with an empty caption (helps "
@@ -109,48 +109,48 @@ class Config:
                                             "step.", "dataset", choices=("auto", "yes", "disk", "no"))
 
     # --- network -----------------------------------------------------------------------------
-    network_type: str = _f("lora", "Adapter kind (seed 002 §4). lora: attention layers (kohya 'standard'); locon: "
+    network_type: str = _f("lora", "Adapter kind (Kohya practice guide §4). lora: attention layers (kohya 'standard'); locon: "
                                    "LoRA on the UNet's conv layers too; loha: Hadamard product (FedPara); lokr: "
                                    "Kronecker product; dora: weight-decomposed LoRA (Liu et al. 2024).", "network",
                            choices=NETWORK_TYPES)
     rank: int = _f(16, "LoRA rank (network dim): capacity and file size. Seeds: 8-32 anime/characters, 32-64 "
                        "people/objects, 64-128 complex styles and real scenes.", "network", min=1, max=1024)
-    alpha: float = _f(8.0, "LoRA alpha; the update is scaled by alpha/rank. Seed 003: rank/2 by default; "
+    alpha: float = _f(8.0, "LoRA alpha; the update is scaled by alpha/rank. LoRA explainer: rank/2 by default; "
                            "lower alpha means smaller, slower-moving updates.", "network", min=0.0, max=4096.0)
     network_dropout: float = _f(0.0, "Dropout on the LoRA path during training.", "network", min=0.0, max=0.9)
     target_modules: list = _f(["to_q", "to_k", "to_v", "to_out.0"],
                               "Module names in the UNet/transformer that get a LoRA (attention projections).",
                               "network")
     train_text_encoder: bool = _f(False, "Also train a LoRA on the text encoder(s) (kohya lora_te_*).", "network")
-    conv_rank: int = _f(0, "Rank on conv layers for locon/loha/lokr (kohya 'conv_dim'; seed 002: LoCon <= 64, "
+    conv_rank: int = _f(0, "Rank on conv layers for locon/loha/lokr (kohya 'conv_dim'; Kohya practice guide: LoCon <= 64, "
                            "LoHa <= 32); 0 uses rank.", "network", min=0, max=1024)
-    conv_alpha: float = _f(0.0, "Alpha on conv layers (seed 002: 1 or lower); 0 uses alpha.", "network", min=0.0,
+    conv_alpha: float = _f(0.0, "Alpha on conv layers (Kohya practice guide: 1 or lower); 0 uses alpha.", "network", min=0.0,
                            max=4096.0)
     train_mlp: bool = _f(False, "Flux: also put the adapter on the MLP (feed-forward) layers, not only attention: "
                                 "more capacity, larger file.", "network")
 
     # --- optimizer ---------------------------------------------------------------------------
-    optimizer: str = _f("adamw8bit", "Optimizer. adamw8bit (seed 003's recommendation) saves memory; lion needs "
+    optimizer: str = _f("adamw8bit", "Optimizer. adamw8bit (LoRA explainer's recommendation) saves memory; lion needs "
                                      "~10x lower lr; prodigy/dadaptation adapt the lr themselves (set lr 1.0).",
                         "optimizer", choices=OPTIMIZERS)
-    learning_rate: float = _f(1e-4, "Base learning rate (seed 000: rank 16 -> 1e-4, rank 64 -> 8e-5).",
+    learning_rate: float = _f(1e-4, "Base learning rate (Flux LoRA guide: rank 16 -> 1e-4, rank 64 -> 8e-5).",
                               "optimizer", min=0.0, max=10.0)
     unet_lr: float = _f(0.0, "Learning rate for the UNet/transformer LoRA; 0 uses learning_rate.", "optimizer",
                         min=0.0, max=10.0)
     text_encoder_lr: float = _f(0.0, "Learning rate for the text-encoder LoRA; 0 uses learning_rate/2 "
-                                     "(seed 002: 1/2 to 1/10 of the UNet lr).", "optimizer", min=0.0, max=10.0)
+                                     "(Kohya practice guide: 1/2 to 1/10 of the UNet lr).", "optimizer", min=0.0, max=10.0)
     weight_decay: float = _f(0.01, "Weight decay (decoupled, as in AdamW).", "optimizer", min=0.0, max=1.0)
     max_grad_norm: float = _f(1.0, "Clip gradients to this norm; 0 disables clipping.", "optimizer", min=0.0,
                               max=1000.0)
 
     # --- schedule ----------------------------------------------------------------------------
-    lr_scheduler: str = _f("cosine", "Learning-rate schedule (diffusers get_scheduler). Seed 002: cosine by "
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule (diffusers get_scheduler). Kohya practice guide: cosine by "
                                      "default; cosine_with_restarts with 3-5 cycles.", "schedule",
                            choices=SCHEDULERS)
     lr_warmup_steps: int = _f(0, "Warmup steps; overrides lr_warmup_ratio when > 0.", "schedule", min=0,
                               max=10_000_000)
     lr_warmup_ratio: float = _f(0.0, "Warmup as a fraction of total steps.", "schedule", min=0.0, max=1.0)
-    lr_scheduler_num_cycles: int = _f(1, "Restarts for cosine_with_restarts (seed 002: 3-5).", "schedule",
+    lr_scheduler_num_cycles: int = _f(1, "Restarts for cosine_with_restarts (Kohya practice guide: 3-5).", "schedule",
                                       min=1, max=100)
     lr_scheduler_power: float = _f(1.0, "Power of the polynomial schedule.", "schedule", min=0.0, max=10.0)
 
@@ -159,7 +159,7 @@ class Config:
                                    "max_train_steps is 0.", "training", min=0, max=100_000)
     max_train_steps: int = _f(0, "Total optimizer steps; 0 derives them from epochs.", "training", min=0,
                               max=10_000_000)
-    train_batch_size: int = _f(1, "Images per step (seed 002: larger batches are faster but learn each image "
+    train_batch_size: int = _f(1, "Images per step (Kohya practice guide: larger batches are faster but learn each image "
                                   "less precisely).", "training", min=1, max=256)
     gradient_accumulation_steps: int = _f(1, "Batches accumulated per optimizer step.", "training", min=1,
                                           max=1024)
@@ -169,9 +169,9 @@ class Config:
                                              "slower.", "training")
     noise_offset: float = _f(0.0, "Noise offset (helps very dark/bright images); typical 0.05-0.1.",
                              "training", min=0.0, max=1.0)
-    multires_noise_iterations: int = _f(0, "Multi-resolution (pyramid) noise iterations; seed 002: 6-10.",
+    multires_noise_iterations: int = _f(0, "Multi-resolution (pyramid) noise iterations; Kohya practice guide: 6-10.",
                                         "training", min=0, max=20)
-    multires_noise_discount: float = _f(0.3, "Discount of multires noise; seed 002: 0.3-0.8.", "training",
+    multires_noise_discount: float = _f(0.3, "Discount of multires noise; Kohya practice guide: 0.3-0.8.", "training",
                                         min=0.0, max=1.0)
     min_snr_gamma: float = _f(0.0, "Min-SNR loss weighting gamma (Hang et al. 2023, typical 5); 0 disables.",
                               "training", min=0.0, max=100.0)
@@ -204,7 +204,7 @@ class Config:
     # --- saving ------------------------------------------------------------------------------
     output_dir: str = _f("output", "Run folder for checkpoints, samples, logs and resume state.", "saving")
     output_name: str = _f("lora", "File name stem of the saved LoRA files.", "saving")
-    save_every_n_steps: int = _f(0, "Save a checkpoint every N steps (0: only at the end). Seed 000: keep "
+    save_every_n_steps: int = _f(0, "Save a checkpoint every N steps (0: only at the end). Flux LoRA guide: keep "
                                     "checkpoint and validation intervals equal.", "saving", min=0,
                                  max=10_000_000)
     save_precision: str = _f("fp16", "Precision of saved LoRA weights.", "saving", choices=("fp16", "bf16", "fp32"))
@@ -218,10 +218,10 @@ class Config:
 
     # --- sampling ----------------------------------------------------------------------------
     sample_every_n_steps: int = _f(-1, "Generate validation images every N steps; -1 follows "
-                                        "save_every_n_steps (seed 000: same interval), 0 disables.", "sampling",
+                                        "save_every_n_steps (Flux LoRA guide: same interval), 0 disables.", "sampling",
                                    min=-1, max=10_000_000)
     sample_prompts: list = _f([], "Validation prompts. Include the concept and one unrelated prompt to watch "
-                                  "forgetting (seed 000). On the command line separate prompts with '|'.",
+                                  "forgetting (Flux LoRA guide). On the command line separate prompts with '|'.",
                               "sampling", sep="|")
     sample_seed: int = _f(1234, "Fixed seed for validation images, so changes come from training only.",
                           "sampling", min=0, max=2**32 - 1)
@@ -265,7 +265,7 @@ class Config:
                 out.append(f"{name}: {v} is not a multiple of 64 -> use {max(64, round(v / 64) * 64)}")
         if self.random_crop and self.cache_latents != "none":
             out.append("random_crop: a latent cache stores one crop per image -> set cache_latents='none' to use "
-                       "random_crop (or keep the centre crop the seeds recommend)")
+                       "random_crop (or keep the centre crop the tutorials recommend)")
         if self.min_bucket_reso > self.max_bucket_reso:
             out.append("min_bucket_reso: larger than max_bucket_reso -> lower it or raise max_bucket_reso")
         if self.max_train_steps == 0 and self.max_train_epochs == 0:
@@ -279,7 +279,7 @@ class Config:
             out.append("target_modules: must be a non-empty list of module names, e.g. ['to_q', 'to_k']")
         if self.optimizer in ("prodigy", "dadaptation") and self.learning_rate < 0.1:
             out.append(f"learning_rate: {self.optimizer} adapts the step size itself and expects "
-                       f"learning_rate=1.0 (seed 003), not {self.learning_rate}")
+                       f"learning_rate=1.0 (LoRA explainer), not {self.learning_rate}")
         return out
 
     def validate(self) -> "Config":

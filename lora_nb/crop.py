@@ -1,8 +1,8 @@
 """Crop a dataset to training sizes: center, focus (keeps the subject) or aspect-ratio buckets.
 
-Sizes follow the seeds: SD1.5 trains at 512, SDXL/Flux at 1024 (768 when memory is short), and
-every side is a multiple of 64 (seeds 001/002) because the VAE downsamples by 8 and the UNet
-by another 8. Seed 003 recommends focus cropping over center cropping: a center crop happily
+Sizes follow the tutorials: SD1.5 trains at 512, SDXL/Flux at 1024 (768 when memory is short), and
+every side is a multiple of 64 (FluxTrainer walkthrough, Kohya practice guide) because the VAE downsamples by 8 and the UNet
+by another 8. LoRA explainer recommends focus cropping over center cropping: a center crop happily
 cuts off a subject that is not in the middle. The focus crop finds the subject with the rembg
 mask when a model is available, and otherwise with a saliency estimate (colour contrast to the
 border plus edge energy), then places the crop box around it.

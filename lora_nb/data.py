@@ -1,11 +1,11 @@
 """Training data: images + captions -> bucketed, repeated, shuffled batches (pixels or cached latents).
 
-Conventions follow kohya's sd-scripts, which the seeds teach:
-- concept folders `N_name` give each image N repeats per epoch (seed 002 §1.4.1);
+Conventions follow kohya's sd-scripts, which the tutorials teach:
+- concept folders `N_name` give each image N repeats per epoch (Kohya practice guide §1.4.1);
 - aspect-ratio buckets with sides that are multiples of 64 and area <= resolution^2 keep each
-  image's shape (seeds 001/002); an image is never upscaled to reach its bucket unless asked;
-- the crop into the bucket is central by default: the seeds warn random crops teach cut-off,
-  distorted subjects (seed 000 §四.1);
+  image's shape (FluxTrainer walkthrough, Kohya practice guide); an image is never upscaled to reach its bucket unless asked;
+- the crop into the bucket is central by default: the tutorials warn random crops teach cut-off,
+  distorted subjects (Flux LoRA guide §4.1);
 - captions: optional trigger word first, comma-tag shuffling with `keep_tokens` fixed, caption
   dropout.
 Batch order depends only on (seed, epoch), so a resumed run sees exactly the same data.
@@ -158,7 +158,7 @@ def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
 
 
 def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 1) -> list[str]:
-    """Validation prompts as seed 000 asks: captions of the concepts being trained (so each
+    """Validation prompts as the Flux LoRA guide asks: captions of the concepts being trained (so each
     concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
     from .evaluate import UNRELATED_PROMPTS
 
@@ -250,7 +250,7 @@ def check_batch_fits(scan: DatasetScan, config: Config) -> None:
         raise DatasetError(
             f"the dataset gives {scan.samples_per_epoch} sample(s) per epoch (images x repeats) but one optimizer "
             f"step needs train_batch_size x gradient_accumulation_steps = {need} -> lower the batch size, raise "
-            f"repeats (N_ in the folder name), or duplicate the images (seed 000 §四.1)")
+            f"repeats (N_ in the folder name), or duplicate the images (Flux LoRA guide §4.1)")
 
 
 # --- latent cache ---------------------------------------------------------------------------------

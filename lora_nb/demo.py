@@ -20,7 +20,7 @@ STAR_PROMPT = STAR_PROMPT_TEMPLATE.format(trigger="donpzishnk")
 
 # The LoRA recipe for the tiny-shapes model at 64 px (measured in bench/README.md; the training
 # script's --evaluate and tests/test_tiny_base.py use it too). A 4M-parameter model wants a far
-# higher learning rate than seed 000's 1e-4 for SD1.5's 860M-parameter UNet; batch 4 steadies it,
+# higher learning rate than the Flux LoRA guide's 1e-4 for SD1.5's 860M-parameter UNet; batch 4 steadies it,
 # and the text-encoder LoRA gives the new trigger id a meaning (the tiny CLIP has never seen it).
 # The LoRA trains on the objective the base was trained on (offset noise 0.1, Min-SNR 5): with it the
 # star grows over the checkpoints instead of jumping about; at 5e-3 it peaked at step 75 already.

@@ -1,6 +1,6 @@
 """Measure what a picture shows: the object's colour and shape, and a "zigzag star" score.
 
-The course judges a LoRA by eye (seed 001 §8: the XY grid). For tests and benchmarks the same
+The course judges a LoRA by eye (FluxTrainer walkthrough §8: the XY grid). For tests and benchmarks the same
 judgement needs a number, so this module reads small generated pictures (64x64 from the built-in
 tiny-shapes model) with plain image measurements, no learned model:
 

@@ -1,6 +1,6 @@
 """Step 6: judge a LoRA by pictures - XY grids, LoRA mixing and a forgetting check.
 
-Seed 001 §8: an XY chart with the LoRA's checkpoints on one axis and strength 0.0 -> 1.0 on the
+FluxTrainer walkthrough §8: an XY chart with the LoRA's checkpoints on one axis and strength 0.0 -> 1.0 on the
 other showed the run had converged at 1500 steps and the best strength was near 0.8. Trainers do
 not build that chart; users paste it together in ComfyUI or A1111. Here it is one call:
 
@@ -48,10 +48,10 @@ from .errors import ConfigError, LoraNbError, ModelLoadError
 from .export import load_into_pipeline
 from .families import SAMPLE_DEFAULTS
 
-DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # seed 001 §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
+DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # FluxTrainer walkthrough §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
 DEFAULT_SEED = 42
 
-# Seed 000 keeps one prompt unrelated to the concept among the validation prompts to see what the
+# Flux LoRA guide keeps one prompt unrelated to the concept among the validation prompts to see what the
 # LoRA does to everything else; these are the defaults for `forgetting_check`.
 UNRELATED_PROMPTS = (
     "a photo of a dog running on a beach",
@@ -963,7 +963,7 @@ def mix_grid(
     progress: bool = True,
     batch: int = 1,
 ) -> XYResult:
-    """Several LoRAs at once, each at its own weight (seed 000, example 3: landscape + camping + car
+    """Several LoRAs at once, each at its own weight (Flux LoRA guide, example 3: landscape + camping + car
     LoRAs, each called by its trigger in the prompt), on a grid across weight combinations.
 
     `loras`: {name: file} (names label the grid) or a list of files. Either `weights`, one list of
@@ -1041,10 +1041,10 @@ class ForgettingReport:
     """With vs without the LoRA on prompts unrelated to its concept.
 
     `change[i]`: mean absolute pixel difference (0 = identical, 1 = inverted) for prompt i,
-    averaged over the seeds. There is no universal threshold; compare it with `concept_change`
+    averaged over the tutorials. There is no universal threshold; compare it with `concept_change`
     (the same measure on the LoRA's own prompt, when given): an unrelated prompt that changes
     almost as much as the concept prompt means the LoRA overrides everything (overfitting, too
-    high a strength or rank; seed 003's over-fitting signs).
+    high a strength or rank; LoRA explainer's over-fitting signs).
     """
 
     grid: XYResult

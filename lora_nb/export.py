@@ -12,7 +12,7 @@ module turns them into files:
 
 Kohya keys are ``{prefix}_{module path with '.' -> '_'}.lora_down.weight`` / ``.lora_up.weight``
 / ``.alpha``; the loader scales each update by alpha / rank. The alpha written is the one the
-peft layer really uses (``scaling * r``), so ``lora_alpha != r`` (seed 003: alpha = rank/2) and
+peft layer really uses (``scaling * r``), so ``lora_alpha != r`` (LoRA explainer: alpha = rank/2) and
 per-layer alpha patterns survive the round trip; diffusers' `convert_state_dict_to_kohya` would
 write alpha = rank and the SDXL-style ``lora_te1`` prefix for SD1, which is why the names are
 built here. Diffusers files carry the peft `LoraConfig` in the ``lora_adapter_metadata`` header
@@ -23,7 +23,7 @@ CLIP text encoders are named as in the original checkpoints (``text_model.encode
 transformers 5 flattened `CLIPTextModel` (no ``text_model`` wrapper), but A1111, ComfyUI and the
 hub's LoRA files all use the original names, and diffusers strips the prefix again when loading.
 
-LoRA variants (seed 002 §4) are written in the layout each ecosystem loads:
+LoRA variants (Kohya practice guide §4) are written in the layout each ecosystem loads:
 
     network_type   kohya file (A1111/Forge/ComfyUI)           diffusers format
     lora, locon    lora_down / lora_up / alpha (convs too)     pytorch_lora_weights.safetensors

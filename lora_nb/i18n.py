@@ -1,6 +1,6 @@
 """English and Simplified Chinese strings for the notebooks and widgets.
 
-The seeds the course is built on are Chinese tutorials, so their readers get the kit in Chinese:
+The tutorials the course is built on are Chinese tutorials, so their readers get the kit in Chinese:
 widget labels, help texts (tooltips) and the messages the notebooks print. One setting switches
 the language: `set_language("zh")`, the project's `language` (set in 00_setup), or the
 environment variable `LORA_NB_LANG`. Library errors (`LoraNbError`) stay in English, so that
@@ -102,13 +102,13 @@ STRINGS: dict[str, dict[str, str]] = {
     # config form
     "form.valid": {"en": "✓ All values are valid.", "zh": "✓ 所有参数有效。"},
     "form.problems": {"en": "Fix these values before training:", "zh": "训练前请修正以下参数："},
-    "form.suggest_lr": {"en": "Suggested for rank {rank}: {lr:.2e} (seed 000's lr-by-rank table)",
-                        "zh": "rank {rank} 的建议学习率：{lr:.2e}（种子文档 000 的 rank-学习率表）"},
+    "form.suggest_lr": {"en": "Suggested for rank {rank}: {lr:.2e} (Flux LoRA guide's lr-by-rank table)",
+                        "zh": "rank {rank} 的建议学习率：{lr:.2e}（《Flux LoRA 训练经验》 的 rank-学习率表）"},
     "form.lr_follows": {"en": "learning rate follows the rank", "zh": "学习率随 rank 自动调整"},
     "form.lr_manual": {"en": "learning rate set by you (no longer follows the rank)",
                        "zh": "学习率已手动设置（不再随 rank 调整）"},
     "form.apply": {"en": "Use suggestion", "zh": "采用建议"},
-    "form.alpha_hint": {"en": "Seed 003: alpha = rank/2 -> {alpha:g}", "zh": "种子文档 003：alpha = rank/2 -> {alpha:g}"},
+    "form.alpha_hint": {"en": "LoRA explainer: alpha = rank/2 -> {alpha:g}", "zh": "《LoRA 训练详解》：alpha = rank/2 -> {alpha:g}"},
     "form.list_hint": {"en": "comma-separated", "zh": "用逗号分隔"},
     "form.lines_hint": {"en": "one per line", "zh": "每行一个"},
     # live training display
@@ -277,57 +277,57 @@ FIELD_HELP_ZH: dict[str, str] = {
     "min_bucket_reso": "桶的最小边长（像素，64 的倍数）。",
     "max_bucket_reso": "桶的最大边长（像素，64 的倍数）。",
     "upscale_small": "允许放大比桶小的图像。默认关闭：小图会被报告出来，而不是被悄悄放大变糊。",
-    "random_crop": "随机裁剪代替中心裁剪。默认关闭：种子文档提醒随机裁剪会让模型学到扭曲、被截断的主体。",
+    "random_crop": "随机裁剪代替中心裁剪。默认关闭：教程提醒随机裁剪会让模型学到扭曲、被截断的主体。",
     "flip_aug": "随机水平翻转。不对称的主体（文字、标志、有发旋的脸）不要使用。",
     "default_repeats": "不在 N_name 概念文件夹里的图像的重复次数。",
     "caption_extension": "标注文件的扩展名。",
     "missing_caption": "图像没有标注文件时怎么办：error（报错）、warn_empty（用空标注训练）或 warn_trigger（标注 = 触发词）。",
-    "trigger_word": "触发词或唯一标识，放在每条缺少它的标注最前面（种子文档 000：每个概念一个 10 个随机字母的标识）。",
-    "shuffle_caption": "每步打乱逗号分隔的标签，使标签顺序不带权重（种子文档 002：越靠前的标签权重越大）。",
+    "trigger_word": "触发词或唯一标识，放在每条缺少它的标注最前面（《Flux LoRA 训练经验》：每个概念一个 10 个随机字母的标识）。",
+    "shuffle_caption": "每步打乱逗号分隔的标签，使标签顺序不带权重（《Kohya LoRA 训练实践》：越靠前的标签权重越大）。",
     "keep_tokens": "打乱时保持不动的前几个标签数（例如 1 让触发词始终在最前）。",
     "caption_dropout_rate": "以空标注训练某一步的概率（有助于无条件生成）。",
     "cache_latents": "每张图只用 VAE 编码一次并保存 latent：memory（内存）、disk（磁盘，训练之间复用）或 none。"
                      "缓存后 random_crop 和 flip_aug 不再每步变化。",
-    "rank": "LoRA 的秩（network dim）：决定容量和文件大小。种子文档：二次元/人物 8-32，真人/物体 32-64，"
+    "rank": "LoRA 的秩（network dim）：决定容量和文件大小。教程：二次元/人物 8-32，真人/物体 32-64，"
             "复杂画风和真实场景 64-128。",
-    "alpha": "LoRA alpha；更新按 alpha/rank 缩放。种子文档 003：默认取 rank/2；alpha 越小，更新越小、越慢。",
+    "alpha": "LoRA alpha；更新按 alpha/rank 缩放。《LoRA 训练详解》：默认取 rank/2；alpha 越小，更新越小、越慢。",
     "network_dropout": "训练时 LoRA 分支上的 dropout。",
     "target_modules": "UNet/transformer 中加 LoRA 的模块名（注意力投影层）。",
     "train_text_encoder": "同时在文本编码器上训练 LoRA（kohya 的 lora_te_*）。",
-    "optimizer": "优化器。adamw8bit（种子文档 003 推荐）省显存；lion 需要约低 10 倍的学习率；"
+    "optimizer": "优化器。adamw8bit（《LoRA 训练详解》 推荐）省显存；lion 需要约低 10 倍的学习率；"
                  "prodigy/dadaptation 自动调整学习率（学习率设为 1.0）。",
-    "learning_rate": "基础学习率（种子文档 000：rank 16 -> 1e-4，rank 64 -> 8e-5）。",
+    "learning_rate": "基础学习率（《Flux LoRA 训练经验》：rank 16 -> 1e-4，rank 64 -> 8e-5）。",
     "unet_lr": "UNet/transformer LoRA 的学习率；0 表示使用基础学习率。",
-    "text_encoder_lr": "文本编码器 LoRA 的学习率；0 表示使用基础学习率的一半（种子文档 002：UNet 学习率的 1/2 到 1/10）。",
+    "text_encoder_lr": "文本编码器 LoRA 的学习率；0 表示使用基础学习率的一半（《Kohya LoRA 训练实践》：UNet 学习率的 1/2 到 1/10）。",
     "weight_decay": "权重衰减（与 AdamW 一样解耦）。",
     "max_grad_norm": "把梯度裁剪到这个范数；0 表示不裁剪。",
-    "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。种子文档 002：默认 cosine；cosine_with_restarts 用 3-5 次重启。",
+    "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。《Kohya LoRA 训练实践》：默认 cosine；cosine_with_restarts 用 3-5 次重启。",
     "lr_warmup_steps": "预热步数；大于 0 时覆盖 lr_warmup_ratio。",
     "lr_warmup_ratio": "预热占总步数的比例。",
-    "lr_scheduler_num_cycles": "cosine_with_restarts 的重启次数（种子文档 002：3-5）。",
+    "lr_scheduler_num_cycles": "cosine_with_restarts 的重启次数（《Kohya LoRA 训练实践》：3-5）。",
     "lr_scheduler_power": "polynomial 调度的幂次。",
     "max_train_epochs": "训练轮数（一轮 = 每张图 x 其重复次数各训练一次）。max_train_steps 为 0 时使用。",
     "max_train_steps": "优化器总步数；0 表示由轮数推算。",
-    "train_batch_size": "每步的图像数（种子文档 002：批量越大越快，但每张图学得越不精细）。",
+    "train_batch_size": "每步的图像数（《Kohya LoRA 训练实践》：批量越大越快，但每张图学得越不精细）。",
     "gradient_accumulation_steps": "每个优化器步累积的批次数。",
     "mixed_precision": "auto：T4/Turing 用 fp16，Ampere 及更新的显卡用 bf16，CPU 上不用混合精度。",
     "gradient_checkpointing": "反向传播时重新计算激活：省显存，约慢 30%。",
     "noise_offset": "噪声偏移（改善过暗/过亮的图像）；常用 0.05-0.1。",
-    "multires_noise_iterations": "多分辨率（金字塔）噪声迭代次数；种子文档 002：6-10。",
-    "multires_noise_discount": "多分辨率噪声的衰减；种子文档 002：0.3-0.8。",
+    "multires_noise_iterations": "多分辨率（金字塔）噪声迭代次数；《Kohya LoRA 训练实践》：6-10。",
+    "multires_noise_discount": "多分辨率噪声的衰减；《Kohya LoRA 训练实践》：0.3-0.8。",
     "min_snr_gamma": "Min-SNR 损失加权的 gamma（Hang 等，2023，常用 5）；0 表示关闭。",
     "clip_skip": "使用文本编码器倒数第 n 层的输出（1 = 最后一层；二次元模型常用 2）。",
     "seed": "随机种子：决定数据顺序、噪声和时间步。",
     "output_dir": "训练输出文件夹：检查点、验证图像、日志和续训状态。",
     "output_name": "保存的 LoRA 文件名（不含扩展名）。",
-    "save_every_n_steps": "每 N 步保存一个检查点（0：只在结束时保存）。种子文档 000：检查点间隔与验证图间隔保持一致。",
+    "save_every_n_steps": "每 N 步保存一个检查点（0：只在结束时保存）。《Flux LoRA 训练经验》：检查点间隔与验证图间隔保持一致。",
     "save_precision": "保存 LoRA 权重的精度。",
     "save_formats": "每个检查点写出的文件格式：kohya（A1111/Forge/ComfyUI）和 diffusers。",
     "save_state": "每个检查点同时保存优化器/调度器/随机数状态，以便继续训练。",
     "resume": "从 'latest'（output_dir 中最新的状态）或某个状态文件夹继续训练；留空则重新开始。",
     "training_comment": "写入 LoRA 元数据 ss_training_comment 的备注文字。",
-    "sample_every_n_steps": "每 N 步生成验证图像；-1 跟随 save_every_n_steps（种子文档 000：相同间隔），0 表示关闭。",
-    "sample_prompts": "验证提示词。包含你训练的概念，再加一个无关的提示词来观察模型是否遗忘（种子文档 000）。",
+    "sample_every_n_steps": "每 N 步生成验证图像；-1 跟随 save_every_n_steps（《Flux LoRA 训练经验》：相同间隔），0 表示关闭。",
+    "sample_prompts": "验证提示词。包含你训练的概念，再加一个无关的提示词来观察模型是否遗忘（《Flux LoRA 训练经验》）。",
     "sample_seed": "验证图像的固定种子，使变化只来自训练。",
     "sample_steps": "生成验证图像的去噪步数。",
     "sample_guidance_scale": "生成验证图像的 CFG 强度；0 = 按模型家族取常用值（SD1.5/SDXL 为 7，Flux-dev 为 3.5，其引导是蒸馏进模型的）。",
@@ -338,10 +338,10 @@ FIELD_HELP_ZH: dict[str, str] = {
     "cache_text_embeddings": "训练前把每条标注编码一次并释放文本编码器（仅 Flux 的 T5 就约 10 GB）。auto：能缓存时就缓存"
                              "（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；disk：必须缓存，存成训练目录旁的文件而不占内存"
                              "（大型 Flux 数据集；中断后续训不再重新编码）；no：每步重新编码。",
-    "network_type": "适配器类型（种子文档 002 第 4 节）。lora：注意力层（kohya 的 standard）；locon：同时训练 UNet 的卷积层；"
+    "network_type": "适配器类型（《Kohya LoRA 训练实践》 §4）。lora：注意力层（kohya 的 standard）；locon：同时训练 UNet 的卷积层；"
                     "loha：Hadamard 积（FedPara）；lokr：Kronecker 积；dora：权重分解的 LoRA（Liu 等，2024）。",
-    "conv_rank": "locon/loha/lokr 在卷积层上的秩（kohya 的 conv_dim；种子文档 002：LoCon 不超过 64，LoHa 不超过 32）；0 表示使用 rank。",
-    "conv_alpha": "卷积层上的 alpha（种子文档 002：1 或更低）；0 表示使用 alpha。",
+    "conv_rank": "locon/loha/lokr 在卷积层上的秩（kohya 的 conv_dim；《Kohya LoRA 训练实践》：LoCon 不超过 64，LoHa 不超过 32）；0 表示使用 rank。",
+    "conv_alpha": "卷积层上的 alpha（《Kohya LoRA 训练实践》：1 或更低）；0 表示使用 alpha。",
     "train_mlp": "Flux：除注意力层外，也在 MLP（前馈）层上加适配器：容量更大，文件也更大。",
     "timestep_sampling": "Flux（流匹配）：训练时噪声强度的抽样方式。sigmoid：logit-normal，大多在中等噪声（Esser 等，2024）；"
                          "uniform：均匀；shift：sigmoid 后按 flow_shift 向高噪声偏移；flux_shift：Flux 采样时随分辨率变化的偏移。",

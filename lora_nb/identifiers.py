@@ -1,9 +1,9 @@
 """Unique identifiers (trigger words) for concepts: 10 random letters that mean nothing yet.
 
-Seed 000: put a unique identifier of 10 random English letters in every caption of a concept
+Flux LoRA guide: put a unique identifier of 10 random English letters in every caption of a concept
 ("This image is labeled as uehxbfklaq. A cat."), the same id for the same concept and different
 ids for different concepts. The id must be new to the text encoder, otherwise the LoRA fights
-the meaning the word already has (seed 001 §6: the trigger is "unique and new"). So an id is
+the meaning the word already has (FluxTrainer walkthrough §6: the trigger is "unique and new"). So an id is
 rejected when it contains a common English word, or when the tokenizer knows it as one token or
 a few long pieces (a long piece is a word or word stem the encoder has learned).
 """
@@ -15,7 +15,7 @@ import re
 import string
 from typing import Iterable
 
-ID_LENGTH = 10  # seed 000: "10个随机英文字母"
+ID_LENGTH = 10  # Flux LoRA guide: "10个随机英文字母"
 MIN_PIECES = 3  # fewer pieces than this means the tokenizer has seen (most of) the string before
 MAX_PIECE_LETTERS = 4  # a piece longer than this is a learned word or stem, e.g. "cloud", "ing"+"ton"
 
@@ -98,7 +98,7 @@ def identifier_problems(word: str, tokenizer=None, words: Iterable[str] = WORDS)
 
 def unique_identifiers(n: int, tokenizer=None, seed: int | None = None, length: int = ID_LENGTH,
                        avoid: Iterable[str] = ()) -> list[str]:
-    """`n` distinct random identifiers of `length` lowercase letters (seed 000: 10 letters).
+    """`n` distinct random identifiers of `length` lowercase letters (Flux LoRA guide: 10 letters).
 
     Pass the base model's tokenizer to also reject strings it already knows (see
     `identifier_problems`); pass `seed` for a reproducible list; `avoid` lists ids already in use.
@@ -126,7 +126,7 @@ def unique_identifiers(n: int, tokenizer=None, seed: int | None = None, length: 
 
 def assign_identifiers(names: Iterable[str], tokenizer=None, seed: int | None = None,
                        existing: dict[str, str] | None = None) -> dict[str, str]:
-    """One identifier per concept name (seed 000: same concept, same id; other concept, other id).
+    """One identifier per concept name (Flux LoRA guide: same concept, same id; other concept, other id).
 
     Names already in `existing` keep their id, so re-running never renames a trained concept.
     """

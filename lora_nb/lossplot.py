@@ -8,7 +8,7 @@ The trainer appends one JSON object per line to `<output_dir>/logs/train_log.jso
 
 Diffusion loss is noisy by nature: every step draws a random timestep, and the loss at t close to
 1000 is far larger than at t close to 0. So the raw curve is drawn faintly and an EMA (TensorBoard's
-debiased form) carries the trend. Seed 002's "0.08-0.1 is typical for SD1.5, 0.08 is good" is
+debiased form) carries the trend. Kohya practice guide's "0.08-0.1 is typical for SD1.5, 0.08 is good" is
 drawn as a shaded band and labelled as what it is: an orientation hint, not a target to train to
 (the loss level depends on the data, the noise schedule and the model family; the sample images
 and the XY grid of step 6 decide which checkpoint is good).
@@ -26,8 +26,8 @@ from typing import Sequence
 from .errors import LoraNbError
 
 LOG_RELPATH = Path("logs") / "train_log.jsonl"
-SD15_BAND = (0.08, 0.10)  # seed 002: "LOSS 0.08~0.1 is considered good, 0.08 better" (SD1.5, kohya)
-BAND_LABEL = "0.08-0.10: typical SD1.5 loss (seed 002) - a hint, not a target"
+SD15_BAND = (0.08, 0.10)  # Kohya practice guide: "LOSS 0.08~0.1 is considered good, 0.08 better" (SD1.5, kohya)
+BAND_LABEL = "0.08-0.10: typical SD1.5 loss (Kohya practice guide) - a hint, not a target"
 
 
 @dataclass
@@ -157,7 +157,7 @@ def loss_figure(
 ):
     """A matplotlib Figure of the loss: raw (faint), EMA-smoothed, checkpoint lines, sample markers.
 
-    `band` shades seed 002's SD1.5 range; it is dropped automatically when `family` names another
+    `band` shades Kohya practice guide's SD1.5 range; it is dropped automatically when `family` names another
     model family (Flux/SDXL losses sit at other levels). `show_lr` adds the learning rate on a
     second axis. The Figure is built without pyplot, so it never leaks into global state; a
     notebook displays it inline, `fig.savefig(path)` writes it.

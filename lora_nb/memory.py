@@ -88,7 +88,7 @@ CALIBRATION: dict[str, Any] = {
 }
 
 # Seconds per optimizer step at the family's native resolution, batch 1, 16-bit weights, no
-# checkpointing, no quantisation. Rough figures from public reports and seed 001 (Flux LoRA on an
+# checkpointing, no quantisation. Rough figures from public reports and the FluxTrainer walkthrough (Flux LoRA on an
 # RTX 4090 at 768 px: 2.42 s/it, i.e. ~4.3 s/it at 1024 px); a measured step time
 # (`measure_peak`) replaces them.
 STEP_SECONDS = {
@@ -220,7 +220,7 @@ REFERENCE = {
         native_resolution=1024, min_resolution=512),
 }
 # What kohya's "standard" LoRA trains: every Linear/1x1 conv inside the UNet's transformer blocks and
-# the CLIP attention + MLP layers. Seed 002's file sizes are for this set.
+# the CLIP attention + MLP layers. Kohya practice guide's file sizes are for this set.
 KOHYA_TARGETS = {
     "unet": ["proj_in", "proj_out", "to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2"],
     "text_encoder": ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"],
@@ -817,7 +817,7 @@ _CHANGES = (
      "they visit the GPU only while they run, one at a time"),
     ("gradient_checkpointing", "enable gradient checkpointing",
      "keeps only each block's input and recomputes the rest in the backward pass: ~30% slower"),
-    ("optimizer", "use the adamw8bit optimizer", "8-bit optimizer states (seed 003's recommendation)"),
+    ("optimizer", "use the adamw8bit optimizer", "8-bit optimizer states (LoRA explainer's recommendation)"),
     ("train_batch_size", "train with batch 1 and gradient accumulation",
      "activations scale with the batch; accumulation keeps the effective batch"),
     ("quantization", "load the base model in NF4 (QLoRA)",

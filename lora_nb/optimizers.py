@@ -1,4 +1,4 @@
-"""Optimizers by name, each from its own library (seed 003 / seed 002 §optimizer)."""
+"""Optimizers by name, each from its own library (LoRA explainer / Kohya practice guide §optimizer)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ def make_optimizer(config: Config, param_groups: list[dict]):
         except ImportError:
             _need("bitsandbytes", name)
         return bnb.optim.AdamW8bit(param_groups, weight_decay=wd)
-    if name == "lion":  # Chen et al. 2023; lr ~10x lower than AdamW (seed 003)
+    if name == "lion":  # Chen et al. 2023; lr ~10x lower than AdamW (LoRA explainer)
         try:
             from lion_pytorch import Lion
         except ImportError:
             _need("lion-pytorch", name)
         return Lion(param_groups, weight_decay=wd)
-    if name == "prodigy":  # Mishchenko & Defazio 2023; lr = 1 (seed 003)
+    if name == "prodigy":  # Mishchenko & Defazio 2023; lr = 1 (LoRA explainer)
         try:
             from prodigyopt import Prodigy
         except ImportError:

@@ -1,4 +1,4 @@
-"""Plan before launch: the step arithmetic, the seeds' recipe advice and the memory fit.
+"""Plan before launch: the step arithmetic, the tutorials' recipe advice and the memory fit.
 
 Learners most often get images x repeats x epochs / (batch x accumulation) wrong, and find out
 about out-of-memory only after a long wait. `plan(config)` answers both before training starts:
@@ -120,7 +120,7 @@ def step_plan(config: "Config", concepts, buckets: Mapping[Any, int] | None = No
     samples_at = sample_steps(config, total)
     if samples_at and not config.sample_prompts:
         notes.append("sample_prompts is empty: the trainer will draw one caption per concept plus an unrelated "
-                     "prompt, to watch the concept and forgetting (seed 000 §四.2).")
+                     "prompt, to watch the concept and forgetting (Flux LoRA guide §4.2).")
     concepts_out = [ConceptSteps(c.name, c.images, c.repeats, c.samples, c.samples / (b * ga),
                                  c.samples * epochs / (b * ga), c.repeats * epochs) for c in cs]
     formula = (f"{images} images x repeats = {samples} samples per epoch; "
@@ -239,8 +239,8 @@ def plan(config: "Config", *, purpose: str | None = None, dataset_type: str | No
     """Everything to know before launching `config`.
 
     purpose: what the LoRA teaches (anime, character, person, object, style, scene, new) for rank and
-    step advice; dataset_type: anime/realistic/person/object for seed 003's repeats x epochs (default
-    from purpose); fit: "normal" or "close" (seed 000's lighter or closer fit); similar: whether several
+    step advice; dataset_type: anime/realistic/person/object for LoRA explainer's repeats x epochs (default
+    from purpose); fit: "normal" or "close" (Flux LoRA guide's lighter or closer fit); similar: whether several
     concepts are alike; gpu: a preset (T4-16GB, 12GB, 24GB, A100-40GB, A100-80GB), "detect" or None --
     it also picks config.gpu_preset 'auto'; counts: {concept: n_images} or {concept: (repeats,
     n_images)} for a what-if plan instead of scanning config.train_data_dir; buckets: {bucket: samples
@@ -361,7 +361,7 @@ def render_markdown(p: Plan) -> str:
             L.append(f"- **{mf.combined.description}**: {', '.join(f'{k}={v}' for k, v in mf.combined.changes.items())}"
                      f" -> {mf.combined.total_gb:.1f} GiB")
 
-    L += ["", f"## Recipe (the seeds' rules for this dataset; purpose: {p.purpose})", ""]
+    L += ["", f"## Recipe (the tutorials' rules for this dataset; purpose: {p.purpose})", ""]
     for i, r in enumerate(p.recipe.loras):
         L.append(f"- LoRA for {' + '.join(r.concepts)} ({r.n_images} images): rank {r.rank}, alpha {r.alpha:g}, "
                  f"lr {r.learning_rate:g}, {r.steps} steps, checkpoint every {r.save_every}")

@@ -47,13 +47,13 @@ DATA_STEPS = ("clean", "caption", "crop", "collect")
 # Config fields holding folders that usually lie inside the project.
 PATH_FIELDS = ("train_data_dir", "output_dir")
 
-# Reference base model per family (what the seeds train on); any hub id or local folder works.
+# Reference base model per family (what the tutorials train on); any hub id or local folder works.
 BASE_MODELS = {
     "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
     "flux": "black-forest-labs/FLUX.1-dev",
 }
-# Seeds 001/003: SD1.5 trains near 512 px, SDXL/Flux near 1024 px.
+# FluxTrainer walkthrough, LoRA explainer: SD1.5 trains near 512 px, SDXL/Flux near 1024 px.
 RESOLUTIONS = {"sd15": 512, "sdxl": 1024, "flux": 1024}
 
 PROJECTS_ENV = "LORA_NB_PROJECTS"

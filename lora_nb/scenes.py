@@ -9,7 +9,7 @@ concept differs from what the base knows in one thing only: the subject.
 
 There are no stars anywhere in this distribution, on purpose: the zigzag star toy of the sample
 dataset must be a concept the base has never seen, so that the LoRA has something real to learn
-(seed 000: train a LoRA on what the base model cannot draw).
+(Flux LoRA guide: train a LoRA on what the base model cannot draw).
 
     spec = random_scene(random.Random(0))          # a SceneSpec: what to draw
     img = render_scene(spec)                       # a 64x64 PIL image

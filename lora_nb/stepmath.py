@@ -1,7 +1,7 @@
 """When things happen in a run: total steps, warmup, checkpoint and validation steps.
 
 Shared by the trainer and the plan, so what the plan promises is what the trainer does.
-Seed 000 §四.4: checkpoints and validation images at the same steps, and the total rounded so
+Flux LoRA guide §4.4: checkpoints and validation images at the same steps, and the total rounded so
 the intervals line up.
 """
 
@@ -26,7 +26,7 @@ def checkpoint_steps(config: Config, total: int) -> list[int]:
 
 
 def sample_steps(config: Config, total: int) -> list[int]:
-    """-1: at the checkpoint steps (seed 000); 0: never; N: every N steps and at the end."""
+    """-1: at the checkpoint steps (Flux LoRA guide); 0: never; N: every N steps and at the end."""
     every = config.sample_every_n_steps
     if every == 0:
         return []

@@ -5,10 +5,10 @@ folder driver `clean_folder` that applies them to a dataset and writes the resul
 folder (or in place with a backup, when asked), then statistics (`caption_stats`,
 `tag_frequency`, the chart).
 
-The rules come from the seeds: every caption carries the trigger (seed 001 §6), a unique id per
-concept (seed 000), and the features the LoRA should learn are *removed* from the captions so
-they are baked into the trigger (seed 001 §6; seed 003: delete "black hair" to always get black
-hair). Earlier tags weigh more (seed 002/003), so `keep_tokens` holds the trigger in front while
+The rules come from the tutorials: every caption carries the trigger (FluxTrainer walkthrough §6), a unique id per
+concept (Flux LoRA guide), and the features the LoRA should learn are *removed* from the captions so
+they are baked into the trigger (FluxTrainer walkthrough §6; LoRA explainer: delete "black hair" to always get black
+hair). Earlier tags weigh more (Kohya practice guide, LoRA explainer), so `keep_tokens` holds the trigger in front while
 the rest may be shuffled at training time.
 
 Both comma-separated tags ("1girl, black hair, smile") and natural-language captions ("A girl
@@ -135,7 +135,7 @@ def add_trigger(caption: str, trigger: str, template: str | None = None, style: 
 
     Without a template the trigger becomes the first tag (an existing copy elsewhere in a tag
     list moves to the front, so `keep_tokens=1` holds it). With a template, `{trigger}` (or
-    `{id}`) and `{caption}` are filled in, as in seed 000's
+    `{id}`) and `{caption}` are filled in, as in the Flux LoRA guide's
     "This image is labeled as {id}. {caption}". A prose caption that already names the trigger is
     left as it is.
     """
@@ -253,7 +253,7 @@ class CleanOptions:
     (incl. blacklist), dedupe, add the trigger, sort."""
 
     trigger: str | dict[str, str] = ""  # one word for all, {concept folder: word}, or "auto" (folder driver)
-    template: str = ""  # e.g. "This image is labeled as {trigger}. {caption}" (seed 000); empty: trigger first
+    template: str = ""  # e.g. "This image is labeled as {trigger}. {caption}" (Flux LoRA guide); empty: trigger first
     remove: list[str] = field(default_factory=list)  # tags/phrases the LoRA should learn; wildcards ok
     blacklist: list[str] = field(default_factory=list)  # tags never wanted (watermark, signature, ...)
     replace: dict[str, str] = field(default_factory=dict)
@@ -402,7 +402,7 @@ def _resolve_triggers(root: Path, opts: CleanOptions, concepts: list[str], out: 
             raise DatasetError(f"trigger given for unknown concept folder(s) {unknown} -> use one of "
                                f"{sorted(set(concepts))}")
         return {c: t.get(c, "") for c in concepts}
-    if t == "auto":  # seed 000: one unique id per concept, kept across runs in triggers.json
+    if t == "auto":  # Flux LoRA guide: one unique id per concept, kept across runs in triggers.json
         from .identifiers import assign_identifiers
 
         existing = {**(load_triggers(out) if out is not None and Path(out).is_dir() else {}), **load_triggers(root)}
@@ -705,7 +705,7 @@ def plot_tag_frequency(stats: CaptionStats | Mapping[str, int], top: int = 30, c
     """A horizontal bar chart of the `top` most frequent tags; returns a matplotlib Figure.
 
     Tags present in (almost) every caption are what the trigger absorbs or what should be removed
-    (seed 001 §6); rare tags are the ones the LoRA learns to vary.
+    (FluxTrainer walkthrough §6); rare tags are the ones the LoRA learns to vary.
     """
     from matplotlib.figure import Figure
 

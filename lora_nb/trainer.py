@@ -47,7 +47,7 @@ class TrainCallback:
 
 @dataclass
 class RunInfo:
-    """Step math as users know it (seeds 002/003), printed before training starts."""
+    """Step math as users know it (Kohya practice guide, LoRA explainer), printed before training starts."""
 
     num_images: int
     samples_per_epoch: int
@@ -115,7 +115,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
 
     # 1. data: every problem is reported before a model is loaded
     scan = scan_dataset(config)
-    if not config.sample_prompts:  # seed 000 §四.2: the concepts' own captions + one unrelated prompt
+    if not config.sample_prompts:  # Flux LoRA guide §4.2: the concepts' own captions + one unrelated prompt
         config = config.replace(sample_prompts=suggest_prompts(config.train_data_dir))
     check_batch_fits(scan, config)
 

@@ -39,7 +39,7 @@ _FIELD_WIDTH = "560px"
 # advice: lr follows rank
 # ===============================================================================================
 def default_advisor() -> Callable[[Config], float | None] | None:
-    """Seed 000's lr-by-rank rule (`advice.lr_for_rank`, adjusted for the optimizer) as
+    """Flux LoRA guide's lr-by-rank rule (`advice.lr_for_rank`, adjusted for the optimizer) as
     `advisor(config) -> lr`."""
     try:
         from .advice import lr_for_rank
@@ -77,7 +77,7 @@ def _make_field_widget(info: dict, value: Any, lang: str) -> widgets.Widget:
     if tp is bool:
         return widgets.Checkbox(value=value, indent=True, **common)
     if tp is int:
-        if name in RESOLUTION_FIELDS:  # seeds 001/002: sides are multiples of 64
+        if name in RESOLUTION_FIELDS:  # FluxTrainer walkthrough, Kohya practice guide: sides are multiples of 64
             return widgets.IntSlider(value=value, min=64, max=hi, step=64, continuous_update=False, **common)
         if lo is not None and hi is not None and hi - lo <= SLIDER_MAX_SPAN:
             return widgets.IntSlider(value=value, min=lo, max=hi, step=1, continuous_update=False, **common)
@@ -686,7 +686,7 @@ def _close(a: float, b: float | None) -> bool:
 def apply_params(config: Config, params: dict, advisor: Callable[[Config], float | None] | None | str = "default"
                  ) -> Config:
     """The notebook's parameters cell applied to the project's Config: values left at None keep
-    the Config's; a new rank brings its learning rate (seed 000's lr-by-rank rule) unless a
+    the Config's; a new rank brings its learning rate (Flux LoRA guide's lr-by-rank rule) unless a
     learning rate is given or the Config's was set by hand (it differs from the rule's)."""
     adv = default_advisor() if advisor == "default" else advisor
     given = {k: v for k, v in params.items() if v is not None}

@@ -1,4 +1,4 @@
-"""The seeds' recipe rules, and seed 000 §五's worked examples coming out of the advisor."""
+"""The tutorials' recipe rules, and the Flux LoRA guide §5's worked examples coming out of the advisor."""
 
 import pytest
 
@@ -20,8 +20,8 @@ from lora_nb.config import Config
 from lora_nb.errors import ConfigError
 
 
-# --- seed 000 §五: the worked examples -------------------------------------------------------
-def test_seed000_example1_twenty_portraits():
+# --- Flux LoRA guide §5: the worked examples -------------------------------------------------------
+def test_flux_guide_example1_twenty_portraits():
     rec = recommend(20, purpose="person", family="flux")
     (lora,) = rec.loras
     assert (lora.rank, lora.steps, lora.save_every) == (32, 500, 100)
@@ -33,25 +33,25 @@ def test_seed000_example1_twenty_portraits():
     assert (close.steps, close.save_every) == (1500, 500)
 
 
-def test_seed000_example2_two_similar_models_share_one_lora_with_two_identifiers():
+def test_flux_guide_example2_two_similar_models_share_one_lora_with_two_identifiers():
     rec = recommend(concepts={"model_a": 30, "model_b": 30}, similar=True, purpose="person", family="flux")
     assert not rec.split
     (lora,) = rec.loras
     assert (lora.rank, lora.n_images, lora.steps, lora.save_every) == (32, 60, 1500, 500)
-    ids = rec.identifiers  # seed 000 §二.2: one unique 10-letter identifier per concept
+    ids = rec.identifiers  # Flux LoRA guide §2.2: one unique 10-letter identifier per concept
     assert set(ids) == {"model_a", "model_b"} and len(set(ids.values())) == 2
     assert all(len(i) == 10 and i.isalpha() for i in ids.values())
     (tip,) = [a for a in rec.advice if a.topic == "identifiers"]
     assert all(i in tip.message for i in ids.values())
 
 
-def test_seed000_example3_three_loras_for_landscapes_camping_cars():
+def test_flux_guide_example3_three_loras_for_landscapes_camping_cars():
     rec = recommend(concepts={"landscape": 100, "camping": 30, "car": 1000}, purpose="scene", family="flux")
     assert rec.split
     got = {lo.concepts[0]: (lo.rank, lo.steps, lo.save_every) for lo in rec.loras}
     assert got == {"landscape": (32, 1500, 500), "camping": (32, 500, 100), "car": (32, 4000, 500)}
     warn = next(a for a in rec.advice if a.level == "warn")
-    assert "vanish" in warn.reason and "§二.3" in warn.reason
+    assert "vanish" in warn.reason and "§2.3" in warn.reason
 
 
 # --- learning rate ---------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def test_lr_by_rank_table_points_interpolation_and_optimizers():
     assert lrs == sorted(lrs, reverse=True)  # higher rank, lower lr
     assert 8e-5 < lr_for_rank(32) < 1e-4
     assert lr_for_rank(1024) == lr_for_rank(256)  # clamped beyond the table
-    assert lr_for_rank(16, "lion") == pytest.approx(1e-5)  # seed 003: ~10x lower
+    assert lr_for_rank(16, "lion") == pytest.approx(1e-5)  # LoRA explainer: ~10x lower
     assert lr_for_rank(64, "prodigy") == 1.0 and lr_for_rank(8, "dadaptation") == 1.0
     with pytest.raises(ConfigError):
         lr_for_rank(0)
@@ -73,7 +73,7 @@ def test_alpha_and_rank_by_purpose():
     assert recommend_rank("anime", "sd15")[:2] == (16, (8, 32))
     assert recommend_rank("person", "sd15")[:2] == (32, (32, 64))
     assert recommend_rank("style", "sdxl")[:2] == (64, (64, 128))
-    assert recommend_rank("style", "flux")[0] == 32  # seed 000 uses 32 on Flux unless teaching new content
+    assert recommend_rank("style", "flux")[0] == 32  # Flux LoRA guide uses 32 on Flux unless teaching new content
     rank, rng, why = recommend_rank("new", "flux", n_images=500)
     assert (rank, rng) == (128, (128, 256)) and "6000" in why
     with pytest.raises(ConfigError, match="purpose"):
@@ -92,7 +92,7 @@ def test_steps_divide_by_batch_and_align_with_checkpoints():
     s = recommend_steps(100, batch=2, grad_accum=2)  # 1500 images-steps / 4 = 375 -> interval 100
     assert s.raw_steps == 375 and s.steps == 400 and s.save_every == 100
     assert s.steps % s.save_every == 0
-    assert align_steps(1234, 500) == (1000, 1000, 1500)  # seed 000 §四.4: 1234 -> 1000 or 1500
+    assert align_steps(1234, 500) == (1000, 1000, 1500)  # Flux LoRA guide §4.4: 1234 -> 1000 or 1500
     assert align_steps(1300, 500)[0] == 1500
     with pytest.raises(ConfigError):
         recommend_steps(0)
@@ -103,21 +103,21 @@ def test_repeats_epochs_by_dataset_type():
     assert (anime["repeats"], anime["epochs"], anime["steps"]) == (8, 20, 3200)
     real = repeats_epochs("realistic", 20, batch=2)
     assert (real["repeats"], real["epochs"], real["steps"]) == (15, 10, 1500)
-    assert repeats_epochs("person", 10)["seed002_repeats"] == (20, 30)
-    # SD families take their step count from seed 003's repeats x epochs, and name seed 000's figure
+    assert repeats_epochs("person", 10)["kohya_guide_repeats"] == (20, 30)
+    # SD families take their step count from the LoRA explainer's repeats x epochs, and name Flux LoRA guide's figure
     lo = recommend(20, purpose="person", family="sd15").loras[0]
-    assert lo.steps == 3000 and "Seed 000" in lo.reasons["steps"]
-    big = recommend(1000, purpose="person", family="sdxl").loras[0]  # large sets: seed 000's size rule
+    assert lo.steps == 3000 and "Flux LoRA guide" in lo.reasons["steps"]
+    big = recommend(1000, purpose="person", family="sdxl").loras[0]  # large sets: Flux LoRA guide's size rule
     assert big.steps == 4000 and "small SD sets" in big.reasons["steps"]
 
 
 def test_repeats_advice_scales_down_where_the_seeds_disagree():
     c = Config(family="flux", rank=32, alpha=16.0)
     rep = next(a for a in advise(c, {"chars": 20}, purpose="anime") if a.topic == "repeats")
-    assert "8 repeats x 20 epochs" in rep.message  # seed 003's anime figures: 3200 steps
-    assert "1 repeat(s) x 25 epochs gives 500 steps" in rep.message  # vs seed 000's 500 on Flux
+    assert "8 repeats x 20 epochs" in rep.message  # LoRA explainer's anime figures: 3200 steps
+    assert "1 repeat(s) x 25 epochs gives 500 steps" in rep.message  # vs Flux LoRA guide's 500 on Flux
     sd = next(a for a in advise(c.replace(family="sd15"), {"chars": 20}, purpose="anime") if a.topic == "repeats")
-    assert "But" not in sd.message  # a small SD set is what seed 003's numbers are for
+    assert "But" not in sd.message  # a small SD set is what LoRA explainer's numbers are for
 
 
 # --- concepts --------------------------------------------------------------------------------

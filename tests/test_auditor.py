@@ -1,4 +1,4 @@
-"""auditor.py on the committed sample data and on crafted datasets: the seeds' balance/size/concept
+"""auditor.py on the committed sample data and on crafted datasets: the tutorials' balance/size/concept
 rules, per-image notes, and the renderings. Also: the sample data is what make_sample.py draws."""
 
 import importlib.util
@@ -28,10 +28,10 @@ def test_sample_dataset_is_ready_and_triggers_balance_warning():
     assert star.share == pytest.approx(400 / 480) and ring.share == pytest.approx(80 / 480)
     assert codes(a) == ["imbalance", "too_few_images", "few_images"]  # no duplicates, captions complete
     imb = a.warnings[0].message
-    assert "seed 000" in imb.lower() and "separate LoRAs" in imb and "20_dotted_ring -> 100_dotted_ring" in imb
+    assert "flux lora guide" in imb.lower() and "separate LoRAs" in imb and "20_dotted_ring -> 100_dotted_ring" in imb
     assert a.suggested_repeats() == {"zigzag_star": 20, "dotted_ring": 100}
     assert all(n.problems == [] and n.size == (128, 128) for n in a.images)
-    # captions start with the concept's unique 10-letter identifier (seed 000)
+    # captions start with the concept's unique 10-letter identifier (Flux LoRA guide)
     for folder, ident in (("20_zigzag_star", "donpzishnk"), ("20_dotted_ring", "gnrmclnjsq")):
         for cap in (SAMPLE / folder).glob("*.txt"):
             assert cap.read_text(encoding="utf-8").startswith(f"This image is labeled as {ident}. ")

@@ -170,7 +170,7 @@ def test_wd14_folder_end_to_end(wd14_dir, tmp_path):
     assert (paths[2].with_suffix(".txt")).read_text() == "hand written caption"
     red_tags = paths[0].with_suffix(".txt").read_text().strip().split(", ")
     blue_tags = paths[1].with_suffix(".txt").read_text().strip().split(", ")
-    # default threshold 0.6 (seed 003): sure tags only; rating dropped; underscores -> spaces, kaomoji kept
+    # default threshold 0.6 (LoRA explainer): sure tags only; rating dropped; underscores -> spaces, kaomoji kept
     assert red_tags[0] == "red theme" and sorted(red_tags) == ["1girl", "^_^", "red theme"]  # surest first
     assert sorted(blue_tags) == ["1girl", "^_^"]
     assert "general" not in red_tags and "long hair" not in red_tags and "toy character" not in red_tags

@@ -72,7 +72,7 @@ def test_cli_strings_are_coerced_and_lists_split():
 def test_derived_values_follow_seed_rules():
     cfg = Config(learning_rate=1e-4, save_every_n_steps=100)
     assert cfg.effective_unet_lr == 1e-4 and cfg.effective_text_encoder_lr == 5e-5
-    assert cfg.effective_sample_every == 100  # seed 000: validation interval = checkpoint interval
+    assert cfg.effective_sample_every == 100  # Flux LoRA guide: validation interval = checkpoint interval
     assert Config(sample_every_n_steps=50, save_every_n_steps=100).effective_sample_every == 50
 
 

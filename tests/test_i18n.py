@@ -46,7 +46,7 @@ def test_every_string_has_both_languages_with_the_same_placeholders():
 def test_t_formats_in_the_chosen_language():
     assert i18n.t("train.stopped", "en", step=120).startswith("Stopped at step 120")
     assert "120" in i18n.t("train.stopped", "zh", step=120) and "检查点" in i18n.t("train.stopped", "zh", step=120)
-    assert i18n.t("form.suggest_lr", "en", rank=64, lr=8e-5).endswith("8.00e-05 (seed 000's lr-by-rank table)")
+    assert i18n.t("form.suggest_lr", "en", rank=64, lr=8e-5).endswith("8.00e-05 (Flux LoRA guide's lr-by-rank table)")
     with pytest.raises(KeyError):
         i18n.t("no.such.key")
 

@@ -1,4 +1,4 @@
-"""Unique 10-letter identifiers (seed 000) that are new to the text encoder."""
+"""Unique 10-letter identifiers (Flux LoRA guide) that are new to the text encoder."""
 
 import pytest
 
@@ -41,7 +41,7 @@ def test_ids_contain_no_word_from_the_list():
 
 
 def test_word_checks():
-    assert identifier_problems("uehxbfklaq") == []  # seed 000's example
+    assert identifier_problems("uehxbfklaq") == []  # Flux LoRA guide's example
     assert "contains the word 'black'" in identifier_problems("xqblackzvq")
     assert identifier_problems("flower") == ["'flower' is an English word"]
     assert identifier_problems("abc-defghi") == ["use only the letters a-z"]

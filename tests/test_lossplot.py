@@ -82,7 +82,7 @@ def test_loss_figure_has_band_hint_checkpoints_and_sample_markers(run_dir, tmp_p
     ax = fig.axes[0]
     band = [p for p in ax.patches if isinstance(p, (Polygon, Rectangle)) and p.get_label() == BAND_LABEL]
     assert len(band) == 1
-    assert "hint, not a target" in BAND_LABEL and "SD1.5" in BAND_LABEL and "seed 002" in BAND_LABEL
+    assert "hint, not a target" in BAND_LABEL and "SD1.5" in BAND_LABEL and "Kohya practice guide" in BAND_LABEL
     ys = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 1] \
         if isinstance(band[0], Rectangle) else band[0].get_xy()[:, 1]
     assert min(ys) == pytest.approx(SD15_BAND[0]) and max(ys) == pytest.approx(SD15_BAND[1])

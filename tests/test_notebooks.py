@@ -46,7 +46,7 @@ def test_notebook_is_clean_and_follows_the_conventions(name):
     intro = nb.cells[0]
     assert intro.cell_type == "markdown" and COLAB.format(sync_source.source().removeprefix("https://github.com/"),
                                                           name) in intro.source
-    for heading in ("What you will learn", "Prerequisites", "Rules of thumb", "seed 00", "中文说明"):
+    for heading in ("What you will learn", "Prerequisites", "Rules of thumb", "docs/sources.md", "中文说明"):
         assert heading in intro.source, heading
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged 'parameters' (papermill)"
@@ -184,7 +184,7 @@ def test_05_train(smoke):
     log = [json.loads(ln) for ln in (run / "logs" / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["step"] for r in log if "loss" in r] == [1, 2]
     samples = sorted((run / "samples").glob("*.png"))
-    assert len(samples) == 3  # one caption per concept + one unrelated prompt (seed 000)
+    assert len(samples) == 3  # one caption per concept + one unrelated prompt (Flux LoRA guide)
     live = _cell(nb, "LiveTrainDisplay")
     assert _outputs(live, WIDGET)  # progress bar + stop button
     assert len(_outputs(live, "image/png")) >= 2  # the live loss plot and the latest validation images

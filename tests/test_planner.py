@@ -136,7 +136,7 @@ def test_plan_what_if_counts_with_the_gpu_preset():
     assert p.preset.preset.tier == "24GB" and p.preset.applied["quantization"] == "nf4"
     assert p.config.quantization == "nf4" and p.memory.fits
     (lora,) = p.recipe.loras
-    assert (lora.steps, lora.save_every) == (4000, 500)  # seed 000 §五.3: 1000 cars
+    assert (lora.steps, lora.save_every) == (4000, 500)  # Flux LoRA guide §5.3: 1000 cars
     assert {a.topic: a.level for a in p.advice}["steps"] == "ok"
     bare = plan(c.replace(gpu_preset="none"), counts={"cars": 1000}, gpu="24GB")
     assert not bare.memory.fits and bare.memory.combined.fits

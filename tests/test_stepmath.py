@@ -4,7 +4,7 @@ from lora_nb.stepmath import checkpoint_steps, sample_steps, total_steps, warmup
 
 def test_total_from_steps_or_epochs():
     assert total_steps(Config(max_train_steps=1500), 400) == 1500
-    assert total_steps(Config(max_train_steps=0, max_train_epochs=4), 100) == 400  # seed 000: 100 images x 4
+    assert total_steps(Config(max_train_steps=0, max_train_epochs=4), 100) == 400  # Flux LoRA guide: 100 images x 4
 
 
 def test_warmup_steps_or_ratio():
@@ -19,7 +19,7 @@ def test_checkpoints_every_n_and_at_the_end():
 
 
 def test_samples_follow_checkpoints_by_default():
-    """Seed 000 §四.4: validation images at the checkpoint steps."""
+    """Flux LoRA guide §4.4: validation images at the checkpoint steps."""
     cfg = Config(save_every_n_steps=100)
     assert sample_steps(cfg, 300) == checkpoint_steps(cfg, 300) == [100, 200, 300]
     assert sample_steps(Config(save_every_n_steps=0), 300) == [300]

@@ -55,7 +55,7 @@ def test_trigger_in_prose():
     assert add_trigger("A photo of xyz sleeping on a sofa.", "xyz") == "A photo of xyz sleeping on a sofa."
 
 
-def test_seed000_template():
+def test_flux_guide_template():
     once = add_trigger("A cat.", "uehxbfklaq", SEED000_TEMPLATE)
     assert once == "This image is labeled as uehxbfklaq. A cat."
     assert add_trigger(once, "uehxbfklaq", SEED000_TEMPLATE) == once
@@ -78,7 +78,7 @@ def test_remove_tags_exact_case_underscore_and_wildcards():
 
 
 def test_remove_phrases_from_prose():
-    # seed 003: delete "black hair" so the trigger absorbs it
+    # LoRA explainer: delete "black hair" so the trigger absorbs it
     assert remove_tags("A girl with black hair, smiling at the camera.", ["black hair"]) == \
         "A girl with, smiling at the camera."
     assert remove_tags("A girl with black_hair.", ["black hair"]) == "A girl with."

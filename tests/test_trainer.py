@@ -179,7 +179,7 @@ def test_mixed_precision_on_cuda(base, precision):
 
 
 def test_default_validation_prompts_watch_concepts_and_forgetting(base):
-    """Seed 000 §四.2: without sample_prompts, each concept's caption plus one unrelated prompt."""
+    """Flux LoRA guide §4.2: without sample_prompts, each concept's caption plus one unrelated prompt."""
     res = train(Config(**{**base, "max_train_steps": 2, "save_every_n_steps": 0}))
     cfg = Config.load(res.output_dir / "config.toml")
     assert len(cfg.sample_prompts) == 3

@@ -35,7 +35,7 @@ def test_form_renders_every_field_in_group_tabs_with_help_as_tooltips():
         if "choices" in f:
             assert list(w.options) == list(f["choices"])
     assert type(form.widgets["rank"]).__name__ == "IntSlider" and form.widgets["rank"].max == 1024
-    assert form.widgets["resolution"].step == 64  # seeds 001/002: multiples of 64 only
+    assert form.widgets["resolution"].step == 64  # FluxTrainer walkthrough, Kohya practice guide: multiples of 64 only
     assert type(form.widgets["seed"]).__name__ == "BoundedIntText"  # 2**32 values: a text box, not a slider
     # renders: every widget of the form is in the embeddable widget state a frontend draws from
     state = embed_data(views=[form.widget])["manager_state"]["state"]
@@ -86,7 +86,7 @@ def test_changing_widgets_changes_the_config_and_set_config_changes_the_widgets(
 
 
 def test_learning_rate_follows_rank_until_edited_by_hand():
-    form = ui.config_form(Config(rank=16, learning_rate=1e-4))  # the default advisor: seed 000's table
+    form = ui.config_form(Config(rank=16, learning_rate=1e-4))  # the default advisor: Flux LoRA guide's table
     assert form.lr_follows_rank
     form.widgets["rank"].value = 64
     assert form.config.learning_rate == pytest.approx(lr_for_rank(64)) == pytest.approx(8e-5)
@@ -98,9 +98,9 @@ def test_learning_rate_follows_rank_until_edited_by_hand():
     assert form.lr_apply.layout.display == "" and "set by you" in form.lr_advice.value
     form.lr_apply.click()  # "Use suggestion"
     assert form.lr_follows_rank and form.config.learning_rate == pytest.approx(lr_for_rank(128))
-    form.widgets["optimizer"].value = "prodigy"  # seed 003: Prodigy takes lr = 1
+    form.widgets["optimizer"].value = "prodigy"  # LoRA explainer: Prodigy takes lr = 1
     assert form.config.learning_rate == 1.0
-    assert "alpha = rank/2 -> 64" in html.unescape(form.alpha_advice.value)  # seed 003's hint beside alpha
+    assert "alpha = rank/2 -> 64" in html.unescape(form.alpha_advice.value)  # LoRA explainer's hint beside alpha
 
 
 def test_invalid_values_show_inline_and_block_the_config():

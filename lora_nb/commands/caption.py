@@ -29,11 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("dir", help="Dataset folder: images at the top level and/or in N_name concept folders.")
     p.add_argument("--backend", choices=("blip", "florence2", "wd14"), default="blip",
-                   help="blip: short sentences; florence2: detailed prose (seed 001's workflow); wd14: booru tags.")
+                   help="blip: short sentences; florence2: detailed prose (FluxTrainer walkthrough's workflow); wd14: booru tags.")
     p.add_argument("--model", default=None, metavar="ID_OR_PATH",
                    help="Hub id or local folder. Defaults: " + ", ".join(f"{k}={v}" for k, v in DEFAULT_MODELS.items()))
     p.add_argument("--threshold", type=float, default=None, dest="general_threshold", metavar="T",
-                   help="wd14: minimum confidence of a general tag (default 0.6, seed 003's choice for fewer, surer "
+                   help="wd14: minimum confidence of a general tag (default 0.6, LoRA explainer's choice for fewer, surer "
                         "tags; 0.35 gives many more).")
     p.add_argument("--character-threshold", type=float, default=None, metavar="T",
                    help="wd14: minimum confidence of a character tag (default 0.85).")

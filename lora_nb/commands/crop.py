@@ -25,7 +25,7 @@ def add_arguments(p):
     p.add_argument("--family", choices=tuple(RESOLUTION_PRESETS), default="sd15",
                    help="model family, for the default resolution")
     p.add_argument("--mode", choices=MODES, default="focus",
-                   help="focus: square around the subject (seed 003); center: square from the middle; bucket: "
+                   help="focus: square around the subject (LoRA explainer); center: square from the middle; bucket: "
                         "closest aspect-ratio bucket")
     p.add_argument("--upscale", action="store_true",
                    help="enlarge images smaller than the target instead of reporting/skipping them")
@@ -33,7 +33,7 @@ def add_arguments(p):
                    help="how the focus mode finds the subject: rembg mask, saliency estimate, or auto (rembg if "
                         "its model file is present)")
     p.add_argument("--remove-background", action="store_true",
-                   help="cut the background out with rembg before cropping (seed 000: when the LoRA learns "
+                   help="cut the background out with rembg before cropping (Flux LoRA guide: when the LoRA learns "
                         "the background instead of the subject)")
     p.add_argument("--background", default="white",
                    help="with --remove-background: colour to put behind the subject (name, #rrggbb, r,g,b) or "

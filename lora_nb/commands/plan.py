@@ -1,5 +1,5 @@
 """Plan a training run before launching it: the step arithmetic (steps per concept, warmup,
-checkpoint and sample steps, time), the seeds' recipe advice (lr by rank, steps by dataset size,
+checkpoint and sample steps, time), the tutorials' recipe advice (lr by rank, steps by dataset size,
 rank by purpose, alpha, repeats, concepts) and whether it fits the GPU's memory, with the changes
 that make it fit.
 
@@ -27,9 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--purpose", choices=list(PURPOSES),
                    help="What the LoRA teaches; sets the rank range and the step advice (default: person).")
     p.add_argument("--dataset-type", choices=list(REPEATS_EPOCHS),
-                   help="For seed 003's repeats x epochs (default: from --purpose).")
+                   help="For LoRA explainer's repeats x epochs (default: from --purpose).")
     p.add_argument("--fit", choices=list(FIT_LEVELS), default="normal",
-                   help="Seed 000's lighter (normal) or closer fit, which also learns setting, clothes and pose.")
+                   help="Flux LoRA guide's lighter (normal) or closer fit, which also learns setting, clothes and pose.")
     sim = p.add_mutually_exclusive_group()
     sim.add_argument("--similar", dest="similar", action="store_true", default=None,
                      help="Several concepts are alike (e.g. two similar models): one LoRA may hold them.")

@@ -10,8 +10,8 @@ Examples:
 The cleaned dataset goes to a new folder (--out, default DIR_clean: images hard-linked, captions
 rewritten as UTF-8); --in-place rewrites the captions in DIR after backing them up in
 DIR/.lora_nb_backup/. --dry-run prints a unified diff and writes nothing. --trigger auto gives
-every concept folder its own random 10-letter id (seed 000), saved in triggers.json.
-Remove what the LoRA should learn (seed 001 §6, seed 003: remove "black hair" to bake it into
+every concept folder its own random 10-letter id (Flux LoRA guide), saved in triggers.json.
+Remove what the LoRA should learn (FluxTrainer walkthrough §6, LoRA explainer: remove "black hair" to bake it into
 the trigger).
 """
 
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "folder) or FOLDER=WORD (repeat for each concept).")
     p.add_argument("--template", default="",
                    help="Place the trigger by a template with {trigger} and {caption}, e.g. 'This image is "
-                        "labeled as {trigger}. {caption}' (seed 000).")
+                        "labeled as {trigger}. {caption}' (Flux LoRA guide).")
     p.add_argument("--remove", action="append", default=[], metavar="TAGS",
                    help="Comma-separated tags/phrases to remove (what the LoRA should learn); wildcards like "
                         "'*hair' match tags. Repeatable.")

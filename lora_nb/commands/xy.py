@@ -1,7 +1,7 @@
 """Step 6: an XY grid of LoRA checkpoints x strengths (x prompts x seeds), saved as one labelled PNG.
 
 Rows are the checkpoints (ordered by training step, the final file last), columns the strengths;
-every cell uses the same seed, so differences come from the LoRA alone (seed 001 §8: "converged
+every cell uses the same seed, so differences come from the LoRA alone (FluxTrainer walkthrough §8: "converged
 at 1500 steps, best strength near 0.8"). Any axis can be another parameter:
 
   lora-nb xy --base MODEL --lora run/ --prompt "uehxbfklaq cat on a sofa" --seed 1 --out grid.png
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="LoRA .safetensors files (kohya or diffusers layout) or run folders holding checkpoints. "
                         "With --mix, NAME=FILE names a LoRA on the grid.")
     p.add_argument("--strengths", type=_floats, default=None, metavar="LIST",
-                   help="LoRA strengths for the columns (default 0,0.2,0.4,0.6,0.8,1.0 as in seed 001).")
+                   help="LoRA strengths for the columns (default 0,0.2,0.4,0.6,0.8,1.0 as in the FluxTrainer walkthrough).")
     p.add_argument("--prompt", nargs="+", default=[], metavar="TEXT",
                    help="Prompt(s); more than one adds a panel per prompt. Include the trigger word.")
     p.add_argument("--negative-prompt", default="", metavar="TEXT", help="Negative prompt for every cell.")
@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quantize", default=None, choices=("nf4",),
                    help="Load the denoiser (and Flux's T5) in 4-bit NF4 (bitsandbytes, GPU only): Flux on a T4.")
     p.add_argument("--mix", action="store_true",
-                   help="Load all --lora files at once and grid over their weights (seed 000, example 3).")
+                   help="Load all --lora files at once and grid over their weights (Flux LoRA guide, example 3).")
     p.add_argument("--weights", action="append", type=_floats, default=None, metavar="LIST",
                    help="With --mix: the weights to try for one LoRA, once per --lora in order (default 0,0.5,1).")
     p.add_argument("--combo", action="append", type=_floats, default=None, metavar="LIST",
