@@ -1,7 +1,7 @@
 """GPU training benchmark: full-size SD1.5, SDXL and Flux-dev with random weights, per memory preset.
 
 For each family and GPU tier the script builds the real architecture from the hub config (random
-weights, nothing downloaded), applies the tier's preset from `lora_nb.presets` (NF4 quantisation,
+weights, nothing downloaded), applies the tier's preset from `lora_nb.training.presets` (NF4 quantisation,
 gradient checkpointing, resolution, 8-bit AdamW...), caps PyTorch's allocator to what such a GPU
 offers (`torch.cuda.set_per_process_memory_fraction`) and runs LoRA training steps through the
 trainer's own pieces: `family.noisy_inputs` / `family.predict`, `adapters.add_adapters`,
@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from lora_nb.memory import GPU_PRESETS, REFERENCE  # noqa: E402
+from lora_nb.planning.memory import GPU_PRESETS, REFERENCE  # noqa: E402
 
 GiB = 2**30
-# What each tier's GPU offers PyTorch: the memory its reference card reports (lora_nb.memory.GPU_PRESETS,
+# What each tier's GPU offers PyTorch: the memory its reference card reports (lora_nb.planning.memory.GPU_PRESETS,
 # the first card of each tier) minus ~0.5 GiB of CUDA context.
 TIER_CAP_GB: dict[str, float] = {}
 for _gpu in GPU_PRESETS.values():
@@ -121,7 +121,7 @@ def random_models(family: str, config, tiny: bool, device, dtype):
     from diffusers import DDPMScheduler, FlowMatchEulerDiscreteScheduler
 
     from lora_nb.families import Models, get_family
-    from lora_nb.quantize import quantize_linears
+    from lora_nb.families.quantize import quantize_linears
 
     fam = get_family(family)
     den = build_denoiser(family, tiny, device, dtype)
@@ -156,10 +156,10 @@ def random_batch(family: str, config, tiny: bool, device, dtype, gen):
 
 
 def run_one(family: str, tier: str, steps: int, tiny: bool, precision: str) -> dict:
-    from lora_nb.adapters import add_adapters
+    from lora_nb.families.adapters import add_adapters
     from lora_nb.config import Config
-    from lora_nb.optimizers import make_optimizer
-    from lora_nb.presets import choose_preset
+    from lora_nb.training.optimizers import make_optimizer
+    from lora_nb.training.presets import choose_preset
 
     cuda = torch.cuda.is_available() and not tiny
     device = "cuda" if cuda else "cpu"

@@ -1,11 +1,11 @@
-"""Memory-fit benchmark: the prediction of `lora_nb.memory` against real peaks, per family x preset tier.
+"""Memory-fit benchmark: the prediction of `lora_nb.planning.memory` against real peaks, per family x preset tier.
 
 For each family the script writes the full-size reference model (the hub configs in
-`lora_nb.memory.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache folder --
-real classes, tokenizers from `lora_nb.testing`, nothing downloaded -- and a small dataset at the
+`lora_nb.planning.memory.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache folder --
+real classes, tokenizers from `lora_nb.toy.testing`, nothing downloaded -- and a small dataset at the
 tier's resolution. Each (family, tier) then runs in its own process (a fresh CUDA context):
-`lora_nb.memory.measure_peak` trains 2 real steps through `lora_nb.trainer.train` with the tier's
-preset (`lora_nb.presets`), and the prediction (`memory_fit`) is made for the same config.
+`lora_nb.planning.memory.measure_peak` trains 2 real steps through `lora_nb.training.trainer.train` with the tier's
+preset (`lora_nb.training.presets`), and the prediction (`memory_fit`) is made for the same config.
 
 Printed per run: predicted vs measured peak allocated by PyTorch (error; target within +-15%),
 predicted total vs measured reserved + CUDA context, and which phase the prediction puts the peak
@@ -47,11 +47,11 @@ def build_reference_model(family: str, path: Path, tiny: bool = False) -> Path:
 
     Weights are created on the GPU in bf16 when there is one (12B Flux parameters initialise in
     seconds there) and saved as safetensors; the trainer then loads it like a hub download.
-    `tiny` builds lora_nb.testing's tiny model instead (for checking this script anywhere).
+    `tiny` builds lora_nb.toy.testing's tiny model instead (for checking this script anywhere).
     """
     if (path / "model_index.json").is_file():
         return path
-    from lora_nb.testing import build_tiny_model
+    from lora_nb.toy.testing import build_tiny_model
 
     if tiny:
         return build_tiny_model(family, path)
@@ -61,8 +61,8 @@ def build_reference_model(family: str, path: Path, tiny: bool = False) -> Path:
     import transformers
 
     from lora_nb.fileio import atomic_dir
-    from lora_nb.memory import REFERENCE
-    from lora_nb.testing import build_tiny_clip_tokenizer, build_tiny_t5_tokenizer
+    from lora_nb.planning.memory import REFERENCE
+    from lora_nb.toy.testing import build_tiny_clip_tokenizer, build_tiny_t5_tokenizer
 
     ref = REFERENCE[family]
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -127,7 +127,7 @@ def build_reference_model(family: str, path: Path, tiny: bool = False) -> Path:
 
 def bench_config(family: str, tier: str, model: Path, data: Path, out: Path, tiny: bool):
     from lora_nb.config import Config
-    from lora_nb.presets import choose_preset
+    from lora_nb.training.presets import choose_preset
 
     kw = dict(family=family, pretrained_model=str(model), train_data_dir=str(data), output_dir=str(out),
               rank=32, alpha=16.0, gpu_preset=tier, mixed_precision="fp16" if tier == "16GB" else "auto",
@@ -139,7 +139,7 @@ def bench_config(family: str, tier: str, model: Path, data: Path, out: Path, tin
 
 
 def dataset_for(config, root: Path) -> Path:
-    from lora_nb.testing import make_toy_dataset
+    from lora_nb.toy.testing import make_toy_dataset
 
     folder = root / f"data-{config.resolution}"
     if not folder.is_dir():
@@ -151,7 +151,7 @@ def dataset_for(config, root: Path) -> Path:
 def run_one(family: str, tier: str, cache: Path, tiny: bool) -> dict:
     import torch
 
-    from lora_nb.memory import measure_peak, memory_fit
+    from lora_nb.planning.memory import measure_peak, memory_fit
 
     model = build_reference_model(family, cache / (f"tiny-{family}" if tiny else f"full-{family}"), tiny)
     probe = bench_config(family, tier, model, cache, cache / "run", tiny)
@@ -179,7 +179,7 @@ def run_one(family: str, tier: str, cache: Path, tiny: bool) -> dict:
 def calibration_hints(rows: list[dict]) -> dict:
     """The table values these runs ask for: activation_factor per family (from runs whose peak is the
     training step), CUDA context and allocator slack."""
-    from lora_nb.memory import CALIBRATION
+    from lora_nb.planning.memory import CALIBRATION
 
     hints: dict = {"activation_factor": {}}
     for fam in sorted({r["family"] for r in rows}):
@@ -216,7 +216,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    from lora_nb.presets import TIERS
+    from lora_nb.training.presets import TIERS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--families", nargs="+", default=["sd15", "sdxl", "flux"], choices=["sd15", "sdxl", "flux"],
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
     rows = []
     for fam in args.families:
         for tier in args.tiers:
-            from lora_nb.memory import resolve_gpu
+            from lora_nb.planning.memory import resolve_gpu
 
             if gpu_gb is not None and resolve_gpu(TIER_GPU[tier]).memory_gb > gpu_gb + 0.5:
                 print(f"skip {fam}/{tier}: this GPU has {gpu_gb:.1f} GiB", flush=True)

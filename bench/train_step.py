@@ -3,7 +3,7 @@
 Both sides use the same tiny SD1.5 model, the same LoRA (peft, same targets/rank), the same
 batch size and resolution, AdamW, grad clipping, and per-step text encoding. The bare loop is
 what a minimal diffusers example does: noise -> add_noise -> UNet -> MSE -> backward -> step,
-on one fixed batch of latents. The trainer runs through `lora_nb.trainer.train` (data order,
+on one fixed batch of latents. The trainer runs through `lora_nb.training.trainer.train` (data order,
 caption processing, latent cache, logging, progress bar, schedule) and its per-step times are
 read from its own log. Both are measured in this one process, alternating, and the ratio of
 medians is printed (target <= 1.05), plus peak memory (CUDA) or max RSS (CPU).
@@ -29,8 +29,8 @@ import torch  # noqa: E402
 
 def trainer_step_times(model: Path, data: Path, out: Path, steps: int, res: int, batch: int) -> list[float]:
     from lora_nb.config import Config
-    from lora_nb.lossplot import read_train_log
-    from lora_nb.trainer import train
+    from lora_nb.evaluate.lossplot import read_train_log
+    from lora_nb.training.trainer import train
 
     cfg = Config(pretrained_model=str(model), train_data_dir=str(data), resolution=res, optimizer="adamw",
                  max_train_steps=steps, train_batch_size=batch, output_dir=str(out), save_formats=["kohya"],
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from lora_nb.testing import build_tiny_model, make_toy_dataset
+    from lora_nb.toy.testing import build_tiny_model, make_toy_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="lora-nb-bench-"))
     model = build_tiny_model("sd15", tmp / "model")

@@ -17,36 +17,43 @@ from .errors import LoraNbError  # noqa: E402
 # would otherwise replace the function on the package (lora_nb.train must stay callable).
 _VERBS = {
     # step 1-2: dataset
-    "collect": "collector", "audit": "auditor", "render_audit": "auditor",
-    "crop_folder": "crop", "render_crop_preview": "crop",
-    "remove_background": "background", "load_remover": "background",
+    "collect": "dataset.collector", "audit": "dataset.auditor", "render_audit": "dataset.auditor",
+    "plot_balance": "dataset.auditor",
+    "crop_folder": "dataset.crop", "render_crop_preview": "dataset.crop",
+    "remove_background": "dataset.background", "load_remover": "dataset.background",
     # step 3-4: captions and tags
-    "caption_folder": "caption", "clean_folder": "tags", "caption_stats": "tags",
-    "plot_tag_frequency": "tags", "tag_frequency": "tags", "caption_editor": "caption_widget",
-    "unique_identifiers": "identifiers", "assign_identifiers": "identifiers",
+    "caption_folder": "dataset.caption", "CleanOptions": "dataset.tags", "clean_folder": "dataset.tags", "caption_stats": "dataset.tags",
+    "plot_tag_frequency": "dataset.tags", "tag_frequency": "dataset.tags", "caption_editor": "notebook.caption_widget",
+    "unique_identifiers": "dataset.identifiers", "assign_identifiers": "dataset.identifiers",
     # before training: the plan
-    "plan": "planner", "render_markdown": "planner", "render_figures": "planner", "recommend": "advice",
-    "memory_fit": "memory", "measure_peak": "memory",
-    "choose_preset": "presets", "preset_table": "presets",
+    "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner", "recommend": "planning.advice",
+    "memory_fit": "planning.memory", "measure_peak": "planning.memory",
+    "choose_preset": "training.presets", "preset_table": "training.presets",
     # step 5: train
-    "train": "trainer", "TrainCallback": "trainer",
-    "save_lora_files": "export", "read_lora_file": "export",
+    "train": "training.trainer", "TrainCallback": "training.trainer",
+    "save_lora_files": "training.export", "read_lora_file": "training.export",
     # step 6: evaluate
-    "xy_grid": "evaluate", "mix_grid": "evaluate", "forgetting_check": "evaluate",
-    "loss_figure": "lossplot", "read_train_log": "lossplot", "samples_grid": "lossplot",
-    "load_pipeline": "evaluate",
+    "lora_files": "evaluate.xy", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy", "forgetting_check": "evaluate.xy",
+    "loss_figure": "evaluate.lossplot", "read_train_log": "evaluate.lossplot", "samples_grid": "evaluate.lossplot",
+    "load_pipeline": "evaluate.xy",
     # notebooks
-    "open_project": "project", "run_selftest": "selftest", "config_form": "ui",
-    "LiveTrainDisplay": "ui", "start_training": "ui",
+    "open_project": "notebook.project", "smoke_mode": "notebook.project", "smoke_overrides": "notebook.project",
+    "sample_sources": "notebook.project", "run_selftest": "notebook.selftest", "config_form": "notebook.ui",
+    "LiveTrainDisplay": "notebook.ui", "start_training": "notebook.ui",
     # whole course / tests
-    "run_demo": "demo", "build_tiny_model": "testing",
+    "run_demo": "toy.demo", "build_tiny_model": "toy.testing",
 }
+
+# the notebooks' helper modules, reachable from the facade: `from lora_nb import ui`
+_MODULES = {"ui": "notebook.ui", "selftest": "notebook.selftest"}
 
 
 def __getattr__(name):
     if name in _VERBS:
         return getattr(importlib.import_module(f".{_VERBS[name]}", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     raise AttributeError(f"module 'lora_nb' has no attribute {name!r}")
 
 
-__all__ = ["Config", "LoraNbError", "__version__", *_VERBS]
+__all__ = ["Config", "LoraNbError", "__version__", *_VERBS, *_MODULES]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageOps
 
-from .concepts import is_image
+from .dataset.concepts import is_image
 from .errors import DatasetError
 
 # Formats a trainer can read (PIL decodes them everywhere); MPO is a multi-picture JPEG from cameras.

@@ -4,7 +4,7 @@ kit's locked stack, from Colab's published `pip-freeze.gpu.txt` (googlecolab/bac
     python scripts/colab_constraints.py FREEZE --date 2026-08 --source "googlecolab/backend-info ..."
 
 The file is what `make test-colab` preinstalls before installing the kit as notebook 00 does, and what
-lora_nb.doctor.TESTED's oldest versions are checked against. Refresh it when Colab updates its image.
+lora_nb.notebook.doctor.TESTED's oldest versions are checked against. Refresh it when Colab updates its image.
 """
 
 from __future__ import annotations

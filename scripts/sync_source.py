@@ -24,7 +24,7 @@ else:  # pragma: no cover
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CLONE_DIR = "/content/lora-nb"  # where the install cell clones the kit on Colab
-PREINSTALLED = "/tmp/lora-nb-preinstalled.txt"  # lora_nb.doctor.PREINSTALLED_FILE on Colab
+PREINSTALLED = "/tmp/lora-nb-preinstalled.txt"  # lora_nb.notebook.doctor.PREINSTALLED_FILE on Colab
 EXTRAS = "optimizers,dataset,captioning,rembg"
 INSTALL_MARKER = "# Colab: install the kit"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"

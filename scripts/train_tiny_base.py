@@ -7,7 +7,7 @@ A latent diffusion model in Stable Diffusion 1.5's exact layout (Rombach et al. 
 64x64 RGB pictures, an AutoencoderKL with a factor-4 latent (8x16x16), a 2-layer CLIP text encoder
 (hidden 64) with a small BPE vocabulary, and a UNet2DConditionModel with cross-attention at the
 16x16 and 8x8 levels (where SD1.5 has it: not at the coarsest level). Its world is the procedural
-scenes of `lora_nb.scenes` (shapes, colours, sizes, positions, backgrounds - no stars), so
+scenes of `lora_nb.toy.scenes` (shapes, colours, sizes, positions, backgrounds - no stars), so
 "a red circle on a blue background" comes out as one, and the course's zigzag-star toy is a
 concept it has never seen.
 
@@ -42,7 +42,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lora_nb import scenes  # noqa: E402
+from lora_nb.toy import scenes  # noqa: E402
 
 DEFAULT_OUT = ROOT / "lora_nb" / "models" / "tiny-shapes"
 
@@ -58,11 +58,11 @@ SCHEDULE = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear
 def build_tokenizer(path: Path):
     """A CLIPTokenizer (CLIP's byte-level BPE) whose merges spell every scene word as one token.
 
-    Same construction as `lora_nb.testing.build_tiny_clip_tokenizer`, over the scene vocabulary plus
+    Same construction as `lora_nb.toy.testing.build_tiny_clip_tokenizer`, over the scene vocabulary plus
     the tiny model's general word list; merges run until every corpus word is a single token, so
     unknown words (the sample's trigger 'donpzishnk') still tokenise, into pieces, as with CLIP.
     """
-    from lora_nb.testing import _CORPUS, build_tiny_clip_tokenizer
+    from lora_nb.toy.testing import _CORPUS, build_tiny_clip_tokenizer
 
     # merges run until every corpus word is one symbol (_learn_bpe stops when nothing is left to merge)
     return build_tiny_clip_tokenizer(path, num_merges=100_000, words=sorted(set(_CORPUS) | set(scenes.VOCABULARY)))
@@ -71,7 +71,7 @@ def build_tokenizer(path: Path):
 def build_text_encoder(tokenizer):
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from lora_nb.testing import tiny_clip_text_config
+    from lora_nb.toy.testing import tiny_clip_text_config
 
     return CLIPTextModel(CLIPTextConfig(**tiny_clip_text_config(tokenizer, hidden=64, layers=2)))
 
@@ -411,7 +411,7 @@ def train_unet(work: Path, tokenizer, specs, lat_mean, lat_std, scale: float, ar
 MODEL_CARD = """# tiny-shapes
 
 A tiny text-to-image latent diffusion model in Stable Diffusion 1.5's diffusers layout, trained
-from scratch on a CPU by `scripts/train_tiny_base.py` on procedural scenes from `lora_nb.scenes`:
+from scratch on a CPU by `scripts/train_tiny_base.py` on procedural scenes from `lora_nb.toy.scenes`:
 one shape (circle, square, triangle, diamond, tilted at most {tilt:g} degrees; plain, striped or
 dotted) in a colour, size and position, on a background (plain, gradient, checker, stripes, dots,
 wall and floor). 64x64 pixels.
@@ -495,10 +495,10 @@ def evaluate(model: Path, work: Path, log: Log, seeds: int = 8, star_seeds: int 
     from diffusers import StableDiffusionPipeline
 
     from lora_nb.config import Config
-    from lora_nb.crop import crop_folder
-    from lora_nb.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, STAR_PROMPT
-    from lora_nb.detect import check_prompts, star_curve
-    from lora_nb.trainer import train
+    from lora_nb.dataset.crop import crop_folder
+    from lora_nb.toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, STAR_PROMPT
+    from lora_nb.toy.detect import check_prompts, star_curve
+    from lora_nb.training.trainer import train
 
     seed_list = tuple(range(2 if quick else seeds))
     pipe = StableDiffusionPipeline.from_pretrained(model)
@@ -527,7 +527,7 @@ def evaluate(model: Path, work: Path, log: Log, seeds: int = 8, star_seeds: int 
         f"{work / 'eval' / 'star_xy.png'}\n{curve.markdown()}")
     recipe = ", ".join(f"{k} {v}" for k, v in DEMO_RECIPE.items())
     report = (f"## Prompt following ({len(seed_list)} seeds, 20 steps, CFG 5)\n\n{prompts.markdown()}\n\n"
-              f"## Zigzag-star score (lora_nb.demo.DEMO_RECIPE: {recipe}; {steps} steps; {len(star_list)} seeds)"
+              f"## Zigzag-star score (lora_nb.toy.demo.DEMO_RECIPE: {recipe}; {steps} steps; {len(star_list)} seeds)"
               f"\n\n{curve.markdown()}\n")
     (work / "eval" / "eval.md").write_text(report, encoding="utf-8")
     return report

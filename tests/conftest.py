@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def tiny_sd15(tmp_path_factory):
     """Path of a tiny SD1.5-shaped model folder, loadable with from_pretrained like the hub repo."""
-    from lora_nb.testing import build_tiny_model
+    from lora_nb.toy.testing import build_tiny_model
 
     return build_tiny_model("sd15", tmp_path_factory.mktemp("models") / "tiny-sd15")
 
@@ -38,7 +38,7 @@ def tiny_sd15(tmp_path_factory):
 @pytest.fixture
 def tiny_dataset(tmp_path):
     """A small captioned dataset in kohya layout: two concept folders of 64x64 images."""
-    from lora_nb.testing import make_toy_dataset
+    from lora_nb.toy.testing import make_toy_dataset
 
     return make_toy_dataset(tmp_path / "data")
 
@@ -47,7 +47,7 @@ def tiny_dataset(tmp_path):
 def train_capture(monkeypatch):
     """train(config) -> (result, the trainer's in-memory models at the final checkpoint), to compare
     saved files with the adapter that produced them."""
-    import lora_nb.trainer as T
+    import lora_nb.training.trainer as T
 
     seen = {}
     real = T.save_checkpoint

@@ -14,7 +14,7 @@ import torch
 
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
-from lora_nb.export import comfyui_key_map, load_into_pipeline, read_lora_file
+from lora_nb.training.export import comfyui_key_map, load_into_pipeline, read_lora_file
 
 RANK, ALPHA, CONV_RANK, CONV_ALPHA = 4, 2.0, 2, 1.0
 
@@ -147,7 +147,7 @@ def test_variant_trains_saves_and_reloads_to_the_same_output(variant, tiny_sd15,
 def test_adapter_configs_carry_conv_rank_and_types():
     from peft import LoHaConfig, LoKrConfig, LoraConfig
 
-    from lora_nb.adapters import adapter_config, network_args
+    from lora_nb.families.adapters import adapter_config, network_args
 
     cfg = Config(network_type="locon", rank=8, alpha=4.0, conv_rank=2, conv_alpha=1.0)
     pc = adapter_config(cfg, ["a.to_q"], ["down_blocks.0.resnets.0.conv1"])
@@ -165,7 +165,7 @@ def test_adapter_configs_carry_conv_rank_and_types():
 
 def test_impossible_combinations_are_refused_before_loading(tiny_sd15, tiny_dataset, tmp_path):
     from lora_nb.families import check_config
-    from lora_nb.trainer import train
+    from lora_nb.training.trainer import train
 
     base = dict(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), resolution=64,
                 output_dir=str(tmp_path / "x"))
@@ -186,7 +186,7 @@ def test_adapters_do_not_depend_on_the_libraries_peft_gates(tiny_sd15, tiny_data
     import diffusers.loaders.peft
     import transformers.integrations.peft
 
-    from lora_nb.trainer import train
+    from lora_nb.training.trainer import train
 
     def gate(min_version):
         raise ValueError(f"The version of PEFT you are using is not compatible, please use a version >= {min_version}")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_nb.advice import (
+from lora_nb.planning.advice import (
     LR_BY_RANK,
     advise,
     align_steps,
@@ -143,7 +143,7 @@ def test_identifiers_found_in_captions_or_suggested():
     adv, _, ids = concept_advice({"cat": 2, "dog": 2}, similar=True, identifiers={"cat": "uehxbfklaq", "dog": None})
     assert any(a.level == "warn" and "dog" in a.message and ids["dog"] in a.message for a in adv)
     assert ids["cat"] == "uehxbfklaq" and len(ids["dog"]) == 10
-    from lora_nb.identifiers import identifier_problems
+    from lora_nb.dataset.identifiers import identifier_problems
 
     assert identifier_problems(ids["dog"]) == []  # a fresh 10-letter id that means nothing yet
 

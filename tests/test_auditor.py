@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.auditor import audit, plot_balance, render_audit
+from lora_nb.dataset.auditor import audit, plot_balance, render_audit
 from lora_nb.errors import ConfigError, DatasetError
-from lora_nb.testing import make_toy_dataset
+from lora_nb.toy.testing import make_toy_dataset
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets_sample"
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 pytest.importorskip("rembg")
 onnx = pytest.importorskip("onnx")
 
-from lora_nb.background import (BackgroundRemover, find_model_file, load_remover, model_file_candidates,  # noqa: E402
+from lora_nb.dataset.background import (BackgroundRemover, find_model_file, load_remover, model_file_candidates,  # noqa: E402
                                 remove_background)
 from lora_nb.errors import ModelLoadError  # noqa: E402
 
@@ -155,7 +155,7 @@ def test_remove_background_folder(no_download, model_file, tmp_path):
 
 
 def test_focus_crop_uses_rembg_mask(no_download, model_file, tmp_path):
-    from lora_nb.crop import crop_folder
+    from lora_nb.dataset.crop import crop_folder
 
     src = tmp_path / "ds"
     (src / "1_x").mkdir(parents=True)

@@ -1,4 +1,4 @@
-from lora_nb.buckets import choose_bucket, closest_bucket, make_buckets
+from lora_nb.dataset.buckets import choose_bucket, closest_bucket, make_buckets
 
 
 def test_buckets_are_64_multiples_within_area():

@@ -1,10 +1,10 @@
-"""`lora_nb.builtin`: where the shipped tiny-shapes model lives, and a clear error when it is missing."""
+"""`lora_nb.toy.builtin`: where the shipped tiny-shapes model lives, and a clear error when it is missing."""
 
 import json
 
 import pytest
 
-from lora_nb import builtin
+from lora_nb.toy import builtin
 from lora_nb.errors import ModelLoadError
 
 
@@ -30,7 +30,7 @@ def test_the_wheel_ships_the_weights():
 
     from lora_nb.config import tomllib
 
-    root = Path(builtin.__file__).resolve().parent
+    root = Path(builtin.__file__).resolve().parents[1]
     patterns = tomllib.loads((root.parent / "pyproject.toml").read_text(encoding="utf-8"))[
         "tool"]["setuptools"]["package-data"]["lora_nb"]
     files = [PurePosixPath(p.relative_to(root).as_posix()) for p in (root / "models").rglob("*") if p.is_file()]

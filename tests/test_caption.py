@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.caption import (BlipCaptioner, Florence2Captioner, WD14Tagger, caption_folder, make_captioner,
+from lora_nb.dataset.caption import (BlipCaptioner, Florence2Captioner, WD14Tagger, caption_folder, make_captioner,
                              read_selected_tags)
 from lora_nb.errors import ConfigError, DatasetError, ModelLoadError
 
@@ -339,7 +339,7 @@ def test_nothing_to_do_loads_no_model(tiny_dataset):
 
 
 def test_prefix_and_suffix_joining():
-    from lora_nb.caption import _affix
+    from lora_nb.dataset.caption import _affix
 
     assert _affix("trig", "a cat", "") == "trig, a cat"
     assert _affix("trig,", "a cat", "") == "trig, a cat"

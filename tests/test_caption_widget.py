@@ -7,7 +7,7 @@ import ipywidgets as widgets
 import pytest
 from PIL import Image
 
-from lora_nb.caption_widget import CaptionEditor, caption_editor
+from lora_nb.notebook.caption_widget import CaptionEditor, caption_editor
 from lora_nb.errors import DatasetError
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb import collector as collect_mod
-from lora_nb.collector import collect, find_duplicates, safe_name
+from lora_nb.dataset import collector as collect_mod
+from lora_nb.dataset.collector import collect, find_duplicates, safe_name
 from lora_nb.errors import ConfigError, DatasetError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from lora_nb.crop import (RESOLUTION_PRESETS, check_resolution, closest_bucket, crop_folder, crop_image,
+from lora_nb.dataset.crop import (RESOLUTION_PRESETS, check_resolution, closest_bucket, crop_folder, crop_image,
                           default_resolution, make_buckets, render_crop_preview, saliency_map, subject_box)
 from lora_nb.errors import ConfigError, DatasetError
 from lora_nb.images import ImageRejected

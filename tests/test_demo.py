@@ -4,7 +4,7 @@ README promises (the score curve over a full demo run is tests/test_tiny_base.py
 from PIL import Image
 from safetensors import safe_open
 
-from lora_nb.builtin import builtin_model_dir
+from lora_nb.toy.builtin import builtin_model_dir
 from lora_nb.cli import main
 
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from lora_nb import detect, scenes
-from lora_nb.detect import largest_component, radial_harmonics, read_scene, star_score
+from lora_nb.toy import detect, scenes
+from lora_nb.toy.detect import largest_component, radial_harmonics, read_scene, star_score
 
 STARS = sorted((Path(__file__).resolve().parent.parent / "datasets_sample" / "20_zigzag_star").glob("*.png"))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_nb import doctor
+from lora_nb.notebook import doctor
 from lora_nb.cli import main
 from lora_nb.env import GPUInfo
 

@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-from lora_nb import evaluate as ev
-from lora_nb.adapters import inject
+from lora_nb.evaluate import xy as ev
+from lora_nb.families.adapters import inject
 from lora_nb.errors import ConfigError, ModelLoadError
 
 PROMPT = "a red circle, blue background"
@@ -409,8 +409,8 @@ def test_grid_from_a_real_training_run(pipe, tiny_sd15, tiny_dataset, tmp_path, 
     """The trainer's run folder as it is: kohya files at the top (final one with ss_steps), diffusers
     copies in *_diffusers/ folders, resume state in state/ - only the kohya checkpoints become rows."""
     from lora_nb import Config
-    from lora_nb.lossplot import read_train_log, samples_grid
-    from lora_nb.trainer import train
+    from lora_nb.evaluate.lossplot import read_train_log, samples_grid
+    from lora_nb.training.trainer import train
 
     cfg = Config(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), output_dir=str(tmp_path / "run"),
                  resolution=64, min_bucket_reso=64, max_bucket_reso=64, max_train_steps=2, save_every_n_steps=1,
@@ -429,11 +429,11 @@ def test_grid_from_a_real_training_run(pipe, tiny_sd15, tiny_dataset, tmp_path, 
 
 
 # ------------------------------------------------------------------------------------------------
-# SDXL and Flux pipelines (lora_nb.testing's tiny models)
+# SDXL and Flux pipelines (lora_nb.toy.testing's tiny models)
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("family", ["sdxl", "flux"])
 def test_xy_grid_on_sdxl_and_flux(family, tmp_path):
-    from lora_nb.testing import build_tiny_model
+    from lora_nb.toy.testing import build_tiny_model
 
     base = build_tiny_model(family, tmp_path / f"tiny-{family}")
     lora = make_lora(base, tmp_path / "lora", "lora-step00000100.safetensors", seed=3, text_encoder=False)

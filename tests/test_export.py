@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from lora_nb.adapters import inject
+from lora_nb.families.adapters import inject
 from lora_nb.config import Config
 from lora_nb.errors import LoraNbError, ModelLoadError
-from lora_nb.export import (
+from lora_nb.training.export import (
     ExportTarget,
     check_kohya_keys,
     comfyui_key_map,
@@ -109,7 +109,7 @@ def test_text_encoder_weights_load_into_a_flattened_clip_on_older_diffusers(trai
     2026-08 runtime: diffusers 0.39 + transformers 5.15); the kit's loader does what 0.41 does. Forced on here."""
     import diffusers.loaders.lora_pipeline as lp
 
-    import lora_nb.export as export
+    import lora_nb.training.export as export
 
     fresh = _pipe(tiny_sd15)
     assert not hasattr(fresh.text_encoder, "text_model")  # transformers >= 5.6 (the lock and Colab's set)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_nb.identifiers import (WORDS, assign_identifiers, identifier_problems, unique_identifiers)
+from lora_nb.dataset.identifiers import (WORDS, assign_identifiers, identifier_problems, unique_identifiers)
 
 
 class FakeTokenizer:
@@ -19,7 +19,7 @@ class FakeTokenizer:
 
 @pytest.fixture(scope="module")
 def clip_tok(tmp_path_factory):
-    from lora_nb.testing import build_tiny_clip_tokenizer
+    from lora_nb.toy.testing import build_tiny_clip_tokenizer
 
     return build_tiny_clip_tokenizer(tmp_path_factory.mktemp("tok"))
 

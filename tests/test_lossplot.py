@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from lora_nb.errors import LoraNbError
-from lora_nb.lossplot import (BAND_LABEL, SD15_BAND, ema, loss_figure, loss_summary, read_train_log,
+from lora_nb.evaluate.lossplot import (BAND_LABEL, SD15_BAND, ema, loss_figure, loss_summary, read_train_log,
                               samples_grid)
 
 

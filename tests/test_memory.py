@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from lora_nb import memory as M
+from lora_nb.planning import memory as M
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError, LoraNbError
 
@@ -191,9 +191,9 @@ SMALLEST = {"12GB": "12GB", "16GB": "T4-16GB", "24GB": "24GB", "40GB": "A100-40G
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl", "flux"])
 def test_every_trainer_preset_fits_its_gpu_tier(family):
-    """The trainer's memory presets (lora_nb.presets), checked against the prediction on the smallest
+    """The trainer's memory presets (lora_nb.training.presets), checked against the prediction on the smallest
     GPU of each tier, with rank 32 and 50 images."""
-    from lora_nb.presets import TIERS, choose_preset
+    from lora_nb.training.presets import TIERS, choose_preset
 
     for tier in TIERS:
         c = choose_preset(Config(family=family, rank=32, alpha=16.0, gpu_preset=tier)).config

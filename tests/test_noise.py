@@ -1,6 +1,6 @@
 import torch
 
-from lora_nb.noise import make_noise
+from lora_nb.training.noise import make_noise
 
 
 def test_plain_noise_is_deterministic_for_a_generator():

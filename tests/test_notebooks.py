@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_nb.builtin import builtin_model_dir
+from lora_nb.toy.builtin import builtin_model_dir
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -208,7 +208,7 @@ def test_06_evaluate(smoke):
 
 @pytest.mark.slow
 def test_a_notebook_opened_too_early_says_which_step_to_run(tmp_path, monkeypatch):
-    from lora_nb.project import Project
+    from lora_nb.notebook.project import Project
 
     monkeypatch.setenv("LORA_NB_PROJECTS", str(tmp_path))
     monkeypatch.setenv("LORA_NB_SMOKE", "1")

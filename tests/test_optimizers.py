@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lora_nb.config import Config
-from lora_nb.optimizers import make_optimizer
+from lora_nb.training.optimizers import make_optimizer
 
 
 @pytest.mark.parametrize("name, lr", [("adamw", 1e-3), ("adamw8bit", 1e-3), ("lion", 1e-4), ("prodigy", 1.0),

@@ -17,12 +17,12 @@ def test_every_verb_resolves():
 
 
 def test_verbs_stay_callable_after_their_modules_are_imported():
-    """`lora_nb.train(config)` works even after `lora_nb.trainer` (or anything using it) is imported."""
+    """`lora_nb.train(config)` works even after `lora_nb.training.trainer` (or anything using it) is imported."""
     import lora_nb
-    import lora_nb.auditor  # noqa: F401
-    import lora_nb.collector  # noqa: F401
-    import lora_nb.planner  # noqa: F401
-    import lora_nb.trainer  # noqa: F401
+    import lora_nb.dataset.auditor  # noqa: F401
+    import lora_nb.dataset.collector  # noqa: F401
+    import lora_nb.planning.planner  # noqa: F401
+    import lora_nb.training.trainer  # noqa: F401
 
     for name in ("train", "collect", "audit", "plan"):
         assert callable(getattr(lora_nb, name)) and not isinstance(getattr(lora_nb, name), type(lora_nb)), name
@@ -33,5 +33,6 @@ def test_no_verb_shares_its_name_with_a_module():
 
     import lora_nb
 
-    modules = {p.stem for p in Path(lora_nb.__file__).parent.glob("*.py")}
+    pkg = Path(lora_nb.__file__).parent  # only the package's own children become its attributes
+    modules = {p.stem for p in pkg.glob("*.py")} | {p.parent.name for p in pkg.glob("*/__init__.py")}
     assert not modules & set(lora_nb._VERBS)

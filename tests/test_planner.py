@@ -8,7 +8,7 @@ import pytest
 from lora_nb.cli import main
 from lora_nb.config import Config
 from lora_nb.errors import DatasetError
-from lora_nb.planner import lr_curve, lr_figure, plan, render_figures, render_markdown, step_plan
+from lora_nb.planning.planner import lr_curve, lr_figure, plan, render_figures, render_markdown, step_plan
 
 
 def cfg(**kw) -> Config:
@@ -52,7 +52,7 @@ def test_bucket_exact_count_and_its_explanation():
 
 
 def test_warmup_checkpoints_and_samples_are_the_trainers():
-    from lora_nb.stepmath import checkpoint_steps, sample_steps
+    from lora_nb.training.stepmath import checkpoint_steps, sample_steps
 
     cases = [dict(save_every_n_steps=100, max_train_steps=450, lr_warmup_ratio=0.05, sample_prompts=["a"]),
              dict(save_every_n_steps=0, max_train_steps=300, lr_warmup_steps=30, sample_prompts=["a"]),
@@ -98,7 +98,7 @@ def test_lr_curve_is_the_real_schedule():
 @pytest.fixture
 def mixed_dataset(tmp_path):
     """Two concepts with different aspect ratios (two buckets), captioned with their folder names."""
-    from lora_nb.testing import make_toy_dataset
+    from lora_nb.toy.testing import make_toy_dataset
 
     root = tmp_path / "data"
     make_toy_dataset(root, {"toycircle": (1, 5)}, size=(128, 128))
@@ -107,7 +107,7 @@ def mixed_dataset(tmp_path):
 
 
 def test_plan_on_a_dataset_folder(mixed_dataset):
-    from lora_nb.data import scan_dataset, steps_per_epoch
+    from lora_nb.training.data import scan_dataset, steps_per_epoch
 
     c = cfg(train_data_dir=str(mixed_dataset), resolution=128, min_bucket_reso=64, train_batch_size=4,
             max_train_epochs=5, save_every_n_steps=5, sample_prompts=["toycircle, a red circle", "a dog"])

@@ -5,7 +5,7 @@ import pytest
 
 from lora_nb.config import Config
 from lora_nb.families import check_config
-from lora_nb.presets import PRESETS, TIERS, choose_preset, get_preset, preset_table, tier_for_memory
+from lora_nb.training.presets import PRESETS, TIERS, choose_preset, get_preset, preset_table, tier_for_memory
 
 
 @pytest.mark.parametrize("gb,tier", [(7.6, "12GB"), (11.7, "12GB"), (14.7, "16GB"), (15.7, "16GB"),
@@ -56,7 +56,7 @@ def test_resolution_change_widens_the_buckets():
 
 
 def test_no_preset_without_gpu_or_when_switched_off(monkeypatch):
-    import lora_nb.presets as P
+    import lora_nb.training.presets as P
 
     monkeypatch.setattr(P, "detect_tier", lambda: None)
     cfg = Config(family="sdxl")
@@ -69,9 +69,9 @@ def test_no_preset_without_gpu_or_when_switched_off(monkeypatch):
 
 
 def test_trainer_applies_the_detected_preset(monkeypatch, tmp_path, tiny_dataset, capsys):
-    import lora_nb.presets as P
-    from lora_nb.testing import build_tiny_model
-    from lora_nb.trainer import train
+    import lora_nb.training.presets as P
+    from lora_nb.toy.testing import build_tiny_model
+    from lora_nb.training.trainer import train
 
     monkeypatch.setattr(P, "detect_tier", lambda: "16GB")  # as on a Colab T4
     model = build_tiny_model("flux", tmp_path / "tiny-flux")

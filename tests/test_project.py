@@ -7,7 +7,7 @@ import pytest
 
 from lora_nb import i18n
 from lora_nb.errors import ConfigError, LoraNbError
-from lora_nb.project import BASE_MODELS, PROJECT_FILE, Project, open_project, project_dir, projects_root
+from lora_nb.notebook.project import BASE_MODELS, PROJECT_FILE, Project, open_project, project_dir, projects_root
 
 
 @pytest.fixture(autouse=True)

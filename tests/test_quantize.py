@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lora_nb.config import Config
-from lora_nb.quantize import bnb_config, is_quantized, problems, quantize_linears, weight_bytes
+from lora_nb.families.quantize import bnb_config, is_quantized, problems, quantize_linears, weight_bytes
 
 
 def _tiny_flux_transformer(seed=0):
@@ -51,7 +51,7 @@ def test_every_linear_is_quantised_smaller_and_close(kind):
 def test_adapter_on_nf4_base_trains_only_the_adapter(network_type):
     from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
 
-    from lora_nb.adapters import adapter_config, trainable
+    from lora_nb.families.adapters import adapter_config, trainable
     from lora_nb.families.base import adapter_layers
 
     model = _tiny_flux_transformer()
@@ -79,8 +79,8 @@ def test_flux_trains_on_a_quantised_base_with_8bit_adam(kind, tmp_path, tiny_dat
     import bitsandbytes as bnb
     from safetensors.torch import load_file
 
-    import lora_nb.trainer as T
-    from lora_nb.testing import build_tiny_model
+    import lora_nb.training.trainer as T
+    from lora_nb.toy.testing import build_tiny_model
 
     model = build_tiny_model("flux", tmp_path / "tiny-flux")
     seen = {}
@@ -125,8 +125,8 @@ def test_diffusers_quantises_while_loading_on_gpu(tmp_path):
     import bitsandbytes as bnb
     from diffusers import FluxTransformer2DModel
 
-    from lora_nb.quantize import load_quantized
-    from lora_nb.testing import build_tiny_model
+    from lora_nb.families.quantize import load_quantized
+    from lora_nb.toy.testing import build_tiny_model
 
     path = build_tiny_model("flux", tmp_path / "tiny-flux")
     model = load_quantized(FluxTransformer2DModel, str(path), "transformer",
@@ -140,7 +140,7 @@ def test_diffusers_quantises_while_loading_on_gpu(tmp_path):
 
 @pytest.mark.gpu
 def test_flux_nf4_trains_end_to_end_on_gpu(tmp_path, tiny_dataset, train_capture):
-    from lora_nb.testing import build_tiny_model
+    from lora_nb.toy.testing import build_tiny_model
 
     model = build_tiny_model("flux", tmp_path / "tiny-flux")
     cfg = Config(family="flux", pretrained_model=str(model), train_data_dir=str(tiny_dataset), resolution=64,

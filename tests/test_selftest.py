@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_nb import doctor, selftest
+from lora_nb.notebook import doctor, selftest
 from lora_nb.errors import LoraNbError
 
 

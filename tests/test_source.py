@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lora_nb import doctor
+from lora_nb.notebook import doctor
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("sync_source", ROOT / "scripts" / "sync_source.py")

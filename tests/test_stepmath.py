@@ -1,5 +1,5 @@
 from lora_nb.config import Config
-from lora_nb.stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
+from lora_nb.training.stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
 
 
 def test_total_from_steps_or_epochs():

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from lora_nb.errors import DatasetError
-from lora_nb.tags import (CleanOptions, add_trigger, caption_stats, clean_caption, clean_folder, dedupe_tags,
+from lora_nb.dataset.tags import (CleanOptions, add_trigger, caption_stats, clean_caption, clean_folder, dedupe_tags,
                           has_trigger, is_natural_language, load_clip_tokenizer, normalize_caption, parse_replacements,
                           parse_tag_list, plot_tag_frequency, remove_tags, replace_tags, sort_tags, split_tags,
                           tag_frequency)
@@ -263,7 +263,7 @@ def test_tag_frequency_feeds_ss_tag_frequency(tiny_dataset):
 
 
 def test_caption_stats_reports_everything(tiny_dataset, tmp_path):
-    from lora_nb.testing import build_tiny_clip_tokenizer
+    from lora_nb.toy.testing import build_tiny_clip_tokenizer
 
     d = tiny_dataset / "2_toycircle"
     (d / "000.txt").write_text("xqzv, " + ", ".join(f"tag{i} red circle" for i in range(30)))  # > 77 tokens

@@ -38,7 +38,7 @@ def test_tokenizer_handles_real_captions_and_77_limit(tiny_sd15):
 def test_build_is_deterministic(tmp_path):
     from safetensors.torch import load_file
 
-    from lora_nb.testing import build_tiny_model
+    from lora_nb.toy.testing import build_tiny_model
 
     a = build_tiny_model("sd15", tmp_path / "a")
     b = build_tiny_model("sd15", tmp_path / "b")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lora_nb.builtin import builtin_model_dir
-from lora_nb.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, STAR_PROMPT
-from lora_nb.detect import check_prompts, star_curve, star_score
+from lora_nb.toy.builtin import builtin_model_dir
+from lora_nb.toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, STAR_PROMPT
+from lora_nb.toy.detect import check_prompts, star_curve, star_score
 
 MODEL = builtin_model_dir()
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def test_folder_is_an_sd15_diffusers_model_of_a_few_megabytes():
 
 
 def test_loads_in_fp32_and_the_tokenizer_spells_scene_words_whole(pipe):
-    from lora_nb.scenes import VOCABULARY
+    from lora_nb.toy.scenes import VOCABULARY
 
     assert {pipe.unet.dtype, pipe.vae.dtype, pipe.text_encoder.dtype} == {torch.float32}
     assert pipe.vae_scale_factor == 4 and pipe.unet.config.sample_size * 4 == 64
@@ -92,8 +92,8 @@ def test_lora_on_the_sample_star_draws_it_more_with_strength_and_steps(tmp_path)
     """The course in miniature: crop the sample to 64 px, train a LoRA with the kit's trainer, render
     checkpoint x strength with the kit's XY grid, and measure the star in every cell."""
     from lora_nb.config import Config
-    from lora_nb.crop import crop_folder
-    from lora_nb.trainer import train
+    from lora_nb.dataset.crop import crop_folder
+    from lora_nb.training.trainer import train
 
     crop_folder(ROOT / "datasets_sample" / "20_zigzag_star", tmp_path / "data" / "20_zigzag_star", resolution=64,
                 mode="focus", focus="saliency", progress=False)

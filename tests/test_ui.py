@@ -7,8 +7,8 @@ import matplotlib
 import pytest
 from ipywidgets.embed import embed_data
 
-from lora_nb import i18n, ui
-from lora_nb.advice import lr_for_rank
+from lora_nb import i18n; from lora_nb.notebook import ui
+from lora_nb.planning.advice import lr_for_rank
 from lora_nb.config import GROUPS, Config
 from lora_nb.errors import ConfigError, DatasetError, LoraNbError
 
@@ -171,7 +171,7 @@ def _config(tiny_sd15, data, out, **kw):
 
 
 def test_live_display_stop_button_saves_a_checkpoint_then_stops(tiny_sd15, tiny_dataset, tmp_path, capsys):
-    from lora_nb.trainer import TrainCallback
+    from lora_nb.training.trainer import TrainCallback
 
     live = ui.LiveTrainDisplay(every=1, headless=True)
     assert isinstance(live, TrainCallback)

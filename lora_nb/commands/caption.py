@@ -25,7 +25,7 @@ _BACKEND_OPTIONS = {
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..caption import DEFAULT_MODELS, FLORENCE_TASKS
+    from ..dataset.caption import DEFAULT_MODELS, FLORENCE_TASKS
 
     p.add_argument("dir", help="Dataset folder: images at the top level and/or in N_name concept folders.")
     p.add_argument("--backend", choices=("blip", "florence2", "wd14"), default="blip",
@@ -70,7 +70,7 @@ def _options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..caption import caption_folder
+    from ..dataset.caption import caption_folder
 
     opts = _options(args)
     rep = caption_folder(args.dir, args.backend, model=args.model, overwrite=args.overwrite, prefix=args.prefix,

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 
 def add_arguments(p):
-    from ..auditor import RECOMMENDED_IMAGES
-    from ..collector import DEDUPE_CHOICES, HASH_DISTANCE, MAX_MB, MIN_SIDE, TIMEOUT
+    from ..dataset.auditor import RECOMMENDED_IMAGES
+    from ..dataset.collector import DEDUPE_CHOICES, HASH_DISTANCE, MAX_MB, MIN_SIDE, TIMEOUT
     from ..images import DEFAULT_MAX_PIXELS
 
     p.add_argument("sources", nargs="+", metavar="SOURCE",
@@ -51,7 +51,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..collector import collect
+    from ..dataset.collector import collect
     from ..errors import ConfigError
     from ..images import parse_color
 
@@ -65,7 +65,7 @@ def run(args) -> int:
                      hash_distance=args.hash_distance, progress=not args.quiet)
     print(report.summary())
     if not args.no_audit and report.out_dir.is_dir():
-        from ..auditor import audit, render_audit
+        from ..dataset.auditor import audit, render_audit
         from ..errors import DatasetError
 
         try:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 
 def add_arguments(p):
-    from ..background import DEFAULT_MODEL, MODELS
-    from ..crop import FOCUS_SOURCES, MODES, RESOLUTION_PRESETS
+    from ..dataset.background import DEFAULT_MODEL, MODELS
+    from ..dataset.crop import FOCUS_SOURCES, MODES, RESOLUTION_PRESETS
 
     p.add_argument("src", metavar="DIR", help="dataset folder to crop (e.g. the output of `lora-nb collect`)")
     p.add_argument("--out", required=True, help="new folder for the cropped images (never the input folder)")
@@ -51,7 +51,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..crop import crop_folder, render_crop_preview
+    from ..dataset.crop import crop_folder, render_crop_preview
     from ..errors import ConfigError
     from ..images import parse_color
 

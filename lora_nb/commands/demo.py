@@ -10,7 +10,7 @@ def add_arguments(p):
     p.add_argument("--out", required=True, help="output folder for every step's results")
     p.add_argument("--data", help="captioned image folder to use instead of datasets_sample/20_zigzag_star")
     p.add_argument("--model", help="base model folder or hub id instead of the built-in tiny-shapes model")
-    from ..demo import DEMO_SAVE_EVERY, DEMO_STEPS
+    from ..toy.demo import DEMO_SAVE_EVERY, DEMO_STEPS
 
     p.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"training steps (default {DEMO_STEPS})")
     p.add_argument("--save-every", type=int, default=DEMO_SAVE_EVERY,
@@ -22,7 +22,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..demo import run_demo
+    from ..toy.demo import run_demo
 
     res = run_demo(args.out, data=args.data, model=args.model, steps=args.steps, save_every=args.save_every,
                    resolution=args.resolution, seed=args.seed, grid_seeds=args.grid_seeds,

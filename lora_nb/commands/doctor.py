@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
-from ..doctor import diagnose
-from ..selftest import run_selftest
+from ..notebook.doctor import diagnose
+from ..notebook.selftest import run_selftest
 
 
 def add_arguments(p):

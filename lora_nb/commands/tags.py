@@ -83,7 +83,7 @@ def _trigger(values: list[str]) -> str | dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tags import CleanOptions, caption_stats, clean_folder, load_clip_tokenizer, parse_replacements, \
+    from ..dataset.tags import CleanOptions, caption_stats, clean_folder, load_clip_tokenizer, parse_replacements, \
         parse_tag_list
 
     root = Path(args.dir)

@@ -17,7 +17,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..trainer import train
+    from ..training.trainer import train
 
     config = config_from_args(args, args.config)
     result = train(config)

@@ -105,7 +105,7 @@ def _named_loras(items: list[str]):
 
 
 def run(args) -> int:
-    from .. import evaluate as ev
+    from ..evaluate import xy as ev
     from ..errors import ConfigError
 
     common = dict(negative_prompt=args.negative_prompt, steps=args.steps, cfg=args.cfg, sampler=args.sampler,

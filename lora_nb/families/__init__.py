@@ -104,7 +104,7 @@ def available_families() -> list[str]:
 def check_config(config) -> None:
     """Every setting combination the family, adapter, quantisation and caching cannot run, in one
     ConfigError (before anything is loaded)."""
-    from .. import adapters, quantize
+    from . import adapters, quantize
     from ..errors import ConfigError
     from .textcache import problems as cache_problems
 

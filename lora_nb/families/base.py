@@ -40,7 +40,7 @@ class Family:
 
     def _load_denoiser_part(self, cls, src: str, subfolder: str, config: Config, device, dtype):
         """The UNet/transformer, frozen, on `device`: 16-bit (or fp32 on CPU), or bitsandbytes-quantised."""
-        from ..quantize import load_quantized
+        from .quantize import load_quantized
         from .loading import load_part
 
         if config.quantization != "none":
@@ -103,7 +103,7 @@ class Family:
         return adapter_layers(denoiser, config.target_modules)
 
     def conv_targets(self, denoiser) -> list[str]:
-        from ..adapters import conv_names
+        from .adapters import conv_names
 
         return conv_names(denoiser, self.conv_prefixes)
 

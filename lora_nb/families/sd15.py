@@ -43,7 +43,7 @@ class SD15(Family):
         if "single_file_unet" in m.extra:  # already read with the rest of a single-file checkpoint
             m.denoiser = freeze(m.extra.pop("single_file_unet"), device, dtype)
             if config.quantization != "none":  # quantised in place, on the device it now lives on
-                from ..quantize import quantize_linears
+                from .quantize import quantize_linears
 
                 quantize_linears(m.denoiser, config.quantization, dtype)
             return

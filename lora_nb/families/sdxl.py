@@ -68,7 +68,7 @@ class SDXL(Family):
         if "single_file_unet" in m.extra:
             m.denoiser = freeze(m.extra.pop("single_file_unet"), device, dtype)
             if config.quantization != "none":
-                from ..quantize import quantize_linears
+                from .quantize import quantize_linears
 
                 quantize_linears(m.denoiser, config.quantization, dtype)
             return

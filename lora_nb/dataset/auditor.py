@@ -1,0 +1,261 @@
+"""Audit a dataset folder before training: concept balance, dataset size and per-image problems.
+
+The rules come from the tutorials:
+- Flux LoRA guide: one LoRA suits one concept, or about 3 similar ones at most; and the samples per
+  concept must be balanced: with 20 images of one concept and 80 of another, the small concept
+  vanishes from the trained LoRA. Split into separate LoRAs or balance with repeats.
+- FluxTrainer walkthrough: ~30 images for a concrete subject (object, person, character), 50+ for a style or
+  scene; Kohya practice guide: never fewer than 10-15.
+"Effective samples" are images x repeats, what one epoch actually shows the model (LoRA explainer).
+`render_audit` draws the images with their notes; `plot_balance` the concept shares.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .concepts import caption_path, concept_folder_name, scan_concepts
+from ..errors import ConfigError, DatasetError
+from ..grids import Tile, image_grid
+from ..images import ImageRejected, read_image
+
+# FluxTrainer walkthrough: concrete subjects ~30 images, general ones (style, scene) 50+
+RECOMMENDED_IMAGES = {"object": 30, "person": 30, "character": 30, "concept": 30, "style": 50, "scene": 50}
+MIN_IMAGES = 10  # Kohya practice guide: "15 or more (generally not fewer than 10)"
+MAX_CONCEPTS = 3  # Flux LoRA guide: about 3 similar concepts in one LoRA at most
+BALANCE_RATIO = 0.5  # warn when a concept gets less than half the samples of the largest
+EXTREME_ASPECT = 2.5
+_THUMB = 192
+
+
+@dataclass
+class ImageNote:
+    path: Path
+    concept: str
+    size: tuple[int, int] | None
+    caption: bool
+    problems: list[str] = field(default_factory=list)
+    thumb: object = field(default=None, repr=False, compare=False)  # small PIL image for the grid
+
+
+@dataclass
+class ConceptStats:
+    name: str
+    folder: str
+    images: int
+    repeats: int
+    effective: int  # images x repeats: samples per epoch
+    share: float  # of all effective samples
+    captions: int
+    kind: str = "object"
+
+
+@dataclass
+class AuditWarning:
+    code: str  # imbalance, too_many_concepts, too_few_images, few_images, missing_captions, duplicates, ...
+    message: str
+
+
+@dataclass
+class Audit:
+    root: Path
+    resolution: int
+    concepts: list[ConceptStats]
+    images: list[ImageNote]
+    warnings: list[AuditWarning] = field(default_factory=list)
+
+    @property
+    def total_effective(self) -> int:
+        return sum(c.effective for c in self.concepts)
+
+    def suggested_repeats(self) -> dict[str, int]:
+        """Repeats that give every concept about the effective samples of the largest one."""
+        if not self.concepts:
+            return {}
+        top = max(self.concepts, key=lambda c: c.effective)
+        return {c.name: max(1, round(top.effective / c.images)) if c.images else c.repeats for c in self.concepts}
+
+    def summary(self) -> str:
+        lines = [f"Dataset {self.root}: {sum(c.images for c in self.concepts)} images, "
+                 f"{self.total_effective} samples per epoch"]
+        for c in self.concepts:
+            lines.append(f"  {c.folder}: {c.images} images x {c.repeats} repeats = {c.effective} ({c.share:.0%}), "
+                         f"{c.captions} captions")
+        lines += [f"  ! {w.message}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["root"] = str(self.root)
+        for im in d["images"]:
+            im["path"] = str(im["path"])
+            im.pop("thumb", None)
+        return d
+
+
+def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, resolution: int = 512,
+          default_repeats: int = 1, check_duplicates: bool = True, hash_distance: int | None = None,
+          caption_ext: str = ".txt") -> Audit:
+    """Check a kohya dataset folder (`N_name` concept folders and/or loose images).
+
+    kind: what the LoRA learns, for the size advice: object, person, character, concept (~30
+        images) or style, scene (50+); one kind for all concepts or {concept name: kind}.
+    resolution: the training resolution; smaller images are noted.
+    """
+    from .collector import HASH_DISTANCE, find_duplicates, phash
+
+    kinds = kind if isinstance(kind, dict) else {}
+    for k in [kind] if isinstance(kind, str) else list(kind.values()):
+        if k not in RECOMMENDED_IMAGES:
+            raise ConfigError(f"kind {k!r} is not one of {', '.join(RECOMMENDED_IMAGES)}")
+    root = Path(root)
+    try:
+        found = scan_concepts(root, default_repeats)
+    except (FileNotFoundError, NotADirectoryError):
+        raise DatasetError(f"dataset folder {root} does not exist: run the collect step first or fix the "
+                           f"path") from None
+    if not found:
+        raise DatasetError(f"no images in {root}: put images in concept folders named N_name (e.g. 10_mycat) "
+                           f"or run the collect step")
+    total = sum(c.effective_samples for c in found) or 1
+    notes: list[ImageNote] = []
+    hashes: dict[str, str] = {}
+    stats = []
+    for c in found:
+        n_caps = 0
+        for p in c.images:
+            cap = caption_path(p, caption_ext)
+            has_cap = cap.is_file()
+            note = ImageNote(p, c.name, None, has_cap)
+            if has_cap:
+                n_caps += 1
+                if not cap.read_text(encoding="utf-8", errors="replace").strip():
+                    note.problems.append("empty caption")
+            else:
+                note.problems.append("no caption")
+            try:
+                dec = read_image(p)
+            except ImageRejected as e:
+                note.problems.insert(0, f"unreadable: {e}")
+                notes.append(note)
+                continue
+            w, h = note.size = dec.size
+            if dec.changes:
+                note.problems.append("needs normalising (" + ", ".join(dec.changes) + "): run collect")
+            if min(w, h) < resolution:
+                note.problems.append(f"small: shorter side {min(w, h)} < {resolution}")
+            if max(w, h) / min(w, h) > EXTREME_ASPECT:
+                note.problems.append(f"aspect {max(w, h) / min(w, h):.1f}:1 (a square crop loses most of it)")
+            if check_duplicates:
+                hashes[str(p)] = phash(dec.image)
+            thumb = dec.image
+            thumb.thumbnail((_THUMB, _THUMB))
+            note.thumb = thumb
+            notes.append(note)
+        stats.append(ConceptStats(c.name, c.folder.name if c.folder != root else ".", len(c.images), c.repeats,
+                                  c.effective_samples, c.effective_samples / total, n_caps,
+                                  kinds.get(c.name, kind if isinstance(kind, str) else "object")))
+    result = Audit(root, resolution, stats, notes)
+    if check_duplicates:
+        by_path = {str(n.path): n for n in notes}
+        for group in find_duplicates(hashes, HASH_DISTANCE if hash_distance is None else hash_distance):
+            first = Path(group[0][0])
+            for p, d in group[1:]:
+                by_path[p].problems.append(f"near-duplicate of {first.parent.name}/{first.name} (distance {d})")
+        n_dup = sum(any(pr.startswith("near-duplicate") for pr in n.problems) for n in notes)
+        if n_dup:
+            result.warnings.append(AuditWarning("duplicates", f"{n_dup} near-duplicate images: repeated images "
+                                                              f"weigh more and get copied; remove them (collect "
+                                                              f"dedupe='remove')"))
+    result.warnings[:0] = _concept_warnings(result)
+    missing = sum(not n.caption for n in notes)
+    if missing:
+        result.warnings.append(AuditWarning("missing_captions", f"{missing} images have no caption file: run the "
+                                                                f"caption step (or they train with the trigger only)"))
+    small = sum(any(pr.startswith("small") for pr in n.problems) for n in notes)
+    if small:
+        result.warnings.append(AuditWarning("small_images", f"{small} images are smaller than {resolution} px: "
+                                                            f"they train blurry; replace them or lower the resolution"))
+    bad = sum(any(pr.startswith("unreadable") for pr in n.problems) for n in notes)
+    if bad:
+        result.warnings.append(AuditWarning("unreadable", f"{bad} images cannot be read: run collect on the folder "
+                                                          f"to sort them out"))
+    return result
+
+
+def _concept_warnings(a: Audit) -> list[AuditWarning]:
+    out = []
+    cs = a.concepts
+    if len(cs) > MAX_CONCEPTS:
+        out.append(AuditWarning("too_many_concepts",
+                                f"{len(cs)} concepts in one LoRA: Flux LoRA guide advises one concept per LoRA, about "
+                                f"{MAX_CONCEPTS} similar ones at most; train separate LoRAs"))
+    if len(cs) > 1:
+        top = max(cs, key=lambda c: c.effective)
+        weak = [c for c in cs if c.effective < BALANCE_RATIO * top.effective]
+        if weak:
+            sugg = a.suggested_repeats()
+            renames = ", ".join(f"{c.folder} -> {concept_folder_name(c.name, sugg[c.name])}" for c in weak)
+            listing = ", ".join(f"'{c.name}' {c.effective} ({c.share:.0%})" for c in weak)
+            out.append(AuditWarning(
+                "imbalance",
+                f"unbalanced concepts: {listing} vs '{top.name}' {top.effective} ({top.share:.0%}) samples per epoch. "
+                f"Flux LoRA guide: with a 20-vs-80 split the small concept vanishes from the LoRA. Train separate LoRAs, "
+                f"or balance the repeats: {renames}"))
+    for c in cs:
+        rec = RECOMMENDED_IMAGES[c.kind]
+        if c.images < MIN_IMAGES:
+            out.append(AuditWarning("too_few_images",
+                                    f"'{c.name}' has only {c.images} images: Kohya practice guide asks for at least 10-15 "
+                                    f"(FluxTrainer walkthrough: ~{rec} for {_a(c.kind)})"))
+        elif c.images < rec:
+            out.append(AuditWarning("few_images", f"'{c.name}' has {c.images} images; FluxTrainer walkthrough recommends about "
+                                                  f"{rec}{'+' if rec >= 50 else ''} for {_a(c.kind)}"))
+    return out
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int | None = None):
+    """The dataset as a PIL grid: each image with its concept/name, size and problems (in red);
+    the concept table and warnings on top."""
+    from PIL import Image
+
+    title = a.summary().splitlines()
+    tiles = []
+    for n in a.images[:max_images]:
+        lines = [n.path.name, f"{n.size[0]}x{n.size[1]}" if n.size else "?"]
+        colors = [(0, 0, 0), (60, 60, 60)]
+        problems = n.problems[:3]
+        lines += problems or ["ok"]
+        colors += [(200, 0, 0)] * len(problems) if problems else [(0, 130, 0)]
+        thumb = n.thumb if n.thumb is not None else Image.new("RGB", (tile_size, tile_size), (230, 230, 230))
+        tiles.append(Tile(thumb, lines, colors))
+    return image_grid(tiles, cols=cols, tile_size=tile_size, title=title)
+
+
+def plot_balance(a: Audit):
+    """Bar chart of effective samples per concept (matplotlib Figure, not displayed)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(4, 1.2 * len(a.concepts) + 2), 3), layout="constrained")
+    ax = fig.add_subplot()
+    names = [c.folder for c in a.concepts]
+    bars = ax.bar(names, [c.effective for c in a.concepts],
+                  color=["tab:red" if c.effective < BALANCE_RATIO * max(x.effective for x in a.concepts) else "tab:blue"
+                         for c in a.concepts])
+    for b, c in zip(bars, a.concepts, strict=True):
+        ax.annotate(f"{c.images}x{c.repeats}\n{c.share:.0%}", (b.get_x() + b.get_width() / 2, b.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("samples per epoch (images x repeats)")
+    ax.set_title("concept balance")
+    ax.margins(y=0.25)
+    return fig
+
+
+__all__ = ["Audit", "AuditWarning", "ConceptStats", "ImageNote", "audit", "render_audit", "plot_balance",
+           "RECOMMENDED_IMAGES", "MIN_IMAGES", "MAX_CONCEPTS"]

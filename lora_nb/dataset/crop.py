@@ -1,0 +1,310 @@
+"""Crop a dataset to training sizes: center, focus (keeps the subject) or aspect-ratio buckets.
+
+Sizes follow the tutorials: SD1.5 trains at 512, SDXL/Flux at 1024 (768 when memory is short), and
+every side is a multiple of 64 (FluxTrainer walkthrough, Kohya practice guide) because the VAE downsamples by 8 and the UNet
+by another 8. LoRA explainer recommends focus cropping over center cropping: a center crop happily
+cuts off a subject that is not in the middle. The focus crop finds the subject with the rembg
+mask when a model is available, and otherwise with a saliency estimate (colour contrast to the
+border plus edge energy), then places the crop box around it.
+
+Images are never upscaled silently: a too-small image is reported and left out (center/focus),
+or kept at its own size rounded down to 64 (bucket); `upscale=True` opts in to enlarging.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter
+
+from .buckets import STEP, closest_bucket, make_buckets
+from ..errors import ConfigError
+from ..grids import Tile, image_grid
+from ..images import (ImageRejected, copy_captions, encode_image, parse_color, prepare_output_dir,
+                     read_image, walk_images)
+
+RESOLUTION_PRESETS = {"sd15": (512,), "sdxl": (1024, 768), "flux": (1024, 768, 512)}
+MODES = ("center", "focus", "bucket")
+FOCUS_SOURCES = ("auto", "rembg", "saliency")
+REPORT_NAME = "crop_report.json"
+
+
+def default_resolution(family: str = "sd15") -> int:
+    if family not in RESOLUTION_PRESETS:
+        raise ConfigError(f"unknown family {family!r}: use one of {', '.join(RESOLUTION_PRESETS)}")
+    return RESOLUTION_PRESETS[family][0]
+
+
+def check_resolution(resolution: int) -> int:
+    if not isinstance(resolution, int) or resolution < STEP or resolution % STEP:
+        near = max(STEP, round(int(resolution) / STEP) * STEP) if isinstance(resolution, (int, float)) else 512
+        raise ConfigError(f"resolution {resolution!r} is not a positive multiple of {STEP} -> use {near} "
+                          f"(SD1.5: 512, SDXL/Flux: 1024 or 768)")
+    return resolution
+
+
+# --- finding the subject -------------------------------------------------------------------------
+def saliency_map(img: Image.Image, size: int = 128):
+    """A rough 'where is the subject' map (float array, small): colour distance from the border's
+    median colour (the likely background) plus blurred edge energy. No model needed."""
+    import numpy as np
+
+    small = img.convert("RGB")
+    small.thumbnail((size, size))
+    a = np.asarray(small, dtype=np.float32)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    contrast = np.linalg.norm(a - np.median(border, axis=0), axis=2)
+    grey = a.mean(axis=2)
+    gx, gy = np.zeros_like(grey), np.zeros_like(grey)  # central differences; the image border is no edge
+    gx[:, 1:-1] = np.abs(grey[:, 2:] - grey[:, :-2])
+    gy[1:-1, :] = np.abs(grey[2:, :] - grey[:-2, :])
+    edges = np.hypot(gx, gy)
+    edges = Image.fromarray((255 * edges / (edges.max() + 1e-6)).astype("uint8"), "L")
+    edges = np.asarray(edges.filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)  # energy, not thin lines
+    sal = contrast / (contrast.max() + 1e-6) + edges / (edges.max() + 1e-6)
+    return np.maximum(sal - np.median(sal), 0)  # keep what stands out from the typical pixel
+
+
+def subject_box(weights, image_size: tuple[int, int], lo: float = 0.03, hi: float = 0.97):
+    """Box (x0, y0, x1, y1) in image pixels holding the central mass of `weights` (a small map or
+    a mask array); None when the map is empty. Mass quantiles ignore stray specks."""
+    import numpy as np
+
+    weights = np.asarray(weights, dtype=np.float64)
+    total = weights.sum()
+    if total <= 0:
+        return None
+    sx, sy = image_size[0] / weights.shape[1], image_size[1] / weights.shape[0]
+
+    def span(profile, scale):
+        c = np.cumsum(profile) / total
+        return float(np.searchsorted(c, lo)) * scale, float(np.searchsorted(c, hi) + 1) * scale
+
+    x0, x1 = span(weights.sum(axis=0), sx)
+    y0, y1 = span(weights.sum(axis=1), sy)
+    return (x0, y0, min(x1, image_size[0]), min(y1, image_size[1]))
+
+
+def place_box(width: int, height: int, box_w: int, box_h: int, focus=None) -> tuple[int, int, int, int]:
+    """A box_w x box_h crop inside the image, centred on `focus` (a subject box) or the image centre."""
+    cx, cy = (width / 2, height / 2) if focus is None else ((focus[0] + focus[2]) / 2, (focus[1] + focus[3]) / 2)
+    x0 = int(round(min(max(cx - box_w / 2, 0), width - box_w)))
+    y0 = int(round(min(max(cy - box_h / 2, 0), height - box_h)))
+    return (x0, y0, x0 + box_w, y0 + box_h)
+
+
+# --- one image -------------------------------------------------------------------------------------
+@dataclass
+class CropResult:
+    image: Image.Image
+    box: tuple[int, int, int, int]  # crop box in the source image's pixels
+    size: tuple[int, int]  # output size
+    notes: list[str] = field(default_factory=list)
+
+
+def crop_image(img: Image.Image, resolution: int = 512, mode: str = "focus", *, mask: Image.Image | None = None,
+               buckets: list[tuple[int, int]] | None = None, upscale: bool = False) -> CropResult:
+    """Crop and resize one image. Raises `ImageRejected` when it would need upscaling and
+    `upscale` is off (center/focus), or is smaller than 64 px (bucket).
+
+    mode: 'center' and 'focus' give resolution x resolution; 'bucket' keeps the aspect ratio in
+    the closest bucket of `buckets` (default `make_buckets(resolution)`), cropping the minimum.
+    mask: subject mask ('L') for the focus crop; without one, `saliency_map` is used.
+    """
+    if mode not in MODES:
+        raise ConfigError(f"crop mode {mode!r} is not one of {', '.join(MODES)}")
+    w, h = img.size
+    notes = []
+    if mode == "bucket":
+        tw, th = closest_bucket(w, h, buckets or make_buckets(resolution))
+        if not upscale and (w < tw or h < th) and max(tw / w, th / h) > 1:
+            # kohya's bucket_no_upscale: keep the image's own size, trimmed to multiples of 64
+            tw, th = w // STEP * STEP, h // STEP * STEP
+            if tw < STEP or th < STEP:
+                raise ImageRejected(f"too small for training: {w}x{h} px (a side below {STEP} px)")
+            notes.append(f"small: kept at {tw}x{th} instead of upscaling (upscale=True enlarges it)")
+    else:
+        tw = th = resolution
+    # the largest box with the target's aspect ratio; then shrink (or, opted in, enlarge) it
+    if w * th > h * tw:
+        bw, bh = max(1, round(h * tw / th)), h
+    else:
+        bw, bh = w, max(1, round(w * th / tw))
+    scale = tw / bw
+    if scale > 1.001:
+        if not upscale:
+            raise ImageRejected(f"too small: {w}x{h} px gives a {bw}x{bh} crop, below {tw}x{th}; pass "
+                                f"upscale=True (--upscale), a lower resolution, or use bucket mode")
+        notes.append(f"upscaled x{scale:.2f}")
+    focus = None
+    if mode == "focus":
+        import numpy as np
+
+        if mask is not None:
+            m = mask.convert("L").copy()
+            m.thumbnail((128, 128))
+            # the subject is where the mask says 'more likely than not'; faint halos would pull the box
+            focus = subject_box(np.asarray(m) >= 128, (w, h))
+        if focus is None:
+            focus = subject_box(saliency_map(img), (w, h))
+    box = place_box(w, h, bw, bh, focus)
+    out = img.crop(box)
+    if out.size != (tw, th):
+        out = out.resize((tw, th), Image.Resampling.LANCZOS)
+    return CropResult(out, box, (tw, th), notes)
+
+
+# --- folders ---------------------------------------------------------------------------------------
+@dataclass
+class CropItem:
+    source: str  # relative to the input folder
+    output: str  # relative to the output folder
+    source_size: tuple[int, int]
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]
+    focus: str | None = None  # 'rembg' or 'saliency' for the focus crop
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CropReport:
+    src_dir: Path
+    out_dir: Path
+    mode: str
+    resolution: int
+    focus: str | None  # what located the subject: 'rembg', 'saliency' or None (center/bucket)
+    background: str | None = None  # 'removed (u2netp)' when rembg cut the background out
+    items: list[CropItem] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+
+    @property
+    def small(self) -> list[CropItem]:
+        return [i for i in self.items if any(n.startswith(("small", "upscaled")) for n in i.notes)]
+
+    def summary(self) -> str:
+        how = f"{self.mode}" + (f" ({self.focus})" if self.focus else "")
+        lines = [f"Cropped {len(self.items)} images ({how}, {self.resolution} px) -> {self.out_dir}"]
+        if self.background:
+            lines.append(f"  background {self.background}")
+        lines += [f"  {i.source}: {'; '.join(i.notes)}" for i in self.small]
+        lines += [f"  skipped {s}: {why}" for s, why in self.skipped]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["src_dir"], d["out_dir"] = str(self.src_dir), str(self.out_dir)
+        return d
+
+
+def crop_folder(src: str | os.PathLike, out: str | os.PathLike, resolution: int | None = None, mode: str = "focus",
+                *, family: str = "sd15", upscale: bool = False, focus: str = "auto", rembg_model: str = "u2netp",
+                model_path=None, model_dir=None, remove_background: bool = False, background="white",
+                min_bucket: int = 256, max_bucket: int | None = None, overwrite: bool = False,
+                progress: bool = True) -> CropReport:
+    """Crop every image under `src` into the new folder `out` (concept folders and captions kept).
+
+    resolution: square side for center/focus, bucket area for bucket; default: the family's
+        preset (sd15 512, sdxl/flux 1024).
+    focus: what finds the subject in focus mode: 'rembg' (needs the model file), 'saliency', or
+        'auto' (rembg when its model is available offline, else saliency).
+    remove_background: cut the background out with rembg and composite onto `background`
+        (None/'transparent' keeps RGBA); the same mask drives the focus crop.
+    """
+    from tqdm.auto import tqdm
+
+    from ..fileio import atomic_dir, atomic_write_bytes
+
+    if focus not in FOCUS_SOURCES:
+        raise ConfigError(f"focus {focus!r} is not one of {', '.join(FOCUS_SOURCES)}")
+    resolution = check_resolution(resolution if resolution is not None else default_resolution(family))
+    src, out = Path(src), Path(out)
+    images = walk_images(src)
+    prepare_output_dir(src, out, REPORT_NAME, overwrite)
+    remover = _remover_for(mode, focus, remove_background, rembg_model, model_path, model_dir)
+    color = parse_color(background)
+    focus_used = None if mode != "focus" else ("rembg" if remover else "saliency")
+    report = CropReport(src, out, mode, resolution, focus_used,
+                        f"removed ({remover.model})" if remove_background else None)
+    buckets = make_buckets(resolution, min_bucket, max_bucket) if mode == "bucket" else None
+    used: set[Path] = set()
+    with atomic_dir(out) as tmp:
+        for path, rel in tqdm(images, desc=f"crop {mode} {resolution}", unit="img", disable=not progress):
+            try:
+                img = read_image(path).image
+                mask = remover.mask(img) if remover else None
+                if remove_background:
+                    img = remover.cutout(img, background=color, mask=mask)
+                res = crop_image(img, resolution, mode, mask=mask, buckets=buckets, upscale=upscale)
+            except ImageRejected as e:
+                report.skipped.append((rel.as_posix(), str(e)))
+                continue
+            suffix = ".jpg" if path.suffix.lower() in (".jpg", ".jpeg") and res.image.mode == "RGB" else ".png"
+            out_rel = _unique(rel.with_suffix(suffix), used)
+            atomic_write_bytes(tmp / out_rel, encode_image(res.image, suffix))
+            copy_captions(path, tmp / out_rel)
+            report.items.append(CropItem(rel.as_posix(), out_rel.as_posix(), img.size, res.box, res.size,
+                                         focus_used, res.notes))
+        (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+    return report
+
+
+def _remover_for(mode, focus, remove_background, model, model_path, model_dir):
+    """The rembg model when it is needed: for background removal or a rembg focus crop (required),
+    or for an 'auto' focus crop when it loads offline (else the saliency estimate is used)."""
+    from ..errors import ModelLoadError
+
+    needed = remove_background or (mode == "focus" and focus == "rembg")
+    if not needed and not (mode == "focus" and focus == "auto"):
+        return None
+    from .background import load_remover
+
+    if needed:
+        return load_remover(model, model_path=model_path, model_dir=model_dir)
+    try:
+        return load_remover(model, model_path=model_path, model_dir=model_dir, allow_download=False)
+    except ModelLoadError:
+        return None
+
+
+def _unique(rel: Path, used: set[Path]) -> Path:
+    """a.png and a.webp both become a.png: the second becomes a_1.png (its caption follows)."""
+    cand, n = rel, 1
+    while cand in used:
+        cand = rel.with_name(f"{rel.stem}_{n}{rel.suffix}")
+        n += 1
+    used.add(cand)
+    return cand
+
+
+def render_crop_preview(report: CropReport, max_items: int = 24, tile_size: int = 160,
+                        pairs_per_row: int = 3) -> Image.Image:
+    """Before/after grid: each original with its crop box drawn in red, next to the cropped result;
+    skipped images are shown with their reason."""
+    tiles = []
+    for item in report.items[:max_items]:
+        try:
+            before = read_image(report.src_dir / item.source).image
+        except ImageRejected:  # the original was moved or deleted since
+            before = Image.new("RGB", item.source_size, (230, 230, 230))
+        draw = ImageDraw.Draw(before)
+        lw = max(2, round(max(before.size) / tile_size * 2))
+        draw.rectangle(item.box, outline=(255, 0, 0), width=lw)
+        after = Image.open(report.out_dir / item.output)
+        after.load()
+        tiles.append(Tile(before, [Path(item.source).name, f"{item.source_size[0]}x{item.source_size[1]}"]))
+        tiles.append(Tile(after, [f"-> {item.size[0]}x{item.size[1]}", "; ".join(item.notes)],
+                          [(0, 0, 0), (200, 100, 0)]))
+    for source, why in report.skipped[:max(0, max_items - len(report.items))]:
+        try:
+            img = read_image(report.src_dir / source).image
+        except ImageRejected:
+            img = Image.new("RGB", (tile_size, tile_size), (230, 230, 230))
+        tiles.append(Tile(img, [Path(source).name, "skipped"], [(0, 0, 0), (200, 0, 0)]))
+        lines = textwrap.wrap(why, max(12, tile_size // 6))[:4]
+        tiles.append(Tile(Image.new("RGB", (tile_size, tile_size), (245, 245, 245)), lines, [(200, 0, 0)] * len(lines)))
+    title = report.summary().splitlines()[0]
+    return image_grid(tiles, cols=2 * pairs_per_row, tile_size=tile_size, title=title)

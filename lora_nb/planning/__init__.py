@@ -1,0 +1,1 @@
+"""Before training: the step plan, the tutorials' recipe advice and the memory fit."""

@@ -1,0 +1,298 @@
+"""Training data: images + captions -> bucketed, repeated, shuffled batches (pixels or cached latents).
+
+Conventions follow kohya's sd-scripts, which the tutorials teach:
+- concept folders `N_name` give each image N repeats per epoch (Kohya practice guide §1.4.1);
+- aspect-ratio buckets with sides that are multiples of 64 and area <= resolution^2 keep each
+  image's shape (FluxTrainer walkthrough, Kohya practice guide); an image is never upscaled to reach its bucket unless asked;
+- the crop into the bucket is central by default: the tutorials warn random crops teach cut-off,
+  distorted subjects (Flux LoRA guide §4.1);
+- captions: optional trigger word first, comma-tag shuffling with `keep_tokens` fixed, caption
+  dropout.
+Batch order depends only on (seed, epoch), so a resumed run sees exactly the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..dataset.buckets import choose_bucket, make_buckets
+from ..dataset.concepts import caption_path, scan_concepts
+from ..config import Config
+from ..errors import DatasetError
+
+
+@dataclass
+class Sample:
+    image: Path
+    caption: str
+    concept: str          # concept folder name, as kohya's ss_tag_frequency keys it
+    repeats: int
+    size: tuple[int, int]  # original (w, h)
+    bucket: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class DatasetScan:
+    samples: list[Sample]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def num_images(self) -> int:
+        return len(self.samples)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        return sum(s.repeats for s in self.samples)
+
+    def bucket_counts(self) -> dict[tuple[int, int], int]:
+        return dict(Counter(s.bucket for s in self.samples))
+
+
+# --- reading ------------------------------------------------------------------------------------
+def _read_caption(path: Path) -> str:
+    from ..textio import read_caption
+
+    return read_caption(path)
+
+
+def with_trigger(caption: str, trigger: str) -> str:
+    """Put the trigger first unless the caption already contains it (idempotent)."""
+    if not trigger or trigger.lower() in caption.lower():
+        return caption
+    return f"{trigger}, {caption}" if caption else trigger
+
+
+def scan_dataset(config: Config) -> DatasetScan:
+    """Find every image and caption under `config.train_data_dir`, check them, assign buckets.
+
+    Raises DatasetError naming the problem and the fix before any model is loaded.
+    """
+    from PIL import Image
+
+    root = Path(config.train_data_dir).expanduser() if config.train_data_dir else None
+    if root is None:
+        raise DatasetError("train_data_dir is empty -> set it to the folder of your training images")
+    try:
+        concepts = scan_concepts(root, config.default_repeats)
+    except FileNotFoundError:
+        raise DatasetError(f"training folder not found: {root} -> check train_data_dir (did the crop/collect "
+                           f"step write somewhere else?)") from None
+    except NotADirectoryError:
+        raise DatasetError(f"train_data_dir is a file, not a folder: {root} -> point it at the folder") from None
+    if not concepts:
+        raise DatasetError(f"no images in {root} or its N_name concept folders -> add .png/.jpg/.webp images "
+                           f"(run the collect step first)")
+    samples, notes, broken, uncaptioned = [], [], [], []
+    for c in concepts:
+        for img in c.images:
+            try:
+                with Image.open(img) as im:
+                    im.verify()
+                with Image.open(img) as im:  # verify() leaves the file unusable; reopen to decode
+                    im.load()
+                    size = im.size
+            except Exception as e:  # PIL raises many types for broken files
+                broken.append(f"{img} ({type(e).__name__}: {e})")
+                continue
+            cap_file = caption_path(img, config.caption_extension)
+            if cap_file.is_file():
+                caption = _read_caption(cap_file)
+            else:
+                uncaptioned.append(img)
+                caption = ""
+            if config.missing_caption == "warn_trigger" or cap_file.is_file():
+                caption = with_trigger(caption, config.trigger_word)
+            samples.append(Sample(img, caption, c.folder.name, c.repeats, size))
+    if broken:
+        raise DatasetError(f"{len(broken)} image(s) cannot be read: {'; '.join(broken[:5])}"
+                           f"{' ...' if len(broken) > 5 else ''} -> delete or re-export them (the collect step "
+                           f"reports and skips broken files)")
+    if uncaptioned:
+        names = ", ".join(p.name for p in uncaptioned[:5]) + (" ..." if len(uncaptioned) > 5 else "")
+        if config.missing_caption == "error":
+            raise DatasetError(f"{len(uncaptioned)} image(s) have no {config.caption_extension} caption: {names} "
+                               f"-> run the caption step, or set missing_caption to warn_empty/warn_trigger")
+        how = "the trigger word" if config.missing_caption == "warn_trigger" and config.trigger_word else "''"
+        notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
+    notes += assign_buckets(samples, config)
+    return DatasetScan(samples, notes)
+
+
+# --- buckets ------------------------------------------------------------------------------------
+def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
+    res = config.resolution
+    if config.enable_bucket:
+        buckets = make_buckets(res, min(config.min_bucket_reso, res), max(config.max_bucket_reso, res))
+    else:
+        buckets = [(res, res)]
+    notes, too_small, upscaled, reduced = [], [], [], []
+    min_side = min(config.min_bucket_reso, res) if config.enable_bucket else res
+    for s in samples:
+        b, up = choose_bucket(s.size, buckets, config.upscale_small, min_side)
+        if b is None:
+            too_small.append(s)
+            continue
+        s.bucket = b
+        if up:
+            upscaled.append(s.image.name)
+        elif b[0] * b[1] < 0.7 * res * res:
+            reduced.append(s.image.name)
+    if too_small:
+        names = ", ".join(f"{s.image.name} {s.size[0]}x{s.size[1]}" for s in too_small[:5])
+        raise DatasetError(f"{len(too_small)} image(s) have a side below the smallest bucket side {min_side}px: "
+                           f"{names} -> use larger images, lower min_bucket_reso/resolution, or set "
+                           f"upscale_small=true to upscale them")
+    if upscaled:
+        notes.append(f"{len(upscaled)} small image(s) upscaled to their bucket (upscale_small=true): "
+                     + ", ".join(upscaled[:5]))
+    if reduced:
+        notes.append(f"{len(reduced)} image(s) are smaller than the training resolution and train in a smaller "
+                     f"bucket (no upscaling): " + ", ".join(reduced[:5]))
+    return notes
+
+
+def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 1) -> list[str]:
+    """Validation prompts as the Flux LoRA guide asks: captions of the concepts being trained (so each
+    concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
+    from ..evaluate.xy import UNRELATED_PROMPTS
+
+    prompts = []
+    for c in scan_concepts(dataset):
+        caps = [_read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
+        prompts += [cap for cap in caps if cap][:per_concept]
+    return prompts + list(UNRELATED_PROMPTS[:unrelated])
+
+
+# --- captions -------------------------------------------------------------------------------------
+def process_caption(caption: str, config: Config, rng: random.Random) -> str:
+    """Caption dropout, then comma-tag shuffle keeping the first `keep_tokens` tags in place."""
+    if config.caption_dropout_rate and rng.random() < config.caption_dropout_rate:
+        return ""
+    if not config.shuffle_caption:
+        return caption
+    tags = [t.strip() for t in caption.split(",") if t.strip()]
+    fixed, rest = tags[: config.keep_tokens], tags[config.keep_tokens:]
+    rng.shuffle(rest)
+    return ", ".join(fixed + rest)
+
+
+# --- pixels ---------------------------------------------------------------------------------------
+def load_pixels(sample: Sample, random_crop: bool = False, flip: bool = False, rng: random.Random | None = None):
+    """Resize to cover the bucket (never up unless the bucket asked for it), crop, scale to [-1, 1].
+
+    Returns (tensor [3, H, W], crop_top_left (top, left)) — SDXL conditions on the crop offset.
+    """
+    import numpy as np
+    import torch
+    from PIL import Image, ImageOps
+
+    bw, bh = sample.bucket
+    with Image.open(sample.image) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+        w, h = im.size
+        scale = max(bw / w, bh / h)
+        nw, nh = max(bw, round(w * scale)), max(bh, round(h * scale))
+        if (nw, nh) != (w, h):
+            im = im.resize((nw, nh), Image.Resampling.LANCZOS)
+    if random_crop:
+        rng = rng or random.Random()
+        left, top = rng.randint(0, nw - bw), rng.randint(0, nh - bh)
+    else:
+        left, top = (nw - bw) // 2, (nh - bh) // 2
+    im = im.crop((left, top, left + bw, top + bh))
+    if flip:
+        im = ImageOps.mirror(im)
+    arr = torch.from_numpy(np.asarray(im, dtype=np.float32).copy()).permute(2, 0, 1)
+    return arr / 127.5 - 1.0, (top, left)
+
+
+# --- batching -------------------------------------------------------------------------------------
+def epoch_batches(samples: list[Sample], batch_size: int, seed: int, epoch: int,
+                  num_processes: int = 1) -> list[list[int]]:
+    """Batches of sample indices for one epoch: each image `repeats` times, batches within a bucket.
+
+    Deterministic in (seed, epoch), so resuming mid-epoch replays the same order. With several
+    processes the list is trimmed to a multiple of `num_processes` (each takes every n-th batch).
+    """
+    rng = random.Random(f"{seed}-{epoch}")
+    by_bucket: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        by_bucket[s.bucket].extend([i] * s.repeats)
+    batches = []
+    for bucket in sorted(by_bucket):
+        idx = by_bucket[bucket]
+        rng.shuffle(idx)
+        batches += [idx[j: j + batch_size] for j in range(0, len(idx), batch_size)]
+    rng.shuffle(batches)
+    if num_processes > 1:
+        batches = batches[: len(batches) - len(batches) % num_processes]
+    return batches
+
+
+def steps_per_epoch(samples: list[Sample], config: Config, num_processes: int = 1) -> int:
+    """Optimizer steps per epoch: batches (within buckets) / (processes x grad accumulation).
+
+    Equals images x repeats / (batch x grad accumulation) when every image shares one bucket.
+    """
+    n_batches = len(epoch_batches(samples, config.train_batch_size, config.seed, 0, num_processes))
+    return max(1, math.ceil(n_batches / num_processes / config.gradient_accumulation_steps))
+
+
+def check_batch_fits(scan: DatasetScan, config: Config) -> None:
+    need = config.train_batch_size * config.gradient_accumulation_steps
+    if scan.samples_per_epoch < need:
+        raise DatasetError(
+            f"the dataset gives {scan.samples_per_epoch} sample(s) per epoch (images x repeats) but one optimizer "
+            f"step needs train_batch_size x gradient_accumulation_steps = {need} -> lower the batch size, raise "
+            f"repeats (N_ in the folder name), or duplicate the images (Flux LoRA guide §4.1)")
+
+
+# --- latent cache ---------------------------------------------------------------------------------
+class LatentCache:
+    """Each image is VAE-encoded once per (bucket, flip): in memory, or on disk to reuse across runs.
+
+    The disk key hashes the file's path, size, mtime, the bucket and the model id, so an edited
+    image or another base model is never served a stale latent.
+    """
+
+    def __init__(self, mode: str, folder: Path | None, model_id: str):
+        self.mode, self.folder, self.model_id = mode, folder, model_id
+        self.mem: dict[tuple, object] = {}
+
+    def _key(self, s: Sample, flip: bool) -> str:
+        st = s.image.stat()
+        raw = f"{s.image.resolve()}|{st.st_size}|{st.st_mtime_ns}|{s.bucket}|{flip}|{self.model_id}"
+        return hashlib.sha1(raw.encode()).hexdigest()
+
+    def get(self, s: Sample, flip: bool, encode):
+        """Cached latents (CPU tensor [C, h, w]) for the sample, calling encode(pixels[1,3,H,W]) on a miss."""
+        key = (s.image, s.bucket, flip)
+        if key in self.mem:
+            return self.mem[key]
+        lat = None
+        disk = self.folder / f"{self._key(s, flip)}.safetensors" if self.mode == "disk" and self.folder else None
+        if disk is not None and disk.is_file():
+            from safetensors.torch import load_file
+
+            try:
+                lat = load_file(disk)["latents"]
+            except Exception:  # a half-written or foreign file: re-encode
+                warnings.warn(f"ignoring unreadable latent cache file {disk}")
+        if lat is None:
+            pixels, _ = load_pixels(s, flip=flip)
+            lat = encode(pixels.unsqueeze(0))[0].detach().float().cpu()
+            if disk is not None:
+                from safetensors.torch import save_file
+
+                from ..fileio import atomic_path
+
+                with atomic_path(disk) as tmp:
+                    save_file({"latents": lat.contiguous()}, str(tmp))
+        self.mem[key] = lat
+        return lat

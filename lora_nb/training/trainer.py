@@ -1,0 +1,498 @@
+"""The training loop: one LoRA on one base model, readable top to bottom.
+
+    GPU preset -> scan data -> load frozen parts -> cache latents and captions, free the encoders
+    -> load the denoiser (quantised if asked) -> add adapters (peft) -> optimizer + lr schedule
+    -> [resume] -> for each optimizer step: noise, predict, loss, step -> log / checkpoint / sample
+
+Model-family differences live in `lora_nb.families`; this file has no per-family branches.
+Randomness (data order, noise, timesteps, caption shuffles) is derived from (seed, step), so a run
+resumed from a checkpoint continues exactly as an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..config import Config
+from .data import (DatasetScan, LatentCache, check_batch_fits, epoch_batches, load_pixels, process_caption,
+                   scan_dataset, steps_per_epoch, suggest_prompts)
+from ..errors import LoraNbError, TrainingDiverged
+from ..families import Models, check_config, get_family, sample_guidance
+from ..fileio import atomic_dir, atomic_write_text
+from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
+from ..dataset.tags import tag_frequency
+
+LOG_NAME = "logs/train_log.jsonl"
+
+
+class TrainCallback:
+    """Hooks for notebooks (live loss plot, sample preview, stop button). All optional."""
+
+    def on_start(self, run: "RunInfo") -> None: ...
+    def on_step(self, step: int, logs: dict) -> None: ...
+    def on_checkpoint(self, step: int, files: dict) -> None: ...
+    def on_sample(self, step: int, paths: list[Path]) -> None: ...
+    def on_end(self, result: "TrainResult") -> None: ...
+    def should_stop(self) -> bool:
+        return False
+
+
+@dataclass
+class RunInfo:
+    """Step math as users know it (Kohya practice guide, LoRA explainer), printed before training starts."""
+
+    num_images: int
+    samples_per_epoch: int
+    batch_size: int
+    grad_accum: int
+    num_processes: int
+    steps_per_epoch: int
+    total_steps: int
+    epochs: float
+    warmup_steps: int
+    checkpoint_steps: list[int]
+    sample_steps: list[int]
+    mixed_precision: str
+    device: str
+    started_at: float = field(default_factory=time.time)
+
+    def describe(self) -> str:
+        per = self.batch_size * self.grad_accum * self.num_processes
+        return (f"{self.num_images} images -> {self.samples_per_epoch} samples/epoch (images x repeats); "
+                f"/ (batch {self.batch_size} x grad accum {self.grad_accum}"
+                + (f" x {self.num_processes} processes" if self.num_processes > 1 else "")
+                + f" = {per}) = {self.steps_per_epoch} steps/epoch; {self.total_steps} steps total "
+                f"= {self.epochs:g} epochs; warmup {self.warmup_steps}; checkpoints at "
+                f"{_short(self.checkpoint_steps)}; samples at {_short(self.sample_steps)}; "
+                f"precision {self.mixed_precision} on {self.device}")
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    files: dict                      # final LoRA files by format
+    checkpoints: list[tuple[int, dict]] = field(default_factory=list)
+    steps: int = 0
+    stopped_early: bool = False
+    last_loss: float = float("nan")
+    log_path: Path | None = None
+
+
+def _short(steps: list[int]) -> str:
+    if not steps:
+        return "none"
+    return ", ".join(map(str, steps)) if len(steps) <= 8 else f"{', '.join(map(str, steps[:6]))}, ... {steps[-1]}"
+
+
+# --- the loop --------------------------------------------------------------------------------------
+def train(config: Config, callbacks: list[TrainCallback] | None = None, accelerator=None) -> TrainResult:
+    """Train a LoRA as `config` says; returns the files written. See module docstring."""
+    from accelerate import Accelerator
+    from diffusers.optimization import get_scheduler
+    from tqdm.auto import tqdm
+
+    from ..families.adapters import notes as adapter_notes
+    from ..families.adapters import trained_text_encoders
+    from ..env import resolve_mixed_precision
+    from .optimizers import make_optimizer
+    from .presets import choose_preset
+
+    # 0. the memory preset for this GPU (fields you changed are kept), then every impossible setting
+    config.validate()
+    preset = choose_preset(config)
+    config = preset.config
+    check_config(config)
+    callbacks = list(callbacks or [])
+    family = get_family(config.family)
+
+    # 1. data: every problem is reported before a model is loaded
+    scan = scan_dataset(config)
+    if not config.sample_prompts:  # Flux LoRA guide §4.2: the concepts' own captions + one unrelated prompt
+        config = config.replace(sample_prompts=suggest_prompts(config.train_data_dir))
+    check_batch_fits(scan, config)
+
+    # 2. devices and precision (fp16 on T4, bf16 on Ampere+, fp32 on CPU)
+    precision = resolve_mixed_precision(config.mixed_precision)
+    accelerator = accelerator or Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
+    device, nproc, rank = accelerator.device, accelerator.num_processes, accelerator.process_index
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+
+    # 3. frozen parts, then the caches (every latent and caption encoded once, the encoders freed),
+    #    then the denoiser: T5 (~10 GB) and the Flux transformer never share the GPU
+    out = Path(config.output_dir)
+    models = family.load_parts(config, device, weight_dtype)
+    cache = LatentCache(config.cache_latents, out / "cache" / "latents", f"{models.model_id}|{config.vae}")
+    prepare_caches(family, models, scan, cache, config)
+    family.load_denoiser(models, config, device, weight_dtype)
+    lora_params = add_lora(family, models, config)
+    trainable = [p for g in lora_params for p in g["params"]]
+    trained_tes = trained_text_encoders(family, models) if config.train_text_encoder else []
+    if config.gradient_checkpointing:
+        models.denoiser.enable_gradient_checkpointing()
+        for te in trained_tes:
+            te.gradient_checkpointing_enable()
+
+    # 4. step math, optimizer and schedule
+    spe = steps_per_epoch(scan.samples, config, nproc)
+    total = total_steps(config, spe)
+    warmup = warmup_steps(config, total)
+    optimizer = make_optimizer(config, lora_params)
+    lr_scheduler = get_scheduler(config.lr_scheduler, optimizer, num_warmup_steps=warmup, num_training_steps=total,
+                                 num_cycles=config.lr_scheduler_num_cycles, power=config.lr_scheduler_power)
+    models.denoiser, optimizer = accelerator.prepare(models.denoiser, optimizer)
+    if trained_tes:
+        models.text_encoders = [accelerator.prepare(te) for te in trained_tes] + models.text_encoders[len(trained_tes):]
+
+    run = RunInfo(scan.num_images, scan.samples_per_epoch, config.train_batch_size, config.gradient_accumulation_steps,
+                  nproc, spe, total, round(total / spe, 2), warmup, checkpoint_steps(config, total),
+                  sample_steps(config, total), precision, str(device))
+    log = RunLog(out, enabled=accelerator.is_main_process)
+
+    # 5. resume: adapter weights, optimizer, schedule and step from the newest saved state
+    start = 0
+    if config.resume:
+        start = load_state(find_state(out, config.resume), models, family, optimizer, lr_scheduler, accelerator)
+        log.truncate_after(start)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        config.save(out / "config.toml")
+        print(preset.describe())
+        for note in scan.warnings + adapter_notes(config):
+            print("note:", note)
+        print(("resuming at step %d: " % start if start else "") + run.describe())
+    for cb in callbacks:
+        cb.on_start(run)
+
+    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency
+    result = TrainResult(out, {}, log_path=log.path)
+    epoch_cache: dict[int, list[list[int]]] = {}
+    bar = tqdm(total=total, initial=start, desc="train", disable=not accelerator.is_main_process)
+    step = start
+    last_good: int | None = None
+    while step < total:
+        # 5a. the micro-batches of this optimizer step, from the (seed, epoch) batch order
+        epoch, k = divmod(step, spe)
+        if epoch not in epoch_cache:
+            epoch_cache = {epoch: epoch_batches(scan.samples, config.train_batch_size, config.seed, epoch,
+                                                nproc)[rank::nproc]}
+        accum = config.gradient_accumulation_steps
+        micro = epoch_cache[epoch][k * accum:(k + 1) * accum]
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + step * 97 + rank)
+        rng = random.Random(f"{config.seed}-{step}-{rank}")
+
+        # 5b. forward / backward over the micro-batches, one optimizer step
+        models.denoiser.train()
+        step_loss = 0.0
+        for batch_idx in micro:
+            batch = make_batch(scan, batch_idx, family, models, cache, config, rng, device)
+            with accelerator.autocast():
+                loss = family_loss(family, models, batch, gen, config)
+            accelerator.backward(loss / len(micro))
+            step_loss += loss.detach().float().item() / len(micro)
+        if not math.isfinite(step_loss):
+            raise _diverged(step, last_good, config, log)
+        if config.max_grad_norm:
+            accelerator.clip_grad_norm_(trainable, config.max_grad_norm)
+        optimizer.step()
+        lr_scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+
+        # 5c. log, checkpoint, sample
+        lr = lr_scheduler.get_last_lr()[0]
+        logs = {"step": step, "epoch": step / spe, "loss": step_loss, "lr": lr, "time": time.time()}
+        log.write(logs)
+        result.last_loss = step_loss
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}")
+        for cb in callbacks:
+            cb.on_step(step, logs)
+        stop = any(cb.should_stop() for cb in callbacks)
+        if step in run.checkpoint_steps or stop:
+            files = save_checkpoint(step, step == total, family, models, config, run, tag_freq, optimizer,
+                                    lr_scheduler, accelerator, log)
+            last_good = step
+            result.checkpoints.append((step, files))
+            for cb in callbacks:
+                cb.on_checkpoint(step, files)
+        if step in run.sample_steps and accelerator.is_main_process:
+            paths = generate_samples(family, models, config, step, out, accelerator)
+            log.event("sample", step, paths=[str(p) for p in paths])
+            for cb in callbacks:
+                cb.on_sample(step, paths)
+        if stop:
+            result.stopped_early = True
+            break
+    bar.close()
+    accelerator.wait_for_everyone()
+    result.steps = step
+    if result.checkpoints:
+        result.files = result.checkpoints[-1][1]
+    for cb in callbacks:
+        cb.on_end(result)
+    return result
+
+
+# --- pieces of the loop ----------------------------------------------------------------------------
+def add_lora(family, models: Models, config: Config) -> list[dict]:
+    """Inject the adapters (`config.network_type`, see `lora_nb.families.adapters`); returns optimizer
+    parameter groups (denoiser lr, text-encoder lr)."""
+    from ..families.adapters import add_adapters
+
+    return add_adapters(family, models, config)
+
+
+def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache, config: Config) -> None:
+    """Encode what does not change during training once, then move the encoders out of the GPU.
+
+    Latents (cache_latents): every image (both flips with flip_aug) goes through the VAE now; the VAE
+    then waits in CPU RAM until validation images need its decoder. Captions
+    (cache_text_embeddings): encoded with the validation prompts, then the text encoders are freed.
+    With cpu_offload, whatever is not cached waits in CPU RAM and visits the GPU when it runs (the
+    families load frozen text encoders there in the first place).
+    """
+    import gc
+
+    from tqdm.auto import tqdm
+
+    from ..families.textcache import TextEmbeddingCache, captions_to_cache
+    from ..families.textcache import enabled as text_cache_enabled
+
+    if config.cache_latents != "none":
+        flips = (False, True) if config.flip_aug else (False,)
+        for s in tqdm(scan.samples, desc="caching latents", disable=len(scan.samples) < 8):
+            for flip in flips:
+                cache.get(s, flip, lambda px: family.encode_pixels(models, px))
+        models.offload(models.vae)
+    elif config.cpu_offload:
+        models.offload(models.vae)
+    if text_cache_enabled(config):
+        captions = [s.caption for s in scan.samples] + ([""] if config.caption_dropout_rate else [])
+        on_disk = config.cache_text_embeddings == "disk"
+        models.text_cache = TextEmbeddingCache.build(
+            family, models, captions_to_cache(captions, config), config.clip_skip,
+            folder=Path(config.output_dir) / "cache" / "text" if on_disk else None, model_key=models.model_id)
+        models.text_encoders, models.offloaded = [], [p for p in models.offloaded if p is models.vae]
+        gc.collect()  # nothing needs the encoders any more: free their memory
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def conditioning(family, models: Models, captions: list[str], config: Config) -> dict:
+    """Text conditioning for captions: from the cache when the encoders were freed, else encoded now."""
+    if models.text_cache is not None:
+        return models.text_cache.get(captions, models.device)
+    with torch.set_grad_enabled(config.train_text_encoder and torch.is_grad_enabled()):
+        return family.encode_prompts(models, captions, config.clip_skip)
+
+
+def make_batch(scan: DatasetScan, idx: list[int], family, models: Models, cache: LatentCache, config: Config,
+               rng: random.Random, device) -> dict:
+    """Latents (cached or freshly encoded), processed captions and SDXL-style size info for a batch."""
+    lats, caps, orig, crops = [], [], [], []
+    for i in idx:
+        s = scan.samples[i]
+        flip = config.flip_aug and rng.random() < 0.5
+        if config.cache_latents != "none":
+            lat, crop = cache.get(s, flip, lambda px: family.encode_pixels(models, px)), center_crop(s)
+        else:
+            px, crop = load_pixels(s, config.random_crop, flip, rng)
+            lat = family.encode_pixels(models, px.unsqueeze(0))[0]
+        lats.append(lat)
+        caps.append(process_caption(s.caption, config, rng))
+        orig.append(s.size[::-1])  # (h, w) as SDXL's add_time_ids expects
+        crops.append(crop)
+    latents = torch.stack([x.to(device) for x in lats]).float()
+    return {"latents": latents, "captions": caps, "original_sizes": orig, "crop_top_lefts": crops,
+            "target_size": scan.samples[idx[0]].bucket[::-1]}
+
+
+def center_crop(sample) -> tuple[int, int]:
+    """(top, left) of the centre crop `load_pixels` takes into the bucket (SDXL conditions on it)."""
+    (w, h), (bw, bh) = sample.size, sample.bucket
+    scale = max(bw / w, bh / h)
+    nw, nh = max(bw, round(w * scale)), max(bh, round(h * scale))
+    return (nh - bh) // 2, (nw - bw) // 2
+
+
+def family_loss(family, models: Models, batch: dict, gen: torch.Generator, config: Config) -> torch.Tensor:
+    latents = batch["latents"]
+    noise = _noise(latents, gen, config)
+    noisy, t, target, weights = family.noisy_inputs(models, latents, noise, gen, config)
+    cond = conditioning(family, models, batch["captions"], config)
+    pred = family.predict(models, noisy, t, cond, batch)
+    loss = torch.nn.functional.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+    if weights is not None:
+        loss = loss * weights
+    return loss.mean()
+
+
+def _noise(latents, gen, config: Config):
+    from .noise import make_noise
+
+    return make_noise(latents, gen, config.noise_offset, config.multires_noise_iterations,
+                      config.multires_noise_discount)
+
+
+def _diverged(step: int, last_good: int | None, config: Config, log: "RunLog") -> TrainingDiverged:
+    log.event("diverged", step)
+    kept = (f"the last good checkpoint (step {last_good}) is kept in {config.output_dir}" if last_good
+            else "no checkpoint had been saved yet")
+    return TrainingDiverged(
+        f"loss became NaN/inf at step {step + 1}; {kept} -> lower learning_rate (e.g. x0.5), keep "
+        f"max_grad_norm at 1.0, use bf16 or no instead of fp16, and for SDXL use an fp16-safe VAE or the VAE in fp32")
+
+
+# --- logging ---------------------------------------------------------------------------------------
+class RunLog:
+    """Per-step loss and lr as JSON lines in <output_dir>/logs/train_log.jsonl; read back with
+    `lora_nb.evaluate.lossplot.read_train_log` (the notebooks plot it)."""
+
+    def __init__(self, out: Path, enabled: bool = True):
+        self.path = out / LOG_NAME
+        self.enabled = enabled
+        if enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, obj: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(obj) + "\n")
+
+    def event(self, name: str, step: int, **kw) -> None:
+        self.write({"event": name, "step": step, **kw})
+
+    def truncate_after(self, step: int) -> None:
+        """On resume, drop lines logged after the state we resume from (they will be redone)."""
+        if not (self.enabled and self.path.is_file()):
+            return
+        keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines()
+                if ln.strip() and json.loads(ln).get("step", 0) <= step]
+        atomic_write_text(self.path, "".join(k + "\n" for k in keep))
+
+
+# --- checkpoints, state, samples -------------------------------------------------------------------
+def export_targets(family, models: Models, accelerator, config: Config):
+    from .export import ExportTarget
+
+    def target(comp, module):
+        module = accelerator.unwrap_model(module)
+        return ExportTarget(comp, module, family.kohya_prefixes[comp], family.kohya_name_map(comp, module))
+
+    targets = [target(family.denoiser_component, models.denoiser)]
+    if config.train_text_encoder:
+        for comp, te in zip(family.text_components, models.text_encoders):
+            targets.append(target(comp, te))
+    return targets
+
+
+def save_checkpoint(step, final, family, models, config, run, tag_freq, optimizer, lr_scheduler, accelerator,
+                    log) -> dict:
+    """LoRA files (kohya + diffusers) for this step, plus resume state; main process only writes."""
+    from .export import lora_metadata, save_lora_files
+
+    accelerator.wait_for_everyone()
+    files: dict = {}
+    if accelerator.is_main_process:
+        out = Path(config.output_dir)
+        name = config.output_name if final else f"{config.output_name}-step{step:08d}"
+        meta = lora_metadata(config, base_model_version=family.base_model_version, steps=step,
+                             epoch=math.ceil(step / run.steps_per_epoch), num_train_images=run.num_images,
+                             tag_frequency=tag_freq, max_train_steps=run.total_steps,
+                             num_epochs=math.ceil(run.total_steps / run.steps_per_epoch),
+                             mixed_precision=run.mixed_precision, num_processes=run.num_processes,
+                             training_started_at=run.started_at,
+                             extra={"modelspec.architecture": f"{family.architecture(models)}/lora"})
+        targets = export_targets(family, models, accelerator, config)
+        files = save_lora_files(out, name, targets, config, meta, formats=tuple(config.save_formats),
+                                precision=config.save_precision)
+        if config.save_state:
+            save_state(out, step, targets, optimizer, lr_scheduler)
+        log.event("checkpoint", step, path=str(files.get("kohya") or next(iter(files.values()))))
+    accelerator.wait_for_everyone()
+    return files
+
+
+def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int = 2) -> Path:
+    """Everything needed to continue: adapter weights (fp32), optimizer, schedule, RNG, step."""
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    dest = out / "state" / f"step-{step:08d}"
+    with atomic_dir(dest) as tmp:
+        weights = {f"{t.component}.{k}": v.detach().float().cpu().contiguous()
+                   for t in targets for k, v in get_peft_model_state_dict(t.module).items()}
+        save_file(weights, str(tmp / "adapter.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
+                    "rng": {"python": random.getstate(), "torch": torch.get_rng_state()}}, tmp / "trainer.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": step}), encoding="utf-8")
+    old = sorted((out / "state").glob("step-*"))[:-keep]
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)
+    return dest
+
+
+def find_state(out: Path, resume: str) -> Path:
+    if resume != "latest":
+        p = Path(resume)
+        if not (p / "state.json").is_file():
+            raise LoraNbError(f"resume: {p} is not a saved training state (no state.json) -> use 'latest' or a "
+                              f"folder under {out / 'state'}")
+        return p
+    states = sorted((out / "state").glob("step-*/state.json"))
+    if not states:
+        raise LoraNbError(f"resume=latest but {out / 'state'} holds no saved state -> start without resume, or "
+                          f"set output_dir to the run folder you want to continue")
+    return states[-1].parent
+
+
+def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, accelerator) -> int:
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = load_file(str(path / "adapter.safetensors"))
+    comps = {family.denoiser_component: accelerator.unwrap_model(models.denoiser)}
+    comps.update({c: accelerator.unwrap_model(te) for c, te in zip(family.text_components, models.text_encoders)})
+    for comp, module in comps.items():
+        sd = {k[len(comp) + 1:]: v for k, v in weights.items() if k.startswith(comp + ".")}
+        if sd:
+            set_peft_model_state_dict(module, sd)
+    trainer = torch.load(path / "trainer.pt", weights_only=True)
+    optimizer.load_state_dict(trainer["optimizer"])
+    lr_scheduler.load_state_dict(trainer["scheduler"])
+    random.setstate(trainer["rng"]["python"])
+    torch.set_rng_state(trainer["rng"]["torch"])
+    return json.loads((path / "state.json").read_text())["step"]
+
+
+@torch.no_grad()
+def generate_samples(family, models: Models, config: Config, step: int, out: Path, accelerator) -> list[Path]:
+    """Validation images from fixed prompts and seeds, so changes between checkpoints come from training."""
+    from ..fileio import atomic_path
+
+    unet = accelerator.unwrap_model(models.denoiser)
+    unet.eval()
+    pipe = family.pipeline(models, unet=unet)
+    pipe.set_progress_bar_config(disable=True)
+    res = config.resolution
+    negative = conditioning(family, models, [""], config)
+    paths = []
+    for i, prompt in enumerate(config.sample_prompts):
+        gen = torch.Generator().manual_seed(config.sample_seed + i)
+        prompts = family.prompt_kwargs(conditioning(family, models, [prompt], config), negative)
+        with models.running(models.vae), accelerator.autocast():
+            img = pipe(**prompts, num_inference_steps=config.sample_steps, guidance_scale=sample_guidance(config),
+                       height=res, width=res, generator=gen).images[0]
+        p = out / "samples" / f"step{step:08d}-p{i}.png"
+        with atomic_path(p) as tmp:
+            img.save(tmp, format="PNG")
+        paths.append(p)
+    return paths
