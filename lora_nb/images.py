@@ -19,8 +19,14 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageOps
 
-from .dataset.concepts import is_image
 from .errors import DatasetError
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def is_image(path: Path) -> bool:
+    """An image file by its extension (hidden files, e.g. macOS `._x.png`, are not)."""
+    return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
 
 # Formats a trainer can read (PIL decodes them everywhere); MPO is a multi-picture JPEG from cameras.
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF")

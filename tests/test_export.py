@@ -18,11 +18,11 @@ from lora_nb.training.export import (
     comfyui_key_map,
     kohya_model_hashes,
     kohya_state_dict,
-    load_into_pipeline,
     lora_metadata,
-    read_lora_file,
     save_lora_files,
 )
+from lora_nb.families import lorafiles
+from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
 
 RANK, ALPHA = 4, 2.0  # alpha != rank: the scale alpha/rank = 0.5 must survive every format
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
@@ -113,7 +113,7 @@ def test_text_encoder_weights_load_into_a_flattened_clip_on_older_diffusers(trai
 
     fresh = _pipe(tiny_sd15)
     assert not hasattr(fresh.text_encoder, "text_model")  # transformers >= 5.6 (the lock and Colab's set)
-    monkeypatch.setattr(export, "DIFFUSERS_READS_FLAT_CLIP", "999")  # behave as on diffusers 0.39
+    monkeypatch.setattr(lorafiles, "DIFFUSERS_READS_FLAT_CLIP", "999")  # behave as on diffusers 0.39
     real, seen = lp._load_lora_into_text_encoder, []
 
     @functools.wraps(real)  # the kit binds diffusers' signature

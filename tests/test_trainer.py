@@ -50,7 +50,7 @@ def test_train_writes_checkpoints_log_samples_and_changes_the_model(base):
     log = read_train_log(out)
     assert log.steps == [1, 2, 3, 4] and all(v > 0 for v in log.loss) and not log.skipped_lines
     assert [s for s, _ in log.checkpoints] == [2, 4] and [s for s, _ in log.samples] == [2, 4]
-    from lora_nb.training.export import read_lora_file
+    from lora_nb.families.lorafiles import read_lora_file
 
     sd, meta = read_lora_file(res.files["kohya"])
     assert json.loads(meta["ss_tag_frequency"])["2_toycircle"]["toycircle"] == 4

@@ -468,6 +468,6 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
 
 
 def _image_exts() -> tuple[str, ...]:
-    from .concepts import IMAGE_EXTS
+    from ..images import IMAGE_EXTS
 
     return IMAGE_EXTS

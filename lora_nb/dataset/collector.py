@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .concepts import IMAGE_EXTS, concept_folder_name, parse_concept_folder
+from ..images import IMAGE_EXTS
+from .concepts import concept_folder_name, parse_concept_folder
 from ..errors import ConfigError, DatasetError
 from ..images import DEFAULT_MAX_PIXELS, WHITE, ImageRejected, decode_image, encode_image, output_suffix
 

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+from ..images import is_image
+
 _CONCEPT_RE = re.compile(r"^(\d+)_(.+)$")
 
 
@@ -30,10 +31,6 @@ def parse_concept_folder(name: str) -> tuple[int, str] | None:
 
 def concept_folder_name(name: str, repeats: int) -> str:
     return f"{int(repeats)}_{name}"
-
-
-def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -45,20 +45,12 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import ConfigError, LoraNbError, ModelLoadError
-from ..training.export import load_into_pipeline
 from ..families import SAMPLE_DEFAULTS
+from ..families.lorafiles import load_into_pipeline
+from ..prompts import UNRELATED_PROMPTS
 
 DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # FluxTrainer walkthrough §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
 DEFAULT_SEED = 42
-
-# Flux LoRA guide keeps one prompt unrelated to the concept among the validation prompts to see what the
-# LoRA does to everything else; these are the defaults for `forgetting_check`.
-UNRELATED_PROMPTS = (
-    "a photo of a dog running on a beach",
-    "a city street at night with neon lights",
-    "a bowl of fruit on a wooden table, still life",
-    "portrait photo of an old man with a beard",
-)
 
 # name -> (diffusers scheduler class, extra from_config arguments). A1111-style names are accepted
 # too (see _SAMPLER_ALIASES). "default" is the scheduler the base model ships with.

@@ -260,7 +260,7 @@ KNOWN_BAD = (
              'pip install "transformers==5.23.0"', blocking=False),
     # Seen 2026-12-02 on Colab's 2026-08 set (diffusers 0.39 + transformers 5.15): diffusers before 0.41 cannot
     # load text-encoder LoRA weights into the flattened CLIPTextModel of transformers >= 5.6 (IndexError). The
-    # kit's loader does what 0.41 does (export.load_into_pipeline); a plain pipe.load_lora_weights fails.
+    # kit's loader does what 0.41 does (families.lorafiles.load_into_pipeline); a plain pipe.load_lora_weights fails.
     KnownBad({"diffusers": "<0.41", "transformers": ">=5.6"},
              "diffusers before 0.41 cannot load a LoRA's text-encoder weights into this transformers' CLIP; the "
              "kit's XY grids work around it, your own pipe.load_lora_weights would fail",

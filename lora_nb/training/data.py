@@ -25,6 +25,7 @@ from ..dataset.buckets import choose_bucket, make_buckets
 from ..dataset.concepts import caption_path, scan_concepts
 from ..config import Config
 from ..errors import DatasetError
+from ..prompts import UNRELATED_PROMPTS
 
 
 @dataclass
@@ -160,8 +161,6 @@ def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
 def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 1) -> list[str]:
     """Validation prompts as the Flux LoRA guide asks: captions of the concepts being trained (so each
     concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
-    from ..evaluate.xy import UNRELATED_PROMPTS
-
     prompts = []
     for c in scan_concepts(dataset):
         caps = [_read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
