@@ -26,6 +26,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest -q
 
+# ruff, configured in pyproject.toml (line length 119 as diffusers); CI runs it before the tests
+lint: setup
+	$(VENV)/bin/ruff check .
+
 doctor: setup
 	$(VENV)/bin/lora-nb doctor
 
@@ -63,4 +67,4 @@ test-ipywidgets7: setup
 bench-gpu:
 	$(PY) bench/gpu_train.py && $(PY) bench/memory_fit.py --out bench/memory_fit.json
 
-.PHONY: setup demo test doctor bench lock test-colab test-latest sync-source test-ipywidgets7 bench-gpu
+.PHONY: setup demo test lint doctor bench lock test-colab test-latest sync-source test-ipywidgets7 bench-gpu
