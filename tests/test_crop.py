@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from lora_nb.dataset.crop import (RESOLUTION_PRESETS, check_resolution, closest_bucket, crop_folder, crop_image,
+from lora_nb.families.facts import FACTS
+from lora_nb.dataset.crop import (check_resolution, closest_bucket, crop_folder, crop_image,
                           default_resolution, make_buckets, render_crop_preview, saliency_map, subject_box)
 from lora_nb.errors import ConfigError, DatasetError
 from lora_nb.images import ImageRejected
@@ -24,7 +25,7 @@ def scene(w=256, h=128, subject_at=(208, 64), r=28, bg=(235, 235, 230), fg=(200,
 
 def test_presets_and_resolution_checks():
     assert default_resolution("sd15") == 512 and default_resolution("sdxl") == 1024 == default_resolution("flux")
-    assert 768 in RESOLUTION_PRESETS["sdxl"]
+    assert 768 in FACTS["sdxl"].crop_resolutions
     assert check_resolution(768) == 768
     with pytest.raises(ConfigError, match="multiple of 64 -> use 512"):
         check_resolution(500)

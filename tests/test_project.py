@@ -7,7 +7,8 @@ import pytest
 
 from lora_nb import i18n
 from lora_nb.errors import ConfigError, LoraNbError
-from lora_nb.notebook.project import BASE_MODELS, PROJECT_FILE, Project, open_project, project_dir, projects_root
+from lora_nb.families.facts import FACTS
+from lora_nb.notebook.project import PROJECT_FILE, Project, open_project, project_dir, projects_root
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,7 @@ def test_create_writes_project_json_and_config_and_reopens(tmp_path):
     data = json.loads((p.root / PROJECT_FILE).read_text(encoding="utf-8"))
     assert data["family"] == "sd15" and data["language"] == "zh" and "setup" in data["steps"]
     cfg = p.config()
-    assert cfg.pretrained_model == BASE_MODELS["sd15"] and cfg.resolution == 512
+    assert cfg.pretrained_model == FACTS["sd15"].base_model and cfg.resolution == 512
     assert cfg.output_dir == str(p.root / "runs" / "lora")  # runs live inside the project
     assert "output_dir = \"runs/lora\"" in p.config_path.read_text(encoding="utf-8")  # stored relative
     assert not [f for f in p.root.iterdir() if f.name.startswith(".")]  # atomic writes leave no temp files
@@ -46,7 +47,7 @@ def test_recreate_keeps_steps_and_config_and_changes_only_what_is_passed(tmp_pat
     assert q.config().rank == 32 and q.config().pretrained_model == "/models/my-sd15"
     assert q.output("collect") == p.root / "dataset"
     r = Project.create(tmp_path / "x", family="sdxl")
-    assert r.config().resolution == 1024 and r.config().pretrained_model == BASE_MODELS["sdxl"]
+    assert r.config().resolution == 1024 and r.config().pretrained_model == FACTS["sdxl"].base_model
     assert r.family == "sdxl" and r.config().rank == 32
 
 

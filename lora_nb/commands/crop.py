@@ -15,14 +15,15 @@ from __future__ import annotations
 
 def add_arguments(p):
     from ..dataset.background import DEFAULT_MODEL, MODELS
-    from ..dataset.crop import FOCUS_SOURCES, MODES, RESOLUTION_PRESETS
+    from ..dataset.crop import FOCUS_SOURCES, MODES
+    from ..families.facts import FACTS
 
     p.add_argument("src", metavar="DIR", help="dataset folder to crop (e.g. the output of `lora-nb collect`)")
     p.add_argument("--out", required=True, help="new folder for the cropped images (never the input folder)")
     p.add_argument("--resolution", type=int,
                    help="side in pixels, a multiple of 64 (default: the family's, "
-                        + ", ".join(f"{f} {'/'.join(map(str, r))}" for f, r in RESOLUTION_PRESETS.items()) + ")")
-    p.add_argument("--family", choices=tuple(RESOLUTION_PRESETS), default="sd15",
+                        + ", ".join(f"{n} {'/'.join(map(str, f.crop_resolutions))}" for n, f in FACTS.items()) + ")")
+    p.add_argument("--family", choices=tuple(FACTS), default="sd15",
                    help="model family, for the default resolution")
     p.add_argument("--mode", choices=MODES, default="focus",
                    help="focus: square around the subject (LoRA explainer); center: square from the middle; bucket: "

@@ -23,20 +23,18 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from .buckets import STEP, closest_bucket, make_buckets
 from ..errors import ConfigError
+from ..families.facts import facts
 from ..grids import Tile, image_grid
 from ..images import (ImageRejected, copy_captions, encode_image, parse_color, prepare_output_dir,
                      read_image, walk_images)
 
-RESOLUTION_PRESETS = {"sd15": (512,), "sdxl": (1024, 768), "flux": (1024, 768, 512)}
 MODES = ("center", "focus", "bucket")
 FOCUS_SOURCES = ("auto", "rembg", "saliency")
 REPORT_NAME = "crop_report.json"
 
 
 def default_resolution(family: str = "sd15") -> int:
-    if family not in RESOLUTION_PRESETS:
-        raise ConfigError(f"unknown family {family!r}: use one of {', '.join(RESOLUTION_PRESETS)}")
-    return RESOLUTION_PRESETS[family][0]
+    return facts(family).resolution
 
 
 def check_resolution(resolution: int) -> int:

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import LoraNbError
+from ..families.facts import FACTS, facts
 
 LOG_RELPATH = Path("logs") / "train_log.jsonl"
-SD15_BAND = (0.08, 0.10)  # Kohya practice guide: "LOSS 0.08~0.1 is considered good, 0.08 better" (SD1.5, kohya)
+SD15_BAND = FACTS["sd15"].typical_loss  # Kohya practice guide: "LOSS 0.08~0.1 is good, 0.08 better" (SD1.5)
 BAND_LABEL = "0.08-0.10: typical SD1.5 loss (Kohya practice guide) - a hint, not a target"
 
 
@@ -165,7 +166,7 @@ def loss_figure(
     from matplotlib.figure import Figure
 
     log = log if isinstance(log, TrainLog) else read_train_log(log)
-    if family is not None and family != "sd15":
+    if family is not None and facts(family).typical_loss is None:
         band = None
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()

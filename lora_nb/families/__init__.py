@@ -25,16 +25,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ConfigError
+from .facts import FACTS, facts
+
 _FAMILY_MODULES = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux"}
 
-# Inference defaults per family (validation images, XY grids): SD1.5/SDXL as in their model cards;
-# Flux-dev's guidance is the distilled guidance embedding (3.5 in Black Forest Labs' reference code),
-# not classifier-free guidance, and 7 over-saturates it.
-SAMPLE_DEFAULTS = {
-    "sd15": {"steps": 20, "cfg": 7.0},
-    "sdxl": {"steps": 25, "cfg": 7.0},
-    "flux": {"steps": 20, "cfg": 3.5},
-}
+# Inference defaults per family (validation images, XY grids), a view of `facts.FACTS`: SD1.5/SDXL as
+# in their model cards; Flux-dev's guidance is the distilled guidance embedding (3.5 in Black Forest
+# Labs' reference code), not classifier-free guidance, and 7 over-saturates it.
+SAMPLE_DEFAULTS = {name: {"steps": f.sample_steps, "cfg": f.sample_cfg} for name, f in FACTS.items()}
 
 
 def sample_guidance(config) -> float:
@@ -88,11 +87,7 @@ class Models:
 
 def get_family(name: str):
     """The family object for `name` ('sd15', 'sdxl', 'flux'), with a clear error for unknown ones."""
-    from ..errors import ConfigError
-
-    if name not in _FAMILY_MODULES:
-        raise ConfigError(f"family: {name!r} is not supported in this version -> use one of "
-                          f"{', '.join(_FAMILY_MODULES)}")
+    facts(name)  # the what -> fix error for an unknown name
     mod = importlib.import_module(f".{_FAMILY_MODULES[name]}", __name__)
     return mod.FAMILY
 
@@ -105,7 +100,6 @@ def check_config(config) -> None:
     """Every setting combination the family, adapter, quantisation and caching cannot run, in one
     ConfigError (before anything is loaded)."""
     from . import adapters, quantize
-    from ..errors import ConfigError
     from .textcache import problems as cache_problems
 
     family = get_family(config.family)

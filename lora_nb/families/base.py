@@ -7,23 +7,38 @@ import torch
 
 from ..config import Config
 from . import Models
+from .facts import FACTS, FamilyFacts
 
 
 class Family:
-    name = ""
-    base_model_version = ""          # kohya ss_base_model_version
-    modelspec_architecture = ""
-    default_resolution = 512
-    denoiser_component = "unet"
-    text_components: tuple[str, ...] = ("text_encoder",)   # text encoders that can get a LoRA
-    kohya_prefixes: dict[str, str] = {}
+    name = ""                       # a key of facts.FACTS: the family's facts are read from there
     text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
     has_conv_layers = True
     conv_prefixes: tuple[str, ...] = ("down_blocks.", "mid_block.", "up_blocks.")  # LoCon: kohya skips conv_in/out
 
+    @property
+    def facts(self) -> FamilyFacts:
+        return FACTS[self.name]
+
+    @property
+    def denoiser_component(self) -> str:
+        return self.facts.denoiser
+
+    @property
+    def text_components(self) -> tuple[str, ...]:
+        """Text encoders that can get a LoRA."""
+        return self.facts.text_encoders
+
+    @property
+    def kohya_prefixes(self) -> dict[str, str]:
+        return self.facts.kohya_prefixes
+
+    @property
+    def base_model_version(self) -> str:
+        return self.facts.base_model_version
     def architecture(self, m: Models) -> str:
         """modelspec.architecture of the loaded model (ModelSpec 1.0 names, as kohya's sai_model_spec)."""
-        return self.modelspec_architecture
+        return self.facts.modelspec_architecture
 
     # --- loading ------------------------------------------------------------------------------
     def load(self, config: Config, device, dtype) -> Models:

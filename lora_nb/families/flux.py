@@ -36,12 +36,6 @@ BLOCKS = ("transformer_blocks.", "single_transformer_blocks.")
 
 class Flux(Family):
     name = "flux"
-    base_model_version = "flux1"
-    modelspec_architecture = "flux-1-dev"
-    default_resolution = 1024
-    denoiser_component = "transformer"
-    text_components = ("text_encoder",)  # CLIP-L can get a LoRA; T5 never does (as in kohya)
-    kohya_prefixes = {"transformer": "lora_transformer", "text_encoder": "lora_te1"}
     text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
     has_conv_layers = False
 
@@ -84,7 +78,7 @@ class Flux(Family):
 
     def architecture(self, m: Models) -> str:
         # from the loaded transformer's config, not the repository's name: schnell has no guidance embedding
-        return self.modelspec_architecture if m.extra["guidance_embeds"] else "flux-1-schnell"
+        return "flux-1-dev" if m.extra["guidance_embeds"] else "flux-1-schnell"  # ModelSpec ids (kohya)
 
     # --- conditioning -------------------------------------------------------------------------
     @staticmethod

@@ -14,12 +14,6 @@ from .loading import check_model_source, load_part
 
 class SD15(Family):
     name = "sd15"
-    base_model_version = "sd_v1"           # kohya ss_base_model_version
-    modelspec_architecture = "stable-diffusion-v1"
-    default_resolution = 512
-    denoiser_component = "unet"
-    text_components = ("text_encoder",)
-    kohya_prefixes = {"unet": "lora_unet", "text_encoder": "lora_te"}
     text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
     def load_parts(self, config: Config, device, dtype) -> Models:

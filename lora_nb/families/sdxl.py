@@ -27,12 +27,6 @@ from .loading import check_model_source, load_part
 
 class SDXL(Family):
     name = "sdxl"
-    base_model_version = "sdxl_base_v1-0"
-    modelspec_architecture = "stable-diffusion-xl-v1-base"
-    default_resolution = 1024
-    denoiser_component = "unet"
-    text_components = ("text_encoder", "text_encoder_2")
-    kohya_prefixes = {"unet": "lora_unet", "text_encoder": "lora_te1", "text_encoder_2": "lora_te2"}
     text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
     def load_parts(self, config: Config, device, dtype) -> Models:

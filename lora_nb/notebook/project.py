@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LoraNbError
+from ..families.facts import facts
 
 PROJECT_FILE = "project.json"
 CONFIG_FILE = "config.toml"
@@ -46,15 +47,6 @@ DATA_STEPS = ("clean", "caption", "crop", "collect")
 
 # Config fields holding folders that usually lie inside the project.
 PATH_FIELDS = ("train_data_dir", "output_dir")
-
-# Reference base model per family (what the tutorials train on); any hub id or local folder works.
-BASE_MODELS = {
-    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
-    "flux": "black-forest-labs/FLUX.1-dev",
-}
-# FluxTrainer walkthrough, LoRA explainer: SD1.5 trains near 512 px, SDXL/Flux near 1024 px.
-RESOLUTIONS = {"sd15": 512, "sdxl": 1024, "flux": 1024}
 
 PROJECTS_ENV = "LORA_NB_PROJECTS"
 SMOKE_ENV = "LORA_NB_SMOKE"
@@ -174,10 +166,10 @@ class Project:
                               "config": CONFIG_FILE})
             cfg, changed_family = Config(), True
         changes: dict = {"family": family}
-        if changed_family:  # a new family brings its resolution and reference model
-            res = RESOLUTIONS[family]
-            changes.update(resolution=res, max_bucket_reso=max(res * 2, cfg.min_bucket_reso),
-                           pretrained_model=BASE_MODELS[family])
+        if changed_family:  # a new family brings its native resolution and reference model (any hub id or
+            f = facts(family)  # local folder works in their place)
+            changes.update(resolution=f.resolution, max_bucket_reso=max(f.resolution * 2, cfg.min_bucket_reso),
+                           pretrained_model=f.base_model)
         if pretrained_model:
             changes["pretrained_model"] = str(pretrained_model)
         changes.update(config_overrides or {})

@@ -1,0 +1,68 @@
+"""Every per-family fact in one torch-free table: what the rest of the kit reads instead of
+comparing a family name with a string.
+
+Sources: the reference repositories' model cards (native resolution, inference defaults), kohya's
+sd-scripts (`ss_base_model_version`, LoRA key prefixes) and its `library/sai_model_spec.py`
+(ModelSpec architecture and implementation ids), Black Forest Labs' reference code (Flux-dev's
+distilled guidance 3.5, applied through an embedding rather than a second, unconditional pass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FamilyFacts:
+    name: str
+    label: str                              # how the family is shown to a learner
+    base_model: str                         # the reference repository the tutorials train on
+    resolution: int                         # native training side in px
+    crop_resolutions: tuple[int, ...]       # sides step 2 offers, native first
+    base_model_version: str                 # kohya ss_base_model_version
+    modelspec_architecture: str             # ModelSpec 1.0 id when the exact variant is unknown
+    modelspec_implementation: str           # ModelSpec implementation, as kohya writes it
+    denoiser: str                           # pipeline component that gets the LoRA
+    text_encoders: tuple[str, ...]          # text encoders that can get a LoRA (Flux's T5 never does)
+    frozen_text_encoders: tuple[str, ...]   # text encoders that only ever run frozen
+    kohya_prefixes: dict[str, str]          # component -> kohya key prefix
+    sample_steps: int                       # validation images and XY grids
+    sample_cfg: float
+    guidance_pass: bool                     # classifier-free guidance runs a second, unconditional pass
+    typical_loss: tuple[float, float] | None  # the Kohya practice guide's "good" loss range, where one is known
+    large: bool                             # 2.6B+ denoiser: one pipeline at a time on a < 24 GB GPU
+
+
+FACTS: dict[str, FamilyFacts] = {
+    "sd15": FamilyFacts(
+        name="sd15", label="SD1.5", base_model="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        resolution=512, crop_resolutions=(512,), base_model_version="sd_v1",
+        modelspec_architecture="stable-diffusion-v1", modelspec_implementation="diffusers",
+        denoiser="unet", text_encoders=("text_encoder",), frozen_text_encoders=(),
+        kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te"},
+        sample_steps=20, sample_cfg=7.0, guidance_pass=True, typical_loss=(0.08, 0.10), large=False),
+    "sdxl": FamilyFacts(
+        name="sdxl", label="SDXL", base_model="stabilityai/stable-diffusion-xl-base-1.0",
+        resolution=1024, crop_resolutions=(1024, 768), base_model_version="sdxl_base_v1-0",
+        modelspec_architecture="stable-diffusion-xl-v1-base",
+        modelspec_implementation="https://github.com/Stability-AI/generative-models",
+        denoiser="unet", text_encoders=("text_encoder", "text_encoder_2"), frozen_text_encoders=(),
+        kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te1", "text_encoder_2": "lora_te2"},
+        sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True),
+    "flux": FamilyFacts(
+        name="flux", label="Flux", base_model="black-forest-labs/FLUX.1-dev",
+        resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",
+        modelspec_architecture="flux-1", modelspec_implementation="https://github.com/black-forest-labs/flux",
+        denoiser="transformer", text_encoders=("text_encoder",), frozen_text_encoders=("text_encoder_2",),
+        kohya_prefixes={"transformer": "lora_transformer", "text_encoder": "lora_te1"},
+        sample_steps=20, sample_cfg=3.5, guidance_pass=False, typical_loss=None, large=True),
+}
+
+
+def facts(family: str) -> FamilyFacts:
+    """The facts of `family`, with a what -> fix error for an unknown name."""
+    if family not in FACTS:
+        raise ConfigError(f"family: {family!r} is not supported in this version -> use one of {', '.join(FACTS)}")
+    return FACTS[family]
