@@ -26,7 +26,7 @@ _VERBS = {
     "plot_tag_frequency": "dataset.tags", "tag_frequency": "dataset.tags", "caption_editor": "notebook.caption_widget",
     "unique_identifiers": "dataset.identifiers", "assign_identifiers": "dataset.identifiers",
     # before training: the plan
-    "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner", "recommend": "planning.advice",
+    "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner", "recommend": "planning.advice.recipe",
     "memory_fit": "planning.memory", "measure_peak": "planning.memory",
     "choose_preset": "training.presets", "preset_table": "training.presets",
     # step 5: train

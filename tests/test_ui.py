@@ -8,7 +8,7 @@ import pytest
 from ipywidgets.embed import embed_data
 
 from lora_nb import i18n; from lora_nb.notebook import ui
-from lora_nb.planning.advice import lr_for_rank
+from lora_nb.planning.advice.rates import lr_for_rank
 from lora_nb.config import GROUPS, Config
 from lora_nb.errors import ConfigError, DatasetError, LoraNbError
 

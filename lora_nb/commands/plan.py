@@ -20,7 +20,7 @@ from ..errors import ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..planning.advice import FIT_LEVELS, PURPOSES, REPEATS_EPOCHS
+    from ..planning.advice.tables import FIT_LEVELS, PURPOSES, REPEATS_EPOCHS
     from ..planning.memory import GPU_PRESETS
 
     p.add_argument("config", help="The training config (TOML or JSON), as written by `lora-nb config`.")

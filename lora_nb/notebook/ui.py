@@ -42,7 +42,7 @@ def default_advisor() -> Callable[[Config], float | None] | None:
     """Flux LoRA guide's lr-by-rank rule (`advice.lr_for_rank`, adjusted for the optimizer) as
     `advisor(config) -> lr`."""
     try:
-        from ..planning.advice import lr_for_rank
+        from ..planning.advice.rates import lr_for_rank
     except ImportError:  # pragma: no cover - advice is part of the kit
         return None
     return lambda config: lr_for_rank(config.rank, config.optimizer)

@@ -18,7 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .advice import FITTING_GUIDE, Advice, Recipe, as_counts, advise, find_identifiers, rank_file_sizes, recommend
+from .advice.concepts import ConceptCount, as_counts, find_identifiers
+from .advice.data import Advice, Recipe
+from .advice.fitting import FITTING_GUIDE
+from .advice.rates import rank_file_sizes
+from .advice.recipe import advise, recommend
 from ..errors import DatasetError
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
 
@@ -204,7 +208,6 @@ class Plan:
 def _scan(config: "Config"):
     """Concepts (name, images, repeats), samples per bucket, identifiers and notes, from the trainer's
     own dataset scan (`lora_nb.training.data.scan_dataset`: same images, captions and buckets as training)."""
-    from .advice import ConceptCount
     from ..dataset.concepts import parse_concept_folder
     from ..training.data import scan_dataset
 

@@ -1,0 +1,63 @@
+"""Steps: the Flux LoRA guide's step count by dataset size, rounded to the checkpoint interval, and the
+LoRA explainer's repeats x epochs."""
+
+from __future__ import annotations
+
+import math
+
+from ...errors import ConfigError
+from .data import StepAdvice
+from .tables import EPOCHS_RULE, FIT_LEVELS, REPEATS_EPOCHS, STEP_BANDS, checkpoint_interval
+
+
+def align_steps(steps: float, interval: int) -> tuple[int, int, int]:
+    """(nearest, lower, upper) multiples of `interval` (at least one interval)."""
+    lower = max(interval, int(steps // interval) * interval)
+    upper = max(interval, int(math.ceil(steps / interval)) * interval)
+    nearest = lower if steps - lower < upper - steps else upper
+    return nearest, lower, upper
+
+
+def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str = "normal") -> StepAdvice:
+    """Flux LoRA guide's step count for a dataset of `n_images`, rounded so checkpoints line up.
+
+    At batch 1: the seed's figure for datasets of that size (STEP_BANDS), but never less than 4
+    epochs (3-4 epochs, §2.4). With a batch of B x gradient accumulation G each step sees B*G
+    images, so the seed's batch-1 count is divided by B*G. Rounded to the checkpoint interval so
+    checkpoints and validation images fall on the same steps (§4.4: 1234 -> 1500 or 1000).
+    """
+    if n_images < 1:
+        raise ConfigError("dataset: no images -> add images to train_data_dir before planning steps")
+    if fit not in FIT_LEVELS:
+        raise ConfigError(f"fit: {fit!r} is not one of {', '.join(FIT_LEVELS)}")
+    epochs_steps = EPOCHS_RULE * n_images
+    band = next((b for b in STEP_BANDS if n_images < b[0]), None)
+    if band is None:
+        base = epochs_steps
+        said = f"{EPOCHS_RULE} epochs of {n_images} images = {epochs_steps} steps (§2.4, §5.3)"
+    else:
+        base = max(band[1] if fit == "normal" else band[2], epochs_steps)
+        said = band[3]
+    per_step = batch * grad_accum
+    raw = base / per_step
+    interval = checkpoint_interval(int(raw))
+    steps, lower, upper = align_steps(raw, interval)
+    interval = checkpoint_interval(steps)
+    reason = (f"{n_images} images at batch 1: {said}."
+              + (f" Each step here sees {per_step} images (batch {batch} x accumulation {grad_accum}), so "
+                 f"{base} / {per_step} = {raw:.0f} steps." if per_step > 1 else "")
+              + f" Rounded to a multiple of the checkpoint interval {interval} so checkpoints and validation "
+                f"images line up (§4.4).")
+    return StepAdvice(n_images, steps, interval, round(raw), lower, upper, fit, reason, "Flux LoRA guide §2.4, §4.4, §5")
+
+
+def repeats_epochs(dataset_type: str, n_images: int, batch: int = 1, grad_accum: int = 1) -> dict:
+    """LoRA explainer's repeats x epochs for the dataset type, the steps that gives, and the Kohya practice guide's range."""
+    if dataset_type not in REPEATS_EPOCHS:
+        raise ConfigError(f"dataset_type: {dataset_type!r} is not one of {', '.join(REPEATS_EPOCHS)}")
+    r = REPEATS_EPOCHS[dataset_type]
+    steps = math.ceil(n_images * r["repeats"] / batch / grad_accum) * r["epochs"]
+    return dict(repeats=r["repeats"], epochs=r["epochs"], steps=steps, source=r["source"],
+                kohya_guide=r["kohya_guide"], kohya_guide_repeats=r["kohya_guide_repeats"],
+                formula=f"{n_images} images x {r['repeats']} repeats x {r['epochs']} epochs / "
+                        f"(batch {batch} x accumulation {grad_accum}) = {steps} steps")

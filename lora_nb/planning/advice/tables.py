@@ -1,0 +1,76 @@
+"""The tutorials' tables: rank by purpose, lr by rank, repeats x epochs, steps by dataset size and the
+checkpoint interval, each next to the section it comes from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import ConfigError
+
+# Flux LoRA guide §3.2: learning rate by rank (AdamW-family optimizers).
+LR_BY_RANK = {1: 3e-4, 16: 1e-4, 64: 8e-5, 128: 6e-5, 256: 5.09e-5}
+
+# Purpose -> (rank range, sources). Kohya practice guide, LoRA explainer: 8-32 anime/characters, 32-64 people/objects
+# ("人物: 32-128"), 64-128 complex styles and real scenes; Flux LoRA guide §3.2: 128-256 to teach what the
+# base model has never seen, with 6000+ images.
+PURPOSES: dict[str, dict[str, Any]] = {
+    "anime": dict(ranks=(8, 32), suggest=16, kind="anime", label="anime style or characters",
+                  source="LoRA explainer (网格: 二次元画风或人物 8/16/32; SDXL 角色类 8dim)"),
+    "character": dict(ranks=(8, 32), suggest=16, kind="anime", label="a character",
+                      source="LoRA explainer (二次元画风或人物 8/16/32; SDXL 角色类选择8dim即可)"),
+    "person": dict(ranks=(32, 64), suggest=32, kind="person", label="a real person",
+                   source="Kohya practice guide (人物: 32-128); Flux LoRA guide §5.1 (portraits: rank 32)"),
+    "object": dict(ranks=(32, 64), suggest=32, kind="object", label="an object or product",
+                   source="Flux LoRA guide §5.3 (cars: rank 32); Kohya practice guide (人物 32-128; complex real objects and "
+                          "scenery 实物风景 >=128)"),
+    "style": dict(ranks=(64, 128), suggest=64, kind="realistic", label="a complex art style",
+                  source="LoRA explainer (复杂画风、三次元: 64/128)"),
+    "scene": dict(ranks=(64, 128), suggest=64, kind="realistic", label="real scenes or landscapes",
+                  source="LoRA explainer (三次元: 64/128); Kohya practice guide (实物风景 >=128)"),
+    "new": dict(ranks=(128, 256), suggest=128, kind="realistic", label="content the base model has never seen",
+                source="Flux LoRA guide §3.2 (rank 128-256, 6000+ images)"),
+}
+NEW_CONTENT_MIN_IMAGES = 6000  # Flux LoRA guide §3.2
+
+# LoRA explainer (高级参数): repeats x epochs by dataset type; Kohya practice guide (新手建议): repeats per subject.
+REPEATS_EPOCHS = {
+    "anime": dict(repeats=8, epochs=20, source="LoRA explainer: 二次元 Repeat 8, Epoch 20",
+                  kohya_guide="Kohya practice guide: 二次元 7-15 repeats, 10 epochs", kohya_guide_repeats=(7, 15)),
+    "realistic": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
+                      kohya_guide="Kohya practice guide: 人像 20-30 / 实物 30-100 repeats, 10 epochs", kohya_guide_repeats=(20, 30)),
+    "person": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
+                   kohya_guide="Kohya practice guide: 人像 20-30 repeats, 10 epochs", kohya_guide_repeats=(20, 30)),
+    "object": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
+                   kohya_guide="Kohya practice guide: 实物 30-100 repeats, 10 epochs", kohya_guide_repeats=(30, 100)),
+}
+
+# Flux LoRA guide §2.4 and §5: total steps at batch 1 by dataset size. Each band is the seed's figure
+# for a dataset of about that size ("normal" = its lighter choice, "close" = a closer fit that
+# also learns setting, clothes and pose); band edges between the sizes it names are this kit's.
+STEP_BANDS = (
+    # (fewer than N images, normal steps, close-fit steps, what the seed says)
+    (45, 500, 1500, "20 portraits: 500 steps, or 1500 for a closer fit; 30 camping photos: 500 (§5.1, §5.3)"),
+    (225, 1500, 2500, "~100 images: 1500 or 2500 steps, not beyond 2500 (§2.4); 60 and 100 images: 1500 "
+                      "(§5.2-3)"),
+    (700, 2500, 3500, "~500 images: 2500-3500 steps, by how closely it should fit (§2.4)"),
+)
+EPOCHS_RULE = 4  # Flux LoRA guide §2.4: 3-4 epochs at batch 1; its 1000-car example uses 4 (4000 steps)
+# Up to this many images, SD1.5/SDXL recipes follow the LoRA explainer's repeats x epochs (Kohya practice guide's beginner
+# table is for 30 images; FluxTrainer walkthrough asks for ~30 images of a subject, 50+ of a style); larger sets use
+# Flux LoRA guide's size rule, as the LoRA explainer itself says to lower epochs for large sets.
+SMALL_SET = 60
+
+def checkpoint_interval(steps: int) -> int:
+    """100 up to 1000 steps, 500 up to 10000, then 1000: Flux LoRA guide §5 uses 100 for 500 steps and 500
+    for 1500-4000; evenly spaced checkpoints leave a choice in the XY grid (§4.3)."""
+    return 100 if steps <= 1000 else (500 if steps <= 10000 else 1000)
+
+
+FIT_LEVELS = ("normal", "close")
+
+
+def purpose_info(purpose: str) -> dict:
+    """The PURPOSES entry for `purpose` (ConfigError for an unknown one)."""
+    if purpose not in PURPOSES:
+        raise ConfigError(f"purpose: {purpose!r} is not one of {', '.join(PURPOSES)}")
+    return PURPOSES[purpose]
