@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterable
 
+from ...families.facts import facts
 from ...errors import ConfigError
 from ..memory import ATTENTION_TARGETS, KOHYA_TARGETS, adapter_file_mb, lora_file_mb
 from .tables import LR_BY_RANK, NEW_CONTENT_MIN_IMAGES, purpose_info
@@ -78,7 +79,7 @@ def recommend_rank(purpose: str, family: str, n_images: int | None = None) -> tu
     lo, hi = info["ranks"]
     rank = info["suggest"]
     reason = f"{info['label']}: rank {lo}-{hi} ({info['source']})."
-    if family == "flux" and purpose != "new":
+    if facts(family).flux_guide and purpose != "new":
         rank = min(rank, 32)
         reason += (" On Flux, Flux LoRA guide uses rank 32 for portraits, landscapes, camping and cars alike (§5): "
                    "a LoRA mostly 'wakes' what the base model already knows (§3.1), so a small rank suffices.")
@@ -105,7 +106,7 @@ SEED_FILE_SIZES = {
 
 def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
     """(denoiser targets, text-encoder targets) the seed's file sizes were measured with."""
-    if family == "flux":  # all attention projections of both streams (SimpleTuner's and this kit's default)
+    if facts(family).flux_guide:  # the guide's sizes: all attention projections of both streams (SimpleTuner's and this kit's default)
         return ATTENTION_TARGETS + ["add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"], None
     return list(KOHYA_TARGETS["unet"]), list(KOHYA_TARGETS["text_encoder"])
 
@@ -130,7 +131,7 @@ def file_size_reason(config: "Config") -> str:
     ref = SEED_FILE_SIZES[fam]
     txt = (f"Sizes come from the real {fam} layer shapes: rank x (inputs + outputs) values per adapted layer "
            f"({config.network_type}), 2 bytes each. {ref['source']} quotes sizes for {ref['targets']}")
-    if fam != "flux" or config.train_mlp or config.network_type != "lora":
+    if not facts(fam).flux_guide or config.train_mlp or config.network_type != "lora":
         txt += ("; this config adapts other layers, so its files differ from the seed's at the same rank -- the "
                 "'seed targets' column reproduces the seed's figures")
     return txt + "."

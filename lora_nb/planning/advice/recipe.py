@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
+from ...families.facts import facts
 from ...errors import ConfigError
 from ..memory import adapter_file_mb
 from .concepts import ConceptCount, as_counts, concept_advice
@@ -26,7 +27,7 @@ def _lora_recipe(names: list[str], n_images: int, purpose: str, family: str, opt
     reasons = {"rank": rank_why, "alpha": ALPHA_REASON, "learning_rate": lr_reason(rank, optimizer)}
     st = recommend_steps(n_images, batch, grad_accum, fit)
     steps, save_every, why = st.steps, st.save_every, st.reason
-    if family != "flux" and n_images <= SMALL_SET:
+    if not facts(family).flux_guide and n_images <= SMALL_SET:
         kind = dataset_type or purpose_info(purpose)["kind"]
         re_ = repeats_epochs(kind, n_images, batch, grad_accum)
         steps = align_steps(re_["steps"], checkpoint_interval(re_["steps"]))[0]
@@ -34,7 +35,7 @@ def _lora_recipe(names: list[str], n_images: int, purpose: str, family: str, opt
         why = (f"{re_['source']}: {re_['formula']}, rounded to {steps} so checkpoints every {save_every} line "
                f"up. The Flux LoRA guide would give {st.steps}: {st.reason} The Kohya practice guide and the LoRA explainer describe "
                f"SD1.5/SDXL kohya practice on small sets, where more steps are usual (Kohya practice guide: totals above 1500).")
-    elif family != "flux":
+    elif not facts(family).flux_guide:
         why += (f" (LoRA explainer's repeats x epochs are for small SD sets of up to ~{SMALL_SET} images -- Kohya practice guide's "
                  f"beginner table has 30 -- and would give far more steps for {n_images}; LoRA explainer itself says to "
                  f"lower epochs for large sets.)")
@@ -121,7 +122,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
     if purpose is not None:
         rec_rank, (lo, hi), why = recommend_rank(purpose, fam, n_images)
         label = purpose_info(purpose)["label"]
-        flux_small = fam == "flux" and purpose != "new" and rank == rec_rank
+        flux_small = facts(fam).flux_guide and purpose != "new" and rank == rec_rank
         ok = lo <= rank <= hi or flux_small
         if flux_small and not lo <= rank <= hi:
             msg = f"rank {rank} suits Flux for {label} (Flux LoRA guide's choice; the SD guides say {lo}-{hi})."
@@ -154,7 +155,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
                               + f" the recommended {r.steps} (checkpoint every {r.save_every})"
                               + ("." if ok else f" -> set max_train_steps = {r.steps}, save_every_n_steps = "
                                                 f"{r.save_every}."),
-                              r.reasons["steps"], "Flux LoRA guide §2.4, §4.4, §5" if fam == "flux" else "LoRA explainer; Flux LoRA guide",
+                              r.reasons["steps"], "Flux LoRA guide §2.4, §4.4, §5" if facts(fam).flux_guide else "LoRA explainer; Flux LoRA guide",
                               "ok" if ok else "suggest",
                               {} if ok else {"max_train_steps": r.steps, "save_every_n_steps": r.save_every}))
         elif rec.split:
@@ -170,12 +171,12 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
             msg = (f"{kind}: {re_['repeats']} repeats x {re_['epochs']} epochs ({re_['formula']}); "
                    f"{re_['kohya_guide']}.")
             target = recommend_steps(n_images, b, ga, fit).steps
-            if re_["steps"] > 3 * target and (fam == "flux" or n_images > 60):
+            if re_["steps"] > 3 * target and (facts(fam).flux_guide or n_images > 60):
                 reps = max(1, round(target * b * ga / (n_images * re_["epochs"])))
                 per_epoch = math.ceil(n_images * reps / (b * ga))
                 epochs = max(1, round(target / per_epoch))
                 got = per_epoch * epochs
-                why = ("on Flux Flux LoRA guide trains far fewer steps" if fam == "flux" else
+                why = ("the Flux LoRA guide trains far fewer steps on Flux" if facts(fam).flux_guide else
                        "those repeats are meant for small sets (Kohya practice guide's beginner table: ~30 images)")
                 msg += (f" But {why}: {reps} repeat(s) x {epochs} epochs gives {got} steps, near Flux LoRA guide's "
                         f"{target}.")
