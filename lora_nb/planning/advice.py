@@ -245,7 +245,7 @@ SEED_FILE_SIZES = {
 
 def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
     """(denoiser targets, text-encoder targets) the seed's file sizes were measured with."""
-    from .memory import ATTENTION_TARGETS, KOHYA_TARGETS
+    from .memory.reference import ATTENTION_TARGETS, KOHYA_TARGETS
 
     if family == "flux":  # all attention projections of both streams (SimpleTuner's and this kit's default)
         return ATTENTION_TARGETS + ["add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"], None
@@ -255,7 +255,7 @@ def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
 def rank_file_sizes(config: "Config", ranks: Iterable[int] = (4, 8, 16, 32, 64, 128, 256)) -> list[dict]:
     """Adapter file size per rank for this config's adapter and layers (as the trainer picks them),
     next to the size with the seed's target set and the size the seed quotes."""
-    from .memory import adapter_file_mb, lora_file_mb
+    from .memory.reference import adapter_file_mb, lora_file_mb
 
     fam = config.family
     ref_unet, ref_te = reference_targets(fam)
@@ -631,7 +631,7 @@ def advise(config: "Config", concepts=None, *, purpose: str | None = None, datas
             out.append(Advice("dataset size", f"Teaching new content needs {NEW_CONTENT_MIN_IMAGES}+ images; "
                               f"this dataset has {n_images}.", "A LoRA mostly wakes what the model knows; new "
                               "content needs many examples and a large rank.", "Flux LoRA guide §3", "warn"))
-    from .memory import adapter_file_mb
+    from .memory.reference import adapter_file_mb
 
     mb = adapter_file_mb(config)
     if mb > 0:
