@@ -36,11 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from lora_nb.planning.memory import GPU_PRESETS, REFERENCE  # noqa: E402
+from lora_nb.planning.memory.gpus import GPU_PRESETS  # noqa: E402
+from lora_nb.planning.memory.reference import REFERENCE  # noqa: E402
 
 GiB = 2**30
-# What each tier's GPU offers PyTorch: the memory its reference card reports (lora_nb.planning.memory.GPU_PRESETS,
-# the first card of each tier) minus ~0.5 GiB of CUDA context.
+# What each tier's GPU offers PyTorch: the memory its reference card reports
+# (lora_nb.planning.memory.gpus.GPU_PRESETS, the first card of each tier) minus ~0.5 GiB of CUDA context.
 TIER_CAP_GB: dict[str, float] = {}
 for _gpu in GPU_PRESETS.values():
     TIER_CAP_GB.setdefault(_gpu.tier, round(_gpu.memory_gb - 0.5, 2))

@@ -1,16 +1,17 @@
 """Memory-fit benchmark: the prediction of `lora_nb.planning.memory` against real peaks, per family x preset tier.
 
 For each family the script writes the full-size reference model (the hub configs in
-`lora_nb.planning.memory.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache folder --
-real classes, tokenizers from `lora_nb.toy.testing`, nothing downloaded -- and a small dataset at the
-tier's resolution. Each (family, tier) then runs in its own process (a fresh CUDA context):
-`lora_nb.planning.memory.measure_peak` trains 2 real steps through `lora_nb.training.trainer.train` with the tier's
-preset (`lora_nb.training.presets`), and the prediction (`memory_fit`) is made for the same config.
+`lora_nb.planning.memory.reference.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache
+folder -- real classes, tokenizers from `lora_nb.toy.testing`, nothing downloaded -- and a small dataset at
+the tier's resolution. Each (family, tier) then runs in its own process (a fresh CUDA context):
+`lora_nb.planning.memory.measure.measure_peak` trains 2 real steps through `lora_nb.training.trainer.train`
+with the tier's preset (`lora_nb.training.presets`), and the prediction (`memory_fit`) is made for the same
+config.
 
 Printed per run: predicted vs measured peak allocated by PyTorch (error; target within +-15%),
 predicted total vs measured reserved + CUDA context, and which phase the prediction puts the peak
 in. Then, per family, the `CALIBRATION["activation_factor"]` that would make its runs exact, and the
-measured CUDA context and allocator slack -- the values to copy into `lora_nb/memory.py`.
+measured CUDA context and allocator slack -- the values to copy into `lora_nb/planning/memory/calibration.py`.
 
     python bench/memory_fit.py                                    # every family x tier
     python bench/memory_fit.py --families sd15 sdxl --tiers 16GB 24GB --out bench/memory_fit.json
@@ -61,7 +62,7 @@ def build_reference_model(family: str, path: Path, tiny: bool = False) -> Path:
     import transformers
 
     from lora_nb.fileio import atomic_dir
-    from lora_nb.planning.memory import REFERENCE
+    from lora_nb.planning.memory.reference import REFERENCE
     from lora_nb.toy.testing import build_tiny_clip_tokenizer, build_tiny_t5_tokenizer
 
     ref = REFERENCE[family]
@@ -151,7 +152,8 @@ def dataset_for(config, root: Path) -> Path:
 def run_one(family: str, tier: str, cache: Path, tiny: bool) -> dict:
     import torch
 
-    from lora_nb.planning.memory import measure_peak, memory_fit
+    from lora_nb.planning.memory.fit import memory_fit
+    from lora_nb.planning.memory.measure import measure_peak
 
     model = build_reference_model(family, cache / (f"tiny-{family}" if tiny else f"full-{family}"), tiny)
     probe = bench_config(family, tier, model, cache, cache / "run", tiny)
@@ -179,7 +181,7 @@ def run_one(family: str, tier: str, cache: Path, tiny: bool) -> dict:
 def calibration_hints(rows: list[dict]) -> dict:
     """The table values these runs ask for: activation_factor per family (from runs whose peak is the
     training step), CUDA context and allocator slack."""
-    from lora_nb.planning.memory import CALIBRATION
+    from lora_nb.planning.memory.calibration import CALIBRATION
 
     hints: dict = {"activation_factor": {}}
     for fam in sorted({r["family"] for r in rows}):
@@ -243,7 +245,7 @@ def main(argv=None) -> int:
     rows = []
     for fam in args.families:
         for tier in args.tiers:
-            from lora_nb.planning.memory import resolve_gpu
+            from lora_nb.planning.memory.gpus import resolve_gpu
 
             if gpu_gb is not None and resolve_gpu(TIER_GPU[tier]).memory_gb > gpu_gb + 0.5:
                 print(f"skip {fam}/{tier}: this GPU has {gpu_gb:.1f} GiB", flush=True)
@@ -264,7 +266,7 @@ def main(argv=None) -> int:
     print()
     print(markdown(ok))
     hints = calibration_hints(ok)
-    print("\ncalibration hints for lora_nb/memory.py CALIBRATION:", json.dumps(hints, indent=2))
+    print("\ncalibration hints for lora_nb/planning/memory/calibration.py CALIBRATION:", json.dumps(hints, indent=2))
     errs = [abs(r["error_pct"]) for r in ok if "error_pct" in r]
     if errs:
         print(f"\nworst error {max(errs):.1f}% (target 15%); {sum(e <= 15 for e in errs)}/{len(errs)} within target")

@@ -27,7 +27,7 @@ _VERBS = {
     "unique_identifiers": "dataset.identifiers", "assign_identifiers": "dataset.identifiers",
     # before training: the plan
     "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner", "recommend": "planning.advice.recipe",
-    "memory_fit": "planning.memory", "measure_peak": "planning.memory",
+    "memory_fit": "planning.memory.fit", "measure_peak": "planning.memory.measure",
     "choose_preset": "training.presets", "preset_table": "training.presets",
     # step 5: train
     "train": "training.trainer", "TrainCallback": "training.trainer",

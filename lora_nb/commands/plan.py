@@ -21,7 +21,7 @@ from ..errors import ConfigError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..planning.advice.tables import FIT_LEVELS, PURPOSES, REPEATS_EPOCHS
-    from ..planning.memory import GPU_PRESETS
+    from ..planning.memory.gpus import GPU_PRESETS
 
     p.add_argument("config", help="The training config (TOML or JSON), as written by `lora-nb config`.")
     p.add_argument("--purpose", choices=list(PURPOSES),
@@ -74,7 +74,8 @@ def _parse_concept(text: str, default_repeats: int) -> tuple[str, tuple[int, int
 def run(args: argparse.Namespace) -> int:
     from ..config import Config
     from ..fileio import atomic_path
-    from ..planning.memory import measure_peak, resolve_gpu
+    from ..planning.memory.gpus import resolve_gpu
+    from ..planning.memory.measure import measure_peak
     from ..planning.planner import plan, render_figures, render_markdown
 
     config = Config.load(args.config)

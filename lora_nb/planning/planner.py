@@ -30,7 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from ..config import Config
-    from .memory import GPU, Measurement, MemoryFit, TimeEstimate
+    from .memory.fit import MemoryFit
+    from .memory.gpus import GPU
+    from .memory.measure import Measurement
+    from .memory.timing import TimeEstimate
     from ..training.presets import PresetChoice
 
 
@@ -251,7 +254,9 @@ def plan(config: "Config", *, purpose: str | None = None, dataset_type: str | No
     measured: a `measure_peak` result, which corrects the memory prediction and the time;
     step_seconds: a measured time per optimizer step.
     """
-    from .memory import estimate_time, memory_fit, resolve_gpu
+    from .memory.fit import memory_fit
+    from .memory.gpus import resolve_gpu
+    from .memory.timing import estimate_time
 
     gpu = resolve_gpu(gpu)
     preset = gpu_preset(config, gpu)
@@ -413,7 +418,7 @@ def memory_figure(mf: "MemoryFit") -> "Figure":
     for the caching or encoding phase when that one is higher)."""
     from matplotlib.figure import Figure
 
-    from .memory import CALIBRATION
+    from .memory.calibration import CALIBRATION
 
     est = mf.estimate
     slack, ctx = CALIBRATION["allocator_slack"], CALIBRATION["cuda_context_gb"]

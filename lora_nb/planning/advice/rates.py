@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from ...families.facts import facts
 from ...errors import ConfigError
-from ..memory import ATTENTION_TARGETS, KOHYA_TARGETS, adapter_file_mb, lora_file_mb
+from ..memory.reference import ATTENTION_TARGETS, KOHYA_TARGETS, adapter_file_mb, lora_file_mb
 from .tables import LR_BY_RANK, NEW_CONTENT_MIN_IMAGES, purpose_info
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ...families.facts import facts
 from ...errors import ConfigError
-from ..memory import adapter_file_mb
+from ..memory.reference import adapter_file_mb
 from .concepts import ConceptCount, as_counts, concept_advice
 from .data import Advice, LoraRecipe, Recipe
 from .rates import (ALPHA_REASON, SEED_FILE_SIZES, file_size_reason, lr_for_rank, lr_reason, recommend_alpha,

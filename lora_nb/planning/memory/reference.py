@@ -1,0 +1,247 @@
+"""The reference architectures (hub configs of the models each family is trained on), built on the
+``meta`` device from the real diffusers/transformers classes: parameter counts, layer shapes, the
+layers an adapter goes on (as the trainer picks them), adapter tensor shapes and file sizes."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ...errors import ConfigError
+from ...families import get_family
+from ...families.adapters import CONV_TYPES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...config import Config
+
+
+_CLIP_L = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+               num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu", projection_dim=768)
+_CLIP_BIGG = dict(vocab_size=49408, hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
+                  num_attention_heads=20, max_position_embeddings=77, hidden_act="gelu", projection_dim=1280)
+_T5_XXL = dict(vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+               relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", dense_act_fn="gelu_new",
+               is_gated_act=True, tie_word_embeddings=False)
+_SD_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
+               block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+               up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
+
+REFERENCE = {
+    # stable-diffusion-v1-5/stable-diffusion-v1-5
+    "sd15": dict(
+        denoiser=("UNet2DConditionModel", dict(
+            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+            down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)),
+        text_encoders=(("CLIPTextModel", _CLIP_L),),
+        vae=_SD_VAE, latent_channels=4, vae_scale=8, patch=1, text_tokens=77, text_dim=768, pooled_dim=0,
+        native_resolution=512, min_resolution=256),
+    # stabilityai/stable-diffusion-xl-base-1.0
+    "sdxl": dict(
+        denoiser=("UNet2DConditionModel", dict(
+            sample_size=128, in_channels=4, out_channels=4, layers_per_block=2,
+            block_out_channels=(320, 640, 1280), cross_attention_dim=2048, attention_head_dim=(5, 10, 20),
+            transformer_layers_per_block=(1, 2, 10), use_linear_projection=True,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            addition_embed_type="text_time", addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=2816)),
+        text_encoders=(("CLIPTextModel", _CLIP_L), ("CLIPTextModelWithProjection", _CLIP_BIGG)),
+        vae=_SD_VAE, latent_channels=4, vae_scale=8, patch=1, text_tokens=77, text_dim=2048, pooled_dim=1280,
+        native_resolution=1024, min_resolution=512),
+    # black-forest-labs/FLUX.1-dev
+    "flux": dict(
+        denoiser=("FluxTransformer2DModel", dict(
+            patch_size=1, in_channels=64, num_layers=19, num_single_layers=38, attention_head_dim=128,
+            num_attention_heads=24, joint_attention_dim=4096, pooled_projection_dim=768, guidance_embeds=True,
+            axes_dims_rope=(16, 56, 56))),
+        text_encoders=(("CLIPTextModel", _CLIP_L), ("T5EncoderModel", _T5_XXL)),
+        vae=dict(_SD_VAE, latent_channels=16, use_quant_conv=False, use_post_quant_conv=False),
+        latent_channels=16, vae_scale=8, patch=2, text_tokens=512, text_dim=4096, pooled_dim=768,
+        native_resolution=1024, min_resolution=512),
+}
+# What kohya's "standard" LoRA trains: every Linear/1x1 conv inside the UNet's transformer blocks and
+# the CLIP attention + MLP layers. Kohya practice guide's file sizes are for this set.
+KOHYA_TARGETS = {
+    "unet": ["proj_in", "proj_out", "to_q", "to_k", "to_v", "to_out.0", "ff.net.0.proj", "ff.net.2"],
+    "text_encoder": ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"],
+}
+ATTENTION_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+
+
+def _family(family: str) -> dict:
+    if family not in REFERENCE:
+        raise ConfigError(f"family: {family!r} is not one of {', '.join(REFERENCE)}")
+    return REFERENCE[family]
+
+
+def _build_meta(kind: str, cls_name: str, cfg: dict):
+    """Instantiate a diffusers/transformers class on the meta device (shapes only, no memory)."""
+    import torch
+
+    if kind == "diffusers":
+        import diffusers
+
+        cls = getattr(diffusers, cls_name)
+        with torch.device("meta"):
+            return cls(**cfg)
+    import transformers
+
+    cls = getattr(transformers, cls_name)
+    conf_cls = transformers.T5Config if cls_name.startswith("T5") else transformers.CLIPTextConfig
+    with torch.device("meta"):
+        return cls(conf_cls(**cfg))
+
+
+@functools.lru_cache(maxsize=None)
+def meta_models(family: str) -> dict:
+    """{'denoiser', 'vae', 'text_encoder', ['text_encoder_2']}: the reference model's parts on meta."""
+    ref = _family(family)
+    parts = {"denoiser": _build_meta("diffusers", *ref["denoiser"]),
+             "vae": _build_meta("diffusers", "AutoencoderKL", ref["vae"])}
+    for i, (cls_name, cfg) in enumerate(ref["text_encoders"]):
+        parts[f"text_encoder_{i + 1}" if i else "text_encoder"] = _build_meta("transformers", cls_name, cfg)
+    return parts
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer an adapter can wrap: weight fan_out x fan_in (fan_in = in_channels*kh*kw for a conv)."""
+
+    name: str
+    fan_in: int
+    fan_out: int
+    conv: bool = False
+
+
+@dataclass(frozen=True)
+class Architecture:
+    family: str
+    params: dict[str, int]  # component -> parameter count
+    linear_params: dict[str, int]  # component -> parameters in nn.Linear weights (what bitsandbytes quantises)
+    linear_rows: dict[str, int]  # component -> output rows of its nn.Linear layers (int8 keeps a scale per row)
+    largest_linear: int  # weights of the largest nn.Linear in the denoiser (dequantised at once)
+    layers: dict[str, dict[str, Layer]]  # component -> {module name: Layer} for Linear/Conv2d
+    fp32_params: dict[str, int]  # component -> parameters its class keeps in fp32 when loaded in fp16 (T5's "wo")
+
+
+@functools.lru_cache(maxsize=None)
+def architecture(family: str) -> Architecture:
+    """Parameter counts and layer shapes of the family's reference model, from the real classes."""
+    import torch
+
+    params, linear, rows, layers, largest, fp32 = {}, {}, {}, {}, 0, {}
+    for comp, model in meta_models(family).items():
+        params[comp] = sum(p.numel() for p in model.parameters())
+        keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
+        fp32[comp] = sum(p.numel() for n, m in model.named_modules() if keep and _suffix_match(n, keep)
+                         for p in m.parameters(recurse=True))
+        lin = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        linear[comp] = sum(m.weight.numel() for m in lin)
+        rows[comp] = sum(m.out_features for m in lin)
+        if comp == "denoiser":
+            largest = max(m.weight.numel() for m in lin)
+        table = {}
+        for name, m in model.named_modules():
+            if isinstance(m, torch.nn.Linear):
+                table[name] = Layer(name, m.in_features, m.out_features)
+            elif isinstance(m, torch.nn.Conv2d):
+                kh, kw = m.kernel_size
+                table[name] = Layer(name, m.in_channels * kh * kw // m.groups, m.out_channels, conv=True)
+        layers[comp] = table
+    return Architecture(family, params, linear, rows, largest, layers, fp32)
+
+
+def _suffix_match(name: str, targets) -> bool:
+    """peft's rule (`check_target_module_exists`): the exact name or a '.'-separated suffix."""
+    return any(name == t or name.endswith("." + t) for t in targets)
+
+
+def text_encoders(family: str) -> list[str]:
+    return [c for c in architecture(family).params if c.startswith("text_encoder")]
+
+
+def trained_text_encoders(family: str) -> list[str]:
+    """The CLIP encoders a LoRA goes on with train_text_encoder (Flux's T5 never, as in kohya)."""
+    return ["text_encoder", "text_encoder_2"] if family == "sdxl" else ["text_encoder"]
+
+
+def adapter_layers(config: "Config") -> dict[str, list[Layer]]:
+    """{component: layers that get an adapter} exactly as the trainer picks them.
+
+    The denoiser's targets come from the family's `lora_targets` (Flux adds the text-stream twins of
+    attention names and, with train_mlp, the feed-forward layers) and, for locon/loha/lokr, its
+    `conv_targets`; text encoders get the family's `text_lora_targets` when trained.
+    """
+    arch = architecture(config.family)
+    fam = get_family(config.family)
+    den = meta_models(config.family)["denoiser"]
+    names = list(fam.lora_targets(den, config))
+    if config.network_type in CONV_TYPES:
+        names += [n for n in fam.conv_targets(den) if n not in names]
+    out = {"denoiser": [arch.layers["denoiser"][n] for n in names if n in arch.layers["denoiser"]]}
+    if config.train_text_encoder:
+        for comp in trained_text_encoders(config.family):
+            out[comp] = [lay for n, lay in arch.layers[comp].items() if _suffix_match(n, fam.text_lora_targets)]
+    return out
+
+
+def adapter_shapes(config: "Config", layers: dict[str, list[Layer]] | None = None) -> list[tuple[int, int]]:
+    """(rows, cols) of every trainable adapter tensor, as peft creates them for config.network_type.
+
+    lora/locon: A (r x fan_in), B (fan_out x r); dora: + a magnitude per output row; loha: two such
+    pairs (Hadamard product); lokr: a full small Kronecker factor and a low-rank (or full) large one,
+    factorised as peft's `factorization` does. Conv layers use conv_rank when it is set.
+    """
+    layers = adapter_layers(config) if layers is None else layers
+    t = config.network_type
+    shapes: list[tuple[int, int]] = []
+    for comp, lays in layers.items():
+        for lay in lays:
+            r = (config.conv_rank or config.rank) if lay.conv else config.rank
+            if t in ("lora", "locon", "dora"):
+                shapes += [(r, lay.fan_in), (lay.fan_out, r)]
+                if t == "dora":
+                    shapes.append((lay.fan_out, 1))
+            elif t == "loha":
+                shapes += [(lay.fan_out, r), (r, lay.fan_in)] * 2
+            elif t == "lokr":
+                from peft.tuners.lokr.layer import factorization
+
+                in_m, in_n = factorization(lay.fan_in, -1)
+                out_l, out_k = factorization(lay.fan_out, -1)
+                shapes.append((out_l, in_m))  # w1, full
+                if r < max(out_k, in_n) / 2:
+                    shapes += [(out_k, r), (r, in_n)]  # w2 as a low-rank pair
+                else:
+                    shapes.append((out_k, in_n))
+            else:  # pragma: no cover - Config validates choices
+                raise ConfigError(f"network_type: unknown {t!r}")
+    return shapes
+
+
+def adapter_param_count(config: "Config") -> int:
+    return sum(r * c for r, c in adapter_shapes(config))
+
+
+def adapter_file_mb(config: "Config", precision: str | None = None) -> float:
+    """Size of a saved adapter file in MiB (as file managers show "MB"): weights in the save
+    precision plus one alpha scalar per layer."""
+    nbytes = {"fp16": 2, "bf16": 2, "fp32": 4}[precision or config.save_precision]
+    layers = adapter_layers(config)
+    n_layers = sum(len(v) for v in layers.values())
+    return (sum(r * c for r, c in adapter_shapes(config, layers)) * nbytes + 4 * n_layers) / 2**20
+
+
+def lora_file_mb(family: str, rank: int, targets, text_encoder_targets=None, precision: str = "fp16") -> float:
+    """File size in MiB of a plain LoRA on exactly the layers `targets` names (suffix rule), and on the
+    CLIP text encoders' `text_encoder_targets` layers -- for comparing with other trainers' target sets."""
+    arch = architecture(family)
+    lays = [lay for n, lay in arch.layers["denoiser"].items() if _suffix_match(n, targets)]
+    if text_encoder_targets:
+        for comp in trained_text_encoders(family):
+            lays += [lay for n, lay in arch.layers[comp].items() if _suffix_match(n, text_encoder_targets)]
+    nbytes = {"fp16": 2, "bf16": 2, "fp32": 4}[precision]
+    return (sum(rank * (lay.fan_in + lay.fan_out) for lay in lays) * nbytes + 4 * len(lays)) / 2**20
