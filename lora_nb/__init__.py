@@ -31,7 +31,7 @@ _VERBS = {
     "choose_preset": "training.presets", "preset_table": "training.presets",
     # step 5: train
     "train": "training.trainer", "TrainCallback": "training.trainer",
-    "save_lora_files": "training.export", "read_lora_file": "families.lorafiles",
+    "save_lora_files": "training.export.files", "read_lora_file": "families.lorafiles",
     # step 6: evaluate
     "lora_files": "evaluate.xy", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy", "forgetting_check": "evaluate.xy",
     "loss_figure": "evaluate.lossplot", "read_train_log": "evaluate.lossplot", "samples_grid": "evaluate.lossplot",

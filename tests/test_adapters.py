@@ -15,7 +15,7 @@ import torch
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
 from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
-from lora_nb.training.export import comfyui_key_map
+from lora_nb.training.export.compat import comfyui_key_map
 
 RANK, ALPHA, CONV_RANK, CONV_ALPHA = 4, 2.0, 2, 1.0
 

@@ -12,15 +12,11 @@ import torch
 from lora_nb.families.adapters import inject
 from lora_nb.config import Config
 from lora_nb.errors import LoraNbError, ModelLoadError
-from lora_nb.training.export import (
-    ExportTarget,
-    check_kohya_keys,
-    comfyui_key_map,
-    kohya_model_hashes,
-    kohya_state_dict,
-    lora_metadata,
-    save_lora_files,
-)
+from lora_nb.training.export.compat import check_kohya_keys, comfyui_key_map
+from lora_nb.training.export.files import save_lora_files
+from lora_nb.training.export.metadata import kohya_model_hashes, lora_metadata
+from lora_nb.training.export.naming import ExportTarget
+from lora_nb.training.export.state_dicts import kohya_state_dict
 from lora_nb.families import lorafiles
 from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
 

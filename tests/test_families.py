@@ -12,7 +12,7 @@ from safetensors import safe_open
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
 from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
-from lora_nb.training.export import check_kohya_keys, comfyui_key_map
+from lora_nb.training.export.compat import check_kohya_keys, comfyui_key_map
 from lora_nb.families import get_family
 
 

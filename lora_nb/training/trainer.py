@@ -381,7 +381,7 @@ class RunLog:
 
 # --- checkpoints, state, samples -------------------------------------------------------------------
 def export_targets(family, models: Models, accelerator, config: Config):
-    from .export import ExportTarget
+    from .export.naming import ExportTarget
 
     def target(comp, module):
         module = accelerator.unwrap_model(module)
@@ -397,7 +397,8 @@ def export_targets(family, models: Models, accelerator, config: Config):
 def save_checkpoint(step, final, family, models, config, run, tag_freq, optimizer, lr_scheduler, accelerator,
                     log) -> dict:
     """LoRA files (kohya + diffusers) for this step, plus resume state; main process only writes."""
-    from .export import lora_metadata, save_lora_files
+    from .export.files import save_lora_files
+    from .export.metadata import lora_metadata
 
     accelerator.wait_for_everyone()
     files: dict = {}

@@ -1,0 +1,50 @@
+"""LoRA files that diffusers, ComfyUI and AUTOMATIC1111/Forge load: kohya and diffusers layouts.
+
+The trainer keeps its adapters as peft LoRA layers (adapter "default"); at each checkpoint this
+package turns them into files:
+
+    out_dir/
+      {name}.safetensors                          kohya layout + ss_*/modelspec.* metadata:
+                                                  A1111/Forge (models/Lora), ComfyUI (models/loras)
+      {name}_diffusers/pytorch_lora_weights.safetensors
+                                                  diffusers layout, written by diffusers' own
+                                                  writer: `pipe.load_lora_weights(folder or file)`
+
+Kohya keys are ``{prefix}_{module path with '.' -> '_'}.lora_down.weight`` / ``.lora_up.weight``
+/ ``.alpha``; the loader scales each update by alpha / rank. The alpha written is the one the
+peft layer really uses (``scaling * r``), so ``lora_alpha != r`` (LoRA explainer: alpha = rank/2) and
+per-layer alpha patterns survive the round trip; diffusers' `convert_state_dict_to_kohya` would
+write alpha = rank and the SDXL-style ``lora_te1`` prefix for SD1, which is why the names are
+built here. Diffusers files carry the peft `LoraConfig` in the ``lora_adapter_metadata`` header
+entry (as diffusers 0.42's `save_lora_weights` does), which is how `load_lora_weights` restores
+``lora_alpha != r``.
+
+CLIP text encoders are named as in the original checkpoints (``text_model.encoder.layers.N...``):
+transformers 5 flattened `CLIPTextModel` (no ``text_model`` wrapper), but A1111, ComfyUI and the
+hub's LoRA files all use the original names, and diffusers strips the prefix again when loading.
+
+LoRA variants (Kohya practice guide §4) are written in the layout each ecosystem loads:
+
+    network_type   kohya file (A1111/Forge/ComfyUI)           diffusers format
+    lora, locon    lora_down / lora_up / alpha (convs too)     pytorch_lora_weights.safetensors
+    dora           + dora_scale (LyCORIS, wd_on_out: one       + lora_magnitude_vector (exact in
+                   magnitude per output row, as peft trains)   diffusers' load_lora_weights)
+    loha           LyCORIS hada_w1_a/_b, hada_w2_a/_b, alpha   no diffusers loader exists: a peft
+    lokr           LyCORIS lokr_w1[_a/_b], lokr_w2[_a/_b]      folder per component instead
+                                                               ({name}_peft/<component>/, load with
+                                                               peft.PeftModel.from_pretrained)
+
+DoRA caveat: LyCORIS' loaders apply ``dora_scale`` exactly; A1111 reads only the input-axis form
+(LyCORIS' default, which peft does not train) and ComfyUI divides by the base weight's norm
+instead of the adapted weight's, so there the result differs slightly from training; the
+diffusers file is exact. SDXL's UNet keys use the original sgm block names (input_blocks.N...)
+through `ExportTarget.key_name`; Flux's kohya keys are ``lora_transformer_`` + the diffusers
+module path (the form ComfyUI and OneTrainer use).
+
+Only ``.safetensors`` is written or read by default: pickle files (.ckpt/.pt/.bin) can run code
+when loaded.
+
+Modules: `naming` (which peft layers, under which checkpoint names), `state_dicts` (kohya /
+diffusers / peft tensors), `metadata` (ss_* / modelspec.* header, sshs_* hashes), `files`
+(`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely).
+"""

@@ -1,0 +1,67 @@
+"""Writing a LoRA to disk in the formats asked for (kohya file, diffusers folder, or peft folders), atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...errors import LoraNbError
+from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
+from ...fileio import atomic_dir, atomic_path
+from .metadata import kohya_model_hashes
+from .naming import ExportTarget, _dtype
+from .state_dicts import (adapter_kind, diffusers_adapter_metadata, diffusers_state_dict, kohya_state_dict,
+                          save_peft_folder)
+
+if TYPE_CHECKING:
+    from ...config import Config
+
+
+def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportTarget], config: "Config",
+                    metadata: dict[str, str], formats: tuple[str, ...] | list[str] | None = None,
+                    precision: str | None = None, adapter_name: str = "default") -> dict[str, Path]:
+    """Write the LoRA in each format (default: config.save_formats, config.save_precision), atomically.
+
+    kohya:     ``out_dir/{name}.safetensors`` with `metadata` + sshs_* hashes in the header.
+    diffusers: ``out_dir/{name}_diffusers/pytorch_lora_weights.safetensors`` (the folder is
+               replaced as a whole), written by diffusers' `LoraBaseMixin.write_lora_layers`.
+               LoHa/LoKr have no diffusers loader: ``out_dir/{name}_peft/<component>/`` instead.
+    Returns ``{"kohya": file, "diffusers": file}`` (``"peft": folder``) for the formats written.
+    """
+    from safetensors.torch import save_file
+
+    formats = tuple(config.save_formats if formats is None else formats)
+    unknown = [f for f in formats if f not in ("kohya", "diffusers")]
+    if unknown or not formats:
+        raise LoraNbError(f"save formats {unknown or 'empty'} -> use 'kohya' and/or 'diffusers' (save_formats)")
+    if not name or os.sep in name or (os.altsep and os.altsep in name) or name in (".", ".."):
+        raise LoraNbError(f"LoRA name {name!r} is not a plain file name -> set output_name to e.g. 'my_lora'")
+    bad = [k for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"safetensors metadata values must be strings; not for {bad[:5]} (use lora_metadata)")
+    dtype = _dtype(precision or config.save_precision)
+    out_dir = Path(out_dir)
+    written: dict[str, Path] = {}
+    if "kohya" in formats:
+        sd = kohya_state_dict(targets, dtype, adapter_name)
+        md = dict(metadata)
+        md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(sd, md)
+        path = out_dir / f"{name}.safetensors"
+        with atomic_path(path) as tmp:
+            save_file(sd, str(tmp), metadata=md)
+        written["kohya"] = path
+    if "diffusers" in formats and adapter_kind(targets, adapter_name) != "lora":
+        written["peft"] = save_peft_folder(out_dir / f"{name}_peft", targets, dtype, adapter_name)
+    elif "diffusers" in formats:
+        from diffusers.loaders.lora_base import LoraBaseMixin
+
+        sd = diffusers_state_dict(targets, dtype, adapter_name)
+        folder = out_dir / f"{name}_diffusers"
+        with atomic_dir(folder) as tmp:
+            LoraBaseMixin.write_lora_layers(
+                state_dict=sd, save_directory=str(tmp), is_main_process=True, weight_name=DIFFUSERS_WEIGHT_NAME,
+                save_function=None, safe_serialization=True,
+                lora_adapter_metadata=diffusers_adapter_metadata(targets, adapter_name))
+        written["diffusers"] = folder / DIFFUSERS_WEIGHT_NAME
+    return written

@@ -1,0 +1,190 @@
+"""Kohya ``ss_*`` training metadata, ``modelspec.*`` keys and the ``sshs_*`` hashes of a LoRA file's header."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from ...families.adapters import KOHYA_MODULE, network_args
+
+if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
+    import torch
+
+    from ...config import Config
+
+# ss_base_model_version values kohya's sd-scripts writes (train_network.py / sdxl / flux trainers).
+BASE_MODEL_VERSIONS = {"sd15": "sd_v1", "sdxl": "sdxl_base_v1-0", "flux": "flux1"}
+
+# ModelSpec (kohya library/sai_model_spec.py): architecture ids and implementation per family.
+_MODELSPEC_ARCH = {"sd15": "stable-diffusion-v1", "sdxl": "stable-diffusion-xl-v1-base", "flux": "flux-1"}
+_MODELSPEC_IMPL = {
+    "sd15": "diffusers",  # kohya: v1/v2 LoRA -> IMPL_DIFFUSERS
+    "sdxl": "https://github.com/Stability-AI/generative-models",  # kohya: SDXL LoRA -> IMPL_STABILITY_AI
+    "flux": "https://github.com/black-forest-labs/flux",
+}
+_DEFAULT_RESO = {"sd15": 512, "sdxl": 1024, "flux": 1024}
+
+# Optimizer class paths as kohya records them in ss_optimizer (module.Class).
+_OPTIMIZER_NAMES = {
+    "adamw": "torch.optim.adamw.AdamW",
+    "adamw8bit": "bitsandbytes.optim.adamw.AdamW8bit",
+    "lion": "lion_pytorch.lion_pytorch.Lion",
+    "prodigy": "prodigyopt.prodigy.Prodigy",
+    "adafactor": "transformers.optimization.Adafactor",
+    "dadaptation": "dadaptation.dadapt_adam.DAdaptAdam",
+}
+
+
+def _model_name(ref: str) -> str:
+    """kohya's ss_sd_model_name: the basename of a local path (no user folders leak), else the hub id."""
+    if not ref:
+        return ""
+    return os.path.basename(os.path.normpath(ref)) if os.path.exists(ref) else ref
+
+
+def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images: int,
+                  tag_frequency: dict[str, dict[str, int]], base_model_version: str | None = None,
+                  max_train_steps: int | None = None, num_epochs: int | None = None,
+                  mixed_precision: str | None = None, num_processes: int = 1,
+                  training_started_at: float | None = None, dataset_dirs: dict[str, dict[str, int]] | None = None,
+                  extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """Kohya ``ss_*`` training metadata plus ``modelspec.*`` keys, every value a string.
+
+    `num_train_images` counts images x repeats (as kohya does); `tag_frequency` is
+    ``{concept folder: {tag: count}}``; `dataset_dirs` is ``{folder: {"n_repeats", "img_count"}}``.
+    `max_train_steps`, `num_epochs` and `mixed_precision` are the values the trainer resolved
+    (the config may hold 0 / "auto"). `extra` adds or overrides keys (values become strings,
+    dicts/lists JSON). ``sshs_*`` hashes depend on the saved tensors: `save_lora_files` adds them.
+    Holds no credentials: Config has none and nothing here reads the environment.
+    """
+    now = time.time()
+    started = now if training_started_at is None else float(training_started_at)
+    family = config.family
+    reso = config.resolution
+    md: dict[str, Any] = {
+        "ss_session_id": int(hashlib.sha256(f"{started}".encode()).hexdigest()[:8], 16),
+        "ss_training_started_at": started,
+        "ss_training_finished_at": now,
+        "ss_output_name": config.output_name,
+        "ss_learning_rate": config.learning_rate,
+        "ss_unet_lr": config.effective_unet_lr,
+        "ss_text_encoder_lr": config.effective_text_encoder_lr if config.train_text_encoder else 0.0,
+        "ss_num_train_images": num_train_images,
+        "ss_num_reg_images": 0,
+        "ss_num_epochs": num_epochs if num_epochs is not None else config.max_train_epochs,
+        "ss_gradient_checkpointing": config.gradient_checkpointing,
+        "ss_gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "ss_max_train_steps": max_train_steps if max_train_steps is not None else config.max_train_steps,
+        "ss_lr_warmup_steps": config.lr_warmup_steps,
+        "ss_lr_scheduler": config.lr_scheduler,
+        "ss_network_module": _network_module(config),
+        "ss_network_dim": config.rank,
+        "ss_network_alpha": config.alpha,
+        "ss_network_dropout": config.network_dropout,
+        "ss_network_args": json.dumps({"target_modules": list(config.target_modules),
+                                       "train_text_encoder": config.train_text_encoder,
+                                       **network_args(config)}),
+        "ss_mixed_precision": mixed_precision or config.mixed_precision,
+        "ss_full_fp16": False,
+        "ss_v2": False,
+        "ss_base_model_version": base_model_version or BASE_MODEL_VERSIONS[family],
+        "ss_clip_skip": config.clip_skip,
+        "ss_max_token_length": None,  # kohya: None = CLIP's 75 tokens
+        "ss_cache_latents": config.cache_latents != "none",
+        "ss_seed": config.seed,
+        "ss_lowram": False,
+        "ss_noise_offset": config.noise_offset,
+        "ss_multires_noise_iterations": config.multires_noise_iterations,
+        "ss_multires_noise_discount": config.multires_noise_discount,
+        "ss_adaptive_noise_scale": None,
+        "ss_zero_terminal_snr": False,
+        "ss_training_comment": config.training_comment,
+        "ss_optimizer": f"{_OPTIMIZER_NAMES[config.optimizer]}(weight_decay={config.weight_decay})",
+        "ss_max_grad_norm": config.max_grad_norm,
+        "ss_caption_dropout_rate": config.caption_dropout_rate,
+        "ss_caption_dropout_every_n_epochs": 0,
+        "ss_caption_tag_dropout_rate": 0.0,
+        "ss_face_crop_aug_range": None,
+        "ss_prior_loss_weight": 1.0,
+        "ss_min_snr_gamma": config.min_snr_gamma,
+        "ss_scale_weight_norms": None,
+        "ss_loss_type": "l2",
+        "ss_batch_size_per_device": config.train_batch_size,
+        "ss_total_batch_size": config.train_batch_size * config.gradient_accumulation_steps * num_processes,
+        "ss_resolution": f"({reso}, {reso})",
+        "ss_color_aug": False,
+        "ss_flip_aug": config.flip_aug,
+        "ss_random_crop": config.random_crop,
+        "ss_shuffle_caption": config.shuffle_caption,
+        "ss_enable_bucket": config.enable_bucket,
+        "ss_bucket_no_upscale": not config.upscale_small,
+        "ss_min_bucket_reso": config.min_bucket_reso,
+        "ss_max_bucket_reso": config.max_bucket_reso,
+        "ss_keep_tokens": config.keep_tokens,
+        "ss_dataset_dirs": json.dumps(dataset_dirs or {}),
+        "ss_reg_dataset_dirs": json.dumps({}),
+        "ss_tag_frequency": json.dumps(tag_frequency),
+        "ss_sd_model_name": _model_name(config.pretrained_model),
+        "ss_steps": steps,
+        "ss_epoch": epoch,
+    }
+    if config.vae:
+        md["ss_vae_name"] = _model_name(config.vae)
+    md.update(_modelspec(config, timestamp=now))
+    md.update(extra or {})
+    return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+            for k, v in md.items()}
+
+
+def _network_module(config: "Config") -> str:
+    if config.family == "flux" and config.network_type == "lora":
+        return "networks.lora_flux"  # kohya's Flux LoRA module
+    return KOHYA_MODULE[config.network_type]
+
+def _modelspec(config: "Config", timestamp: float) -> dict[str, str]:
+    """ModelSpec 1.0.0 keys as kohya's `sai_model_spec.build_metadata` writes them for a LoRA."""
+    family = config.family
+    arch = _MODELSPEC_ARCH[family]
+    if family == "flux":  # kohya: flux-1-dev / flux-1-schnell, flux-1 when unknown
+        ref = config.pretrained_model.lower()
+        arch = "flux-1-schnell" if "schnell" in ref else "flux-1-dev" if "dev" in ref else arch
+    reso = config.resolution or _DEFAULT_RESO[family]
+    spec = {
+        "modelspec.sai_model_spec": "1.0.0",
+        "modelspec.architecture": f"{arch}/lora",
+        "modelspec.implementation": _MODELSPEC_IMPL[family],
+        "modelspec.title": config.output_name,
+        "modelspec.resolution": f"{reso}x{reso}",
+        "modelspec.date": datetime.datetime.fromtimestamp(int(timestamp)).isoformat(),
+    }
+    if family != "flux":  # kohya leaves prediction_type out for Flux
+        spec["modelspec.prediction_type"] = "epsilon"
+    if config.clip_skip != 1:
+        spec["modelspec.encoder_layer"] = str(config.clip_skip)
+    return spec
+
+
+def kohya_model_hashes(state_dict: dict[str, "torch.Tensor"], metadata: dict[str, str]) -> tuple[str, str]:
+    """(sshs_model_hash, sshs_legacy_hash) as kohya's `precalculate_safetensors_hashes` computes them.
+
+    sd-webui-additional-networks hashes the tensor bytes after the safetensors header (model
+    hash) and 64 KiB at offset 1 MiB (legacy hash) of the file serialised with the ss_* keys only,
+    so later user edits of other metadata keys do not change the hash.
+    """
+    from safetensors.torch import save
+
+    ss_only = {k: v for k, v in metadata.items() if k.startswith("ss_")}
+    buf = io.BytesIO(save(state_dict, ss_only))
+    n = int.from_bytes(buf.read(8), "little")
+    buf.seek(8 + n)
+    model_hash = hashlib.sha256()
+    for chunk in iter(lambda: buf.read(1 << 20), b""):
+        model_hash.update(chunk)
+    buf.seek(0x100000)
+    legacy = hashlib.sha256(buf.read(0x10000)).hexdigest()[:8]
+    return model_hash.hexdigest(), legacy
