@@ -270,9 +270,13 @@ def test_metadata_extra_and_families(tiny_sd15):
     assert sdxl["modelspec.architecture"] == "stable-diffusion-xl-v1-base/lora"
     assert sdxl["ss_text_encoder_lr"] == "0.0"  # text encoder not trained
     flux = lora_metadata(Config(family="flux", pretrained_model="black-forest-labs/FLUX.1-dev", resolution=1024),
-                         steps=1, epoch=1, num_train_images=1, tag_frequency={})
+                         steps=1, epoch=1, num_train_images=1, tag_frequency={}, architecture="flux-1-dev")
     assert flux["ss_base_model_version"] == "flux1"
     assert flux["modelspec.architecture"] == "flux-1-dev/lora"
+    # no guess from a repository name: a schnell-named repo without the loaded model's id is plain flux-1
+    schnell_named = lora_metadata(Config(family="flux", pretrained_model="me/flux-schnell-finetune"), steps=1,
+                                  epoch=1, num_train_images=1, tag_frequency={})
+    assert schnell_named["modelspec.architecture"] == "flux-1/lora"
     assert flux["ss_sd_model_name"] == "black-forest-labs/FLUX.1-dev"  # hub ids are kept whole, as kohya does
     assert "modelspec.prediction_type" not in flux
 

@@ -33,6 +33,8 @@ class FamilyFacts:
     guidance_pass: bool                     # classifier-free guidance runs a second, unconditional pass
     typical_loss: tuple[float, float] | None  # the Kohya practice guide's "good" loss range, where one is known
     large: bool                             # 2.6B+ denoiser: one pipeline at a time on a < 24 GB GPU
+    kohya_lora_module: str                  # ss_network_module of a plain LoRA, when kohya has its own
+    prediction_type: str                    # modelspec.prediction_type ("" where kohya leaves it out)
     flux_guide: bool                        # the Flux LoRA guide's recipe covers it (else the SD tutorials')
 
 
@@ -44,7 +46,7 @@ FACTS: dict[str, FamilyFacts] = {
         denoiser="unet", text_encoders=("text_encoder",), frozen_text_encoders=(),
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te"},
         sample_steps=20, sample_cfg=7.0, guidance_pass=True, typical_loss=(0.08, 0.10), large=False,
-        flux_guide=False),
+        kohya_lora_module="", prediction_type="epsilon", flux_guide=False),
     "sdxl": FamilyFacts(
         name="sdxl", label="SDXL", base_model="stabilityai/stable-diffusion-xl-base-1.0",
         resolution=1024, crop_resolutions=(1024, 768), base_model_version="sdxl_base_v1-0",
@@ -52,14 +54,16 @@ FACTS: dict[str, FamilyFacts] = {
         modelspec_implementation="https://github.com/Stability-AI/generative-models",
         denoiser="unet", text_encoders=("text_encoder", "text_encoder_2"), frozen_text_encoders=(),
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te1", "text_encoder_2": "lora_te2"},
-        sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True, flux_guide=False),
+        sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True,
+        kohya_lora_module="", prediction_type="epsilon", flux_guide=False),
     "flux": FamilyFacts(
         name="flux", label="Flux", base_model="black-forest-labs/FLUX.1-dev",
         resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",
         modelspec_architecture="flux-1", modelspec_implementation="https://github.com/black-forest-labs/flux",
         denoiser="transformer", text_encoders=("text_encoder",), frozen_text_encoders=("text_encoder_2",),
         kohya_prefixes={"transformer": "lora_transformer", "text_encoder": "lora_te1"},
-        sample_steps=20, sample_cfg=3.5, guidance_pass=False, typical_loss=None, large=True, flux_guide=True),
+        sample_steps=20, sample_cfg=3.5, guidance_pass=False, typical_loss=None, large=True,
+        kohya_lora_module="networks.lora_flux", prediction_type="", flux_guide=True),
 }
 
 

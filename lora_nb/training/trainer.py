@@ -410,8 +410,7 @@ def save_checkpoint(step, final, family, models, config, run, tag_freq, optimize
                              tag_frequency=tag_freq, max_train_steps=run.total_steps,
                              num_epochs=math.ceil(run.total_steps / run.steps_per_epoch),
                              mixed_precision=run.mixed_precision, num_processes=run.num_processes,
-                             training_started_at=run.started_at,
-                             extra={"modelspec.architecture": f"{family.architecture(models)}/lora"})
+                             training_started_at=run.started_at, architecture=family.architecture(models))
         targets = export_targets(family, models, accelerator, config)
         files = save_lora_files(out, name, targets, config, meta, formats=tuple(config.save_formats),
                                 precision=config.save_precision)

@@ -11,23 +11,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ...families.adapters import KOHYA_MODULE, network_args
+from ...families.facts import facts
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
 
     from ...config import Config
-
-# ss_base_model_version values kohya's sd-scripts writes (train_network.py / sdxl / flux trainers).
-BASE_MODEL_VERSIONS = {"sd15": "sd_v1", "sdxl": "sdxl_base_v1-0", "flux": "flux1"}
-
-# ModelSpec (kohya library/sai_model_spec.py): architecture ids and implementation per family.
-_MODELSPEC_ARCH = {"sd15": "stable-diffusion-v1", "sdxl": "stable-diffusion-xl-v1-base", "flux": "flux-1"}
-_MODELSPEC_IMPL = {
-    "sd15": "diffusers",  # kohya: v1/v2 LoRA -> IMPL_DIFFUSERS
-    "sdxl": "https://github.com/Stability-AI/generative-models",  # kohya: SDXL LoRA -> IMPL_STABILITY_AI
-    "flux": "https://github.com/black-forest-labs/flux",
-}
-_DEFAULT_RESO = {"sd15": 512, "sdxl": 1024, "flux": 1024}
 
 # Optimizer class paths as kohya records them in ss_optimizer (module.Class).
 _OPTIMIZER_NAMES = {
@@ -49,6 +38,7 @@ def _model_name(ref: str) -> str:
 
 def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images: int,
                   tag_frequency: dict[str, dict[str, int]], base_model_version: str | None = None,
+                  architecture: str | None = None,
                   max_train_steps: int | None = None, num_epochs: int | None = None,
                   mixed_precision: str | None = None, num_processes: int = 1,
                   training_started_at: float | None = None, dataset_dirs: dict[str, dict[str, int]] | None = None,
@@ -92,7 +82,7 @@ def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images:
         "ss_mixed_precision": mixed_precision or config.mixed_precision,
         "ss_full_fp16": False,
         "ss_v2": False,
-        "ss_base_model_version": base_model_version or BASE_MODEL_VERSIONS[family],
+        "ss_base_model_version": base_model_version or facts(family).base_model_version,
         "ss_clip_skip": config.clip_skip,
         "ss_max_token_length": None,  # kohya: None = CLIP's 75 tokens
         "ss_cache_latents": config.cache_latents != "none",
@@ -135,35 +125,35 @@ def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images:
     }
     if config.vae:
         md["ss_vae_name"] = _model_name(config.vae)
-    md.update(_modelspec(config, timestamp=now))
+    md.update(_modelspec(config, timestamp=now, architecture=architecture))
     md.update(extra or {})
     return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
             for k, v in md.items()}
 
 
 def _network_module(config: "Config") -> str:
-    if config.family == "flux" and config.network_type == "lora":
-        return "networks.lora_flux"  # kohya's Flux LoRA module
+    if config.network_type == "lora" and facts(config.family).kohya_lora_module:
+        return facts(config.family).kohya_lora_module
     return KOHYA_MODULE[config.network_type]
 
-def _modelspec(config: "Config", timestamp: float) -> dict[str, str]:
-    """ModelSpec 1.0.0 keys as kohya's `sai_model_spec.build_metadata` writes them for a LoRA."""
-    family = config.family
-    arch = _MODELSPEC_ARCH[family]
-    if family == "flux":  # kohya: flux-1-dev / flux-1-schnell, flux-1 when unknown
-        ref = config.pretrained_model.lower()
-        arch = "flux-1-schnell" if "schnell" in ref else "flux-1-dev" if "dev" in ref else arch
-    reso = config.resolution or _DEFAULT_RESO[family]
+def _modelspec(config: "Config", timestamp: float, architecture: str | None = None) -> dict[str, str]:
+    """ModelSpec 1.0.0 keys as kohya's `sai_model_spec.build_metadata` writes them for a LoRA.
+
+    `architecture`: the loaded model's id (`Family.architecture`, e.g. flux-1-schnell); without it, the
+    family's id for an unknown variant (kohya writes flux-1 then), never a guess from the repository name.
+    """
+    f = facts(config.family)
+    reso = config.resolution or f.resolution
     spec = {
         "modelspec.sai_model_spec": "1.0.0",
-        "modelspec.architecture": f"{arch}/lora",
-        "modelspec.implementation": _MODELSPEC_IMPL[family],
+        "modelspec.architecture": f"{architecture or f.modelspec_architecture}/lora",
+        "modelspec.implementation": f.modelspec_implementation,
         "modelspec.title": config.output_name,
         "modelspec.resolution": f"{reso}x{reso}",
         "modelspec.date": datetime.datetime.fromtimestamp(int(timestamp)).isoformat(),
     }
-    if family != "flux":  # kohya leaves prediction_type out for Flux
-        spec["modelspec.prediction_type"] = "epsilon"
+    if f.prediction_type:  # kohya leaves it out for Flux
+        spec["modelspec.prediction_type"] = f.prediction_type
     if config.clip_skip != 1:
         spec["modelspec.encoder_layer"] = str(config.clip_skip)
     return spec
