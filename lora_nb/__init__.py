@@ -38,8 +38,8 @@ _VERBS = {
     "load_pipeline": "evaluate.xy",
     # notebooks
     "open_project": "notebook.project", "smoke_mode": "notebook.project", "smoke_overrides": "notebook.project",
-    "sample_sources": "notebook.project", "run_selftest": "notebook.selftest", "config_form": "notebook.ui",
-    "LiveTrainDisplay": "notebook.ui", "start_training": "notebook.ui",
+    "sample_sources": "notebook.project", "run_selftest": "notebook.selftest", "config_form": "notebook.form",
+    "LiveTrainDisplay": "notebook.live", "start_training": "notebook.jobs",
     # whole course / tests
     "run_demo": "toy.demo", "build_tiny_model": "toy.testing",
 }

@@ -7,7 +7,13 @@ import matplotlib
 import pytest
 from ipywidgets.embed import embed_data
 
-from lora_nb import i18n; from lora_nb.notebook import ui
+from lora_nb import i18n
+from lora_nb.notebook.display import dataset_grid, figure_png, image_grid
+from lora_nb.notebook.form import config_form
+from lora_nb.notebook.jobs import start_training
+from lora_nb.notebook.live import LiveTrainDisplay
+from lora_nb.notebook.params import apply_params
+from lora_nb.notebook.start import friendly_errors
 from lora_nb.planning.advice.rates import lr_for_rank
 from lora_nb.config import GROUPS, Config
 from lora_nb.errors import ConfigError, DatasetError, LoraNbError
@@ -25,7 +31,7 @@ def _english(monkeypatch):
 
 # --- the form ----------------------------------------------------------------------------------
 def test_form_renders_every_field_in_group_tabs_with_help_as_tooltips():
-    form = ui.config_form(Config())
+    form = config_form(Config())
     infos = Config.field_info()
     assert set(form.widgets) == {f["name"] for f in infos}
     assert tab_titles(form.tabs) == [i18n.group_title(g) for g in GROUPS]
@@ -54,7 +60,7 @@ def tooltip(w) -> str:
 
 
 def test_form_in_chinese():
-    form = ui.config_form(Config(), lang="zh")
+    form = config_form(Config(), lang="zh")
     assert tab_titles(form.tabs)[0] == "模型"
     assert form.widgets["rank"].description == "秩 (network dim)"
     assert tooltip(form.widgets["rank"]) == i18n.FIELD_HELP_ZH["rank"]
@@ -62,7 +68,7 @@ def test_form_in_chinese():
 
 
 def test_changing_widgets_changes_the_config_and_set_config_changes_the_widgets():
-    form = ui.config_form(Config(), advisor=None)
+    form = config_form(Config(), advisor=None)
     seen = []
     form.observe(lambda f: seen.append(f.valid))
     form.widgets["optimizer"].value = "lion"
@@ -86,7 +92,7 @@ def test_changing_widgets_changes_the_config_and_set_config_changes_the_widgets(
 
 
 def test_learning_rate_follows_rank_until_edited_by_hand():
-    form = ui.config_form(Config(rank=16, learning_rate=1e-4))  # the default advisor: Flux LoRA guide's table
+    form = config_form(Config(rank=16, learning_rate=1e-4))  # the default advisor: Flux LoRA guide's table
     assert form.lr_follows_rank
     form.widgets["rank"].value = 64
     assert form.config.learning_rate == pytest.approx(lr_for_rank(64)) == pytest.approx(8e-5)
@@ -104,7 +110,7 @@ def test_learning_rate_follows_rank_until_edited_by_hand():
 
 
 def test_invalid_values_show_inline_and_block_the_config():
-    form = ui.config_form(Config(), advisor=None)
+    form = config_form(Config(), advisor=None)
     form.widgets["random_crop"].value = True  # with the default latent cache: invalid
     assert not form.valid
     msg = form.messages["random_crop"]
@@ -120,27 +126,27 @@ def test_invalid_values_show_inline_and_block_the_config():
 # --- parameters cell -> Config -----------------------------------------------------------------
 def test_apply_params_keeps_none_and_lets_lr_follow_a_new_rank():
     base = Config(rank=16, learning_rate=1e-4)
-    assert ui.apply_params(base, {"rank": None, "alpha": None}) == base
-    c = ui.apply_params(base, {"rank": 64, "alpha": 32.0})
+    assert apply_params(base, {"rank": None, "alpha": None}) == base
+    c = apply_params(base, {"rank": 64, "alpha": 32.0})
     assert c.rank == 64 and c.alpha == 32.0 and c.learning_rate == pytest.approx(8e-5)
-    assert ui.apply_params(base, {"rank": 64, "learning_rate": 3e-4}).learning_rate == 3e-4
+    assert apply_params(base, {"rank": 64, "learning_rate": 3e-4}).learning_rate == 3e-4
     manual = Config(rank=16, learning_rate=5e-4)  # set by hand earlier (differs from the rule): kept
-    assert ui.apply_params(manual, {"rank": 64}).learning_rate == 5e-4
+    assert apply_params(manual, {"rank": 64}).learning_rate == 5e-4
     with pytest.raises(ConfigError, match="unknown field 'rnak'"):
-        ui.apply_params(base, {"rnak": 8})
+        apply_params(base, {"rnak": 8})
 
 
 def test_image_and_dataset_grids(tiny_dataset):
     from PIL import Image
 
     paths = sorted(tiny_dataset.glob("*/*.png"))
-    grid = ui.image_grid(paths[:5], ["a", "b", "c", "d", "e"], cols=3, cell_size=64, title="t")
+    grid = image_grid(paths[:5], ["a", "b", "c", "d", "e"], cols=3, cell_size=64, title="t")
     assert isinstance(grid, Image.Image) and grid.width >= 3 * 64 and grid.height >= 2 * 64
-    sheet = ui.dataset_grid(tiny_dataset, max_images=4, cols=2, cell_size=64)
+    sheet = dataset_grid(tiny_dataset, max_images=4, cols=2, cell_size=64)
     assert sheet.width >= 2 * 64 and sheet.height >= 2 * 64
-    empty = ui.image_grid([], cell_size=32)
+    empty = image_grid([], cell_size=32)
     assert empty.width > 0
-    png = ui.figure_png(__import__("matplotlib.figure").figure.Figure(figsize=(2, 1)))
+    png = figure_png(__import__("matplotlib.figure").figure.Figure(figsize=(2, 1)))
     assert png.startswith(b"\x89PNG")
 
 
@@ -149,7 +155,7 @@ def test_friendly_errors_show_the_message_not_a_traceback(capsys):
 
     ip = InteractiveShell.instance()
     try:
-        assert ui.friendly_errors()
+        assert friendly_errors()
         res = ip.run_cell("from lora_nb.errors import LoraNbError\n"
                           "raise LoraNbError('run 01_collect first: no dataset in /x')")
         assert isinstance(res.error_in_exec, LoraNbError)
@@ -159,7 +165,7 @@ def test_friendly_errors_show_the_message_not_a_traceback(capsys):
         res = ip.run_cell("1/0")  # other errors keep their traceback (they are bugs)
         assert "ZeroDivisionError" in capsys.readouterr().out
     finally:
-        ui.friendly_errors(False)
+        friendly_errors(False)
         InteractiveShell.clear_instance()
 
 
@@ -173,7 +179,7 @@ def _config(tiny_sd15, data, out, **kw):
 def test_live_display_stop_button_saves_a_checkpoint_then_stops(tiny_sd15, tiny_dataset, tmp_path, capsys):
     from lora_nb.training.trainer import TrainCallback
 
-    live = ui.LiveTrainDisplay(every=1, headless=True)
+    live = LiveTrainDisplay(every=1, headless=True)
     assert isinstance(live, TrainCallback)
 
     class User(TrainCallback):  # clicks Stop during step 1, as a learner would
@@ -183,7 +189,7 @@ def test_live_display_stop_button_saves_a_checkpoint_then_stops(tiny_sd15, tiny_
 
     cfg = _config(tiny_sd15, tiny_dataset, tmp_path / "run", max_train_steps=5, sample_prompts=["toycircle"],
                   sample_every_n_steps=1, sample_steps=1)
-    job = ui.start_training(cfg, live, callbacks=[User()], background=True)
+    job = start_training(cfg, live, callbacks=[User()], background=True)
     result = job.wait(timeout=300)
     assert job.done and result.stopped_early and result.steps == 1
     assert [s for s, _ in result.checkpoints] == [1] and result.files["kohya"].is_file()
@@ -197,14 +203,14 @@ def test_live_display_stop_button_saves_a_checkpoint_then_stops(tiny_sd15, tiny_
 
 def test_training_errors_reach_wait(tmp_path, tiny_sd15):
     cfg = _config(tiny_sd15, tmp_path / "nothing", tmp_path / "run", max_train_steps=1)
-    job = ui.start_training(cfg, ui.LiveTrainDisplay(headless=True), background=True)
+    job = start_training(cfg, LiveTrainDisplay(headless=True), background=True)
     with pytest.raises(DatasetError):
         job.wait(timeout=120)
 
 
 def test_interrupting_wait_stops_the_run_cleanly(tiny_sd15, tiny_dataset, tmp_path):
     cfg = _config(tiny_sd15, tiny_dataset, tmp_path / "run", max_train_steps=50)
-    job = ui.start_training(cfg, None, background=True)  # no display: job.stop() still works
+    job = start_training(cfg, None, background=True)  # no display: job.stop() still works
 
     class Interrupted:  # the kernel's interrupt button while the cell waits in job.wait()
         def __init__(self, thread):
