@@ -22,8 +22,8 @@ _VERBS = {
     "crop_folder": "dataset.crop", "render_crop_preview": "dataset.crop",
     "remove_background": "dataset.background", "load_remover": "dataset.background",
     # step 3-4: captions and tags
-    "caption_folder": "dataset.caption", "CleanOptions": "dataset.tags", "clean_folder": "dataset.tags", "caption_stats": "dataset.tags",
-    "plot_tag_frequency": "dataset.tags", "tag_frequency": "dataset.tags", "caption_editor": "notebook.caption_widget",
+    "caption_folder": "dataset.caption", "CleanOptions": "dataset.clean", "clean_folder": "dataset.clean", "caption_stats": "dataset.tag_stats",
+    "plot_tag_frequency": "dataset.tag_stats", "tag_frequency": "dataset.tag_stats", "caption_editor": "notebook.caption_widget",
     "unique_identifiers": "dataset.identifiers", "assign_identifiers": "dataset.identifiers",
     # before training: the plan
     "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner", "recommend": "planning.advice.recipe",

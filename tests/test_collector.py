@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.dataset import collector as collect_mod
-from lora_nb.dataset.collector import collect, find_duplicates, safe_name
+from lora_nb.dataset import sources as sources_mod
+from lora_nb.dataset.collector import collect, safe_name
+from lora_nb.dataset.duplicates import find_duplicates
 from lora_nb.errors import ConfigError, DatasetError
 
 
@@ -308,7 +309,7 @@ def test_concepts_repeats_and_validation(tmp_path):
 
 def test_drive_paths(tmp_path, monkeypatch):
     drive = tmp_path / "content" / "drive"
-    monkeypatch.setattr(collect_mod, "DRIVE_ROOT", drive)
+    monkeypatch.setattr(sources_mod, "DRIVE_ROOT", drive)
     monkeypatch.setattr("lora_nb.env.in_colab", lambda: True)
     with pytest.raises(DatasetError, match=r"not mounted: run `from google.colab import drive"):
         collect(f"{drive}/MyDrive/photos", tmp_path / "ds", progress=False)

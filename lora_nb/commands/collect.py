@@ -14,7 +14,9 @@ from __future__ import annotations
 
 def add_arguments(p):
     from ..dataset.auditor import RECOMMENDED_IMAGES
-    from ..dataset.collector import DEDUPE_CHOICES, HASH_DISTANCE, MAX_MB, MIN_SIDE, TIMEOUT
+    from ..dataset.collector import DEDUPE_CHOICES, MIN_SIDE
+    from ..dataset.duplicates import HASH_DISTANCE
+    from ..dataset.sources import MAX_MB, TIMEOUT
     from ..images import DEFAULT_MAX_PIXELS
 
     p.add_argument("sources", nargs="+", metavar="SOURCE",

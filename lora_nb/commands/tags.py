@@ -83,8 +83,9 @@ def _trigger(values: list[str]) -> str | dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..dataset.tags import CleanOptions, caption_stats, clean_folder, load_clip_tokenizer, parse_replacements, \
-        parse_tag_list
+    from ..dataset.clean import CleanOptions, clean_folder
+    from ..dataset.tag_rules import parse_replacements, parse_tag_list
+    from ..dataset.tag_stats import caption_stats, load_clip_tokenizer
 
     root = Path(args.dir)
     tokenizer = load_clip_tokenizer(args.tokenizer) if args.tokenizer else None

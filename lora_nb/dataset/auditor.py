@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .concepts import caption_path, concept_folder_name, scan_concepts
+from .duplicates import HASH_DISTANCE, find_duplicates, phash
 from ..errors import ConfigError, DatasetError
 from ..grids import Tile, image_grid
 from ..images import ImageRejected, read_image
@@ -104,8 +105,6 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
         images) or style, scene (50+); one kind for all concepts or {concept name: kind}.
     resolution: the training resolution; smaller images are noted.
     """
-    from .collector import HASH_DISTANCE, find_duplicates, phash
-
     kinds = kind if isinstance(kind, dict) else {}
     for k in [kind] if isinstance(kind, str) else list(kind.values()):
         if k not in RECOMMENDED_IMAGES:

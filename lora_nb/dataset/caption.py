@@ -1,7 +1,7 @@
 """Automatic captions: one `Captioner` interface, three backends, one folder driver.
 
 - BLIP (`Salesforce/blip-image-captioning-large` / `-base`): one short natural-language sentence,
-  kohya's default captioner (Kohya practice guide §1.6).
+  kohya's default captioner (Kohya practice guide §2.1.6).
 - Florence-2 (`florence-community/Florence-2-base` / `-large`) through transformers' native
   classes, tasks `<CAPTION>`, `<DETAILED_CAPTION>`, `<MORE_DETAILED_CAPTION>`: the captioner of
   FluxTrainer walkthrough's ComfyUI workflow; longer, more complete prose.
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from .tag_rules import normalize_tag
 from ..env import offline
 from ..errors import ConfigError, DatasetError, LoraNbError, ModelLoadError
 
@@ -308,8 +309,6 @@ class WD14Tagger:
         if self.keep_rating and rating:
             tags.append(rating[1])
         if self.replace_underscores:
-            from .tags import normalize_tag
-
             tags = [normalize_tag(t, underscores=True) for t in tags]
         return tags
 
@@ -407,7 +406,7 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
     """
     from tqdm.auto import tqdm
 
-    from .tags import scan_captions
+    from .caption_files import scan_captions  # pulls PIL (concepts -> images)
     from ..textio import backup_files, read_caption, write_caption
 
     root = Path(root)

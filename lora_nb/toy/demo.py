@@ -65,7 +65,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     from ..evaluate.xy import xy_grid
     from ..fileio import atomic_write_text
     from ..planning.planner import plan, render_markdown
-    from ..dataset.tags import CleanOptions, clean_folder
+    from ..dataset.clean import CleanOptions, clean_folder
     from ..training.trainer import train
 
     import torch

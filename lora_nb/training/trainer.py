@@ -28,7 +28,7 @@ from ..errors import LoraNbError, TrainingDiverged
 from ..families import Models, check_config, get_family, sample_guidance
 from ..fileio import atomic_dir, atomic_write_text
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
-from ..dataset.tags import tag_frequency
+from ..dataset.tag_stats import tag_frequency
 
 LOG_NAME = "logs/train_log.jsonl"
 

@@ -1,0 +1,242 @@
+"""Clean the captions of a dataset: `CleanOptions`, `clean_caption` and the folder driver `clean_folder`.
+
+`clean_caption` applies the rules of `tag_rules` to one caption in a fixed order; `clean_folder`
+applies them to every caption of a dataset and writes the result to a new folder (or in place with a
+backup, when asked), and its `CleanReport` says what changed and what needs attention.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .caption_files import TRIGGERS_FILE, load_triggers, path_listing, rel_path, scan_captions
+from .identifiers import assign_identifiers
+from .tag_rules import (add_trigger, caption_style, dedupe_tags, has_trigger, normalize_caption, remove_tags,
+                        replace_tags, sort_tags, split_tags, tag_key, tidy_text)
+from ..errors import DatasetError
+from ..fileio import atomic_dir, atomic_write_text
+from ..textio import backup_files, read_caption_info, write_caption
+
+
+@dataclass
+class CleanOptions:
+    """What `clean_caption` / `clean_folder` do, in this order: normalise, replace, remove
+    (incl. blacklist), dedupe, add the trigger, sort."""
+
+    trigger: str | dict[str, str] = ""  # one word for all, {concept folder: word}, or "auto" (folder driver)
+    template: str = ""  # e.g. "This image is labeled as {trigger}. {caption}" (Flux LoRA guide); empty: trigger first
+    remove: list[str] = field(default_factory=list)  # tags/phrases the LoRA should learn; wildcards ok
+    blacklist: list[str] = field(default_factory=list)  # tags never wanted (watermark, signature, ...)
+    replace: dict[str, str] = field(default_factory=dict)
+    dedupe: bool = False
+    sort: str = ""  # "", "alpha" or "frequency"
+    keep_tokens: int = 0  # leading tags left in place by sort (and by shuffling at training time)
+    underscores: bool = False  # long_hair -> long hair
+    lowercase: bool = False
+    style: str = "auto"  # auto, tags or text
+    seed: int | None = None  # for trigger="auto"
+    tokenizer: object = None  # for trigger="auto": also avoid ids the base model's tokenizer knows
+
+    def __post_init__(self):
+        if self.sort not in ("", "alpha", "frequency"):
+            raise DatasetError(f"sort {self.sort!r} -> use 'alpha', 'frequency' or '' (no sorting)")
+        if self.keep_tokens < 0:
+            raise DatasetError("keep_tokens must be >= 0")
+        if self.template and "{trigger}" not in self.template and "{id}" not in self.template:
+            raise DatasetError(f"template {self.template!r} has no {{trigger}} placeholder -> e.g. "
+                               f"'This image is labeled as {{trigger}}. {{caption}}'")
+
+
+def clean_caption(caption: str, opts: CleanOptions, trigger: str | None = None,
+                  counts: Mapping[str, int] | None = None) -> str:
+    """Apply `opts` to one caption. `trigger` overrides opts.trigger (the folder driver passes the
+    concept's own); `counts` are dataset-wide tag counts for sort='frequency'."""
+    trig = trigger if trigger is not None else (opts.trigger if isinstance(opts.trigger, str) else "")
+    trig = "" if trig == "auto" else trig
+    style = caption_style(caption, opts.style)
+    text = normalize_caption(caption, opts.underscores, opts.lowercase, style)
+    text = replace_tags(text, opts.replace, style)
+    text = remove_tags(text, [*opts.remove, *opts.blacklist], style, keep=[trig])
+    if opts.dedupe:
+        text = dedupe_tags(text) if style == "tags" else tidy_text(text)
+    text = add_trigger(text, trig, opts.template or None, style)
+    if opts.sort:
+        keep = max(opts.keep_tokens, 1 if trig else 0)  # the trigger (or the template's first clause) stays first
+        text = sort_tags(text, keep, counts if opts.sort == "frequency" else None, style)
+    return text
+
+
+@dataclass
+class CleanReport:
+    """What `clean_folder` did (or, for a dry run, would do)."""
+
+    root: Path
+    out: Path | None  # the output folder; the root itself for in-place; None for a dry run
+    dry_run: bool
+    changes: list[tuple[Path, str, str]] = field(default_factory=list)  # (caption path, old, new)
+    unchanged: int = 0
+    reencoded: list[Path] = field(default_factory=list)  # BOM/GBK/CRLF/multi-line, rewritten as UTF-8
+    missing_captions: list[Path] = field(default_factory=list)  # images without a caption file
+    orphan_captions: list[Path] = field(default_factory=list)  # caption files without an image (not copied)
+    emptied: list[Path] = field(default_factory=list)  # captions that are empty after cleaning
+    triggers: dict[str, str] = field(default_factory=dict)  # concept folder -> trigger used
+    backup: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def diff(self, context: int = 0) -> str:
+        """A unified diff of every changed caption (paths relative to the dataset)."""
+        parts = []
+        for path, old, new in self.changes:
+            rel = rel_path(path, self.root)
+            parts.extend(difflib.unified_diff([old], [new], f"a/{rel}", f"b/{rel}", n=context, lineterm=""))
+        return "\n".join(parts)
+
+    def summary(self) -> str:
+        verb = "would change" if self.dry_run else "changed"
+        lines = [f"{verb} {len(self.changes)} caption(s), {self.unchanged} unchanged"
+                 + (f"; written to {self.out}" if self.out and not self.dry_run else "")]
+        if self.triggers:
+            lines.append("triggers: " + ", ".join(f"{k} -> {v}" for k, v in self.triggers.items()))
+        if self.backup:
+            lines.append(f"originals backed up in {self.backup}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _resolve_triggers(root: Path, opts: CleanOptions, concepts: list[str], out: Path | None = None) -> dict[str, str]:
+    t = opts.trigger
+    if isinstance(t, dict):
+        unknown = sorted(set(t) - set(concepts))
+        if unknown:
+            raise DatasetError(f"trigger given for unknown concept folder(s) {unknown} -> use one of "
+                               f"{sorted(set(concepts))}")
+        return {c: t.get(c, "") for c in concepts}
+    if t == "auto":  # Flux LoRA guide: one unique id per concept, kept across runs in triggers.json
+        existing = {**(load_triggers(out) if out is not None and Path(out).is_dir() else {}), **load_triggers(root)}
+        return assign_identifiers(concepts, tokenizer=opts.tokenizer, seed=opts.seed, existing=existing)
+    return {c: t for c in concepts}
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link (instant, no extra space) where the filesystem allows it, else copy."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.PathLike | None = None,
+                 in_place: bool = False, dry_run: bool = False, overwrite: bool = False,
+                 ext: str = ".txt") -> CleanReport:
+    """Clean every caption of a dataset and write the result to `out`, never over the originals.
+
+    `out` receives the same folder layout: images hard-linked (or copied) and cleaned captions in
+    UTF-8. `in_place=True` rewrites the captions inside `root` instead, after copying the
+    originals of every file it changes to `root/.lora_nb_backup/`. `dry_run=True` writes nothing;
+    the report's `diff()` shows what would change. Images without captions, caption files without
+    images and captions emptied by the cleaning are listed in the report, not silently dropped.
+    """
+    root = Path(root)
+    if not dry_run and not in_place and out is None:
+        raise DatasetError("no output given -> pass out=FOLDER (a new folder), in_place=True, or dry_run=True")
+    if in_place and out is not None:
+        raise DatasetError("both out and in_place given -> choose one")
+    files, orphans, shared = scan_captions(root, ext)
+    if not files:
+        raise DatasetError(f"{root}: no images found -> put the images (with .txt captions) in this folder or in "
+                           f"N_name concept folders")
+    if out is not None and not dry_run:
+        out = Path(out)
+        r, o = root.resolve(), out.resolve()
+        if o == r or r in o.parents or o in r.parents:
+            raise DatasetError(f"output {out} overlaps the dataset {root} -> choose a folder outside it, or use "
+                               f"in-place mode")
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise DatasetError(f"output folder {out} already exists and is not empty -> choose another folder or "
+                               f"allow overwriting it (--overwrite)")
+
+    concepts = list(dict.fromkeys(f.concept for f in files))
+    triggers = _resolve_triggers(root, opts, concepts, None if in_place else out)
+    rep = CleanReport(root, None if dry_run else (root if in_place else Path(out)), dry_run,
+                      orphan_captions=orphans, triggers={k: v for k, v in triggers.items() if v})
+    for cap, imgs in shared.items():
+        rep.warnings.append(f"{rel_path(cap, root)} is the caption of {len(imgs)} images "
+                            f"({', '.join(i.name for i in imgs)}) -> rename the images so each has its own")
+    if orphans:
+        rep.warnings.append(f"{len(orphans)} caption file(s) without an image, not carried over: "
+                            f"{path_listing(orphans, root)}")
+
+    # read everything first: a bad file stops the run before anything is written
+    originals: dict[Path, tuple[str, bool]] = {}
+    for f in files:
+        if f.caption in originals:
+            continue
+        if f.caption.is_file():
+            info = read_caption_info(f.caption)
+            originals[f.caption] = (info.text, info.clean_utf8)
+        else:
+            rep.missing_captions.append(f.image)
+    if rep.missing_captions:
+        rep.warnings.append(f"{len(rep.missing_captions)} image(s) without a caption file, left without one: "
+                            f"{path_listing(rep.missing_captions, root)}")
+    counts = None
+    if opts.sort == "frequency":
+        counts = Counter(tag_key(t) for text, _ in originals.values() for t in split_tags(text))
+
+    new_text: dict[Path, str] = {}
+    concept_of = {f.caption: f.concept for f in files}
+    for cap, (old, clean_utf8) in originals.items():
+        new = clean_caption(old, opts, trigger=triggers[concept_of[cap]], counts=counts)
+        new_text[cap] = new
+        if new != old:
+            rep.changes.append((cap, old, new))
+        else:
+            rep.unchanged += 1
+        if not clean_utf8:
+            rep.reencoded.append(cap)
+        if not new:
+            rep.emptied.append(cap)
+    if rep.emptied:
+        rep.warnings.append(f"{len(rep.emptied)} caption(s) are empty after cleaning: "
+                            f"{path_listing(rep.emptied, root)}")
+    if opts.keep_tokens and any(rep.triggers.values()):
+        late = [cap for cap, text in new_text.items() if triggers[concept_of[cap]]
+                and not any(has_trigger(t, triggers[concept_of[cap]])
+                            for t in split_tags(text)[:opts.keep_tokens])]
+        if late:
+            rep.warnings.append(f"{len(late)} caption(s) do not have the trigger within the first "
+                                f"{opts.keep_tokens} tag(s) kept fixed when shuffling")
+    if dry_run:
+        return rep
+
+    if in_place:
+        todo = [cap for cap, (old, clean_utf8) in originals.items() if new_text[cap] != old or not clean_utf8]
+        rep.backup = backup_files(root, todo, label="tags")
+        for cap in todo:
+            write_caption(cap, new_text[cap])
+        if rep.triggers:
+            _save_triggers(root, triggers)
+        return rep
+
+    with atomic_dir(out) as tmp:
+        for f in files:
+            dest_img = tmp / f.image.relative_to(root)
+            _link_or_copy(f.image, dest_img)
+            if f.caption in new_text:
+                write_caption(tmp / f.caption.relative_to(root), new_text[f.caption])
+        if rep.triggers:
+            _save_triggers(tmp, triggers)
+    return rep
+
+
+def _save_triggers(folder: Path, triggers: dict[str, str]) -> None:
+    data = {k: v for k, v in triggers.items() if v}
+    atomic_write_text(folder / TRIGGERS_FILE, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
