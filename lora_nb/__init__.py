@@ -33,9 +33,9 @@ _VERBS = {
     "train": "training.trainer", "TrainCallback": "training.trainer",
     "save_lora_files": "training.export.files", "read_lora_file": "families.lorafiles",
     # step 6: evaluate
-    "lora_files": "evaluate.xy", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy", "forgetting_check": "evaluate.xy",
+    "lora_files": "evaluate.files", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy", "forgetting_check": "evaluate.forgetting",
     "loss_figure": "evaluate.lossplot", "read_train_log": "evaluate.lossplot", "samples_grid": "evaluate.lossplot",
-    "load_pipeline": "evaluate.xy",
+    "load_pipeline": "evaluate.pipeline",
     # notebooks
     "open_project": "notebook.project", "smoke_mode": "notebook.project", "smoke_overrides": "notebook.project",
     "sample_sources": "notebook.project", "run_selftest": "notebook.selftest", "config_form": "notebook.form",

@@ -14,7 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-from lora_nb.evaluate import xy as ev
+from lora_nb.evaluate.axes import parse_axis
+from lora_nb.evaluate.files import lora_files
+from lora_nb.evaluate.forgetting import forgetting_check, image_difference
+from lora_nb.evaluate.pipeline import (_adapter_names, load_pipeline, pipeline_family, prepare_pipeline,
+                                       resolve_device, resolve_dtype)
+from lora_nb.evaluate.xy import mix_grid, xy_grid
+from lora_nb.families import SAMPLE_DEFAULTS
 from lora_nb.families.adapters import inject
 from lora_nb.errors import ConfigError, ModelLoadError
 
@@ -108,7 +114,7 @@ def loras(tiny_sd15, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pipe(tiny_sd15):
-    return ev.load_pipeline(tiny_sd15, device="cpu")
+    return load_pipeline(tiny_sd15, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -129,42 +135,42 @@ def test_checkpoint_order_from_names_and_metadata(tmp_path):
     save_file(t, str(tmp_path / "renamed.safetensors"), metadata={"ss_steps": "1500"})
     (tmp_path / "checkpoint-250").mkdir()
     save_file(t, str(tmp_path / "checkpoint-250" / "pytorch_lora_weights.safetensors"))
-    files = ev.lora_files([tmp_path, tmp_path / "checkpoint-250"])
+    files = lora_files([tmp_path, tmp_path / "checkpoint-250"])
     assert [f.step for f in files] == [250, 500, 1000, 1500, None]
     assert [f.label for f in files] == ["step 250", "step 500", "step 1000", "step 1500", "lora"]
     assert files[-1].path.name == "lora.safetensors"
-    assert ev.lora_files([tmp_path / "lora.safetensors", tmp_path / "renamed.safetensors"], sort=False)[0].step is None
+    assert lora_files([tmp_path / "lora.safetensors", tmp_path / "renamed.safetensors"], sort=False)[0].step is None
     with pytest.raises(ModelLoadError, match="not found"):
-        ev.lora_files(tmp_path / "nope.safetensors")
+        lora_files(tmp_path / "nope.safetensors")
     (tmp_path / "old.ckpt").write_bytes(b"x")
     with pytest.raises(ModelLoadError, match="pickle"):
-        ev.lora_files(tmp_path / "old.ckpt")
+        lora_files(tmp_path / "old.ckpt")
     (tmp_path / "broken.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelLoadError, match="not a readable"):
-        ev.lora_files(tmp_path / "broken.safetensors")
+        lora_files(tmp_path / "broken.safetensors")
 
 
 def test_parse_axis_specs():
-    assert ev.parse_axis("cfg=5,7,9").values == [5.0, 7.0, 9.0]
-    assert ev.parse_axis("steps=10, 20").values == [10, 20]
-    a = ev.parse_axis('prompt="a cat, sitting",a dog')
+    assert parse_axis("cfg=5,7,9").values == [5.0, 7.0, 9.0]
+    assert parse_axis("steps=10, 20").values == [10, 20]
+    a = parse_axis('prompt="a cat, sitting",a dog')
     assert a.values == ["a cat, sitting", "a dog"] and a.labels == a.values
-    assert ev.parse_axis("sampler=Euler a,DPM++ 2M Karras,default").values == \
+    assert parse_axis("sampler=Euler a,DPM++ 2M Karras,default").values == \
         ["euler_a", "dpmsolver++_karras", "default"]
-    assert ev.parse_axis("size=512x768,64x64").labels == ["512x768", "64x64"]
-    sr = ev.parse_axis("prompt_sr=cat,dog,fox")
+    assert parse_axis("size=512x768,64x64").labels == ["512x768", "64x64"]
+    sr = parse_axis("prompt_sr=cat,dog,fox")
     assert sr.values == ["cat", "dog", "fox"] and sr.title == "prompt S/R (cat)"
     for bad, msg in (("cfg=abc", "bad value"), ("foo=1", "unknown axis"), ("cfg", "no values"),
                      ("sampler=warp", "unknown sampler"), ("size=100x3", "multiples of 8"), ("steps=0", ">= 1")):
         with pytest.raises(ConfigError, match=msg):
-            ev.parse_axis(bad)
+            parse_axis(bad)
 
 
 # ------------------------------------------------------------------------------------------------
 # the XY grid
 # ------------------------------------------------------------------------------------------------
 def test_xy_grid_checkpoints_by_strengths(pipe, loras, base_image, tmp_path):
-    res = ev.xy_grid(pipe, [loras["b"], loras["a"]], PROMPT, strengths=[0, 0.5, 1.0], steps=STEPS, progress=False)
+    res = xy_grid(pipe, [loras["b"], loras["a"]], PROMPT, strengths=[0, 0.5, 1.0], steps=STEPS, progress=False)
     # rows = checkpoints in step order (final file last), columns = strengths
     assert res.shape == (1, 2, 3)
     assert res.y.title == "checkpoint" and res.y.labels == ["step 500", "lora"]
@@ -187,7 +193,7 @@ def test_xy_grid_checkpoints_by_strengths(pipe, loras, base_image, tmp_path):
     p = res.params[0][0]
     assert p[0]["loras"] == {} and p[1]["loras"] == {str(loras["a"]): 0.5} and p[2]["seed"] == 42
     assert p[1]["steps"] == STEPS and p[1]["cfg"] == 7.0 and p[1]["prompt"] == PROMPT
-    assert ev._adapter_names(pipe) == set()  # adapters removed again: the pipeline is the base model
+    assert _adapter_names(pipe) == set()  # adapters removed again: the pipeline is the base model
     out = res.save(tmp_path / "grid.png")
     with Image.open(out) as im:
         assert im.size == res.image.size
@@ -198,8 +204,8 @@ def test_xy_grid_checkpoints_by_strengths(pipe, loras, base_image, tmp_path):
 
 
 def test_run_folder_prompts_and_seeds_make_panels(pipe, loras):
-    res = ev.xy_grid(pipe, loras["run"], ["a red circle", "a green square"], strengths=[0, 1], seeds=[1, 2],
-                     steps=STEPS, cell_size=32, progress=False)
+    res = xy_grid(pipe, loras["run"], ["a red circle", "a green square"], strengths=[0, 1], seeds=[1, 2],
+                  steps=STEPS, cell_size=32, progress=False)
     assert res.shape == (4, 2, 2)
     assert res.panels == [{"prompt": "a red circle", "seed": "1"}, {"prompt": "a red circle", "seed": "2"},
                           {"prompt": "a green square", "seed": "1"}, {"prompt": "a green square", "seed": "2"}]
@@ -227,10 +233,10 @@ def test_seeds_drawn_in_batches_give_the_same_grid_in_fewer_calls(pipe, loras, m
 
     monkeypatch.setattr(type(pipe), "__call__", counting)
     kw = dict(strengths=[0, 1], seeds=[3, 1, 2], steps=STEPS, x="strength", y="lora", axes=["seed"], progress=False)
-    one = ev.xy_grid(pipe, loras["run"], "a red circle", **kw)
+    one = xy_grid(pipe, loras["run"], "a red circle", **kw)
     assert calls == [1] * 12
     calls.clear()
-    two = ev.xy_grid(pipe, loras["run"], "a red circle", batch=2, **kw)
+    two = xy_grid(pipe, loras["run"], "a red circle", batch=2, **kw)
     assert calls == [2, 1] * 4  # 2 checkpoints x 2 strengths, three seeds each
     for p in range(3):
         for r in range(2):
@@ -240,12 +246,12 @@ def test_seeds_drawn_in_batches_give_the_same_grid_in_fewer_calls(pipe, loras, m
                 assert one.params[p][r][c] == two.params[p][r][c]
     assert not same(two.cell(0, 1, panel=0), two.cell(0, 1, panel=1))  # each seed its own noise
     with pytest.raises(ConfigError, match="batch"):
-        ev.xy_grid(pipe, loras["run"], "a red circle", batch=0, **kw)
+        xy_grid(pipe, loras["run"], "a red circle", batch=0, **kw)
 
 
 def test_kohya_file_from_another_trainer_matches_diffusers_file(pipe, loras, base_image):
-    res = ev.xy_grid(pipe, [loras["a"], loras["kohya"]], PROMPT, strengths=[0.0, 0.7], steps=STEPS,
-                     sort_checkpoints=False, progress=False)
+    res = xy_grid(pipe, [loras["a"], loras["kohya"]], PROMPT, strengths=[0.0, 0.7], steps=STEPS,
+                  sort_checkpoints=False, progress=False)
     assert res.y.labels == ["step 500 (lora-step00000500.safetensors)", "step 500 (other_trainer.safetensors)"]
     assert same(res.cell(1, 0), base_image)
     assert not same(res.cell(1, 1), base_image)
@@ -253,8 +259,8 @@ def test_kohya_file_from_another_trainer_matches_diffusers_file(pipe, loras, bas
 
 
 def test_any_axis_can_be_another_parameter(pipe, loras, tiny_sd15, base_image):
-    res = ev.xy_grid(pipe, [], PROMPT, x="cfg=1,7", y="sampler=default,euler", axes=["prompt_sr=red,green"],
-                     steps=STEPS, progress=False)
+    res = xy_grid(pipe, [], PROMPT, x="cfg=1,7", y="sampler=default,euler", axes=["prompt_sr=red,green"],
+                  steps=STEPS, progress=False)
     assert res.shape == (2, 2, 2) and res.x.title == "CFG" and res.y.title == "sampler"
     assert res.panels == [{"prompt S/R (red)": "red"}, {"prompt S/R (red)": "green"}]
     assert same(res.cell(0, 1, panel=0), base_image)  # default sampler, cfg 7, original prompt
@@ -264,7 +270,7 @@ def test_any_axis_can_be_another_parameter(pipe, loras, tiny_sd15, base_image):
     assert res.params[0][1][0]["sampler"] == "euler"
     assert same(res.cell(0, 1, panel=1), plain_diffusers_image(tiny_sd15, "a green circle, blue background"))
     # steps across, a LoRA at fixed strength: the title names the fixed settings
-    res2 = ev.xy_grid(pipe, loras["a"], PROMPT, strengths=[0.8], x="steps=1,2", y="seed=3,4", progress=False)
+    res2 = xy_grid(pipe, loras["a"], PROMPT, strengths=[0.8], x="steps=1,2", y="seed=3,4", progress=False)
     assert res2.shape == (1, 2, 2) and res2.params[0][1][0]["seed"] == 4 and res2.params[0][0][1]["steps"] == 2
     assert "strength: 0.8" in res2.title and "checkpoint: step 500" in res2.title and "CFG: 7" in res2.title
     assert "steps:" not in res2.title and "seed:" not in res2.title  # they vary: on the axes, not in the title
@@ -273,15 +279,15 @@ def test_any_axis_can_be_another_parameter(pipe, loras, tiny_sd15, base_image):
 
 def test_axis_errors_are_explained(pipe, loras):
     with pytest.raises(ConfigError, match="does not occur"):
-        ev.xy_grid(pipe, [], PROMPT, x="prompt_sr=dragon,cat", steps=STEPS, progress=False)
+        xy_grid(pipe, [], PROMPT, x="prompt_sr=dragon,cat", steps=STEPS, progress=False)
     with pytest.raises(ConfigError, match="does not work with this sd15"):
-        ev.xy_grid(pipe, [], PROMPT, x="sampler=flow_euler", steps=STEPS, progress=False)
+        xy_grid(pipe, [], PROMPT, x="sampler=flow_euler", steps=STEPS, progress=False)
     with pytest.raises(ConfigError, match="used twice"):
-        ev.xy_grid(pipe, loras["a"], PROMPT, x="cfg=1,2", y="cfg=3,4", progress=False)
+        xy_grid(pipe, loras["a"], PROMPT, x="cfg=1,2", y="cfg=3,4", progress=False)
     with pytest.raises(ConfigError, match="give its values"):
-        ev.xy_grid(pipe, loras["a"], PROMPT, x="cfg", progress=False)
+        xy_grid(pipe, loras["a"], PROMPT, x="cfg", progress=False)
     with pytest.raises(ConfigError, match="needs LoRA files"):
-        ev.xy_grid(pipe, [], PROMPT, x="strength=0,1", progress=False)
+        xy_grid(pipe, [], PROMPT, x="strength=0,1", progress=False)
 
 
 def test_bad_lora_files_are_refused_and_leave_no_adapter(pipe, tmp_path):
@@ -294,21 +300,21 @@ def test_bad_lora_files_are_refused_and_leave_no_adapter(pipe, tmp_path):
     save_file({"lora_unet_down_blocks_0_attentions_0_proj_in.hada_w1_a": torch.ones(32, 4)},
               str(tmp_path / "loha.safetensors"))
     with pytest.raises(ModelLoadError, match="LyCORIS"):
-        ev.xy_grid(pipe, tmp_path / "loha.safetensors", PROMPT, strengths=[1], steps=STEPS, progress=False)
+        xy_grid(pipe, tmp_path / "loha.safetensors", PROMPT, strengths=[1], steps=STEPS, progress=False)
     for name in ("alien", "not_lora"):
         with pytest.raises(ModelLoadError, match="sd15") as e:
-            ev.xy_grid(pipe, tmp_path / f"{name}.safetensors", PROMPT, strengths=[1], steps=STEPS, progress=False)
+            xy_grid(pipe, tmp_path / f"{name}.safetensors", PROMPT, strengths=[1], steps=STEPS, progress=False)
         assert name in str(e.value)
-        assert ev._adapter_names(pipe) == set()
+        assert _adapter_names(pipe) == set()
 
 
 # ------------------------------------------------------------------------------------------------
 # mixing and forgetting
 # ------------------------------------------------------------------------------------------------
 def test_mixing_w_and_zero_equals_the_single_lora_at_w(pipe, loras, base_image):
-    single = ev.xy_grid(pipe, loras["a"], PROMPT, strengths=[0.6], steps=STEPS, progress=False).cell(0, 0)
-    mix = ev.mix_grid(pipe, {"land": loras["a"], "car": loras["b"]}, PROMPT,
-                      weights={"land": [0.0, 0.6], "car": [0.0, 0.6]}, steps=STEPS, progress=False)
+    single = xy_grid(pipe, loras["a"], PROMPT, strengths=[0.6], steps=STEPS, progress=False).cell(0, 0)
+    mix = mix_grid(pipe, {"land": loras["a"], "car": loras["b"]}, PROMPT,
+                   weights={"land": [0.0, 0.6], "car": [0.0, 0.6]}, steps=STEPS, progress=False)
     assert mix.shape == (1, 2, 2)
     assert mix.x.title == "land weight" and mix.y.title == "car weight"
     assert same(mix.cell(0, 1), single)  # land 0.6 + car 0 == land alone at 0.6
@@ -316,20 +322,20 @@ def test_mixing_w_and_zero_equals_the_single_lora_at_w(pipe, loras, base_image):
     assert not same(mix.cell(1, 1), single)  # car 0.6 added changes it
     assert not same(mix.cell(1, 0), mix.cell(1, 1))
     assert mix.params[0][1][1]["loras"] == {str(loras["a"]): 0.6, str(loras["b"]): 0.6}
-    combos = ev.mix_grid(pipe, [loras["a"], loras["b"]], [PROMPT, "a blue square"],
-                         combos=[(0.6, 0.0), (0.6, 0.6)], steps=STEPS, progress=False)
+    combos = mix_grid(pipe, [loras["a"], loras["b"]], [PROMPT, "a blue square"],
+                      combos=[(0.6, 0.0), (0.6, 0.6)], steps=STEPS, progress=False)
     assert combos.y.title == "LoRA weights" and combos.x.title == "prompt"
     assert combos.y.labels == ["lora-step00000500 0.6 + lora 0", "lora-step00000500 0.6 + lora 0.6"]
     assert same(combos.cell(0, 0), single) and same(combos.cell(1, 0), mix.cell(1, 1))
     with pytest.raises(ConfigError, match="one list per LoRA"):
-        ev.mix_grid(pipe, [loras["a"], loras["b"]], PROMPT, [[0, 1]], progress=False)
-    assert ev._adapter_names(pipe) == set()
+        mix_grid(pipe, [loras["a"], loras["b"]], PROMPT, [[0, 1]], progress=False)
+    assert _adapter_names(pipe) == set()
 
 
 def test_forgetting_check(pipe, loras, tiny_sd15):
     unrelated = ["a green square", "a blue circle"]
-    rep = ev.forgetting_check(pipe, loras["a"], unrelated, concept_prompt=PROMPT, seeds=[5], steps=STEPS,
-                              progress=False)
+    rep = forgetting_check(pipe, loras["a"], unrelated, concept_prompt=PROMPT, seeds=[5], steps=STEPS,
+                           progress=False)
     g = rep.grid
     assert g.shape == (1, 3, 2)
     assert g.x.labels == ["without LoRA", "with LoRA (1)"]
@@ -337,29 +343,29 @@ def test_forgetting_check(pipe, loras, tiny_sd15):
     assert same(g.cell(0, 0), plain_diffusers_image(tiny_sd15, "a green square", seed=5))
     assert rep.prompts == unrelated and len(rep.change) == 2
     for r, change in enumerate(rep.change):
-        assert change == pytest.approx(ev.image_difference(g.cell(r, 0), g.cell(r, 1)))
+        assert change == pytest.approx(image_difference(g.cell(r, 0), g.cell(r, 1)))
         assert change > 0  # a random LoRA changes everything
-    assert rep.concept_change == pytest.approx(ev.image_difference(g.cell(2, 0), g.cell(2, 1)))
+    assert rep.concept_change == pytest.approx(image_difference(g.cell(2, 0), g.cell(2, 1)))
     assert rep.worst[1] == max(rep.change)
     text = rep.summary()
     assert "a green square" in text and "(concept)" in text and "%" in text
-    assert ev.image_difference(g.cell(0, 0), g.cell(0, 0)) == 0.0
+    assert image_difference(g.cell(0, 0), g.cell(0, 0)) == 0.0
 
 
 # ------------------------------------------------------------------------------------------------
 # placement, CLI
 # ------------------------------------------------------------------------------------------------
 def test_cpu_placement_and_dtype(pipe):
-    assert ev.resolve_dtype("auto", ev.resolve_device("cpu")) == torch.float32
-    assert ev.resolve_dtype("bf16", ev.resolve_device("cpu")) == torch.bfloat16
-    assert ev.prepare_pipeline(pipe, "cpu") == "cpu"
+    assert resolve_dtype("auto", resolve_device("cpu")) == torch.float32
+    assert resolve_dtype("bf16", resolve_device("cpu")) == torch.bfloat16
+    assert prepare_pipeline(pipe, "cpu") == "cpu"
     assert pipe._progress_bar_config["disable"] is True
-    assert ev.pipeline_family(pipe) == "sd15"
+    assert pipeline_family(pipe) == "sd15"
     with pytest.raises(ConfigError):
-        ev.prepare_pipeline(pipe, "cpu", offload="magic")
+        prepare_pipeline(pipe, "cpu", offload="magic")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA"):
-            ev.resolve_device("cuda")
+            resolve_device("cuda")
 
 
 def test_cli_xy(tiny_sd15, loras, tmp_path, capsys):
@@ -396,7 +402,7 @@ def test_cli_xy(tiny_sd15, loras, tmp_path, capsys):
                "--out", str(tmp_path / "batch.png"), "--save-cells", str(tmp_path / "batch"), "--no-progress"])
     assert rc == 0 and "3 panel(s)" in capsys.readouterr().out
     cell = Image.open(tmp_path / "batch" / "p1_r0_c0.png")  # seed 2, drawn in a batch of three
-    reference = ev.xy_grid(str(tiny_sd15), [loras["a"]], PROMPT, strengths=[1], seeds=2, steps=STEPS, progress=False)
+    reference = xy_grid(str(tiny_sd15), [loras["a"]], PROMPT, strengths=[1], seeds=2, steps=STEPS, progress=False)
     assert np.abs(np.asarray(cell, dtype=np.int16) - np.asarray(reference.cell(0, 0), dtype=np.int16)).max() <= 2
 
     rc = main(["xy", "--base", str(tiny_sd15), "--prompt", PROMPT, "--x", "cfg=oops", "--device", "cpu",
@@ -417,12 +423,12 @@ def test_grid_from_a_real_training_run(pipe, tiny_sd15, tiny_dataset, tmp_path, 
                  optimizer="adamw", learning_rate=1e-2, rank=4, alpha=4, train_text_encoder=True,
                  sample_prompts=[PROMPT], sample_steps=1)
     result = train(cfg)
-    res = ev.xy_grid(pipe, result.output_dir, PROMPT, strengths=[0, 1], steps=STEPS, progress=False)
+    res = xy_grid(pipe, result.output_dir, PROMPT, strengths=[0, 1], steps=STEPS, progress=False)
     assert res.y.labels == ["step 1", "step 2"]
     assert [p["loras"] for p in res.params[0][1]] == [{}, {str(result.files["kohya"]): 1.0}]
     assert same(res.cell(1, 0), base_image) and not same(res.cell(1, 1), base_image)
-    both = ev.xy_grid(pipe, [result.files["kohya"], result.files["diffusers"]], PROMPT, strengths=[1], steps=STEPS,
-                      sort_checkpoints=False, progress=False)
+    both = xy_grid(pipe, [result.files["kohya"], result.files["diffusers"]], PROMPT, strengths=[1], steps=STEPS,
+                   sort_checkpoints=False, progress=False)
     assert same(both.cell(0, 0), both.cell(1, 0))  # the two export formats are the same LoRA
     log = read_train_log(result.output_dir)
     assert [s for s, _ in log.checkpoints] == [1, 2] and samples_grid(log) is not None
@@ -438,18 +444,18 @@ def test_xy_grid_on_sdxl_and_flux(family, tmp_path):
     base = build_tiny_model(family, tmp_path / f"tiny-{family}")
     lora = make_lora(base, tmp_path / "lora", "lora-step00000100.safetensors", seed=3, text_encoder=False)
     size = {"width": 64, "height": 64} if family == "flux" else {}
-    p = ev.load_pipeline(base, device="cpu")
-    assert ev.pipeline_family(p) == family
-    cfg = ev.SAMPLE_DEFAULTS[family]["cfg"]
-    res = ev.xy_grid(p, lora, "a red circle", strengths=[0, 1], steps=STEPS, progress=False, **size)
+    p = load_pipeline(base, device="cpu")
+    assert pipeline_family(p) == family
+    cfg = SAMPLE_DEFAULTS[family]["cfg"]
+    res = xy_grid(p, lora, "a red circle", strengths=[0, 1], steps=STEPS, progress=False, **size)
     assert res.shape == (1, 1, 2) and res.y.labels == ["step 100"]
     base_img = plain_diffusers_image(base, "a red circle", cfg=cfg, **size)
     assert same(res.cell(0, 0), base_img)
     assert not same(res.cell(0, 1), base_img)
     if family == "flux":
         with pytest.raises(ConfigError, match="does not work with this flux"):
-            ev.xy_grid(p, lora, "a red circle", strengths=[1], x="sampler=ddim", steps=STEPS, progress=False, **size)
-        res2 = ev.xy_grid(p, [], "a red circle", x="sampler=default,euler", steps=STEPS, progress=False, **size)
+            xy_grid(p, lora, "a red circle", strengths=[1], x="sampler=ddim", steps=STEPS, progress=False, **size)
+        res2 = xy_grid(p, [], "a red circle", x="sampler=default,euler", steps=STEPS, progress=False, **size)
         assert same(res2.cell(0, 0), res2.cell(0, 1))  # "euler" on Flux is its own flow-matching Euler
 
 
@@ -459,12 +465,12 @@ def test_xy_grid_on_sdxl_and_flux(family, tmp_path):
 @pytest.mark.gpu
 @pytest.mark.parametrize("offload", ["none", "model", "sequential"])
 def test_xy_grid_on_cuda_fp16_with_offload(tiny_sd15, loras, offload):
-    p = ev.load_pipeline(tiny_sd15, device="cuda", dtype="fp16", offload=offload)
+    p = load_pipeline(tiny_sd15, device="cuda", dtype="fp16", offload=offload)
     assert p.unet.dtype == torch.float16
-    base = ev.xy_grid(p, [], PROMPT, steps=STEPS, progress=False).cell(0, 0)
-    res = ev.xy_grid(p, [loras["a"], loras["kohya"]], PROMPT, strengths=[0, 1], steps=STEPS,
-                     sort_checkpoints=False, progress=False)
+    base = xy_grid(p, [], PROMPT, steps=STEPS, progress=False).cell(0, 0)
+    res = xy_grid(p, [loras["a"], loras["kohya"]], PROMPT, strengths=[0, 1], steps=STEPS,
+                  sort_checkpoints=False, progress=False)
     # GPU kernels need not be bitwise reproducible between calls, so compare within 1/1000
-    assert ev.image_difference(res.cell(0, 0), base) < 1e-3 and ev.image_difference(res.cell(1, 0), base) < 1e-3
-    assert ev.image_difference(res.cell(0, 1), base) > 1e-3
-    assert ev.image_difference(res.cell(0, 1), res.cell(1, 1)) < 1e-2  # kohya vs diffusers layout, fp16 kernels
+    assert image_difference(res.cell(0, 0), base) < 1e-3 and image_difference(res.cell(1, 0), base) < 1e-3
+    assert image_difference(res.cell(0, 1), base) > 1e-3
+    assert image_difference(res.cell(0, 1), res.cell(1, 1)) < 1e-2  # kohya vs diffusers layout, fp16 kernels

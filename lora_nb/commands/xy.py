@@ -105,7 +105,9 @@ def _named_loras(items: list[str]):
 
 
 def run(args) -> int:
-    from ..evaluate import xy as ev
+    from ..evaluate.forgetting import forgetting_check
+    from ..evaluate.pipeline import load_pipeline
+    from ..evaluate.xy import DEFAULT_STRENGTHS, mix_grid, xy_grid
     from ..errors import ConfigError
 
     common = dict(negative_prompt=args.negative_prompt, steps=args.steps, cfg=args.cfg, sampler=args.sampler,
@@ -122,23 +124,23 @@ def run(args) -> int:
     if not args.prompt and not args.forgetting:
         raise ConfigError("give at least one --prompt (with the LoRA's trigger word)")
 
-    pipe = ev.load_pipeline(args.base, device=args.device, dtype=args.dtype, offload=args.offload,
-                            quantize=args.quantize)
+    pipe = load_pipeline(args.base, device=args.device, dtype=args.dtype, offload=args.offload,
+                         quantize=args.quantize)
     label = Path(args.base).name or args.base
     if args.forgetting:
-        rep = ev.forgetting_check(pipe, args.lora[0], args.prompt or None,
-                                  strength=args.strength, concept_prompt=args.concept_prompt, seeds=args.seed,
-                                  **common)
+        rep = forgetting_check(pipe, args.lora[0], args.prompt or None,
+                               strength=args.strength, concept_prompt=args.concept_prompt, seeds=args.seed,
+                               **common)
         res = rep.grid
         print(rep.summary())
     elif args.mix:
-        res = ev.mix_grid(pipe, _named_loras(args.lora), args.prompt, args.weights, combos=args.combo,
-                          seeds=args.seed, x=args.x, y=args.y, axes=args.z, title=args.title, **common)
+        res = mix_grid(pipe, _named_loras(args.lora), args.prompt, args.weights, combos=args.combo,
+                       seeds=args.seed, x=args.x, y=args.y, axes=args.z, title=args.title, **common)
     else:
-        res = ev.xy_grid(pipe, args.lora, args.prompt,
-                         strengths=args.strengths if args.strengths is not None else ev.DEFAULT_STRENGTHS,
-                         seeds=args.seed, x=args.x or "strength", y=args.y or "lora", axes=args.z,
-                         title=args.title, **common)
+        res = xy_grid(pipe, args.lora, args.prompt,
+                      strengths=args.strengths if args.strengths is not None else DEFAULT_STRENGTHS,
+                      seeds=args.seed, x=args.x or "strength", y=args.y or "lora", axes=args.z,
+                      title=args.title, **common)
     out = res.save(args.out)
     if args.save_cells:
         res.save_cells(args.save_cells)

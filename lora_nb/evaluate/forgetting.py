@@ -1,0 +1,122 @@
+"""Step 6's forgetting check: does a LoRA leak into prompts it was not trained for?
+
+Renders unrelated prompts (and the concept prompt) without and with the LoRA, on the same noise,
+and measures how much each picture changes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import ConfigError
+from ..prompts import UNRELATED_PROMPTS
+from .axes import _as_list, _layout, make_axis
+from .engine import DEFAULT_SEED, _base_params, _render
+from .files import lora_files
+from .pipeline import _open, loras_loaded
+from .result import XYResult
+
+
+@dataclass
+class ForgettingReport:
+    """With vs without the LoRA on prompts unrelated to its concept.
+
+    `change[i]`: mean absolute pixel difference (0 = identical, 1 = inverted) for prompt i,
+    averaged over the tutorials. There is no universal threshold; compare it with `concept_change`
+    (the same measure on the LoRA's own prompt, when given): an unrelated prompt that changes
+    almost as much as the concept prompt means the LoRA overrides everything (overfitting, too
+    high a strength or rank; LoRA explainer's over-fitting signs).
+    """
+
+    grid: XYResult
+    prompts: list[str]
+    change: list[float]
+    concept_prompt: str | None = None
+    concept_change: float | None = None
+
+    @property
+    def worst(self) -> tuple[str, float]:
+        i = max(range(len(self.change)), key=self.change.__getitem__)
+        return self.prompts[i], self.change[i]
+
+    def summary(self) -> str:
+        lines = [f"{c:.3f}  {p}" for p, c in sorted(zip(self.prompts, self.change), key=lambda t: -t[1])]
+        if self.concept_change is not None:
+            lines.append(f"{self.concept_change:.3f}  (concept) {self.concept_prompt}")
+            ratio = self.worst[1] / self.concept_change if self.concept_change > 0 else math.inf
+            lines.append(f"largest unrelated change is {ratio:.0%} of the concept prompt's change")
+        return "\n".join(["change with/without LoRA (mean |pixel difference|, 0-1):", *lines])
+
+    def show(self):
+        self.grid.show()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return self.grid.save(path)
+
+    def _repr_png_(self) -> bytes:
+        return self.grid._repr_png_()
+
+
+def forgetting_check(
+    base,
+    lora: str | os.PathLike,
+    prompts: str | Sequence[str] | None = None,
+    *,
+    strength: float = 1.0,
+    concept_prompt: str | None = None,
+    seeds: int | Sequence[int] = DEFAULT_SEED,
+    negative_prompt: str = "",
+    steps: int | None = None,
+    cfg: float | None = None,
+    sampler: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    offload: str = "auto",
+    cell_size: int | None = None,
+    font: str | None = None,
+    progress: bool = True,
+    batch: int = 1,
+) -> ForgettingReport:
+    """Does the LoRA leak into prompts it was not trained for? Rows: prompts unrelated to the concept
+    (default `UNRELATED_PROMPTS`) plus the concept prompt if given; columns: without / with the LoRA.
+    `batch` as in `xy_grid`."""
+    files = lora_files(lora, sort=False)
+    if len(files) != 1:
+        raise ConfigError("forgetting_check takes one LoRA file -> pick the checkpoint to check")
+    unrelated = _as_list(prompts) if prompts else list(UNRELATED_PROMPTS)
+    rows = unrelated + ([concept_prompt] if concept_prompt else [])
+    labels = unrelated + ([f"(concept) {concept_prompt}"] if concept_prompt else [])
+    builtins = {
+        "lora": make_axis("lora", files),
+        "strength": make_axis("strength", [0.0, strength], ["without LoRA", f"with LoRA ({strength:g})"]),
+        "prompt": make_axis("prompt", rows, labels),
+        "seed": make_axis("seed", _as_list(seeds)),
+    }
+    ax, ay, panels, fixed = _layout(builtins, "strength", "prompt", ())
+    pipe, label = _open(base, device, dtype, offload)
+    params = _base_params(pipe, rows[0], negative_prompt, steps, cfg, sampler, width, height)
+    with loras_loaded(pipe, files):
+        res = _render(pipe, ax, ay, panels, fixed, params, files, title=None, base_label=f"{label} · forgetting check",
+                      cell_size=cell_size, progress=progress, font=font, desc="forgetting check", batch=batch)
+    diffs = [[image_difference(res.cells[p][r][0], res.cells[p][r][1]) for p in range(len(res.cells))]
+             for r in range(len(rows))]
+    change = [sum(d) / len(d) for d in diffs]
+    n = len(unrelated)
+    return ForgettingReport(res, unrelated, change[:n], concept_prompt, change[n] if concept_prompt else None)
+
+
+def image_difference(a, b) -> float:
+    """Mean absolute per-pixel difference of two RGB images, on a 0-1 scale."""
+    import numpy as np
+
+    if a.size != b.size:
+        b = b.resize(a.size)
+    x = np.asarray(a.convert("RGB"), dtype=np.float32)
+    y = np.asarray(b.convert("RGB"), dtype=np.float32)
+    return float(np.abs(x - y).mean() / 255.0)
