@@ -157,8 +157,8 @@ def random_batch(family: str, config, tiny: bool, device, dtype, gen):
 
 
 def run_one(family: str, tier: str, steps: int, tiny: bool, precision: str) -> dict:
-    from lora_nb.families.adapters import add_adapters
     from lora_nb.config import Config
+    from lora_nb.families.adapters import add_adapters
     from lora_nb.training.optimizers import make_optimizer
     from lora_nb.training.presets import choose_preset
 

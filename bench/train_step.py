@@ -43,11 +43,11 @@ def trainer_step_times(model: Path, data: Path, out: Path, steps: int, res: int,
 
 def bare_step_times(model: Path, data: Path, steps: int, res: int, batch: int) -> list[float]:
     """The same step without the kit: a fixed batch, plain PyTorch."""
+    import numpy as np
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from peft import LoraConfig
     from PIL import Image
     from transformers import CLIPTextModel, CLIPTokenizer
-    import numpy as np
 
     torch.manual_seed(0)
     tok = CLIPTokenizer.from_pretrained(model, subfolder="tokenizer")

@@ -13,6 +13,7 @@ import difflib
 import json
 import math
 import os
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
@@ -282,7 +283,7 @@ class Config:
                        f"learning_rate=1.0 (LoRA explainer), not {self.learning_rate}")
         return out
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         probs = self.problems()
         if probs:
             raise ConfigError("invalid config: " + "; ".join(probs))
@@ -299,7 +300,7 @@ class Config:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "Config":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
         """Build from a flat or grouped ({section: {field: value}}) dict; unknown keys are errors."""
         flat: dict[str, Any] = {}
         for k, v in data.items():
@@ -324,7 +325,7 @@ class Config:
         except ConfigError as e:
             raise ConfigError(f"{source}: {e}") from None
 
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         return Config.from_dict({**self.to_dict(), **changes})
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -340,7 +341,7 @@ class Config:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **overrides) -> "Config":
+    def load(cls, path: str | os.PathLike, **overrides) -> Config:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path} -> check the path, or create one with "

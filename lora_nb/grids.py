@@ -13,9 +13,9 @@ another script (a Chinese LoRA name, say) pass `font="path/to/NotoSansCJK.ttc"` 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 

@@ -2,13 +2,13 @@
 
 import pytest
 
+from lora_nb.config import Config
+from lora_nb.errors import ConfigError
 from lora_nb.planning.advice.concepts import concept_advice, find_identifiers
 from lora_nb.planning.advice.rates import lr_for_rank, rank_file_sizes, recommend_alpha, recommend_rank
 from lora_nb.planning.advice.recipe import advise, recommend
 from lora_nb.planning.advice.steps import align_steps, recommend_steps, repeats_epochs
 from lora_nb.planning.advice.tables import LR_BY_RANK
-from lora_nb.config import Config
-from lora_nb.errors import ConfigError
 
 
 # --- Flux LoRA guide §5: the worked examples -------------------------------------------------------

@@ -11,8 +11,13 @@ from PIL import Image, ImageDraw
 pytest.importorskip("rembg")
 onnx = pytest.importorskip("onnx")
 
-from lora_nb.dataset.background import (BackgroundRemover, find_model_file, load_remover, model_file_candidates,  # noqa: E402
-                                remove_background)
+from lora_nb.dataset.background import (  # noqa: E402
+    BackgroundRemover,
+    find_model_file,
+    load_remover,
+    model_file_candidates,
+    remove_background,
+)
 from lora_nb.errors import ModelLoadError  # noqa: E402
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from lora_nb.toy import builtin
 from lora_nb.errors import ModelLoadError
+from lora_nb.toy import builtin
 
 
 def test_tiny_shapes_is_found_inside_the_package():

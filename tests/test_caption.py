@@ -14,8 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.dataset.caption import (BlipCaptioner, Florence2Captioner, WD14Tagger, caption_folder, make_captioner,
-                             read_selected_tags)
+from lora_nb.dataset.caption import (
+    BlipCaptioner,
+    Florence2Captioner,
+    WD14Tagger,
+    caption_folder,
+    make_captioner,
+    read_selected_tags,
+)
 from lora_nb.errors import ConfigError, DatasetError, ModelLoadError
 
 WD14_TAGS = [  # (name, category, logit bias, weight on the red channel)
@@ -95,8 +101,7 @@ def build_tiny_florence2(path):
     """Florence-2 (DaViT vision tower + BART) with a byte-level BPE tokenizer of letters only and
     min_new_tokens in its generation config, so captions are non-empty letter strings."""
     import torch
-    from transformers import (BartTokenizer, Florence2Config, Florence2ForConditionalGeneration,
-                              Florence2Processor)
+    from transformers import BartTokenizer, Florence2Config, Florence2ForConditionalGeneration, Florence2Processor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
     vocab = {t: i for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>", *string.ascii_lowercase, "<mask>"])}

@@ -7,8 +7,8 @@ import ipywidgets as widgets
 import pytest
 from PIL import Image
 
-from lora_nb.notebook.caption_widget import CaptionEditor, caption_editor
 from lora_nb.errors import DatasetError
+from lora_nb.notebook.caption_widget import CaptionEditor, caption_editor
 
 
 def test_editor_shows_image_and_caption(tiny_dataset):

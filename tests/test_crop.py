@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from lora_nb.families.facts import FACTS
-from lora_nb.dataset.crop import (check_resolution, closest_bucket, crop_folder, crop_image,
-                          default_resolution, make_buckets, render_crop_preview, saliency_map, subject_box)
+from lora_nb.dataset.crop import (
+    check_resolution,
+    closest_bucket,
+    crop_folder,
+    crop_image,
+    default_resolution,
+    make_buckets,
+    render_crop_preview,
+    saliency_map,
+    subject_box,
+)
 from lora_nb.errors import ConfigError, DatasetError
+from lora_nb.families.facts import FACTS
 from lora_nb.images import ImageRejected
 
 

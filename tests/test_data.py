@@ -4,9 +4,17 @@ import pytest
 from PIL import Image
 
 from lora_nb.config import Config
-from lora_nb.training.data import (check_batch_fits, epoch_batches, load_pixels, process_caption, scan_dataset, steps_per_epoch,
-                          suggest_prompts, with_trigger)
 from lora_nb.errors import DatasetError
+from lora_nb.training.data import (
+    check_batch_fits,
+    epoch_batches,
+    load_pixels,
+    process_caption,
+    scan_dataset,
+    steps_per_epoch,
+    suggest_prompts,
+    with_trigger,
+)
 
 
 def cfg(root, **kw):

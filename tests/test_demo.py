@@ -4,8 +4,8 @@ README promises (the score curve over a full demo run is tests/test_tiny_base.py
 from PIL import Image
 from safetensors import safe_open
 
-from lora_nb.toy.builtin import builtin_model_dir
 from lora_nb.cli import main
+from lora_nb.toy.builtin import builtin_model_dir
 
 
 def test_demo_writes_lora_files_xy_grid_and_star_scores(tmp_path, capsys):

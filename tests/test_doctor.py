@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lora_nb.notebook import doctor
 from lora_nb.cli import main
 from lora_nb.env import GPUInfo
+from lora_nb.notebook import doctor
 
 ROOT = Path(__file__).resolve().parent.parent
 # torch: the installed one, since the torch runtime check compares it with what is loaded

@@ -14,15 +14,21 @@ import pytest
 import torch
 from PIL import Image
 
+from lora_nb.errors import ConfigError, ModelLoadError
 from lora_nb.evaluate.axes import parse_axis
 from lora_nb.evaluate.files import lora_files
 from lora_nb.evaluate.forgetting import forgetting_check, image_difference
-from lora_nb.evaluate.pipeline import (_adapter_names, load_pipeline, pipeline_family, prepare_pipeline,
-                                       resolve_device, resolve_dtype)
+from lora_nb.evaluate.pipeline import (
+    _adapter_names,
+    load_pipeline,
+    pipeline_family,
+    prepare_pipeline,
+    resolve_device,
+    resolve_dtype,
+)
 from lora_nb.evaluate.xy import mix_grid, xy_grid
 from lora_nb.families import SAMPLE_DEFAULTS
 from lora_nb.families.adapters import inject
-from lora_nb.errors import ConfigError, ModelLoadError
 
 PROMPT = "a red circle, blue background"
 STEPS = 2

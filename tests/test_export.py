@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from lora_nb.families.adapters import inject
 from lora_nb.config import Config
 from lora_nb.errors import LoraNbError, ModelLoadError
+from lora_nb.families import lorafiles
+from lora_nb.families.adapters import inject
+from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
 from lora_nb.training.export.compat import check_kohya_keys, comfyui_key_map
 from lora_nb.training.export.files import save_lora_files
 from lora_nb.training.export.metadata import kohya_model_hashes, lora_metadata
 from lora_nb.training.export.naming import ExportTarget
 from lora_nb.training.export.state_dicts import kohya_state_dict
-from lora_nb.families import lorafiles
-from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
 
 RANK, ALPHA = 4, 2.0  # alpha != rank: the scale alpha/rank = 0.5 must survive every format
 UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
@@ -105,7 +105,6 @@ def test_text_encoder_weights_load_into_a_flattened_clip_on_older_diffusers(trai
     2026-08 runtime: diffusers 0.39 + transformers 5.15); the kit's loader does what 0.41 does. Forced on here."""
     import diffusers.loaders.lora_pipeline as lp
 
-    import lora_nb.training.export as export
 
     fresh = _pipe(tiny_sd15)
     assert not hasattr(fresh.text_encoder, "text_model")  # transformers >= 5.6 (the lock and Colab's set)

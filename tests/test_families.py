@@ -11,9 +11,9 @@ from safetensors import safe_open
 
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
+from lora_nb.families import get_family
 from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
 from lora_nb.training.export.compat import check_kohya_keys, comfyui_key_map
-from lora_nb.families import get_family
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +91,8 @@ def test_sdxl_prompts_match_the_pipeline_and_clip_skip(tiny_sdxl):
 
 
 def test_sdxl_micro_conditioning_uses_original_size_crop_and_bucket():
-    from lora_nb.training.data import Sample
     from lora_nb.families.sdxl import SDXL
+    from lora_nb.training.data import Sample
     from lora_nb.training.trainer import center_crop
 
     s = Sample(image=None, caption="", concept="c", repeats=1, size=(100, 64), bucket=(64, 64))
@@ -351,8 +351,8 @@ def test_text_cache_on_disk_trains_as_in_memory_and_is_not_encoded_twice(tiny_fl
                                                                           monkeypatch):
     """cache_text_embeddings='disk': same losses as the RAM cache, nothing held in RAM, and a second
     run over the same folder (an interrupted run resumed) encodes no caption again."""
-    from lora_nb.families import check_config
     from lora_nb.evaluate.lossplot import read_train_log
+    from lora_nb.families import check_config
     from lora_nb.training.trainer import train
 
     family = type(get_family("flux"))

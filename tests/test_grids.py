@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.grids import (BACKGROUND, EMPTY, Tile, get_font, image_grid, image_row, labelled_grid, stack_panels,
-                           text_size, wrap_text)
+from lora_nb.grids import (
+    BACKGROUND,
+    EMPTY,
+    Tile,
+    get_font,
+    image_grid,
+    image_row,
+    labelled_grid,
+    stack_panels,
+    text_size,
+    wrap_text,
+)
 
 COLOURS = [(200, 30, 30), (30, 160, 60), (40, 60, 210), (220, 200, 40), (120, 40, 160), (20, 180, 190)]
 

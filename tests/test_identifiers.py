@@ -2,7 +2,7 @@
 
 import pytest
 
-from lora_nb.dataset.identifiers import (WORDS, assign_identifiers, identifier_problems, unique_identifiers)
+from lora_nb.dataset.identifiers import WORDS, assign_identifiers, identifier_problems, unique_identifiers
 
 
 class FakeTokenizer:

@@ -9,8 +9,18 @@ import pytest
 from PIL import Image
 
 from lora_nb.errors import DatasetError
-from lora_nb.images import (ImageRejected, copy_captions, decode_image, encode_image, image_size,
-                            parse_color, prepare_output_dir, read_image, to_rgb, walk_images)
+from lora_nb.images import (
+    ImageRejected,
+    copy_captions,
+    decode_image,
+    encode_image,
+    image_size,
+    parse_color,
+    prepare_output_dir,
+    read_image,
+    to_rgb,
+    walk_images,
+)
 
 
 def _bytes(img, fmt, **kw):

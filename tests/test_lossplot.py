@@ -8,8 +8,15 @@ import pytest
 from PIL import Image
 
 from lora_nb.errors import LoraNbError
-from lora_nb.evaluate.lossplot import (BAND_LABEL, SD15_BAND, ema, loss_figure, loss_summary, read_train_log,
-                              samples_grid)
+from lora_nb.evaluate.lossplot import (
+    BAND_LABEL,
+    SD15_BAND,
+    ema,
+    loss_figure,
+    loss_summary,
+    read_train_log,
+    samples_grid,
+)
 
 
 def _write_run(root):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lora_nb.toy import scenes
 from lora_nb.dataset.concepts import scan_concepts
+from lora_nb.toy import scenes
 from lora_nb.toy.scenes import SceneSpec, caption, make_scenes, random_scene, render_scene
 
 ROOT = Path(__file__).resolve().parent.parent

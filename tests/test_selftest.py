@@ -2,8 +2,8 @@
 
 import pytest
 
-from lora_nb.notebook import doctor, selftest
 from lora_nb.errors import LoraNbError
+from lora_nb.notebook import doctor, selftest
 
 
 def test_selftest_passes_here_with_two_real_training_steps(tiny_sd15):

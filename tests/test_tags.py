@@ -6,12 +6,22 @@ import os
 
 import pytest
 
-from lora_nb.errors import DatasetError
 from lora_nb.dataset.clean import CleanOptions, clean_caption, clean_folder
-from lora_nb.dataset.tag_rules import (add_trigger, dedupe_tags, has_trigger, is_natural_language, normalize_caption,
-                                      parse_replacements, parse_tag_list, remove_tags, replace_tags, sort_tags,
-                                      split_tags)
+from lora_nb.dataset.tag_rules import (
+    add_trigger,
+    dedupe_tags,
+    has_trigger,
+    is_natural_language,
+    normalize_caption,
+    parse_replacements,
+    parse_tag_list,
+    remove_tags,
+    replace_tags,
+    sort_tags,
+    split_tags,
+)
 from lora_nb.dataset.tag_stats import caption_stats, load_clip_tokenizer, plot_tag_frequency, tag_frequency
+from lora_nb.errors import DatasetError
 
 SEED000_TEMPLATE = "This image is labeled as {id}. {caption}"
 

@@ -17,14 +17,14 @@ def _write(tmp_path, data: bytes, name="c.txt"):
 
 
 def test_plain_utf8(tmp_path):
-    p = _write(tmp_path, "1girl, smile\n".encode())
+    p = _write(tmp_path, b"1girl, smile\n")
     info = read_caption_info(p)
     assert (info.text, info.encoding, info.clean_utf8) == ("1girl, smile", "utf-8", True)
     assert read_caption(p) == "1girl, smile"
 
 
 def test_utf8_bom_is_not_part_of_the_first_tag(tmp_path):
-    p = _write(tmp_path, codecs.BOM_UTF8 + "uehxbfklaq, cat".encode())
+    p = _write(tmp_path, codecs.BOM_UTF8 + b"uehxbfklaq, cat")
     assert read_caption(p) == "uehxbfklaq, cat"
     info = read_caption_info(p)
     assert info.encoding == "utf-8-sig" and not info.clean_utf8
@@ -90,7 +90,7 @@ def test_missing_file_error_names_the_file(tmp_path):
 def test_write_caption_is_one_line_utf8_without_bom(tmp_path):
     p = tmp_path / "sub" / "x.txt"
     write_caption(p, "a cat,\r\n黑色头发\x00")
-    assert p.read_bytes() == "a cat, 黑色头发\n".encode("utf-8")
+    assert p.read_bytes() == "a cat, 黑色头发\n".encode()
     assert read_caption_info(p).clean_utf8
     write_caption(p, "   ")
     assert p.read_bytes() == b""

@@ -8,6 +8,8 @@ import pytest
 from ipywidgets.embed import embed_data
 
 from lora_nb import i18n
+from lora_nb.config import GROUPS, Config
+from lora_nb.errors import ConfigError, DatasetError, LoraNbError
 from lora_nb.notebook.display import dataset_grid, figure_png, image_grid
 from lora_nb.notebook.form import config_form
 from lora_nb.notebook.jobs import start_training
@@ -15,8 +17,6 @@ from lora_nb.notebook.live import LiveTrainDisplay
 from lora_nb.notebook.params import apply_params
 from lora_nb.notebook.start import friendly_errors
 from lora_nb.planning.advice.rates import lr_for_rank
-from lora_nb.config import GROUPS, Config
-from lora_nb.errors import ConfigError, DatasetError, LoraNbError
 
 matplotlib.use("Agg")
 

@@ -105,10 +105,10 @@ def _named_loras(items: list[str]):
 
 
 def run(args) -> int:
+    from ..errors import ConfigError
     from ..evaluate.forgetting import forgetting_check
     from ..evaluate.pipeline import load_pipeline
     from ..evaluate.xy import DEFAULT_STRENGTHS, mix_grid, xy_grid
-    from ..errors import ConfigError
 
     common = dict(negative_prompt=args.negative_prompt, steps=args.steps, cfg=args.cfg, sampler=args.sampler,
                   width=args.width, height=args.height, cell_size=args.cell_size, font=args.font,

@@ -16,11 +16,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .concepts import caption_path, concept_folder_name, scan_concepts
-from .duplicates import HASH_DISTANCE, find_duplicates, phash
 from ..errors import ConfigError, DatasetError
 from ..grids import Tile, image_grid
 from ..images import ImageRejected, read_image
+from .concepts import caption_path, concept_folder_name, scan_concepts
+from .duplicates import HASH_DISTANCE, find_duplicates, phash
 
 # FluxTrainer walkthrough: concrete subjects ~30 images, general ones (style, scene) 50+
 RECOMMENDED_IMAGES = {"object": 30, "person": 30, "character": 30, "concept": 30, "style": 50, "scene": 50}

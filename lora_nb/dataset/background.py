@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelLoadError
-from ..images import (ImageRejected, copy_captions, encode_image, parse_color, prepare_output_dir, read_image,
-                     walk_images)
+from ..images import (
+    ImageRejected,
+    copy_captions,
+    encode_image,
+    parse_color,
+    prepare_output_dir,
+    read_image,
+    walk_images,
+)
 
 # Models rembg offers that take one image and return one mask (rembg's session names).
 MODELS = {

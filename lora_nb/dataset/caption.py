@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .tag_rules import normalize_tag
 from ..env import offline
 from ..errors import ConfigError, DatasetError, LoraNbError, ModelLoadError
+from .tag_rules import normalize_tag
 
 DEFAULT_MODELS = {
     "blip": "Salesforce/blip-image-captioning-large",
@@ -406,8 +406,8 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
     """
     from tqdm.auto import tqdm
 
-    from .caption_files import scan_captions  # pulls PIL (concepts -> images)
     from ..textio import backup_files, read_caption, write_caption
+    from .caption_files import scan_captions  # pulls PIL (concepts -> images)
 
     root = Path(root)
     if batch_size < 1:

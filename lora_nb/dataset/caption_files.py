@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .concepts import scan_concepts
 from ..errors import DatasetError
+from .concepts import scan_concepts
 
 TRIGGERS_FILE = "triggers.json"  # concept folder -> trigger, kept beside the captions
 

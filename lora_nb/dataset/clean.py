@@ -12,17 +12,28 @@ import json
 import os
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
-from .caption_files import TRIGGERS_FILE, load_triggers, path_listing, rel_path, scan_captions
-from .identifiers import assign_identifiers
-from .tag_rules import (add_trigger, caption_style, dedupe_tags, has_trigger, normalize_caption, remove_tags,
-                        replace_tags, sort_tags, split_tags, tag_key, tidy_text)
 from ..errors import DatasetError
 from ..fileio import atomic_dir, atomic_write_text
 from ..textio import backup_files, read_caption_info, write_caption
+from .caption_files import TRIGGERS_FILE, load_triggers, path_listing, rel_path, scan_captions
+from .identifiers import assign_identifiers
+from .tag_rules import (
+    add_trigger,
+    caption_style,
+    dedupe_tags,
+    has_trigger,
+    normalize_caption,
+    remove_tags,
+    replace_tags,
+    sort_tags,
+    split_tags,
+    tag_key,
+    tidy_text,
+)
 
 
 @dataclass

@@ -24,13 +24,21 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError, DatasetError
+from ..fileio import atomic_write_bytes, atomic_write_text
+from ..images import (
+    DEFAULT_MAX_PIXELS,
+    WHITE,
+    ImageRejected,
+    decode_image,
+    encode_image,
+    image_size,
+    output_suffix,
+    read_image,
+)
 from .concepts import concept_folder_name, parse_concept_folder, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, hamming, phash
 from .sources import CAPTION_EXT, MAX_MB, TIMEOUT, Rejected, SourceItem, iter_source, local_path
-from ..errors import ConfigError, DatasetError
-from ..fileio import atomic_write_bytes, atomic_write_text
-from ..images import (DEFAULT_MAX_PIXELS, WHITE, ImageRejected, decode_image, encode_image, image_size,
-                      output_suffix, read_image)
 
 MIN_SIDE = 256  # the smallest bucket side (Config.min_bucket_reso); smaller images only add blur
 DEDUPE_CHOICES = ("report", "remove", "off")

@@ -21,12 +21,19 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from .buckets import STEP, closest_bucket, make_buckets
 from ..errors import ConfigError
 from ..families.facts import facts
 from ..grids import Tile, image_grid
-from ..images import (ImageRejected, copy_captions, encode_image, parse_color, prepare_output_dir,
-                     read_image, walk_images)
+from ..images import (
+    ImageRejected,
+    copy_captions,
+    encode_image,
+    parse_color,
+    prepare_output_dir,
+    read_image,
+    walk_images,
+)
+from .buckets import STEP, closest_bucket, make_buckets
 
 MODES = ("center", "focus", "bucket")
 FOCUS_SOURCES = ("auto", "rembg", "saliency")

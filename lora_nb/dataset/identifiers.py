@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import re
 import string
-from typing import Iterable
+from collections.abc import Iterable
 
 ID_LENGTH = 10  # Flux LoRA guide: "10个随机英文字母"
 MIN_PIECES = 3  # fewer pieces than this means the tokenizer has seen (most of) the string before

@@ -17,15 +17,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .. import __version__, env
-from .concepts import parse_concept_folder
 from ..errors import DatasetError
 from ..images import IMAGE_EXTS, ImageRejected
+from .concepts import parse_concept_folder
 
 MAX_MB = 50.0
 TIMEOUT = 30.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..errors import DatasetError
 

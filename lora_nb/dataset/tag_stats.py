@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
-from .caption_files import load_triggers, path_listing, rel_path, scan_captions
-from .tag_rules import has_trigger, split_tags
 from ..errors import DatasetError, ModelLoadError
 from ..textio import read_caption, read_caption_info
+from .caption_files import load_triggers, path_listing, rel_path, scan_captions
+from .tag_rules import has_trigger, split_tags
 
 CLIP_MAX_TOKENS = 77  # CLIP's context incl. start/end tokens; kohya truncates beyond it (75 usable)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError, LoraNbError
 from ..families import SAMPLE_DEFAULTS
@@ -132,7 +132,7 @@ class _SeedBatches:
     opt-in: 1 for SDXL on a T4, all seeds for the 64 px tiny model on a CPU.
     """
 
-    def __init__(self, seed_axis: "Axis | None", batch: int):
+    def __init__(self, seed_axis: Axis | None, batch: int):
         self.seeds = list(seed_axis.values) if seed_axis is not None and batch > 1 else []
         self.batch = batch
         self.done: dict[str, dict[int, object]] = {}

@@ -7,12 +7,14 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..env import gpu_info, resolve_mixed_precision
 from ..errors import ConfigError, ModelLoadError
+from ..families.facts import facts
 from ..families.lorafiles import load_into_pipeline
 from .files import LoraFile
 
@@ -39,7 +41,7 @@ def resolve_device(device: str | None = None):
     return dev
 
 
-def resolve_dtype(dtype: str | None, device) -> "Any":
+def resolve_dtype(dtype: str | None, device) -> Any:
     """fp32 on CPU; on a GPU fp16 for Turing (T4, no bf16 units) and bf16 for Ampere and newer."""
     import torch
 
@@ -112,7 +114,7 @@ def prepare_pipeline(pipe, device: str | None = None, offload: str = "auto") -> 
     if offload == "auto":
         if sizes and max(sizes) > 0.8 * vram:
             offload = "sequential"
-        elif (pipeline_family(pipe) in ("sdxl", "flux") and vram < 24) or sum(sizes) > 0.7 * vram:
+        elif (facts(pipeline_family(pipe)).large and vram < 24) or sum(sizes) > 0.7 * vram:
             offload = "model"
         else:
             offload = "none"

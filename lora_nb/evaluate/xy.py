@@ -25,7 +25,7 @@ each value), `seed=1,2,3`, `size=512x512,512x768`. Axes beyond x and y become st
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError
 from .axes import Axis, _as_list, _layout, make_axis

@@ -32,7 +32,7 @@ KOHYA_MODULE = {  # ss_network_module as kohya / LyCORIS record it
 }
 
 
-def problems(config: "Config", family=None) -> list[str]:
+def problems(config: Config, family=None) -> list[str]:
     """Combinations of adapter settings that cannot work, each as 'field: what -> fix'."""
     out = []
     t = config.network_type
@@ -45,7 +45,7 @@ def problems(config: "Config", family=None) -> list[str]:
     return out
 
 
-def notes(config: "Config") -> list[str]:
+def notes(config: Config) -> list[str]:
     """What the user should know about the files this variant produces."""
     t = config.network_type
     if t in ("loha", "lokr") and "diffusers" in config.save_formats:
@@ -63,7 +63,7 @@ def notes(config: "Config") -> list[str]:
     return []
 
 
-def adapter_config(config: "Config", targets: list[str], conv_targets: list[str] = (),
+def adapter_config(config: Config, targets: list[str], conv_targets: list[str] = (),
                    text_encoder: bool = False):
     """The peft config for `config.network_type` on exact module names `targets` (+ `conv_targets`).
 
@@ -94,7 +94,7 @@ def adapter_config(config: "Config", targets: list[str], conv_targets: list[str]
     raise ConfigError(f"network_type: unknown {t!r}")  # pragma: no cover - Config validates choices
 
 
-def add_adapters(family, models, config: "Config") -> list[dict]:
+def add_adapters(family, models, config: Config) -> list[dict]:
     """Inject the adapters into the denoiser (and the text encoders when trained); returns the
     optimizer parameter groups (denoiser lr, text-encoder lr), LoRA weights in fp32."""
     import torch
@@ -154,7 +154,7 @@ def conv_names(module, within: tuple[str, ...]) -> list[str]:
     return [n for n, m in module.named_modules() if isinstance(m, torch.nn.Conv2d) and n.startswith(within)]
 
 
-def network_args(config: "Config") -> dict:
+def network_args(config: Config) -> dict:
     """kohya ss_network_args for the variant (what kohya / LyCORIS record for the same training)."""
     t = config.network_type
     args: dict = {}

@@ -55,8 +55,8 @@ class Family:
 
     def _load_denoiser_part(self, cls, src: str, subfolder: str, config: Config, device, dtype):
         """The UNet/transformer, frozen, on `device`: 16-bit (or fp32 on CPU), or bitsandbytes-quantised."""
-        from .quantize import load_quantized
         from .loading import load_part
+        from .quantize import load_quantized
 
         if config.quantization != "none":
             model = load_quantized(cls, src, subfolder, config, device, dtype)

@@ -45,7 +45,7 @@ def load_part(cls, source: str, subfolder: str | None, config: Config, **kw):
         kwargs["token"] = token
     try:
         return cls.from_pretrained(source, **kwargs)
-    except (OSError, EnvironmentError, ValueError) as e:
+    except (OSError, ValueError) as e:
         where = f"{source}/{subfolder}" if subfolder else source
         msg = str(e).splitlines()[0][:300]
         if "safetensors" in msg.lower() and not config.allow_pickle:

@@ -80,7 +80,7 @@ def load_into_pipeline(pipe, path: str | os.PathLike, **kwargs) -> None:
 
 
 def read_lora_file(path: str | os.PathLike, *, allow_pickle: bool = False
-                   ) -> tuple[dict[str, "torch.Tensor"], dict[str, str]]:
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(tensors, header metadata) of a LoRA file, or of a diffusers LoRA folder.
 
     Pickle formats are refused unless `allow_pickle`; even then they are opened with

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
 
-def problems(config: "Config") -> list[str]:
+def problems(config: Config) -> list[str]:
     if config.quantization == "none":
         return []
     try:
@@ -39,7 +39,7 @@ def problems(config: "Config") -> list[str]:
     return []
 
 
-def bnb_config(quantization: str, compute_dtype: "torch.dtype"):
+def bnb_config(quantization: str, compute_dtype: torch.dtype):
     """diffusers' BitsAndBytesConfig for 'nf4' or 'int8' (None for 'none')."""
     from diffusers import BitsAndBytesConfig
 
@@ -54,7 +54,7 @@ def bnb_config(quantization: str, compute_dtype: "torch.dtype"):
     raise ConfigError(f"quantization: {quantization!r} is not one of none, nf4, int8")
 
 
-def load_quantized(cls, source: str, subfolder: str | None, config: "Config", device, compute_dtype):
+def load_quantized(cls, source: str, subfolder: str | None, config: Config, device, compute_dtype):
     """`cls.from_pretrained` with the frozen Linear weights quantised as `config.quantization` says."""
     import torch
 
@@ -73,7 +73,7 @@ def load_quantized(cls, source: str, subfolder: str | None, config: "Config", de
     return model
 
 
-def quantize_linears(model: "torch.nn.Module", quantization: str, compute_dtype=None,
+def quantize_linears(model: torch.nn.Module, quantization: str, compute_dtype=None,
                      skip: tuple[str, ...] = ()) -> int:
     """Replace every nn.Linear of `model` (except names in `skip` and the model's
     `_keep_in_fp32_modules`) by a bitsandbytes NF4 / LLM.int8 layer holding the same weights,

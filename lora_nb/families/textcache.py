@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
 
-def impossible_reason(config: "Config") -> str | None:
+def impossible_reason(config: Config) -> str | None:
     """Why the captions cannot be cached for this config, or None when they can."""
     if config.train_text_encoder:
         return "the text encoder is trained, so its outputs change every step"
@@ -28,7 +28,7 @@ def impossible_reason(config: "Config") -> str | None:
     return None
 
 
-def problems(config: "Config") -> list[str]:
+def problems(config: Config) -> list[str]:
     why = impossible_reason(config)
     if config.cache_text_embeddings in ("yes", "disk") and why:
         return [f"cache_text_embeddings: cannot cache because {why} -> set cache_text_embeddings = 'auto' or "
@@ -36,11 +36,11 @@ def problems(config: "Config") -> list[str]:
     return []
 
 
-def enabled(config: "Config") -> bool:
+def enabled(config: Config) -> bool:
     return config.cache_text_embeddings != "no" and impossible_reason(config) is None
 
 
-def captions_to_cache(captions, config: "Config") -> list[str]:
+def captions_to_cache(captions, config: Config) -> list[str]:
     """Every distinct text the run will encode: training captions ('' with caption dropout),
     validation prompts and the empty negative prompt."""
     out = list(dict.fromkeys(captions))
@@ -60,18 +60,18 @@ class TextEmbeddingCache:
     clip skip, so another base model never reads them.
     """
 
-    def __init__(self, entries: dict[str, "dict | Path"], folder: "Path | None" = None):
+    def __init__(self, entries: dict[str, dict | Path], folder: Path | None = None):
         self.entries, self.folder = entries, folder
 
     @staticmethod
-    def file_for(folder: "Path", caption: str, model_key: str, clip_skip: int) -> "Path":
+    def file_for(folder: Path, caption: str, model_key: str, clip_skip: int) -> Path:
         import hashlib
 
         return folder / f"{hashlib.sha1(f'{model_key}|{clip_skip}|{caption}'.encode()).hexdigest()}.safetensors"
 
     @classmethod
     def build(cls, family, models, captions: list[str], clip_skip: int = 1, batch_size: int = 8,
-              progress: bool = True, folder: "Path | None" = None, model_key: str = "") -> "TextEmbeddingCache":
+              progress: bool = True, folder: Path | None = None, model_key: str = "") -> TextEmbeddingCache:
         import torch
         from tqdm.auto import tqdm
 

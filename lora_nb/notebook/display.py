@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import html
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..config import Config
 from ..dataset.caption import load_image
@@ -52,7 +52,8 @@ def image_grid(images: Sequence, labels: Sequence[str] | None = None, cols: int 
     """Images (paths or PIL images) in rows of `cols`, each with its label below; a PIL image."""
     from PIL import Image
 
-    from ..grids import Tile, image_grid as tile_grid
+    from ..grids import Tile
+    from ..grids import image_grid as tile_grid
 
     tiles = []
     for i, im in enumerate(images):
@@ -69,7 +70,8 @@ def dataset_grid(folder: str | Path, max_images: int = 24, cols: int = 6, cell_s
                  captions: bool = True, title: str | None = None):
     """Thumbnails of a dataset folder (concept folders included), each with its file name and the
     start of its caption; returns a PIL image."""
-    from ..grids import Tile, image_grid as tile_grid
+    from ..grids import Tile
+    from ..grids import image_grid as tile_grid
 
     folder = Path(folder)
     tiles = []

@@ -104,7 +104,7 @@ class SelftestReport:
         return (f"<div style='color:{color};font-weight:bold'>{html.escape(head)}</div>"
                 f"<table>{rows}</table>")
 
-    def raise_if_failed(self) -> "SelftestReport":
+    def raise_if_failed(self) -> SelftestReport:
         if not self.ok:
             raise LoraNbError("self-test failed: " + "; ".join(f"{c.name}: {c.detail} -> {c.fix}"
                                                                for c in self.failures))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -119,7 +120,7 @@ class ConfigForm:
         self._values: dict[str, Any] = config.to_dict()
         self._config = Config.from_dict(self._values)
         self._updating = False
-        self._listeners: list[Callable[["ConfigForm"], None]] = []
+        self._listeners: list[Callable[[ConfigForm], None]] = []
         self.problems: list[str] = []
         self.widgets: dict[str, widgets.Widget] = {}
         self.messages: dict[str, widgets.HTML] = {}  # per-field validation message
@@ -275,7 +276,7 @@ class ConfigForm:
         self._refresh_advice()
         self._validate()
 
-    def observe(self, fn: Callable[["ConfigForm"], None]) -> None:
+    def observe(self, fn: Callable[[ConfigForm], None]) -> None:
         """Call `fn(form)` after every change (valid or not)."""
         self._listeners.append(fn)
 

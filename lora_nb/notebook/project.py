@@ -141,7 +141,7 @@ class Project:
     # -- construction --------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike, *, family: str = "sd15", language: str = "en",
-               pretrained_model: str | None = None, config_overrides: dict | None = None) -> "Project":
+               pretrained_model: str | None = None, config_overrides: dict | None = None) -> Project:
         """Make (or update) the project at `path`: project.json plus a config.toml for `family`.
 
         Re-running 00_setup on an existing project keeps its steps and config and only changes
@@ -182,7 +182,7 @@ class Project:
         return proj
 
     @classmethod
-    def open(cls, path: str | os.PathLike, apply_language: bool = True) -> "Project":
+    def open(cls, path: str | os.PathLike, apply_language: bool = True) -> Project:
         """Open the project at `path`; a friendly error when there is none (00_setup not run).
 
         The project's language becomes the current one unless $LORA_NB_LANG says otherwise.

@@ -19,8 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .doctor import (  # noqa: F401  (re-exported: the checks were first written here)
-    CORE, OPTIONAL, PREINSTALLED_FILE, TORCH_PIN_ENV, Check, SelftestReport, check_gpu, check_torch,
-    check_versions, diagnose, expected_torch, installed_version, requirements)
+    CORE,
+    OPTIONAL,
+    PREINSTALLED_FILE,
+    TORCH_PIN_ENV,
+    Check,
+    SelftestReport,
+    check_gpu,
+    check_torch,
+    check_versions,
+    diagnose,
+    expected_torch,
+    installed_version,
+    requirements,
+)
 
 
 # --- where are we running ------------------------------------------------------------------------
@@ -60,8 +72,8 @@ def environment(use_drive: bool = True) -> Environment:
 def check_training(steps: int = 2, model_dir: str | os.PathLike | None = None,
                    workdir: str | os.PathLike | None = None) -> Check:
     """Train `steps` steps on the built-in tiny-shapes model (or `model_dir`) and load the LoRA file back."""
-    from ..toy.builtin import builtin_model_dir
     from ..config import Config
+    from ..toy.builtin import builtin_model_dir
     from ..toy.testing import make_toy_dataset
 
     own = workdir is None

@@ -14,27 +14,28 @@ text and matplotlib figures for the CLI (`lora-nb plan CONFIG.toml`) and the tra
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from ..errors import DatasetError
+from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
 from .advice.concepts import ConceptCount, as_counts, find_identifiers
 from .advice.data import Advice, Recipe
 from .advice.fitting import FITTING_GUIDE
 from .advice.rates import rank_file_sizes
 from .advice.recipe import advise, recommend
-from ..errors import DatasetError
-from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from ..config import Config
+    from ..training.presets import PresetChoice
     from .memory.fit import MemoryFit
     from .memory.gpus import GPU
     from .memory.measure import Measurement
     from .memory.timing import TimeEstimate
-    from ..training.presets import PresetChoice
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def steps_per_epoch_for_buckets(buckets: Mapping[Any, int], batch: int, grad_acc
     return math.ceil(batches / grad_accum)
 
 
-def step_plan(config: "Config", concepts, buckets: Mapping[Any, int] | None = None) -> StepPlan:
+def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None) -> StepPlan:
     """The step arithmetic for `config` on a dataset.
 
     concepts: `lora_nb.dataset.concepts.scan_concepts` output, or {name: n_images} / {name: (repeats,
@@ -150,7 +151,7 @@ class LRCurve:
     warmup_steps: int
 
 
-def lr_curve(config: "Config", total_steps: int, warmup_steps: int, max_points: int = 20000) -> LRCurve:
+def lr_curve(config: Config, total_steps: int, warmup_steps: int, max_points: int = 20000) -> LRCurve:
     """Step diffusers' real scheduler (`get_scheduler`) on a dummy optimizer and record the rate.
 
     Runs longer than `max_points` are sampled evenly through the scheduler's own lr function.
@@ -183,15 +184,15 @@ def lr_curve(config: "Config", total_steps: int, warmup_steps: int, max_points: 
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class Plan:
-    config: "Config"  # the config as it will train (GPU preset applied)
-    preset: "PresetChoice"
+    config: Config  # the config as it will train (GPU preset applied)
+    preset: PresetChoice
     dataset_source: str  # the folder scanned, or "counts"
     steps: StepPlan
     lr: LRCurve
     recipe: Recipe
     advice: list[Advice]
-    memory: "MemoryFit"
-    time: "TimeEstimate | None"
+    memory: MemoryFit
+    time: TimeEstimate | None
     file_sizes: list[dict]
     fitting_guide: list[dict]
     purpose: str = "person"  # what the recipe assumed the LoRA teaches
@@ -208,7 +209,7 @@ class Plan:
         return d
 
 
-def _scan(config: "Config"):
+def _scan(config: Config):
     """Concepts (name, images, repeats), samples per bucket, identifiers and notes, from the trainer's
     own dataset scan (`lora_nb.training.data.scan_dataset`: same images, captions and buckets as training)."""
     from ..dataset.concepts import parse_concept_folder
@@ -229,7 +230,7 @@ def _scan(config: "Config"):
     return list(concepts.values()), buckets, ids, list(scan.warnings), len(set(s.caption for s in scan.samples))
 
 
-def gpu_preset(config: "Config", gpu: "GPU | None") -> "PresetChoice":
+def gpu_preset(config: Config, gpu: GPU | None) -> PresetChoice:
     """The trainer's memory preset (`lora_nb.training.presets.choose_preset`) for the GPU the plan is for:
     gpu_preset 'auto' takes that GPU's tier (a T4 from a laptop), not this machine's."""
     from ..training.presets import PresetChoice, choose_preset
@@ -239,9 +240,9 @@ def gpu_preset(config: "Config", gpu: "GPU | None") -> "PresetChoice":
     return choose_preset(config, gpu_gb=gpu.memory_gb if gpu is not None else None)
 
 
-def plan(config: "Config", *, purpose: str | None = None, dataset_type: str | None = None, fit: str = "normal",
+def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None = None, fit: str = "normal",
          similar: bool | None = None, gpu: Any = "detect", counts=None, buckets: Mapping[Any, int] | None = None,
-         measured: "Measurement | None" = None, step_seconds: float | None = None) -> Plan:
+         measured: Measurement | None = None, step_seconds: float | None = None) -> Plan:
     """Everything to know before launching `config`.
 
     purpose: what the LoRA teaches (anime, character, person, object, style, scene, new) for rank and
@@ -393,7 +394,7 @@ def render_markdown(p: Plan) -> str:
     return "\n".join(L) + "\n"
 
 
-def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> "Figure":
+def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
     """The learning-rate schedule, with the warmup end and the checkpoints marked."""
     from matplotlib.figure import Figure
 
@@ -413,7 +414,7 @@ def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> "Figure":
     return fig
 
 
-def memory_figure(mf: "MemoryFit") -> "Figure":
+def memory_figure(mf: MemoryFit) -> Figure:
     """Stacked bar of the predicted training-step peak by part against the GPU's memory (plus a bar
     for the caching or encoding phase when that one is higher)."""
     from matplotlib.figure import Figure
@@ -448,7 +449,7 @@ def memory_figure(mf: "MemoryFit") -> "Figure":
     return fig
 
 
-def render_figures(p: Plan) -> dict[str, "Figure"]:
+def render_figures(p: Plan) -> dict[str, Figure]:
     """{'lr': schedule figure, 'memory': memory bar} for the notebook (display) or the CLI (savefig)."""
     return {"lr": lr_figure(p.lr, p.steps.checkpoint_steps), "memory": memory_figure(p.memory)}
 

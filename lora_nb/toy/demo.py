@@ -57,18 +57,18 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
 
     With the sample data the XY grid has `grid_seeds` seeds and every cell gets a zigzag-star score
     (`star_scores.md`): the concept should be absent at strength 0 and appear towards strength 1."""
-    from .builtin import builtin_model_dir
-    from ..dataset.collector import collect
+    import torch
+
     from ..config import Config
+    from ..dataset.clean import CleanOptions, clean_folder
+    from ..dataset.collector import collect
     from ..dataset.crop import crop_folder
-    from .detect import star_curve
     from ..evaluate.xy import xy_grid
     from ..fileio import atomic_write_text
     from ..planning.planner import plan, render_markdown
-    from ..dataset.clean import CleanOptions, clean_folder
     from ..training.trainer import train
-
-    import torch
+    from .builtin import builtin_model_dir
+    from .detect import star_curve
 
     if not torch.cuda.is_available():
         # the tiny model gains nothing from threads, and on a busy CPU OpenMP threads waiting on

@@ -21,9 +21,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import Config
 from ..dataset.buckets import choose_bucket, make_buckets
 from ..dataset.concepts import caption_path, scan_concepts
-from ..config import Config
 from ..errors import DatasetError
 from ..prompts import UNRELATED_PROMPTS
 

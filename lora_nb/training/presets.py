@@ -102,7 +102,7 @@ def get_preset(family: str, tier: str) -> Preset:
 class PresetChoice:
     """What a preset did to a config: the result, the fields set, and the user's values it kept."""
 
-    config: "Config"
+    config: Config
     preset: Preset | None
     applied: dict[str, Any] = field(default_factory=dict)
     kept: dict[str, tuple[Any, Any]] = field(default_factory=dict)  # field: (your value, preset's value)
@@ -128,7 +128,7 @@ def _defaults() -> dict[str, Any]:
     return out
 
 
-def choose_preset(config: "Config", tier: str | None = None, gpu_gb: float | None = None) -> PresetChoice:
+def choose_preset(config: Config, tier: str | None = None, gpu_gb: float | None = None) -> PresetChoice:
     """Apply the memory preset for `config.family` to the fields still at their defaults.
 
     tier: a tier name to force; default `config.gpu_preset` ('auto' detects the GPU; `gpu_gb`

@@ -22,13 +22,22 @@ from pathlib import Path
 import torch
 
 from ..config import Config
-from .data import (DatasetScan, LatentCache, check_batch_fits, epoch_batches, load_pixels, process_caption,
-                   scan_dataset, steps_per_epoch, suggest_prompts)
+from ..dataset.tag_stats import tag_frequency
 from ..errors import LoraNbError, TrainingDiverged
 from ..families import Models, check_config, get_family, sample_guidance
 from ..fileio import atomic_dir, atomic_write_text
+from .data import (
+    DatasetScan,
+    LatentCache,
+    check_batch_fits,
+    epoch_batches,
+    load_pixels,
+    process_caption,
+    scan_dataset,
+    steps_per_epoch,
+    suggest_prompts,
+)
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
-from ..dataset.tag_stats import tag_frequency
 
 LOG_NAME = "logs/train_log.jsonl"
 
@@ -36,11 +45,11 @@ LOG_NAME = "logs/train_log.jsonl"
 class TrainCallback:
     """Hooks for notebooks (live loss plot, sample preview, stop button). All optional."""
 
-    def on_start(self, run: "RunInfo") -> None: ...
+    def on_start(self, run: RunInfo) -> None: ...
     def on_step(self, step: int, logs: dict) -> None: ...
     def on_checkpoint(self, step: int, files: dict) -> None: ...
     def on_sample(self, step: int, paths: list[Path]) -> None: ...
-    def on_end(self, result: "TrainResult") -> None: ...
+    def on_end(self, result: TrainResult) -> None: ...
     def should_stop(self) -> bool:
         return False
 
@@ -99,9 +108,9 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     from diffusers.optimization import get_scheduler
     from tqdm.auto import tqdm
 
+    from ..env import resolve_mixed_precision
     from ..families.adapters import notes as adapter_notes
     from ..families.adapters import trained_text_encoders
-    from ..env import resolve_mixed_precision
     from .optimizers import make_optimizer
     from .presets import choose_preset
 
@@ -342,7 +351,7 @@ def _noise(latents, gen, config: Config):
                       config.multires_noise_discount)
 
 
-def _diverged(step: int, last_good: int | None, config: Config, log: "RunLog") -> TrainingDiverged:
+def _diverged(step: int, last_good: int | None, config: Config, log: RunLog) -> TrainingDiverged:
     log.event("diverged", step)
     kept = (f"the last good checkpoint (step {last_good}) is kept in {config.output_dir}" if last_good
             else "no checkpoint had been saved yet")

@@ -4,8 +4,8 @@ the Flux LoRA guide's rules on when to split them into separate LoRAs."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ...dataset.identifiers import assign_identifiers
 from .data import Advice

@@ -4,10 +4,11 @@ per rank next to the sizes the tutorials quote."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ...families.facts import facts
 from ...errors import ConfigError
+from ...families.facts import facts
 from ..memory.reference import ATTENTION_TARGETS, KOHYA_TARGETS, adapter_file_mb, lora_file_mb
 from .tables import LR_BY_RANK, NEW_CONTENT_MIN_IMAGES, purpose_info
 
@@ -111,7 +112,7 @@ def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
     return list(KOHYA_TARGETS["unet"]), list(KOHYA_TARGETS["text_encoder"])
 
 
-def rank_file_sizes(config: "Config", ranks: Iterable[int] = (4, 8, 16, 32, 64, 128, 256)) -> list[dict]:
+def rank_file_sizes(config: Config, ranks: Iterable[int] = (4, 8, 16, 32, 64, 128, 256)) -> list[dict]:
     """Adapter file size per rank for this config's adapter and layers (as the trainer picks them),
     next to the size with the seed's target set and the size the seed quotes."""
     fam = config.family
@@ -126,7 +127,7 @@ def rank_file_sizes(config: "Config", ranks: Iterable[int] = (4, 8, 16, 32, 64, 
     return out
 
 
-def file_size_reason(config: "Config") -> str:
+def file_size_reason(config: Config) -> str:
     fam = config.family
     ref = SEED_FILE_SIZES[fam]
     txt = (f"Sizes come from the real {fam} layer shapes: rank x (inputs + outputs) values per adapted layer "

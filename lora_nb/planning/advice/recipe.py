@@ -4,15 +4,23 @@ config against the tutorials' rules."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ...families.facts import facts
 from ...errors import ConfigError
+from ...families.facts import facts
 from ..memory.reference import adapter_file_mb
 from .concepts import ConceptCount, as_counts, concept_advice
 from .data import Advice, LoraRecipe, Recipe
-from .rates import (ALPHA_REASON, SEED_FILE_SIZES, file_size_reason, lr_for_rank, lr_reason, recommend_alpha,
-                    recommend_rank)
+from .rates import (
+    ALPHA_REASON,
+    SEED_FILE_SIZES,
+    file_size_reason,
+    lr_for_rank,
+    lr_reason,
+    recommend_alpha,
+    recommend_rank,
+)
 from .steps import align_steps, recommend_steps, repeats_epochs
 from .tables import NEW_CONTENT_MIN_IMAGES, REPEATS_EPOCHS, SMALL_SET, checkpoint_interval, purpose_info
 
@@ -71,7 +79,7 @@ def recommend(n_images: int | None = None, *, concepts=None, purpose: str = "per
     return Recipe(loras, advice, ids)
 
 
-def advise(config: "Config", concepts=None, *, purpose: str | None = None, dataset_type: str | None = None,
+def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset_type: str | None = None,
            fit: str = "normal", similar: bool | None = None, total_steps: int | None = None,
            identifiers: Mapping[str, str | None] | None = None) -> list[Advice]:
     """Compare `config` with the tutorials' rules and return what to keep or change, with reasons.

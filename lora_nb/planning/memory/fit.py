@@ -33,7 +33,7 @@ class MemoryFit:
     headroom_gb: float | None
     suggestions: list[Suggestion]  # single changes, each with its predicted total
     combined: Suggestion | None  # the changes, in the order listed, that together make it fit
-    measured: "Measurement | None" = None
+    measured: Measurement | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,7 +61,7 @@ _CHANGES = (
 )
 
 
-def _change(config: "Config", key: str) -> dict | None:
+def _change(config: Config, key: str) -> dict | None:
     """The Config fields that make change `key`, or None when it does not apply."""
     if key == "cache_latents":
         return {"cache_latents": "memory"} if config.cache_latents == "none" else None
@@ -99,8 +99,8 @@ def _change(config: "Config", key: str) -> dict | None:
     raise KeyError(key)  # pragma: no cover
 
 
-def memory_fit(config: "Config", gpu: "str | GPU | None" = "detect", *, n_images: int | None = None,
-               n_captions: int | None = None, measured: "Measurement | None" = None) -> MemoryFit:
+def memory_fit(config: Config, gpu: str | GPU | None = "detect", *, n_images: int | None = None,
+               n_captions: int | None = None, measured: Measurement | None = None) -> MemoryFit:
     """Predict the peak and say whether it fits `gpu` (a preset name, 'detect' or None); if not, each
     change that helps, with its prediction, and the changes that together make it fit.
 

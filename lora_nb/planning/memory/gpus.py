@@ -34,7 +34,7 @@ _GPU_ALIASES = {"t4": "T4-16GB", "16gb": "T4-16GB", "16": "T4-16GB", "12": "12GB
                 "a100": "A100-40GB", "40gb": "A100-40GB", "40": "A100-40GB", "80gb": "A100-80GB", "80": "A100-80GB"}
 
 
-def resolve_gpu(gpu: "str | GPU | None") -> GPU | None:
+def resolve_gpu(gpu: str | GPU | None) -> GPU | None:
     """A preset name (case-insensitive: 't4', '16GB', '24gb', 'a100-80gb'...), 'detect', a GPU or None."""
     if gpu is None or isinstance(gpu, GPU):
         return gpu

@@ -31,7 +31,7 @@ class Measurement:
         return self.peak_reserved_gb + self.context_gb
 
 
-def measure_peak(config: "Config", steps: int = 2) -> Measurement:
+def measure_peak(config: Config, steps: int = 2) -> Measurement:
     """Run `steps` real training steps of `config` on CUDA; measure the peak memory and step time.
 
     Uses the real trainer (`lora_nb.training.trainer.train`) with sampling and state saving off and a

@@ -13,8 +13,15 @@ from .activations import activation_bytes
 from .calibration import CALIBRATION, GiB
 from .gpus import GPU, resolve_gpu
 from .optimizer_states import optimizer_state_bytes
-from .reference import (ATTENTION_TARGETS, _family, adapter_layers, adapter_shapes, architecture, text_encoders,
-                        trained_text_encoders)
+from .reference import (
+    ATTENTION_TARGETS,
+    _family,
+    adapter_layers,
+    adapter_shapes,
+    architecture,
+    text_encoders,
+    trained_text_encoders,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...config import Config
@@ -62,7 +69,7 @@ class MemoryEstimate:
         return d
 
 
-def resolve_precision(config: "Config", gpu: GPU | None) -> str:
+def resolve_precision(config: Config, gpu: GPU | None) -> str:
     """config.mixed_precision with 'auto' resolved for `gpu` (fp16 on a T4, bf16 on Ampere+, no on CPU)."""
     if config.mixed_precision != "auto":
         return config.mixed_precision
@@ -71,7 +78,7 @@ def resolve_precision(config: "Config", gpu: GPU | None) -> str:
     return resolve_mixed_precision("auto", GPUInfo(gpu.name, gpu.memory_gb, (8, 0) if gpu.bf16 else (7, 5)))
 
 
-def predict_memory(config: "Config", gpu: "str | GPU | None" = None, *, n_images: int | None = None,
+def predict_memory(config: Config, gpu: str | GPU | None = None, *, n_images: int | None = None,
                    n_captions: int | None = None) -> MemoryEstimate:
     """Predict the peaks for `config` as the trainer runs it (buckets up to resolution x resolution).
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ...errors import ConfigError
 from ...families import get_family
 from ...families.adapters import CONV_TYPES
+from ...families.facts import facts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...config import Config
@@ -95,7 +96,7 @@ def _build_meta(kind: str, cls_name: str, cfg: dict):
         return cls(conf_cls(**cfg))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def meta_models(family: str) -> dict:
     """{'denoiser', 'vae', 'text_encoder', ['text_encoder_2']}: the reference model's parts on meta."""
     ref = _family(family)
@@ -127,7 +128,7 @@ class Architecture:
     fp32_params: dict[str, int]  # component -> parameters its class keeps in fp32 when loaded in fp16 (T5's "wo")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def architecture(family: str) -> Architecture:
     """Parameter counts and layer shapes of the family's reference model, from the real classes."""
     import torch
@@ -165,10 +166,10 @@ def text_encoders(family: str) -> list[str]:
 
 def trained_text_encoders(family: str) -> list[str]:
     """The CLIP encoders a LoRA goes on with train_text_encoder (Flux's T5 never, as in kohya)."""
-    return ["text_encoder", "text_encoder_2"] if family == "sdxl" else ["text_encoder"]
+    return list(facts(family).text_encoders)
 
 
-def adapter_layers(config: "Config") -> dict[str, list[Layer]]:
+def adapter_layers(config: Config) -> dict[str, list[Layer]]:
     """{component: layers that get an adapter} exactly as the trainer picks them.
 
     The denoiser's targets come from the family's `lora_targets` (Flux adds the text-stream twins of
@@ -188,7 +189,7 @@ def adapter_layers(config: "Config") -> dict[str, list[Layer]]:
     return out
 
 
-def adapter_shapes(config: "Config", layers: dict[str, list[Layer]] | None = None) -> list[tuple[int, int]]:
+def adapter_shapes(config: Config, layers: dict[str, list[Layer]] | None = None) -> list[tuple[int, int]]:
     """(rows, cols) of every trainable adapter tensor, as peft creates them for config.network_type.
 
     lora/locon: A (r x fan_in), B (fan_out x r); dora: + a magnitude per output row; loha: two such
@@ -222,11 +223,11 @@ def adapter_shapes(config: "Config", layers: dict[str, list[Layer]] | None = Non
     return shapes
 
 
-def adapter_param_count(config: "Config") -> int:
+def adapter_param_count(config: Config) -> int:
     return sum(r * c for r, c in adapter_shapes(config))
 
 
-def adapter_file_mb(config: "Config", precision: str | None = None) -> float:
+def adapter_file_mb(config: Config, precision: str | None = None) -> float:
     """Size of a saved adapter file in MiB (as file managers show "MB"): weights in the save
     precision plus one alpha scalar per layer."""
     nbytes = {"fp16": 2, "bf16": 2, "fp32": 4}[precision or config.save_precision]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...families.facts import facts
 from .activations import latent_tokens
 from .gpus import GPU, GPU_PRESETS, resolve_gpu
 from .reference import _family
@@ -52,7 +53,7 @@ class TimeEstimate:
         return self.train_seconds + self.sample_seconds
 
 
-def estimate_time(config: "Config", total_steps: int, n_sample_events: int, gpu: "str | GPU | None" = None,
+def estimate_time(config: Config, total_steps: int, n_sample_events: int, gpu: str | GPU | None = None,
                   step_seconds: float | None = None) -> TimeEstimate | None:
     """Training time from a measured step time, else from the per-GPU table scaled to this config.
 
@@ -77,7 +78,7 @@ def estimate_time(config: "Config", total_steps: int, n_sample_events: int, gpu:
     else:
         s, source = step_seconds, "measured"
     per_micro = s / max(1, config.train_batch_size * config.gradient_accumulation_steps)
-    cfg_mult = 1 if config.family == "flux" else 2  # Flux-dev uses its guidance embedding, no CFG pass
+    cfg_mult = 2 if facts(config.family).guidance_pass else 1  # Flux-dev: a guidance embedding, no CFG pass
     per_image = config.sample_steps * per_micro / 3 * cfg_mult
     n_prompts = len(config.sample_prompts)
     return TimeEstimate(s, source, total_steps * s, n_sample_events * n_prompts * per_image)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .naming import _base_module_names, _name_prefix, _unwrap
 
@@ -22,7 +23,7 @@ LORA_CLIP_MAP = {
 _CLIP_LAYER_RE = re.compile(r"^text_model\.encoder\.layers\.(\d+)\.(" + "|".join(map(re.escape, LORA_CLIP_MAP)) + r")$")
 
 
-def comfyui_key_map(components: dict[str, "torch.nn.Module"], kohya_prefixes: dict[str, str],
+def comfyui_key_map(components: dict[str, torch.nn.Module], kohya_prefixes: dict[str, str],
                     key_names: dict[str, Callable[[str], str]] | None = None) -> dict[str, str]:
     """{kohya key stem: "component.module"} for every module ComfyUI would patch.
 

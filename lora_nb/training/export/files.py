@@ -11,14 +11,19 @@ from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
 from ...fileio import atomic_dir, atomic_path
 from .metadata import kohya_model_hashes
 from .naming import ExportTarget, _dtype
-from .state_dicts import (adapter_kind, diffusers_adapter_metadata, diffusers_state_dict, kohya_state_dict,
-                          save_peft_folder)
+from .state_dicts import (
+    adapter_kind,
+    diffusers_adapter_metadata,
+    diffusers_state_dict,
+    kohya_state_dict,
+    save_peft_folder,
+)
 
 if TYPE_CHECKING:
     from ...config import Config
 
 
-def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportTarget], config: "Config",
+def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportTarget], config: Config,
                     metadata: dict[str, str], formats: tuple[str, ...] | list[str] | None = None,
                     precision: str | None = None, adapter_name: str = "default") -> dict[str, Path]:
     """Write the LoRA in each format (default: config.save_formats, config.save_precision), atomically.

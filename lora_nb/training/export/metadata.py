@@ -36,7 +36,7 @@ def _model_name(ref: str) -> str:
     return os.path.basename(os.path.normpath(ref)) if os.path.exists(ref) else ref
 
 
-def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images: int,
+def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: int,
                   tag_frequency: dict[str, dict[str, int]], base_model_version: str | None = None,
                   architecture: str | None = None,
                   max_train_steps: int | None = None, num_epochs: int | None = None,
@@ -131,12 +131,12 @@ def lora_metadata(config: "Config", *, steps: int, epoch: int, num_train_images:
             for k, v in md.items()}
 
 
-def _network_module(config: "Config") -> str:
+def _network_module(config: Config) -> str:
     if config.network_type == "lora" and facts(config.family).kohya_lora_module:
         return facts(config.family).kohya_lora_module
     return KOHYA_MODULE[config.network_type]
 
-def _modelspec(config: "Config", timestamp: float, architecture: str | None = None) -> dict[str, str]:
+def _modelspec(config: Config, timestamp: float, architecture: str | None = None) -> dict[str, str]:
     """ModelSpec 1.0.0 keys as kohya's `sai_model_spec.build_metadata` writes them for a LoRA.
 
     `architecture`: the loaded model's id (`Family.architecture`, e.g. flux-1-schnell); without it, the
@@ -159,7 +159,7 @@ def _modelspec(config: "Config", timestamp: float, architecture: str | None = No
     return spec
 
 
-def kohya_model_hashes(state_dict: dict[str, "torch.Tensor"], metadata: dict[str, str]) -> tuple[str, str]:
+def kohya_model_hashes(state_dict: dict[str, torch.Tensor], metadata: dict[str, str]) -> tuple[str, str]:
     """(sshs_model_hash, sshs_legacy_hash) as kohya's `precalculate_safetensors_hashes` computes them.
 
     sd-webui-additional-networks hashes the tensor bytes after the safetensors header (model

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import LoraNbError
 
@@ -18,7 +19,7 @@ class ExportTarget:
     """One LoRA-carrying component of a pipeline; the families module builds these."""
 
     component: str  # diffusers component name: "unet", "text_encoder", "text_encoder_2", "transformer"
-    module: "torch.nn.Module"  # the peft-wrapped (get_peft_model) or add_adapter'd module
+    module: torch.nn.Module  # the peft-wrapped (get_peft_model) or add_adapter'd module
     kohya_prefix: str  # "lora_unet", "lora_te", "lora_te1", "lora_te2", "lora_transformer", ...
     key_name: Callable[[str], str] | None = None  # module name -> kohya name (SDXL UNet: sgm blocks)
 
@@ -145,7 +146,7 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
     return out
 
 
-def _cast(t: "torch.Tensor", dtype: "torch.dtype", what: str) -> "torch.Tensor":
+def _cast(t: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:
     import torch
 
     out = t.detach().to("cpu", dtype=dtype).contiguous().clone()
@@ -156,7 +157,7 @@ def _cast(t: "torch.Tensor", dtype: "torch.dtype", what: str) -> "torch.Tensor":
     return out
 
 
-def _dtype(precision: str | "torch.dtype"):
+def _dtype(precision: str | torch.dtype):
     import torch
 
     if isinstance(precision, torch.dtype):

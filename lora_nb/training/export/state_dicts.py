@@ -15,8 +15,8 @@ if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
 
 
-def kohya_state_dict(targets: list[ExportTarget], dtype: "torch.dtype | str" = "fp16",
-                     adapter_name: str = "default") -> dict[str, "torch.Tensor"]:
+def kohya_state_dict(targets: list[ExportTarget], dtype: torch.dtype | str = "fp16",
+                     adapter_name: str = "default") -> dict[str, torch.Tensor]:
     """Kohya ``networks.lora`` tensors: ``{prefix}_{path}.lora_down.weight/.lora_up.weight/.alpha``
     (+ ``.dora_scale`` for DoRA), or the LyCORIS ``hada_*`` / ``lokr_*`` factors for LoHa / LoKr.
 
@@ -43,8 +43,8 @@ def kohya_state_dict(targets: list[ExportTarget], dtype: "torch.dtype | str" = "
     return out
 
 
-def diffusers_state_dict(targets: list[ExportTarget], dtype: "torch.dtype | str" = "fp16",
-                         adapter_name: str = "default") -> dict[str, "torch.Tensor"]:
+def diffusers_state_dict(targets: list[ExportTarget], dtype: torch.dtype | str = "fp16",
+                         adapter_name: str = "default") -> dict[str, torch.Tensor]:
     """The tensors `save_lora_weights` writes: ``{component}.{path}.lora_A.weight`` / ``lora_B``."""
     dtype = _dtype(dtype)
     out = {}
@@ -72,7 +72,7 @@ def adapter_kind(targets: list[ExportTarget], adapter_name: str = "default") -> 
     return kinds.pop()
 
 
-def save_peft_folder(folder: str | os.PathLike, targets: list[ExportTarget], dtype: "torch.dtype | str" = "fp16",
+def save_peft_folder(folder: str | os.PathLike, targets: list[ExportTarget], dtype: torch.dtype | str = "fp16",
                      adapter_name: str = "default") -> Path:
     """One peft adapter folder per component (adapter_config.json + adapter_model.safetensors), the
     format peft itself loads: ``PeftModel.from_pretrained(pipe.unet, folder / "unet")``. Written for
