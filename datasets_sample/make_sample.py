@@ -118,7 +118,8 @@ def draw_star(canvas: Image.Image, cx, cy, radius, angle):
     shadow = ImageDraw.Draw(canvas)
     sw, sh = radius * 0.9, radius * 0.22
     shadow.ellipse([cx - sw, cy + radius * 0.85 - sh, cx + sw, cy + radius * 0.85 + sh],
-                   fill=_mix(canvas.getpixel((int(min(max(cx, 0), size - 1)), int(min(max(cy + radius, 0), size - 1)))),
+                   fill=_mix(canvas.getpixel((int(min(max(cx, 0), size - 1)),
+                                              int(min(max(cy + radius, 0), size - 1)))),
                              (0, 0, 0), 0.25))
     canvas.paste(body, mask=mask)
     out = ImageDraw.Draw(canvas)

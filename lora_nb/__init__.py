@@ -22,18 +22,21 @@ _VERBS = {
     "crop_folder": "dataset.crop", "render_crop_preview": "dataset.crop",
     "remove_background": "dataset.background", "load_remover": "dataset.background",
     # step 3-4: captions and tags
-    "caption_folder": "dataset.caption", "CleanOptions": "dataset.clean", "clean_folder": "dataset.clean", "caption_stats": "dataset.tag_stats",
-    "plot_tag_frequency": "dataset.tag_stats", "tag_frequency": "dataset.tag_stats", "caption_editor": "notebook.caption_widget",
+    "caption_folder": "dataset.caption", "CleanOptions": "dataset.clean", "clean_folder": "dataset.clean",
+    "caption_stats": "dataset.tag_stats", "plot_tag_frequency": "dataset.tag_stats",
+    "tag_frequency": "dataset.tag_stats", "caption_editor": "notebook.caption_widget",
     "unique_identifiers": "dataset.identifiers", "assign_identifiers": "dataset.identifiers",
     # before training: the plan
-    "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner", "recommend": "planning.advice.recipe",
+    "plan": "planning.planner", "render_markdown": "planning.planner", "render_figures": "planning.planner",
+    "recommend": "planning.advice.recipe",
     "memory_fit": "planning.memory.fit", "measure_peak": "planning.memory.measure",
     "choose_preset": "training.presets", "preset_table": "training.presets",
     # step 5: train
     "train": "training.trainer", "TrainCallback": "training.trainer",
     "save_lora_files": "training.export.files", "read_lora_file": "families.lorafiles",
     # step 6: evaluate
-    "lora_files": "evaluate.files", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy", "forgetting_check": "evaluate.forgetting",
+    "lora_files": "evaluate.files", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy",
+    "forgetting_check": "evaluate.forgetting",
     "loss_figure": "evaluate.lossplot", "read_train_log": "evaluate.lossplot", "samples_grid": "evaluate.lossplot",
     "load_pipeline": "evaluate.pipeline",
     # notebooks

@@ -110,9 +110,10 @@ class Config:
                                             "step.", "dataset", choices=("auto", "yes", "disk", "no"))
 
     # --- network -----------------------------------------------------------------------------
-    network_type: str = _f("lora", "Adapter kind (Kohya practice guide §4). lora: attention layers (kohya 'standard'); locon: "
-                                   "LoRA on the UNet's conv layers too; loha: Hadamard product (FedPara); lokr: "
-                                   "Kronecker product; dora: weight-decomposed LoRA (Liu et al. 2024).", "network",
+    network_type: str = _f("lora", "Adapter kind (Kohya practice guide §4). lora: attention layers "
+                                   "(kohya 'standard'); locon: LoRA on the UNet's conv layers too; "
+                                   "loha: Hadamard product (FedPara); lokr: Kronecker product; "
+                                   "dora: weight-decomposed LoRA (Liu et al. 2024).", "network",
                            choices=NETWORK_TYPES)
     rank: int = _f(16, "LoRA rank (network dim): capacity and file size. Seeds: 8-32 anime/characters, 32-64 "
                        "people/objects, 64-128 complex styles and real scenes.", "network", min=1, max=1024)
@@ -123,10 +124,10 @@ class Config:
                               "Module names in the UNet/transformer that get a LoRA (attention projections).",
                               "network")
     train_text_encoder: bool = _f(False, "Also train a LoRA on the text encoder(s) (kohya lora_te_*).", "network")
-    conv_rank: int = _f(0, "Rank on conv layers for locon/loha/lokr (kohya 'conv_dim'; Kohya practice guide: LoCon <= 64, "
-                           "LoHa <= 32); 0 uses rank.", "network", min=0, max=1024)
-    conv_alpha: float = _f(0.0, "Alpha on conv layers (Kohya practice guide: 1 or lower); 0 uses alpha.", "network", min=0.0,
-                           max=4096.0)
+    conv_rank: int = _f(0, "Rank on conv layers for locon/loha/lokr (kohya 'conv_dim'; "
+                           "Kohya practice guide: LoCon <= 64, LoHa <= 32); 0 uses rank.", "network", min=0, max=1024)
+    conv_alpha: float = _f(0.0, "Alpha on conv layers (Kohya practice guide: 1 or lower); 0 uses alpha.", "network",
+                           min=0.0, max=4096.0)
     train_mlp: bool = _f(False, "Flux: also put the adapter on the MLP (feed-forward) layers, not only attention: "
                                 "more capacity, larger file.", "network")
 
@@ -139,15 +140,16 @@ class Config:
     unet_lr: float = _f(0.0, "Learning rate for the UNet/transformer LoRA; 0 uses learning_rate.", "optimizer",
                         min=0.0, max=10.0)
     text_encoder_lr: float = _f(0.0, "Learning rate for the text-encoder LoRA; 0 uses learning_rate/2 "
-                                     "(Kohya practice guide: 1/2 to 1/10 of the UNet lr).", "optimizer", min=0.0, max=10.0)
+                                     "(Kohya practice guide: 1/2 to 1/10 of the UNet lr).", "optimizer",
+                                min=0.0, max=10.0)
     weight_decay: float = _f(0.01, "Weight decay (decoupled, as in AdamW).", "optimizer", min=0.0, max=1.0)
     max_grad_norm: float = _f(1.0, "Clip gradients to this norm; 0 disables clipping.", "optimizer", min=0.0,
                               max=1000.0)
 
     # --- schedule ----------------------------------------------------------------------------
-    lr_scheduler: str = _f("cosine", "Learning-rate schedule (diffusers get_scheduler). Kohya practice guide: cosine by "
-                                     "default; cosine_with_restarts with 3-5 cycles.", "schedule",
-                           choices=SCHEDULERS)
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule (diffusers get_scheduler). "
+                                     "Kohya practice guide: cosine by default; cosine_with_restarts with 3-5 cycles.",
+                           "schedule", choices=SCHEDULERS)
     lr_warmup_steps: int = _f(0, "Warmup steps; overrides lr_warmup_ratio when > 0.", "schedule", min=0,
                               max=10_000_000)
     lr_warmup_ratio: float = _f(0.0, "Warmup as a fraction of total steps.", "schedule", min=0.0, max=1.0)
@@ -160,8 +162,8 @@ class Config:
                                    "max_train_steps is 0.", "training", min=0, max=100_000)
     max_train_steps: int = _f(0, "Total optimizer steps; 0 derives them from epochs.", "training", min=0,
                               max=10_000_000)
-    train_batch_size: int = _f(1, "Images per step (Kohya practice guide: larger batches are faster but learn each image "
-                                  "less precisely).", "training", min=1, max=256)
+    train_batch_size: int = _f(1, "Images per step (Kohya practice guide: larger batches are faster "
+                                  "but learn each image less precisely).", "training", min=1, max=256)
     gradient_accumulation_steps: int = _f(1, "Batches accumulated per optimizer step.", "training", min=1,
                                           max=1024)
     mixed_precision: str = _f("auto", "auto picks fp16 on T4/Turing, bf16 on Ampere and newer, no on CPU.",

@@ -108,7 +108,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "form.lr_manual": {"en": "learning rate set by you (no longer follows the rank)",
                        "zh": "学习率已手动设置（不再随 rank 调整）"},
     "form.apply": {"en": "Use suggestion", "zh": "采用建议"},
-    "form.alpha_hint": {"en": "LoRA explainer: alpha = rank/2 -> {alpha:g}", "zh": "《LoRA 训练详解》：alpha = rank/2 -> {alpha:g}"},
+    "form.alpha_hint": {"en": "LoRA explainer: alpha = rank/2 -> {alpha:g}",
+                        "zh": "《LoRA 训练详解》：alpha = rank/2 -> {alpha:g}"},
     "form.list_hint": {"en": "comma-separated", "zh": "用逗号分隔"},
     "form.lines_hint": {"en": "one per line", "zh": "每行一个"},
     # live training display
@@ -131,7 +132,8 @@ STRINGS: dict[str, dict[str, str]] = {
     # project
     "project.created": {"en": "New project '{name}' in {path}", "zh": "已新建项目“{name}”：{path}"},
     "project.opened": {"en": "Project '{name}' ({family}) in {path}", "zh": "项目“{name}”（{family}）：{path}"},
-    "project.missing": {"en": "no project in {path} -> run 00_setup first (or set PROJECT to your project's name or folder)",
+    "project.missing": {"en": "no project in {path} -> run 00_setup first "
+                              "(or set PROJECT to your project's name or folder)",
                         "zh": "{path} 中没有项目 -> 请先运行 00_setup（或把 PROJECT 设为你的项目名称或文件夹）"},
     "project.need_step": {"en": "run {notebook} first: no {what} in {path}",
                           "zh": "请先运行 {notebook}：{path} 中没有{what}"},
@@ -167,7 +169,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "selftest.failed": {"en": "Self-test FAILED — fix the problems below before you go on.",
                         "zh": "自检失败——请先解决以下问题再继续。"},
     # summaries after each step
-    "summary.collect": {"en": "{n} images in {concepts} concept folder(s); {rejected} rejected; {dups} duplicate group(s)",
+    "summary.collect": {"en": "{n} images in {concepts} concept folder(s); {rejected} rejected; "
+                              "{dups} duplicate group(s)",
                         "zh": "{n} 张图像，{concepts} 个概念文件夹；拒收 {rejected} 张；近似重复 {dups} 组"},
     "summary.crop": {"en": "{n} images cropped ({mode}, {resolution} px); {skipped} skipped",
                      "zh": "已裁剪 {n} 张（{mode}，{resolution} 像素）；跳过 {skipped} 张"},
@@ -281,8 +284,10 @@ FIELD_HELP_ZH: dict[str, str] = {
     "flip_aug": "随机水平翻转。不对称的主体（文字、标志、有发旋的脸）不要使用。",
     "default_repeats": "不在 N_name 概念文件夹里的图像的重复次数。",
     "caption_extension": "标注文件的扩展名。",
-    "missing_caption": "图像没有标注文件时怎么办：error（报错）、warn_empty（用空标注训练）或 warn_trigger（标注 = 触发词）。",
-    "trigger_word": "触发词或唯一标识，放在每条缺少它的标注最前面（《Flux LoRA 训练经验》：每个概念一个 10 个随机字母的标识）。",
+    "missing_caption": "图像没有标注文件时怎么办：error（报错）、warn_empty（用空标注训练）或 warn_trigger（标注 = "
+                       "触发词）。",
+    "trigger_word": "触发词或唯一标识，放在每条缺少它的标注最前面（《Flux LoRA 训练经验》：每个概念一个 10 "
+                    "个随机字母的标识）。",
     "shuffle_caption": "每步打乱逗号分隔的标签，使标签顺序不带权重（《Kohya LoRA 训练实践》：越靠前的标签权重越大）。",
     "keep_tokens": "打乱时保持不动的前几个标签数（例如 1 让触发词始终在最前）。",
     "caption_dropout_rate": "以空标注训练某一步的概率（有助于无条件生成）。",
@@ -298,10 +303,12 @@ FIELD_HELP_ZH: dict[str, str] = {
                  "prodigy/dadaptation 自动调整学习率（学习率设为 1.0）。",
     "learning_rate": "基础学习率（《Flux LoRA 训练经验》：rank 16 -> 1e-4，rank 64 -> 8e-5）。",
     "unet_lr": "UNet/transformer LoRA 的学习率；0 表示使用基础学习率。",
-    "text_encoder_lr": "文本编码器 LoRA 的学习率；0 表示使用基础学习率的一半（《Kohya LoRA 训练实践》：UNet 学习率的 1/2 到 1/10）。",
+    "text_encoder_lr": "文本编码器 LoRA 的学习率；0 表示使用基础学习率的一半（《Kohya LoRA 训练实践》：UNet 学习率的 "
+                       "1/2 到 1/10）。",
     "weight_decay": "权重衰减（与 AdamW 一样解耦）。",
     "max_grad_norm": "把梯度裁剪到这个范数；0 表示不裁剪。",
-    "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。《Kohya LoRA 训练实践》：默认 cosine；cosine_with_restarts 用 3-5 次重启。",
+    "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。《Kohya LoRA 训练实践》：默认 cosine；"
+                    "cosine_with_restarts 用 3-5 次重启。",
     "lr_warmup_steps": "预热步数；大于 0 时覆盖 lr_warmup_ratio。",
     "lr_warmup_ratio": "预热占总步数的比例。",
     "lr_scheduler_num_cycles": "cosine_with_restarts 的重启次数（《Kohya LoRA 训练实践》：3-5）。",
@@ -320,37 +327,50 @@ FIELD_HELP_ZH: dict[str, str] = {
     "seed": "随机种子：决定数据顺序、噪声和时间步。",
     "output_dir": "训练输出文件夹：检查点、验证图像、日志和续训状态。",
     "output_name": "保存的 LoRA 文件名（不含扩展名）。",
-    "save_every_n_steps": "每 N 步保存一个检查点（0：只在结束时保存）。《Flux LoRA 训练经验》：检查点间隔与验证图间隔保持一致。",
+    "save_every_n_steps": "每 N 步保存一个检查点（0：只在结束时保存）。《Flux LoRA 训练经验》："
+                          "检查点间隔与验证图间隔保持一致。",
     "save_precision": "保存 LoRA 权重的精度。",
     "save_formats": "每个检查点写出的文件格式：kohya（A1111/Forge/ComfyUI）和 diffusers。",
     "save_state": "每个检查点同时保存优化器/调度器/随机数状态，以便继续训练。",
     "resume": "从 'latest'（output_dir 中最新的状态）或某个状态文件夹继续训练；留空则重新开始。",
     "training_comment": "写入 LoRA 元数据 ss_training_comment 的备注文字。",
-    "sample_every_n_steps": "每 N 步生成验证图像；-1 跟随 save_every_n_steps（《Flux LoRA 训练经验》：相同间隔），0 表示关闭。",
-    "sample_prompts": "验证提示词。包含你训练的概念，再加一个无关的提示词来观察模型是否遗忘（《Flux LoRA 训练经验》）。",
+    "sample_every_n_steps": "每 N 步生成验证图像；-1 跟随 save_every_n_steps（《Flux LoRA 训练经验》：相同间隔），0 "
+                            "表示关闭。",
+    "sample_prompts": "验证提示词。包含你训练的概念，"
+                      "再加一个无关的提示词来观察模型是否遗忘（《Flux LoRA 训练经验》）。",
     "sample_seed": "验证图像的固定种子，使变化只来自训练。",
     "sample_steps": "生成验证图像的去噪步数。",
-    "sample_guidance_scale": "生成验证图像的 CFG 强度；0 = 按模型家族取常用值（SD1.5/SDXL 为 7，Flux-dev 为 3.5，其引导是蒸馏进模型的）。",
-    "quantization": "用 bitsandbytes 量化加载冻结的 UNet/transformer（QLoRA，Dettmers 等，2023）：nf4（4 位，约小 3.5 倍；"
-                    "Flux-dev 可在 12-16 GB 显存上训练）或 int8；LoRA 本身仍以全精度训练。none 保持 16 位权重。",
+    "sample_guidance_scale": "生成验证图像的 CFG 强度；0 = 按模型家族取常用值（SD1.5/SDXL 为 7，Flux-dev 为 3.5，"
+                             "其引导是蒸馏进模型的）。",
+    "quantization": "用 bitsandbytes 量化加载冻结的 UNet/transformer（QLoRA，Dettmers 等，2023）："
+                    "nf4（4 位，约小 3.5 倍；Flux-dev 可在 12-16 GB 显存上训练）或 int8；LoRA 本身仍以全精度训练。"
+                    "none 保持 16 位权重。",
     "vae_dtype": "VAE 的精度。auto：VAE 需要时用 fp32（SDXL 的 VAE 在 fp16 下会出黑图/NaN），否则用训练精度；"
                  "支持 fp16 的 VAE（如 madebyollin/sdxl-vae-fp16-fix，在 vae 中设置）可用 fp16。",
-    "cache_text_embeddings": "训练前把每条标注编码一次并释放文本编码器（仅 Flux 的 T5 就约 10 GB）。auto：能缓存时就缓存"
-                             "（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；disk：必须缓存，存成训练目录旁的文件而不占内存"
+    "cache_text_embeddings": "训练前把每条标注编码一次并释放文本编码器（仅 Flux 的 T5 就约 10 GB）。"
+                             "auto：能缓存时就缓存（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；"
+                             "disk：必须缓存，存成训练目录旁的文件而不占内存"
                              "（大型 Flux 数据集；中断后续训不再重新编码）；no：每步重新编码。",
-    "network_type": "适配器类型（《Kohya LoRA 训练实践》 §4）。lora：注意力层（kohya 的 standard）；locon：同时训练 UNet 的卷积层；"
-                    "loha：Hadamard 积（FedPara）；lokr：Kronecker 积；dora：权重分解的 LoRA（Liu 等，2024）。",
-    "conv_rank": "locon/loha/lokr 在卷积层上的秩（kohya 的 conv_dim；《Kohya LoRA 训练实践》：LoCon 不超过 64，LoHa 不超过 32）；0 表示使用 rank。",
+    "network_type": "适配器类型（《Kohya LoRA 训练实践》 §4）。lora：注意力层（kohya 的 standard）；"
+                    "locon：同时训练 UNet 的卷积层；loha：Hadamard 积（FedPara）；lokr：Kronecker 积；dora："
+                    "权重分解的 LoRA（Liu 等，2024）。",
+    "conv_rank": "locon/loha/lokr 在卷积层上的秩（kohya 的 conv_dim；《Kohya LoRA 训练实践》：LoCon 不超过 64，LoHa "
+                 "不超过 32）；0 表示使用 rank。",
     "conv_alpha": "卷积层上的 alpha（《Kohya LoRA 训练实践》：1 或更低）；0 表示使用 alpha。",
     "train_mlp": "Flux：除注意力层外，也在 MLP（前馈）层上加适配器：容量更大，文件也更大。",
-    "timestep_sampling": "Flux（流匹配）：训练时噪声强度的抽样方式。sigmoid：logit-normal，大多在中等噪声（Esser 等，2024）；"
-                         "uniform：均匀；shift：sigmoid 后按 flow_shift 向高噪声偏移；flux_shift：Flux 采样时随分辨率变化的偏移。",
+    "timestep_sampling": "Flux（流匹配）：训练时噪声强度的抽样方式。sigmoid：logit-normal，大多在中等噪声（Esser 等，"
+                         "2024）；"
+                         "uniform：均匀；shift：sigmoid 后按 flow_shift 向高噪声偏移；"
+                         "flux_shift：Flux 采样时随分辨率变化的偏移。",
     "sigmoid_scale": "Flux：logit-normal 时间步抽样的分布宽度（1.0 = SD3 的默认值）。",
-    "flow_shift": "Flux：timestep_sampling='shift' 时的偏移量（kohya 的 discrete_flow_shift；SD3 为 3.0，Flux 约 3.16）；"
-                  "越大越多地在高噪声下训练（构图）。",
+    "flow_shift": "Flux：timestep_sampling='shift' 时的偏移量（kohya 的 discrete_flow_shift；SD3 为 3.0，"
+                  "Flux 约 3.16）；越大越多地在高噪声下训练（构图）。",
     "guidance_scale": "Flux-dev：训练时输入其引导嵌入的引导值（kohya 推荐 1.0）；schnell 和 SD 模型忽略此项。",
-    "t5_max_length": "Flux：每条标注的 T5 token 数；0 = 模型默认（dev 为 512，schnell 为 256）。越短越快，超长的标注会被截断。",
-    "gpu_preset": "按显存大小的预设（12GB、16GB = Colab T4、24GB、40GB 以上）：为该模型系列设置量化、梯度检查点、缓存和 8 位优化器。"
+    "t5_max_length": "Flux：每条标注的 T5 token 数；0 = 模型默认（dev 为 512，schnell 为 256）。越短越快，"
+                     "超长的标注会被截断。",
+    "gpu_preset": "按显存大小的预设（12GB、16GB = Colab T4、24GB、40GB 以上）：为该模型系列设置量化、梯度检查点、"
+                  "缓存和 8 位优化器。"
                   "auto 按检测到的 GPU 选择；你改过默认值的字段保持不变；none 关闭预设。",
-    "cpu_offload": "把冻结的 VAE 和文本编码器放在内存（CPU）中，只在运行时移到 GPU（缓存、生成验证图，或未缓存时每一步）。",
+    "cpu_offload": "把冻结的 VAE 和文本编码器放在内存（CPU）中，只在运行时移到 GPU（缓存、生成验证图，"
+                   "或未缓存时每一步）。",
 }

@@ -44,7 +44,8 @@ def main() -> None:
     keep = sorted((n for n in colab if n in locked or n in ALWAYS), key=str)
     out = ROOT / "requirements" / f"colab-{args.date}.txt"
     header = [
-        f"# Colab's GPU runtime, snapshot of {args.date}: Python {args.python}; the versions it ships of every package",
+        f"# Colab's GPU runtime, snapshot of {args.date}: Python {args.python}; "
+        "the versions it ships of every package",
         "# in the kit's locked stack (requirements/lock.txt), plus pip, setuptools and torch.",
         f"# Source: {args.source}",
         f"# Written by: python scripts/colab_constraints.py FREEZE --date {args.date} (never edited by hand).",

@@ -135,7 +135,8 @@ def main() -> int:
     # 4. the notebooks and the core tests, from the installed clone, with the runtime's torch recorded
     torch_line = next(ln for ln in pre.read_text(encoding="utf-8").splitlines() if ln.startswith("torch=="))
     test_env = dict(env, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", LORA_NB_TORCH_PIN=torch_line.split("==")[1])
-    rc = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=clone, env=test_env).returncode
+    rc = subprocess.run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS],
+                        cwd=clone, env=test_env).returncode
     print(f"colab leg: {'passed' if rc == 0 else 'FAILED'} in {time.time() - t0:.0f} s "
           f"(runtime {constraints.name}, Python {sys.version.split()[0]}, {CPU_TORCH} CPU; older than Colab's "
           f"for want of a Python {sys.version.split()[0]} release: {', '.join(substituted) or 'none'})")

@@ -1,6 +1,7 @@
 """`make test-latest`: the newest release of everything pyproject.toml allows, without the lock — what a
-new user's `pip install` resolves today (torch excepted: the lock's CPU build, the only one here). Run it before every change to the lock and whenever upstream
-releases; it prints the row for README.md's compatibility table (date, versions, result).
+new user's `pip install` resolves today (torch excepted: the lock's CPU build, the only one here). Run it before
+every change to the lock and whenever upstream releases; it prints the row for README.md's compatibility table
+(date, versions, result).
 """
 
 from __future__ import annotations

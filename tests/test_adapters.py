@@ -70,7 +70,8 @@ def merge_like_comfyui(components: dict, sd: dict, prefixes: dict, key_names: di
         else:
             w1 = t["lokr_w1"] if "lokr_w1" in t else t["lokr_w1_a"] @ t["lokr_w1_b"]
             w2 = t["lokr_w2"] if "lokr_w2" in t else t["lokr_w2_a"] @ t["lokr_w2_b"]
-            dim = t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t else t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else None
+            dim = (t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t
+                   else t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else None)
             if w2.dim() == 4:
                 w1 = w1[:, :, None, None]
             delta = torch.kron(w1, w2).reshape(w.shape) * (alpha / dim if alpha is not None and dim else 1.0)

@@ -86,7 +86,8 @@ def test_per_image_notes_and_warnings(tmp_path):
     a = audit(tmp_path / "ds", "object", resolution=256)
     notes = {n.path.name: n.problems for n in a.images}
     assert any(p.startswith("near-duplicate of 3_thing/0.png") for p in notes["copy.jpg"])
-    assert "no caption" in notes["copy.jpg"] and any(p.startswith("small: shorter side 200") for p in notes["copy.jpg"])
+    assert ("no caption" in notes["copy.jpg"]
+            and any(p.startswith("small: shorter side 200") for p in notes["copy.jpg"]))
     assert any(p.startswith("aspect 3.5:1") for p in notes["wide.png"])
     assert "empty caption" in notes["empty.png"]
     assert notes["broken.png"][0].startswith("unreadable: not an image")

@@ -183,6 +183,7 @@ def test_focus_crop_uses_rembg_mask(no_download, model_file, tmp_path):
     rep = crop_folder(src, tmp_path / "c4", 64, "focus", remove_background=True, rembg_model="u2net_custom",
                       model_path=model_file, progress=False)
     out = Image.open(tmp_path / "c4" / rep.items[0].output)
-    assert out.mode == "RGB" and out.getpixel((60, 2)) == (255, 255, 255) and rep.background == "removed (u2net_custom)"
+    assert (out.mode == "RGB" and out.getpixel((60, 2)) == (255, 255, 255)
+            and rep.background == "removed (u2net_custom)")
     with pytest.raises(ModelLoadError):
         crop_folder(src, tmp_path / "c5", 64, "focus", focus="rembg", progress=False)

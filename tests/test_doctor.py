@@ -13,8 +13,9 @@ from lora_nb.notebook import doctor
 
 ROOT = Path(__file__).resolve().parent.parent
 # torch: the installed one, since the torch runtime check compares it with what is loaded
-GOOD = {"torch": doctor.installed_version("torch"), "bitsandbytes": "0.50.2", "ipywidgets": "8.1.9", "imagehash": "4.3.2", "rembg": "2.0.86",
-        "onnxruntime": "1.32.0", **{name: hi for name, (lo, hi) in doctor.TESTED.items()}}
+GOOD = {"torch": doctor.installed_version("torch"), "bitsandbytes": "0.50.2", "ipywidgets": "8.1.9",
+        "imagehash": "4.3.2", "rembg": "2.0.86", "onnxruntime": "1.32.0",
+        **{name: hi for name, (lo, hi) in doctor.TESTED.items()}}
 
 
 def _stack(versions):
@@ -55,7 +56,8 @@ def test_a_blocking_known_bad_pair_fails_the_report(monkeypatch):
     monkeypatch.setattr(doctor, "KNOWN_BAD", (rule,))
     checks = _stack(dict(GOOD, diffusers="0.42.1", peft="0.20.0"))
     failed = [c for c in checks if not c.ok and not c.warning]
-    assert [c.fix for c in failed] == ['pip install "peft==0.21.2"'] and "diffusers 0.42.1 + peft 0.20.0" in failed[0].detail
+    assert ([c.fix for c in failed] == ['pip install "peft==0.21.2"']
+            and "diffusers 0.42.1 + peft 0.20.0" in failed[0].detail)
     assert not doctor.SelftestReport(checks).ok
 
 
@@ -63,7 +65,8 @@ def test_too_old_is_blocking_and_newer_than_tested_is_only_reported():
     checks = {c.name: c for c in _stack(dict(GOOD, diffusers="0.30.0", accelerate="9.0.0"))}
     assert not checks["diffusers"].ok and not checks["diffusers"].warning
     newest = doctor.TESTED["diffusers"][1]
-    assert "needs >=0.35" in checks["diffusers"].detail and checks["diffusers"].fix == f'pip install "diffusers=={newest}"'
+    assert ("needs >=0.35" in checks["diffusers"].detail
+            and checks["diffusers"].fix == f'pip install "diffusers=={newest}"')
     lo, hi = doctor.TESTED["accelerate"]
     assert checks["accelerate"].warning and f"newer than the tested {lo} to {hi}" in checks["accelerate"].detail
     assert not checks["accelerate"].ok and checks["accelerate"].mark == "⚠"

@@ -119,11 +119,13 @@ def test_sdxl_unet_names_map_to_the_original_sgm_blocks():
 
     ups = ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D")
     cases = {
-        "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q": "input_blocks.4.1.transformer_blocks.0.attn1.to_q",
+        "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q":
+            "input_blocks.4.1.transformer_blocks.0.attn1.to_q",
         "down_blocks.2.attentions.1.proj_in": "input_blocks.8.1.proj_in",
         "down_blocks.0.resnets.1.conv2": "input_blocks.2.0.out_layers.3",
         "down_blocks.1.downsamplers.0.conv": "input_blocks.6.0.op",
-        "mid_block.attentions.0.transformer_blocks.3.attn2.to_out.0": "middle_block.1.transformer_blocks.3.attn2.to_out.0",
+        "mid_block.attentions.0.transformer_blocks.3.attn2.to_out.0":
+            "middle_block.1.transformer_blocks.3.attn2.to_out.0",
         "mid_block.resnets.1.time_emb_proj": "middle_block.2.emb_layers.1",
         "up_blocks.0.attentions.2.transformer_blocks.0.ff.net.2": "output_blocks.2.1.transformer_blocks.0.ff.net.2",
         "up_blocks.1.resnets.0.conv_shortcut": "output_blocks.3.0.skip_connection",
@@ -137,7 +139,8 @@ def test_sdxl_trains_both_text_encoders_and_files_reload(tiny_sdxl, tiny_dataset
     from diffusers import StableDiffusionXLPipeline
 
     cfg = _cfg(tiny_sdxl, tiny_dataset, tmp_path, family="sdxl", train_text_encoder=True,
-               sample_prompts=["toycircle"], sample_steps=2, sample_every_n_steps=2, save_formats=["kohya", "diffusers"])
+               sample_prompts=["toycircle"], sample_steps=2, sample_every_n_steps=2,
+               save_formats=["kohya", "diffusers"])
     res, m = train_capture(cfg)
     assert (res.output_dir / "samples" / "step00000002-p0.png").is_file()
     sd, md = read_lora_file(res.files["kohya"])
@@ -159,7 +162,8 @@ def test_sdxl_trains_both_text_encoders_and_files_reload(tiny_sdxl, tiny_dataset
     g = torch.Generator().manual_seed(0)
     x, ehs = torch.randn(1, 4, 16, 16, generator=g), torch.randn(1, 77, 64, generator=g)
     added = {"text_embeds": torch.randn(1, 32, generator=g), "time_ids": torch.tensor([[64.0, 64, 0, 0, 64, 64]])}
-    ids = m.tokenizers[0](["toycircle, a red circle"], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    ids = m.tokenizers[0](["toycircle, a red circle"], padding="max_length", max_length=77,
+                          return_tensors="pt").input_ids
 
     @torch.no_grad()
     def outputs(unet, te1, te2):
@@ -266,7 +270,8 @@ def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_d
     assert dsd and all(k.startswith("transformer.") for k in dsd)
 
     g = torch.Generator().manual_seed(0)
-    args = dict(hidden_states=torch.randn(1, 64, 64, generator=g), encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
+    args = dict(hidden_states=torch.randn(1, 64, 64, generator=g),
+                encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
                 pooled_projections=torch.randn(1, 32, generator=g), timestep=torch.tensor([0.5]),
                 img_ids=torch.zeros(64, 3), txt_ids=torch.zeros(8, 3), guidance=torch.tensor([1.0]))
     with torch.no_grad():
@@ -293,7 +298,8 @@ def test_flux_attention_only_kohya_file_loads_in_diffusers(tiny_flux, tiny_datas
     pipe = FluxPipeline.from_pretrained(tiny_flux)
     load_into_pipeline(pipe, res.files["kohya"])
     g = torch.Generator().manual_seed(0)
-    args = dict(hidden_states=torch.randn(1, 64, 64, generator=g), encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
+    args = dict(hidden_states=torch.randn(1, 64, 64, generator=g),
+                encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
                 pooled_projections=torch.randn(1, 32, generator=g), timestep=torch.tensor([0.5]),
                 img_ids=torch.zeros(64, 3), txt_ids=torch.zeros(8, 3), guidance=torch.tensor([1.0]))
     ids = m.tokenizers[0](["toycircle"], padding="max_length", max_length=77, return_tensors="pt").input_ids

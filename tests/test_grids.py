@@ -49,11 +49,11 @@ def test_cells_are_pasted_exactly_where_boxes_say():
     assert g.image.width >= g.boxes[0][2][2] and g.image.height >= g.boxes[1][0][3]
     # the label areas carry text: column headers above each column, row labels left of each row
     for c in range(3):
-        l, t, r, _ = g.boxes[0][c]
-        assert _has_ink(g.image, (l, 0, r, t))
+        left, t, r, _ = g.boxes[0][c]
+        assert _has_ink(g.image, (left, 0, r, t))
     for r in range(2):
-        l, t, _, b = g.boxes[r][0]
-        assert _has_ink(g.image, (0, t, l, b))
+        left, t, _, b = g.boxes[r][0]
+        assert _has_ink(g.image, (0, t, left, b))
 
 
 def test_grid_size_grows_with_labels_and_title():
@@ -88,7 +88,7 @@ def test_cell_size_shrinks_big_cells_keeping_aspect():
 def test_missing_cells_leave_a_grey_slot():
     g = labelled_grid([[_solid(0), None]], col_labels=["ok", "failed"])
     assert g.boxes[0][1] is None
-    l, t, r, b = g.boxes[0][0]
+    _, t, r, b = g.boxes[0][0]
     slot = g.image.crop((r + 10, t + 10, r + 20, t + 20))
     assert set(slot.getdata()) == {EMPTY}
 

@@ -22,7 +22,8 @@ def _tiny_flux_transformer(seed=0):
 
 def _args(seed=0):
     g = torch.Generator().manual_seed(seed)
-    return dict(hidden_states=torch.randn(1, 64, 64, generator=g), encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
+    return dict(hidden_states=torch.randn(1, 64, 64, generator=g),
+                encoder_hidden_states=torch.randn(1, 8, 32, generator=g),
                 pooled_projections=torch.randn(1, 32, generator=g), timestep=torch.tensor([0.5]),
                 img_ids=torch.zeros(64, 3), txt_ids=torch.zeros(8, 3), guidance=torch.tensor([1.0]))
 

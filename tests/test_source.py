@@ -45,7 +45,8 @@ def _install_cells():
 def test_install_cell_cannot_replace_preinstalled_packages_or_use_another_source(name, cell):
     url = sync_source.source()
     pre = sync_source.PREINSTALLED
-    assert pre == "/tmp/lora-nb-preinstalled.txt" and Path(pre).name == doctor.PREINSTALLED_FILE.name  # the doctor reads it
+    # the doctor reads it
+    assert pre == "/tmp/lora-nb-preinstalled.txt" and Path(pre).name == doctor.PREINSTALLED_FILE.name
     lines = [ln.strip() for ln in cell.splitlines()]
     shell = [ln for ln in lines if ln.startswith(("!", "%pip"))]
     freeze = [i for i, ln in enumerate(shell) if "pip list --format=freeze" in ln and ln.endswith(f"> {pre}")]

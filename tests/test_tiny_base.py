@@ -66,7 +66,8 @@ def test_training_script_rebuilds_the_committed_tokenizer(tmp_path):
     rebuilt = mod.build_tokenizer(tmp_path / "tok")
     committed = CLIPTokenizer.from_pretrained(MODEL / "tokenizer")
     assert rebuilt.get_vocab() == committed.get_vocab()
-    caption = "This image is labeled as donpzishnk. a toy star, small, bottom right, teal and white gradient background"
+    caption = ("This image is labeled as donpzishnk. a toy star, small, bottom right, "
+               "teal and white gradient background")
     assert rebuilt(caption).input_ids == committed(caption).input_ids
 
 

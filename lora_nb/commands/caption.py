@@ -29,12 +29,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("dir", help="Dataset folder: images at the top level and/or in N_name concept folders.")
     p.add_argument("--backend", choices=("blip", "florence2", "wd14"), default="blip",
-                   help="blip: short sentences; florence2: detailed prose (FluxTrainer walkthrough's workflow); wd14: booru tags.")
+                   help="blip: short sentences; florence2: detailed prose (FluxTrainer walkthrough's workflow); "
+                        "wd14: booru tags.")
     p.add_argument("--model", default=None, metavar="ID_OR_PATH",
-                   help="Hub id or local folder. Defaults: " + ", ".join(f"{k}={v}" for k, v in DEFAULT_MODELS.items()))
+                   help="Hub id or local folder. Defaults: "
+                        + ", ".join(f"{k}={v}" for k, v in DEFAULT_MODELS.items()))
     p.add_argument("--threshold", type=float, default=None, dest="general_threshold", metavar="T",
-                   help="wd14: minimum confidence of a general tag (default 0.6, LoRA explainer's choice for fewer, surer "
-                        "tags; 0.35 gives many more).")
+                   help="wd14: minimum confidence of a general tag "
+                        "(default 0.6, LoRA explainer's choice for fewer, surer tags; 0.35 gives many more).")
     p.add_argument("--character-threshold", type=float, default=None, metavar="T",
                    help="wd14: minimum confidence of a character tag (default 0.85).")
     p.add_argument("--keep-underscores", action="store_false", dest="replace_underscores", default=None,
@@ -44,12 +46,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default=None,
                    help=f"florence2: {', '.join(FLORENCE_TASKS)} or the task token (default detailed).")
     p.add_argument("--prompt", default=None, help="blip: text the caption continues, e.g. 'a photo of'.")
-    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N", help="blip/florence2: longest caption in tokens.")
-    p.add_argument("--num-beams", type=int, default=None, metavar="N", help="blip/florence2: beam-search width (default 3).")
+    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                   help="blip/florence2: longest caption in tokens.")
+    p.add_argument("--num-beams", type=int, default=None, metavar="N",
+                   help="blip/florence2: beam-search width (default 3).")
     p.add_argument("--prefix", default="", help="Text put before every caption, e.g. the trigger word.")
     p.add_argument("--suffix", default="", help="Text put after every caption.")
     p.add_argument("--overwrite", action="store_true", help="Caption images that already have a caption too.")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="Images per model call (lower it if memory runs out).")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N",
+                   help="Images per model call (lower it if memory runs out).")
     p.add_argument("--device", default=None, help="cuda, cpu or cuda:1; default: the GPU when there is one.")
     p.add_argument("--ext", default=".txt", help="Caption file extension.")
 

@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset-type", choices=list(REPEATS_EPOCHS),
                    help="For LoRA explainer's repeats x epochs (default: from --purpose).")
     p.add_argument("--fit", choices=list(FIT_LEVELS), default="normal",
-                   help="Flux LoRA guide's lighter (normal) or closer fit, which also learns setting, clothes and pose.")
+                   help="Flux LoRA guide's lighter (normal) or closer fit, "
+                        "which also learns setting, clothes and pose.")
     sim = p.add_mutually_exclusive_group()
     sim.add_argument("--similar", dest="similar", action="store_true", default=None,
                      help="Several concepts are alike (e.g. two similar models): one LoRA may hold them.")

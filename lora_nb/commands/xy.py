@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="LoRA .safetensors files (kohya or diffusers layout) or run folders holding checkpoints. "
                         "With --mix, NAME=FILE names a LoRA on the grid.")
     p.add_argument("--strengths", type=_floats, default=None, metavar="LIST",
-                   help="LoRA strengths for the columns (default 0,0.2,0.4,0.6,0.8,1.0 as in the FluxTrainer walkthrough).")
+                   help="LoRA strengths for the columns "
+                        "(default 0,0.2,0.4,0.6,0.8,1.0 as in the FluxTrainer walkthrough).")
     p.add_argument("--prompt", nargs="+", default=[], metavar="TEXT",
                    help="Prompt(s); more than one adds a panel per prompt. Include the trigger word.")
     p.add_argument("--negative-prompt", default="", metavar="TEXT", help="Negative prompt for every cell.")

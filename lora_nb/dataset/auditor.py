@@ -176,11 +176,12 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
     small = sum(any(pr.startswith("small") for pr in n.problems) for n in notes)
     if small:
         result.warnings.append(AuditWarning("small_images", f"{small} images are smaller than {resolution} px: "
-                                                            f"they train blurry; replace them or lower the resolution"))
+                                                            f"they train blurry; replace them or lower the "
+                                                            f"resolution"))
     bad = sum(any(pr.startswith("unreadable") for pr in n.problems) for n in notes)
     if bad:
-        result.warnings.append(AuditWarning("unreadable", f"{bad} images cannot be read: run collect on the folder "
-                                                          f"to sort them out"))
+        result.warnings.append(AuditWarning("unreadable", f"{bad} images cannot be read: run collect on the "
+                                                          f"folder to sort them out"))
     return result
 
 
@@ -200,18 +201,19 @@ def _concept_warnings(a: Audit) -> list[AuditWarning]:
             listing = ", ".join(f"'{c.name}' {c.effective} ({c.share:.0%})" for c in weak)
             out.append(AuditWarning(
                 "imbalance",
-                f"unbalanced concepts: {listing} vs '{top.name}' {top.effective} ({top.share:.0%}) samples per epoch. "
-                f"Flux LoRA guide: with a 20-vs-80 split the small concept vanishes from the LoRA. Train separate LoRAs, "
-                f"or balance the repeats: {renames}"))
+                f"unbalanced concepts: {listing} vs '{top.name}' {top.effective} ({top.share:.0%}) samples per "
+                f"epoch. Flux LoRA guide: with a 20-vs-80 split the small concept vanishes from the LoRA. "
+                f"Train separate LoRAs, or balance the repeats: {renames}"))
     for c in cs:
         rec = RECOMMENDED_IMAGES[c.kind]
         if c.images < MIN_IMAGES:
             out.append(AuditWarning("too_few_images",
-                                    f"'{c.name}' has only {c.images} images: Kohya practice guide asks for at least 10-15 "
-                                    f"(FluxTrainer walkthrough: ~{rec} for {_a(c.kind)})"))
+                                    f"'{c.name}' has only {c.images} images: Kohya practice guide asks for "
+                                    f"at least 10-15 (FluxTrainer walkthrough: ~{rec} for {_a(c.kind)})"))
         elif c.images < rec:
-            out.append(AuditWarning("few_images", f"'{c.name}' has {c.images} images; FluxTrainer walkthrough recommends about "
-                                                  f"{rec}{'+' if rec >= 50 else ''} for {_a(c.kind)}"))
+            out.append(AuditWarning("few_images", f"'{c.name}' has {c.images} images; FluxTrainer walkthrough "
+                                                  f"recommends about {rec}{'+' if rec >= 50 else ''} "
+                                                  f"for {_a(c.kind)}"))
     return out
 
 
@@ -245,8 +247,8 @@ def plot_balance(a: Audit):
     ax = fig.add_subplot()
     names = [c.folder for c in a.concepts]
     bars = ax.bar(names, [c.effective for c in a.concepts],
-                  color=["tab:red" if c.effective < BALANCE_RATIO * max(x.effective for x in a.concepts) else "tab:blue"
-                         for c in a.concepts])
+                  color=["tab:red" if c.effective < BALANCE_RATIO * max(x.effective for x in a.concepts)
+                         else "tab:blue" for c in a.concepts])
     for b, c in zip(bars, a.concepts, strict=True):
         ax.annotate(f"{c.images}x{c.repeats}\n{c.share:.0%}", (b.get_x() + b.get_width() / 2, b.get_height()),
                     ha="center", va="bottom", fontsize=8)

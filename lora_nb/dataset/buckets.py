@@ -1,4 +1,5 @@
-"""Aspect-ratio buckets: training sizes whose sides are multiples of 64 (FluxTrainer walkthrough, Kohya practice guide).
+"""Aspect-ratio buckets: training sizes whose sides are multiples of 64 (FluxTrainer walkthrough,
+Kohya practice guide).
 
 One home for the bucket rules used by both the crop step (bucket mode) and the trainer, so an
 image cropped into a bucket lands in the very same bucket at training time.

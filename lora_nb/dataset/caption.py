@@ -364,7 +364,8 @@ class CaptionReport:
             lines.append(f"warning: {p}: {why}")
         if self.orphan_captions:
             lines.append(f"warning: {len(self.orphan_captions)} caption file(s) have no image: "
-                         + ", ".join(p.name for p in self.orphan_captions[:5]) + " -> delete them or restore the images")
+                         + ", ".join(p.name for p in self.orphan_captions[:5])
+                         + " -> delete them or restore the images")
         return "\n".join(lines)
 
 

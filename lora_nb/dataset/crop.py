@@ -1,8 +1,8 @@
 """Crop a dataset to training sizes: center, focus (keeps the subject) or aspect-ratio buckets.
 
 Sizes follow the tutorials: SD1.5 trains at 512, SDXL/Flux at 1024 (768 when memory is short), and
-every side is a multiple of 64 (FluxTrainer walkthrough, Kohya practice guide) because the VAE downsamples by 8 and the UNet
-by another 8. LoRA explainer recommends focus cropping over center cropping: a center crop happily
+every side is a multiple of 64 (FluxTrainer walkthrough, Kohya practice guide) because the VAE downsamples
+by 8 and the UNet by another 8. LoRA explainer recommends focus cropping over center cropping: a center crop happily
 cuts off a subject that is not in the middle. The focus crop finds the subject with the rembg
 mask when a model is available, and otherwise with a saliency estimate (colour contrast to the
 border plus edge energy), then places the crop box around it.
@@ -310,6 +310,7 @@ def render_crop_preview(report: CropReport, max_items: int = 24, tile_size: int 
             img = Image.new("RGB", (tile_size, tile_size), (230, 230, 230))
         tiles.append(Tile(img, [Path(source).name, "skipped"], [(0, 0, 0), (200, 0, 0)]))
         lines = textwrap.wrap(why, max(12, tile_size // 6))[:4]
-        tiles.append(Tile(Image.new("RGB", (tile_size, tile_size), (245, 245, 245)), lines, [(200, 0, 0)] * len(lines)))
+        tiles.append(Tile(Image.new("RGB", (tile_size, tile_size), (245, 245, 245)), lines,
+                          [(200, 0, 0)] * len(lines)))
     title = report.summary().splitlines()[0]
     return image_grid(tiles, cols=2 * pairs_per_row, tile_size=tile_size, title=title)

@@ -5,8 +5,8 @@ chains them and `clean.clean_folder` applies them to a dataset.
 The rules come from the tutorials: every caption carries the trigger (FluxTrainer walkthrough §6), a unique id per
 concept (Flux LoRA guide), and the features the LoRA should learn are *removed* from the captions so
 they are baked into the trigger (FluxTrainer walkthrough §6; LoRA explainer: delete "black hair" to always get black
-hair). Earlier tags weigh more (Kohya practice guide, LoRA explainer), so `keep_tokens` holds the trigger in front while
-the rest may be shuffled at training time.
+hair). Earlier tags weigh more (Kohya practice guide, LoRA explainer), so `keep_tokens` holds the trigger in front
+while the rest may be shuffled at training time.
 
 Both comma-separated tags ("1girl, black hair, smile") and natural-language captions ("A girl
 with black hair smiles.") are handled: tag operations work on whole tags, text operations on

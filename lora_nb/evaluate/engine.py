@@ -235,7 +235,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     else:
         stacked = stack_panels([g.image for g in sheets], captions, title=head or None, font=font)
         image, offsets = stacked.image, [b[0][:2] for b in stacked.boxes]
-    boxes = [[[(l + ox, t + oy, r + ox, b + oy) for (l, t, r, b) in row] for row in g.boxes]
+    boxes = [[[(left + ox, t + oy, r + ox, b + oy) for (left, t, r, b) in row] for row in g.boxes]
              for g, (ox, oy) in zip(sheets, offsets)]
     panel_info = [{a.title: a.labels[i] for a, i in zip(panels, combo)} for combo in combos]
     return XYResult(image, cells, x, y, panel_info, records, head, boxes)

@@ -39,7 +39,8 @@ def read_lora_metadata(path: str | os.PathLike) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as e:  # not a safetensors file, truncated download, ...
-        raise ModelLoadError(f"{path}: not a readable .safetensors file ({e}) -> re-download or re-export it") from None
+        raise ModelLoadError(f"{path}: not a readable .safetensors file ({e}) "
+                             "-> re-download or re-export it") from None
 
 
 def checkpoint_step(path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> int | None:

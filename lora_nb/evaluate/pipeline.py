@@ -79,7 +79,8 @@ def load_pipeline(base: str | os.PathLike, device: str | None = None, dtype: str
             quant_backend="bitsandbytes_4bit", components_to_quantize=comps,
             quant_kwargs={"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": torch_dtype})
     try:
-        with warnings.catch_warnings():  # diffusers 0.42 renames torch_dtype to dtype; older ones know only torch_dtype
+        # diffusers 0.42 renames torch_dtype to dtype; older ones know only torch_dtype
+        with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
             pipe = DiffusionPipeline.from_pretrained(str(base), **kwargs)
     except (OSError, ValueError) as e:

@@ -11,8 +11,8 @@
 
 Every variant is a peft config (`LoraConfig`, `LoHaConfig`, `LoKrConfig`) injected by peft itself
 (`inject_adapter_in_model`, see `inject`), so peft does the maths and `lora_nb.training.export` turns the
-layers into the files each ecosystem loads. Layer names are resolved to exact module names by the family (`lora_targets`,
-`conv_targets`), so a target never silently matches nothing.
+layers into the files each ecosystem loads. Layer names are resolved to exact module names by the family
+(`lora_targets`, `conv_targets`), so a target never silently matches nothing.
 """
 
 from __future__ import annotations

@@ -61,7 +61,8 @@ class Flux(Family):
             raise ModelLoadError(f"pretrained_model: {src} is a single file; Flux needs the diffusers folder "
                                  f"(transformer/, text_encoder_2/, ...) -> use black-forest-labs/FLUX.1-dev or a "
                                  f"local copy of it")
-        toks = [load_part(CLIPTokenizer, src, "tokenizer", config), load_part(T5TokenizerFast, src, "tokenizer_2", config)]
+        toks = [load_part(CLIPTokenizer, src, "tokenizer", config),
+                load_part(T5TokenizerFast, src, "tokenizer_2", config)]
         tes = [self.load_text_encoder(CLIPTextModel, src, "text_encoder", config, device, dtype),
                self.load_text_encoder(T5EncoderModel, src, "text_encoder_2", config, device, dtype, trained=False)]
         vae = (load_part(AutoencoderKL, check_model_source(config.vae, config.allow_pickle, "vae"), None, config)

@@ -36,7 +36,8 @@ class SDXL(Family):
         src = check_model_source(config.pretrained_model, config.allow_pickle)
         if Path(src).is_file():
             return self._load_single_file(src, config, device, dtype)
-        toks = [load_part(CLIPTokenizer, src, "tokenizer", config), load_part(CLIPTokenizer, src, "tokenizer_2", config)]
+        toks = [load_part(CLIPTokenizer, src, "tokenizer", config),
+                load_part(CLIPTokenizer, src, "tokenizer_2", config)]
         tes = [self.load_text_encoder(CLIPTextModel, src, "text_encoder", config, device, dtype),
                self.load_text_encoder(CLIPTextModelWithProjection, src, "text_encoder_2", config, device, dtype)]
         vae = (load_part(AutoencoderKL, check_model_source(config.vae, config.allow_pickle, "vae"), None, config)

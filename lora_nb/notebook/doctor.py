@@ -294,7 +294,8 @@ def runtime_peft_minimums() -> dict[str, str]:
     """{library: minimum peft} that the installed transformers / diffusers enforce in their own
     adapter code (their MIN_PEFT_VERSION), so a future gate is named before it fails."""
     out = {}
-    for lib, module in (("transformers", "transformers.integrations.peft"), ("diffusers", "diffusers.utils.constants")):
+    for lib, module in (("transformers", "transformers.integrations.peft"),
+                        ("diffusers", "diffusers.utils.constants")):
         try:
             out[lib] = str(getattr(importlib.import_module(module), "MIN_PEFT_VERSION"))
         except Exception:  # not installed, or no such constant in this release: nothing to enforce

@@ -367,7 +367,8 @@ def render_markdown(p: Plan) -> str:
             L.append(f"- {s.description}: {s.total_gb:.1f} GiB {'(fits)' if s.fits else ''} -- {s.reason} "
                      f"[{', '.join(f'{k}={v}' for k, v in s.changes.items())}]")
         if mf.combined:
-            L.append(f"- **{mf.combined.description}**: {', '.join(f'{k}={v}' for k, v in mf.combined.changes.items())}"
+            L.append(f"- **{mf.combined.description}**: "
+                     f"{', '.join(f'{k}={v}' for k, v in mf.combined.changes.items())}"
                      f" -> {mf.combined.total_gb:.1f} GiB")
 
     L += ["", f"## Recipe (the tutorials' rules for this dataset; purpose: {p.purpose})", ""]
@@ -402,7 +403,8 @@ def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
     ax = fig.add_subplot()
     ax.plot(curve.steps, curve.lrs, color="tab:blue")
     if curve.warmup_steps:
-        ax.axvline(curve.warmup_steps, color="tab:orange", ls="--", lw=1, label=f"end of warmup ({curve.warmup_steps})")
+        ax.axvline(curve.warmup_steps, color="tab:orange", ls="--", lw=1,
+                   label=f"end of warmup ({curve.warmup_steps})")
     for i, s in enumerate(checkpoints or []):
         ax.axvline(s, color="0.7", lw=0.8, label="checkpoint" if i == 0 else None)
     ax.set_xlabel("step")

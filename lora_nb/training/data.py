@@ -3,7 +3,8 @@
 Conventions follow kohya's sd-scripts, which the tutorials teach:
 - concept folders `N_name` give each image N repeats per epoch (Kohya practice guide §2.1.4.1);
 - aspect-ratio buckets with sides that are multiples of 64 and area <= resolution^2 keep each
-  image's shape (FluxTrainer walkthrough, Kohya practice guide); an image is never upscaled to reach its bucket unless asked;
+  image's shape (FluxTrainer walkthrough, Kohya practice guide); an image is never upscaled to reach its
+  bucket unless asked;
 - the crop into the bucket is central by default: the tutorials warn random crops teach cut-off,
   distorted subjects (Flux LoRA guide §4.1);
 - captions: optional trigger word first, comma-tag shuffling with `keep_tokens` fixed, caption

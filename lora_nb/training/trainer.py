@@ -158,7 +158,8 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
                                  num_cycles=config.lr_scheduler_num_cycles, power=config.lr_scheduler_power)
     models.denoiser, optimizer = accelerator.prepare(models.denoiser, optimizer)
     if trained_tes:
-        models.text_encoders = [accelerator.prepare(te) for te in trained_tes] + models.text_encoders[len(trained_tes):]
+        models.text_encoders = ([accelerator.prepare(te) for te in trained_tes]
+                                + models.text_encoders[len(trained_tes):])
 
     run = RunInfo(scan.num_images, scan.samples_per_epoch, config.train_batch_size, config.gradient_accumulation_steps,
                   nproc, spe, total, round(total / spe, 2), warmup, checkpoint_steps(config, total),
@@ -176,7 +177,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
         print(preset.describe())
         for note in scan.warnings + adapter_notes(config):
             print("note:", note)
-        print(("resuming at step %d: " % start if start else "") + run.describe())
+        print((f"resuming at step {start}: " if start else "") + run.describe())
     for cb in callbacks:
         cb.on_start(run)
 

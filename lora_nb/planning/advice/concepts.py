@@ -111,7 +111,8 @@ def concept_advice(concepts, similar: bool | None = None,
                 "concepts", "If you keep them in one LoRA, balance them with folder repeats: "
                             + ", ".join(f"{reps[c.name]}_{c.name}" for c in cs) + ".",
                 "kohya repeats multiply each folder's images per epoch (Kohya practice guide: the N in N_name), which "
-                "evens out samples per epoch; Flux LoRA guide prefers separate LoRAs.", "Kohya practice guide §2.1.4.1; Flux LoRA guide §2.3",
+                "evens out samples per epoch; Flux LoRA guide prefers separate LoRAs.",
+                "Kohya practice guide §2.1.4.1; Flux LoRA guide §2.3",
                 "suggest", {}))
     else:
         out.append(Advice(

@@ -47,10 +47,11 @@ def lr_for_rank(rank: int, optimizer: str = "adamw8bit") -> float:
 def lr_reason(rank: int, optimizer: str) -> str:
     if optimizer in ("prodigy", "dadaptation"):
         return (f"{optimizer} estimates the step size itself; the learning rate is a multiplier on it, so 1.0 "
-                f"(LoRA explainer: Prodigy 'lr 1, suitable for beginners'; Kohya practice guide: DAdaptation 'usually 1.0').")
+                "(LoRA explainer: Prodigy 'lr 1, suitable for beginners'; "
+                "Kohya practice guide: DAdaptation 'usually 1.0').")
     exact = rank in LR_BY_RANK
-    txt = (f"Flux LoRA guide §3.2 gives lr by rank ({', '.join(f'{r}: {l:g}' for r, l in LR_BY_RANK.items())}); "
-           + ("rank %d is in the table." % rank if exact else
+    txt = (f"Flux LoRA guide §3.2 gives lr by rank ({', '.join(f'{r}: {lr:g}' for r, lr in LR_BY_RANK.items())}); "
+           + (f"rank {rank} is in the table." if exact else
               f"rank {rank} lies between its points, interpolated on a log-log scale."))
     txt += " Higher ranks hold more parameters per update and need a lower rate to stay stable."
     if rank == 32:
@@ -89,7 +90,8 @@ def recommend_rank(purpose: str, family: str, n_images: int | None = None) -> tu
                    "(Flux LoRA guide §3.2).")
         if n_images is not None and n_images < NEW_CONTENT_MIN_IMAGES:
             reason += f" Flux LoRA guide expects {NEW_CONTENT_MIN_IMAGES}+ images for this; you have {n_images}."
-    reason += " Higher ranks learn more detail but also irrelevant details (LoRA explainer: too high 'learns too deep')."
+    reason += (" Higher ranks learn more detail but also irrelevant details "
+               "(LoRA explainer: too high 'learns too deep').")
     return rank, (lo, hi), reason
 
 # Seed-quoted file sizes (MB) and the target set they correspond to.
@@ -107,7 +109,8 @@ SEED_FILE_SIZES = {
 
 def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
     """(denoiser targets, text-encoder targets) the seed's file sizes were measured with."""
-    if facts(family).flux_guide:  # the guide's sizes: all attention projections of both streams (SimpleTuner's and this kit's default)
+    # the guide's sizes: all attention projections of both streams (SimpleTuner's and this kit's default)
+    if facts(family).flux_guide:
         return ATTENTION_TARGETS + ["add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"], None
     return list(KOHYA_TARGETS["unet"]), list(KOHYA_TARGETS["text_encoder"])
 

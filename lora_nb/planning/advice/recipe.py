@@ -41,12 +41,13 @@ def _lora_recipe(names: list[str], n_images: int, purpose: str, family: str, opt
         steps = align_steps(re_["steps"], checkpoint_interval(re_["steps"]))[0]
         save_every = checkpoint_interval(steps)
         why = (f"{re_['source']}: {re_['formula']}, rounded to {steps} so checkpoints every {save_every} line "
-               f"up. The Flux LoRA guide would give {st.steps}: {st.reason} The Kohya practice guide and the LoRA explainer describe "
-               f"SD1.5/SDXL kohya practice on small sets, where more steps are usual (Kohya practice guide: totals above 1500).")
+               f"up. The Flux LoRA guide would give {st.steps}: {st.reason} The Kohya practice guide and the LoRA "
+               "explainer describe SD1.5/SDXL kohya practice on small sets, where more steps are usual (Kohya "
+               "practice guide: totals above 1500).")
     elif not facts(family).flux_guide:
-        why += (f" (LoRA explainer's repeats x epochs are for small SD sets of up to ~{SMALL_SET} images -- Kohya practice guide's "
-                 f"beginner table has 30 -- and would give far more steps for {n_images}; LoRA explainer itself says to "
-                 f"lower epochs for large sets.)")
+        why += (f" (LoRA explainer's repeats x epochs are for small SD sets of up to ~{SMALL_SET} images -- Kohya "
+                 f"practice guide's beginner table has 30 -- and would give far more steps for {n_images}; LoRA "
+                 "explainer itself says to lower epochs for large sets.)")
     reasons["steps"] = why
     return LoraRecipe(names, n_images, rank, recommend_alpha(rank), lr, steps, save_every, reasons)
 
@@ -116,7 +117,8 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
     rec_alpha = recommend_alpha(rank)
     ok = math.isclose(config.alpha, rec_alpha) or config.alpha == rank / 4
     out.append(Advice("alpha", f"alpha {config.alpha:g} at rank {rank}: scale alpha/rank = {config.alpha / rank:.2g}"
-                      + ("." if ok else f" -> {rec_alpha:g} (rank/2)."), ALPHA_REASON, "LoRA explainer; Kohya practice guide",
+                      + ("." if ok else f" -> {rec_alpha:g} (rank/2)."),
+                      ALPHA_REASON, "LoRA explainer; Kohya practice guide",
                       "ok" if ok else "suggest", {} if ok else {"alpha": rec_alpha}))
     if config.alpha > rank:
         out.append(Advice("alpha", f"alpha {config.alpha:g} is above rank {rank} -> at most {rank}.",
@@ -163,7 +165,9 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
                               + f" the recommended {r.steps} (checkpoint every {r.save_every})"
                               + ("." if ok else f" -> set max_train_steps = {r.steps}, save_every_n_steps = "
                                                 f"{r.save_every}."),
-                              r.reasons["steps"], "Flux LoRA guide §2.4, §4.4, §5" if facts(fam).flux_guide else "LoRA explainer; Flux LoRA guide",
+                              r.reasons["steps"],
+                              "Flux LoRA guide §2.4, §4.4, §5" if facts(fam).flux_guide
+                              else "LoRA explainer; Flux LoRA guide",
                               "ok" if ok else "suggest",
                               {} if ok else {"max_train_steps": r.steps, "save_every_n_steps": r.save_every}))
         elif rec.split:
@@ -190,9 +194,10 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
                         f"{target}.")
             out.append(Advice("repeats", msg,
                               "More repeats learn each image more strongly but fix the pictures sooner "
-                              "(over-fitting); epochs give intermediate checkpoints to choose from. Flux LoRA guide (Flux) "
-                              "counts total steps instead; compare both with the step advice.",
-                              "LoRA explainer (高级参数); Kohya practice guide (新手建议)", "info"))
+                              "(over-fitting); epochs give intermediate checkpoints to choose from. "
+                              "Flux LoRA guide (Flux) counts total steps instead; compare both with the step advice.",
+                              "LoRA explainer (高级参数); "
+                              "Kohya practice guide (新手建议)", "info"))
         # minimum dataset size
         need = config.train_batch_size * config.gradient_accumulation_steps
         if n_images is not None and n_images < need:

@@ -48,11 +48,13 @@ def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str
                  f"{base} / {per_step} = {raw:.0f} steps." if per_step > 1 else "")
               + f" Rounded to a multiple of the checkpoint interval {interval} so checkpoints and validation "
                 f"images line up (§4.4).")
-    return StepAdvice(n_images, steps, interval, round(raw), lower, upper, fit, reason, "Flux LoRA guide §2.4, §4.4, §5")
+    return StepAdvice(n_images, steps, interval, round(raw), lower, upper, fit, reason,
+                      "Flux LoRA guide §2.4, §4.4, §5")
 
 
 def repeats_epochs(dataset_type: str, n_images: int, batch: int = 1, grad_accum: int = 1) -> dict:
-    """LoRA explainer's repeats x epochs for the dataset type, the steps that gives, and the Kohya practice guide's range."""
+    """LoRA explainer's repeats x epochs for the dataset type, the steps that gives, and the Kohya practice guide's
+    range."""
     if dataset_type not in REPEATS_EPOCHS:
         raise ConfigError(f"dataset_type: {dataset_type!r} is not one of {', '.join(REPEATS_EPOCHS)}")
     r = REPEATS_EPOCHS[dataset_type]

@@ -19,10 +19,11 @@ PURPOSES: dict[str, dict[str, Any]] = {
     "character": dict(ranks=(8, 32), suggest=16, kind="anime", label="a character",
                       source="LoRA explainer (二次元画风或人物 8/16/32; SDXL 角色类选择8dim即可)"),
     "person": dict(ranks=(32, 64), suggest=32, kind="person", label="a real person",
-                   source="Kohya practice guide (人物: 32-128); Flux LoRA guide §5.1 (portraits: rank 32)"),
+                   source="Kohya practice guide (人物: 32-128); "
+                          "Flux LoRA guide §5.1 (portraits: rank 32)"),
     "object": dict(ranks=(32, 64), suggest=32, kind="object", label="an object or product",
-                   source="Flux LoRA guide §5.3 (cars: rank 32); Kohya practice guide (人物 32-128; complex real objects and "
-                          "scenery 实物风景 >=128)"),
+                   source="Flux LoRA guide §5.3 (cars: rank 32); Kohya practice guide (人物 32-128; "
+                          "complex real objects and scenery 实物风景 >=128)"),
     "style": dict(ranks=(64, 128), suggest=64, kind="realistic", label="a complex art style",
                   source="LoRA explainer (复杂画风、三次元: 64/128)"),
     "scene": dict(ranks=(64, 128), suggest=64, kind="realistic", label="real scenes or landscapes",
@@ -37,7 +38,8 @@ REPEATS_EPOCHS = {
     "anime": dict(repeats=8, epochs=20, source="LoRA explainer: 二次元 Repeat 8, Epoch 20",
                   kohya_guide="Kohya practice guide: 二次元 7-15 repeats, 10 epochs", kohya_guide_repeats=(7, 15)),
     "realistic": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
-                      kohya_guide="Kohya practice guide: 人像 20-30 / 实物 30-100 repeats, 10 epochs", kohya_guide_repeats=(20, 30)),
+                      kohya_guide="Kohya practice guide: 人像 20-30 / 实物 30-100 repeats, 10 epochs",
+                      kohya_guide_repeats=(20, 30)),
     "person": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
                    kohya_guide="Kohya practice guide: 人像 20-30 repeats, 10 epochs", kohya_guide_repeats=(20, 30)),
     "object": dict(repeats=15, epochs=10, source="LoRA explainer: 真实系 Repeat 15, Epoch 10",
@@ -55,9 +57,9 @@ STEP_BANDS = (
     (700, 2500, 3500, "~500 images: 2500-3500 steps, by how closely it should fit (§2.4)"),
 )
 EPOCHS_RULE = 4  # Flux LoRA guide §2.4: 3-4 epochs at batch 1; its 1000-car example uses 4 (4000 steps)
-# Up to this many images, SD1.5/SDXL recipes follow the LoRA explainer's repeats x epochs (Kohya practice guide's beginner
-# table is for 30 images; FluxTrainer walkthrough asks for ~30 images of a subject, 50+ of a style); larger sets use
-# Flux LoRA guide's size rule, as the LoRA explainer itself says to lower epochs for large sets.
+# Up to this many images, SD1.5/SDXL recipes follow the LoRA explainer's repeats x epochs (Kohya practice guide's
+# beginner table is for 30 images; FluxTrainer walkthrough asks for ~30 images of a subject, 50+ of a style); larger
+# sets use Flux LoRA guide's size rule, as the LoRA explainer itself says to lower epochs for large sets.
 SMALL_SET = 60
 
 def checkpoint_interval(steps: int) -> int:

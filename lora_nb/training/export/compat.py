@@ -20,7 +20,8 @@ LORA_CLIP_MAP = {
     "self_attn.v_proj": "self_attn_v_proj",
     "self_attn.out_proj": "self_attn_out_proj",
 }
-_CLIP_LAYER_RE = re.compile(r"^text_model\.encoder\.layers\.(\d+)\.(" + "|".join(map(re.escape, LORA_CLIP_MAP)) + r")$")
+_CLIP_LAYER_RE = re.compile(r"^text_model\.encoder\.layers\.(\d+)\.("
+                            + "|".join(map(re.escape, LORA_CLIP_MAP)) + r")$")
 
 
 def comfyui_key_map(components: dict[str, torch.nn.Module], kohya_prefixes: dict[str, str],

@@ -131,7 +131,8 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
             t = {k: getattr(layer, k)[adapter_name] for k in
                  ("lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a", "lokr_w2_b")
                  if adapter_name in getattr(layer, k)}
-            dim = t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t else t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else None
+            dim = (t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t
+                   else t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else None)
             if dim is None:
                 # both factors full: LyCORIS/ComfyUI/diffusers apply no alpha, so bake peft's scaling in
                 t["lokr_w2"] = t["lokr_w2"] * scaling
