@@ -1,6 +1,6 @@
 """English and Simplified Chinese strings for the notebooks and widgets.
 
-The tutorials the course is built on are Chinese tutorials, so their readers get the kit in Chinese:
+The course is built on Chinese tutorials, so their readers get the kit in Chinese:
 widget labels, help texts (tooltips) and the messages the notebooks print. One setting switches
 the language: `set_language("zh")`, the project's `language` (set in 00_setup), or the
 environment variable `LORA_NB_LANG`. Library errors (`LoraNbError`) stay in English, so that

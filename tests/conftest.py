@@ -58,3 +58,14 @@ def train_capture(monkeypatch):
 
     monkeypatch.setattr(T, "save_checkpoint", spy)
     return lambda cfg: (T.train(cfg), seen["models"])
+
+
+@pytest.fixture
+def default_language(monkeypatch):
+    """The kit's language as on a fresh machine (no LORA_NB_LANG, nothing set), restored afterwards."""
+    from lora_nb import i18n
+
+    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)

@@ -13,14 +13,13 @@ from lora_nb.dataset.crop import (
     closest_bucket,
     crop_folder,
     crop_image,
-    default_resolution,
     make_buckets,
     render_crop_preview,
     saliency_map,
     subject_box,
 )
 from lora_nb.errors import ConfigError, DatasetError
-from lora_nb.families.facts import FACTS
+from lora_nb.families.facts import FACTS, facts
 from lora_nb.images import ImageRejected
 
 
@@ -33,13 +32,13 @@ def scene(w=256, h=128, subject_at=(208, 64), r=28, bg=(235, 235, 230), fg=(200,
 
 
 def test_presets_and_resolution_checks():
-    assert default_resolution("sd15") == 512 and default_resolution("sdxl") == 1024 == default_resolution("flux")
+    assert facts("sd15").resolution == 512 and facts("sdxl").resolution == 1024 == facts("flux").resolution
     assert 768 in FACTS["sdxl"].crop_resolutions
     assert check_resolution(768) == 768
     with pytest.raises(ConfigError, match="multiple of 64 -> use 512"):
         check_resolution(500)
     with pytest.raises(ConfigError):
-        default_resolution("sd3")
+        facts("sd3")
 
 
 def test_buckets_follow_kohya():

@@ -27,8 +27,8 @@ from lora_nb.evaluate.pipeline import (
     resolve_dtype,
 )
 from lora_nb.evaluate.xy import mix_grid, xy_grid
-from lora_nb.families import SAMPLE_DEFAULTS
 from lora_nb.families.adapters import inject
+from lora_nb.families.facts import FACTS
 
 PROMPT = "a red circle, blue background"
 STEPS = 2
@@ -452,7 +452,7 @@ def test_xy_grid_on_sdxl_and_flux(family, tmp_path):
     size = {"width": 64, "height": 64} if family == "flux" else {}
     p = load_pipeline(base, device="cpu")
     assert pipeline_family(p) == family
-    cfg = SAMPLE_DEFAULTS[family]["cfg"]
+    cfg = FACTS[family].sample_cfg
     res = xy_grid(p, lora, "a red circle", strengths=[0, 1], steps=STEPS, progress=False, **size)
     assert res.shape == (1, 1, 2) and res.y.labels == ["step 100"]
     base_img = plain_diffusers_image(base, "a red circle", cfg=cfg, **size)

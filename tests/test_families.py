@@ -157,7 +157,7 @@ def test_sdxl_trains_both_text_encoders_and_files_reload(tiny_sdxl, tiny_dataset
     family = get_family("sdxl")
     comps = {"unet": m.denoiser, "text_encoder": m.text_encoders[0], "text_encoder_2": m.text_encoders[1]}
     key_names = {"unet": family.kohya_name_map("unet", m.denoiser)}
-    assert check_kohya_keys(sd, comfyui_key_map(comps, family.kohya_prefixes, key_names)) == []
+    assert check_kohya_keys(sd, comfyui_key_map(comps, family.facts.kohya_prefixes, key_names)) == []
 
     g = torch.Generator().manual_seed(0)
     x, ehs = torch.randn(1, 4, 16, 16, generator=g), torch.randn(1, 77, 64, generator=g)
@@ -182,7 +182,7 @@ def test_sdxl_trains_both_text_encoders_and_files_reload(tiny_sdxl, tiny_dataset
     # and applied the way ComfyUI does it, through its sgm key names
     pipe = StableDiffusionXLPipeline.from_pretrained(tiny_sdxl)
     _merge_kohya_lora({"unet": pipe.unet, "text_encoder": pipe.text_encoder, "text_encoder_2": pipe.text_encoder_2},
-                      sd, family.kohya_prefixes, {"unet": family.kohya_name_map("unet", pipe.unet)})
+                      sd, family.facts.kohya_prefixes, {"unet": family.kohya_name_map("unet", pipe.unet)})
     for got, want in zip(outputs(pipe.unet, pipe.text_encoder, pipe.text_encoder_2), ref):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
@@ -265,7 +265,7 @@ def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_d
         assert any(part in s for s in stems), part
     assert all(s.startswith("lora_transformer_") for s in stems)
     assert not any(s in ("lora_transformer_proj_out", "lora_transformer_x_embedder") for s in stems)
-    assert check_kohya_keys(sd, comfyui_key_map({"transformer": m.denoiser}, family.kohya_prefixes)) == []
+    assert check_kohya_keys(sd, comfyui_key_map({"transformer": m.denoiser}, family.facts.kohya_prefixes)) == []
     dsd, _ = read_lora_file(res.files["diffusers"])
     assert dsd and all(k.startswith("transformer.") for k in dsd)
 
@@ -281,7 +281,7 @@ def test_flux_trains_with_cached_text_and_mlp_and_files_reload(tiny_flux, tiny_d
         load_into_pipeline(pipe, res.files["diffusers"])
         torch.testing.assert_close(pipe.transformer(**args).sample, ref, atol=1e-5, rtol=1e-4)
         fresh = FluxPipeline.from_pretrained(tiny_flux).transformer
-        _merge_kohya_lora({"transformer": fresh}, sd, family.kohya_prefixes)  # as ComfyUI applies it
+        _merge_kohya_lora({"transformer": fresh}, sd, family.facts.kohya_prefixes)  # as ComfyUI applies it
         torch.testing.assert_close(fresh(**args).sample, ref, atol=1e-5, rtol=1e-4)
 
 

@@ -8,13 +8,7 @@ from lora_nb import i18n
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def _reset_language(monkeypatch):
-    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
+pytestmark = pytest.mark.usefixtures("default_language")
 
 
 def _placeholders(text: str) -> set[str]:

@@ -12,13 +12,9 @@ from lora_nb.notebook.project import PROJECT_FILE, Project, open_project, projec
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
+def _isolated(monkeypatch, tmp_path, default_language):
     monkeypatch.setenv("LORA_NB_PROJECTS", str(tmp_path / "projects"))
     monkeypatch.delenv("LORA_NB_PROJECT", raising=False)
-    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
 
 
 def test_create_writes_project_json_and_config_and_reopens(tmp_path):

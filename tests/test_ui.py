@@ -21,12 +21,7 @@ from lora_nb.planning.advice.rates import lr_for_rank
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
-    i18n.set_language(None)
-    yield
-    i18n.set_language(None)
+pytestmark = pytest.mark.usefixtures("default_language")
 
 
 # --- the form ----------------------------------------------------------------------------------

@@ -40,10 +40,6 @@ FOCUS_SOURCES = ("auto", "rembg", "saliency")
 REPORT_NAME = "crop_report.json"
 
 
-def default_resolution(family: str = "sd15") -> int:
-    return facts(family).resolution
-
-
 def check_resolution(resolution: int) -> int:
     if not isinstance(resolution, int) or resolution < STEP or resolution % STEP:
         near = max(STEP, round(int(resolution) / STEP) * STEP) if isinstance(resolution, (int, float)) else 512
@@ -225,7 +221,7 @@ def crop_folder(src: str | os.PathLike, out: str | os.PathLike, resolution: int 
 
     if focus not in FOCUS_SOURCES:
         raise ConfigError(f"focus {focus!r} is not one of {', '.join(FOCUS_SOURCES)}")
-    resolution = check_resolution(resolution if resolution is not None else default_resolution(family))
+    resolution = check_resolution(resolution if resolution is not None else facts(family).resolution)
     src, out = Path(src), Path(out)
     images = walk_images(src)
     prepare_output_dir(src, out, REPORT_NAME, overwrite)

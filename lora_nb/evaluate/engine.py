@@ -19,7 +19,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError, LoraNbError
-from ..families import SAMPLE_DEFAULTS
+from ..families.facts import facts
 from ..grids import labelled_grid, stack_panels
 from .axes import SAMPLERS, Axis, _canonical_sampler, _parse_size
 from .files import LoraFile
@@ -242,12 +242,12 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
 
 
 def _base_params(pipe, prompt: str, negative_prompt: str, steps, cfg, sampler, width, height) -> dict:
-    d = SAMPLE_DEFAULTS[pipeline_family(pipe)]  # steps and CFG, as the trainer's validation images
+    f = facts(pipeline_family(pipe))  # steps and CFG, as the trainer's validation images
     if (width is None) != (height is None):
         raise ConfigError("give both width and height, or neither (the model's default size)")
     if width is not None:
         _parse_size((width, height))
     return {"prompt": prompt, "negative_prompt": negative_prompt or "", "seed": DEFAULT_SEED,
-            "steps": int(steps or d["steps"]), "cfg": float(d["cfg"] if cfg is None else cfg),
+            "steps": int(steps or f.sample_steps), "cfg": float(f.sample_cfg if cfg is None else cfg),
             "sampler": _canonical_sampler(sampler) if sampler else None, "width": width, "height": height,
             "lora": None, "strength": 0.0, "weights": None}

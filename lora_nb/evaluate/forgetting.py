@@ -26,7 +26,7 @@ class ForgettingReport:
     """With vs without the LoRA on prompts unrelated to its concept.
 
     `change[i]`: mean absolute pixel difference (0 = identical, 1 = inverted) for prompt i,
-    averaged over the tutorials. There is no universal threshold; compare it with `concept_change`
+    averaged over the seeds. There is no universal threshold; compare it with `concept_change`
     (the same measure on the LoRA's own prompt, when given): an unrelated prompt that changes
     almost as much as the concept prompt means the LoRA overrides everything (overfitting, too
     high a strength or rank; LoRA explainer's over-fitting signs).

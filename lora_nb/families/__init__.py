@@ -1,7 +1,7 @@
 """Model families: everything that differs between SD1.5, SDXL and Flux, behind one small interface.
 
-The training loop calls only these methods, so a new family is a new module here (registered in
-`_FAMILY_MODULES`), not a new `if` in the loop:
+The training loop calls only these methods, so a new family is a new module here, named as its key
+in `facts.FACTS`, not a new `if` in the loop:
 
     load_parts(config, device, dtype) -> Models    frozen VAE, text encoders, tokenizers, scheduler
     load_denoiser(models, config, device, dtype)   the UNet/transformer (quantised if asked), loaded
@@ -28,17 +28,10 @@ from typing import Any
 from ..errors import ConfigError
 from .facts import FACTS, facts
 
-_FAMILY_MODULES = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux"}
-
-# Inference defaults per family (validation images, XY grids), a view of `facts.FACTS`: SD1.5/SDXL as
-# in their model cards; Flux-dev's guidance is the distilled guidance embedding (3.5 in Black Forest
-# Labs' reference code), not classifier-free guidance, and 7 over-saturates it.
-SAMPLE_DEFAULTS = {name: {"steps": f.sample_steps, "cfg": f.sample_cfg} for name, f in FACTS.items()}
-
 
 def sample_guidance(config) -> float:
     """The validation CFG scale: the config's, or the family's usual value when it is 0."""
-    return config.sample_guidance_scale or SAMPLE_DEFAULTS[config.family]["cfg"]
+    return config.sample_guidance_scale or facts(config.family).sample_cfg
 
 
 @dataclass
@@ -88,12 +81,12 @@ class Models:
 def get_family(name: str):
     """The family object for `name` ('sd15', 'sdxl', 'flux'), with a clear error for unknown ones."""
     facts(name)  # the what -> fix error for an unknown name
-    mod = importlib.import_module(f".{_FAMILY_MODULES[name]}", __name__)
+    mod = importlib.import_module(f".{name}", __name__)  # the family's module has its name
     return mod.FAMILY
 
 
 def available_families() -> list[str]:
-    return list(_FAMILY_MODULES)
+    return list(FACTS)
 
 
 def check_config(config) -> None:

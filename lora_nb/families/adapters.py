@@ -132,7 +132,7 @@ def inject(module, peft_config, adapter_name: str = "default"):
 
 def trained_text_encoders(family, models) -> list:
     """The text encoders that get a LoRA: the CLIP ones (Flux's T5 is never trained, as in kohya)."""
-    return list(models.text_encoders[: len(family.text_components)])
+    return list(models.text_encoders[: len(family.facts.text_encoders)])
 
 
 def trainable(module) -> list:

@@ -20,22 +20,6 @@ class Family:
     def facts(self) -> FamilyFacts:
         return FACTS[self.name]
 
-    @property
-    def denoiser_component(self) -> str:
-        return self.facts.denoiser
-
-    @property
-    def text_components(self) -> tuple[str, ...]:
-        """Text encoders that can get a LoRA."""
-        return self.facts.text_encoders
-
-    @property
-    def kohya_prefixes(self) -> dict[str, str]:
-        return self.facts.kohya_prefixes
-
-    @property
-    def base_model_version(self) -> str:
-        return self.facts.base_model_version
     def architecture(self, m: Models) -> str:
         """modelspec.architecture of the loaded model (ModelSpec 1.0 names, as kohya's sai_model_spec)."""
         return self.facts.modelspec_architecture

@@ -17,7 +17,6 @@ from ..errors import ConfigError
 @dataclass(frozen=True)
 class FamilyFacts:
     name: str
-    label: str                              # how the family is shown to a learner
     base_model: str                         # the reference repository the tutorials train on
     resolution: int                         # native training side in px
     crop_resolutions: tuple[int, ...]       # sides step 2 offers, native first
@@ -26,7 +25,6 @@ class FamilyFacts:
     modelspec_implementation: str           # ModelSpec implementation, as kohya writes it
     denoiser: str                           # pipeline component that gets the LoRA
     text_encoders: tuple[str, ...]          # text encoders that can get a LoRA (Flux's T5 never does)
-    frozen_text_encoders: tuple[str, ...]   # text encoders that only ever run frozen
     kohya_prefixes: dict[str, str]          # component -> kohya key prefix
     sample_steps: int                       # validation images and XY grids
     sample_cfg: float
@@ -40,27 +38,27 @@ class FamilyFacts:
 
 FACTS: dict[str, FamilyFacts] = {
     "sd15": FamilyFacts(
-        name="sd15", label="SD1.5", base_model="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        name="sd15", base_model="stable-diffusion-v1-5/stable-diffusion-v1-5",
         resolution=512, crop_resolutions=(512,), base_model_version="sd_v1",
         modelspec_architecture="stable-diffusion-v1", modelspec_implementation="diffusers",
-        denoiser="unet", text_encoders=("text_encoder",), frozen_text_encoders=(),
+        denoiser="unet", text_encoders=("text_encoder",),
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te"},
         sample_steps=20, sample_cfg=7.0, guidance_pass=True, typical_loss=(0.08, 0.10), large=False,
         kohya_lora_module="", prediction_type="epsilon", flux_guide=False),
     "sdxl": FamilyFacts(
-        name="sdxl", label="SDXL", base_model="stabilityai/stable-diffusion-xl-base-1.0",
+        name="sdxl", base_model="stabilityai/stable-diffusion-xl-base-1.0",
         resolution=1024, crop_resolutions=(1024, 768), base_model_version="sdxl_base_v1-0",
         modelspec_architecture="stable-diffusion-xl-v1-base",
         modelspec_implementation="https://github.com/Stability-AI/generative-models",
-        denoiser="unet", text_encoders=("text_encoder", "text_encoder_2"), frozen_text_encoders=(),
+        denoiser="unet", text_encoders=("text_encoder", "text_encoder_2"),
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te1", "text_encoder_2": "lora_te2"},
         sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True,
         kohya_lora_module="", prediction_type="epsilon", flux_guide=False),
     "flux": FamilyFacts(
-        name="flux", label="Flux", base_model="black-forest-labs/FLUX.1-dev",
+        name="flux", base_model="black-forest-labs/FLUX.1-dev",
         resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",
         modelspec_architecture="flux-1", modelspec_implementation="https://github.com/black-forest-labs/flux",
-        denoiser="transformer", text_encoders=("text_encoder",), frozen_text_encoders=("text_encoder_2",),
+        denoiser="transformer", text_encoders=("text_encoder",),
         kohya_prefixes={"transformer": "lora_transformer", "text_encoder": "lora_te1"},
         sample_steps=20, sample_cfg=3.5, guidance_pass=False, typical_loss=None, large=True,
         kohya_lora_module="networks.lora_flux", prediction_type="", flux_guide=True),

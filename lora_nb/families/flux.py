@@ -36,7 +36,6 @@ BLOCKS = ("transformer_blocks.", "single_transformer_blocks.")
 
 class Flux(Family):
     name = "flux"
-    text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
     has_conv_layers = False
 
     def problems(self, config: Config) -> list[str]:

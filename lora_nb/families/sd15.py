@@ -14,7 +14,6 @@ from .loading import check_model_source, load_part
 
 class SD15(Family):
     name = "sd15"
-    text_lora_targets = ["q_proj", "k_proj", "v_proj", "out_proj"]
 
     def load_parts(self, config: Config, device, dtype) -> Models:
         from diffusers import AutoencoderKL, DDPMScheduler

@@ -395,11 +395,11 @@ def export_targets(family, models: Models, accelerator, config: Config):
 
     def target(comp, module):
         module = accelerator.unwrap_model(module)
-        return ExportTarget(comp, module, family.kohya_prefixes[comp], family.kohya_name_map(comp, module))
+        return ExportTarget(comp, module, family.facts.kohya_prefixes[comp], family.kohya_name_map(comp, module))
 
-    targets = [target(family.denoiser_component, models.denoiser)]
+    targets = [target(family.facts.denoiser, models.denoiser)]
     if config.train_text_encoder:
-        for comp, te in zip(family.text_components, models.text_encoders):
+        for comp, te in zip(family.facts.text_encoders, models.text_encoders):
             targets.append(target(comp, te))
     return targets
 
@@ -415,7 +415,7 @@ def save_checkpoint(step, final, family, models, config, run, tag_freq, optimize
     if accelerator.is_main_process:
         out = Path(config.output_dir)
         name = config.output_name if final else f"{config.output_name}-step{step:08d}"
-        meta = lora_metadata(config, base_model_version=family.base_model_version, steps=step,
+        meta = lora_metadata(config, base_model_version=family.facts.base_model_version, steps=step,
                              epoch=math.ceil(step / run.steps_per_epoch), num_train_images=run.num_images,
                              tag_frequency=tag_freq, max_train_steps=run.total_steps,
                              num_epochs=math.ceil(run.total_steps / run.steps_per_epoch),
@@ -469,8 +469,8 @@ def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, acce
     from safetensors.torch import load_file
 
     weights = load_file(str(path / "adapter.safetensors"))
-    comps = {family.denoiser_component: accelerator.unwrap_model(models.denoiser)}
-    comps.update({c: accelerator.unwrap_model(te) for c, te in zip(family.text_components, models.text_encoders)})
+    comps = {family.facts.denoiser: accelerator.unwrap_model(models.denoiser)}
+    comps.update({c: accelerator.unwrap_model(te) for c, te in zip(family.facts.text_encoders, models.text_encoders)})
     for comp, module in comps.items():
         sd = {k[len(comp) + 1:]: v for k, v in weights.items() if k.startswith(comp + ".")}
         if sd:

@@ -132,8 +132,9 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: i
 
 
 def _network_module(config: Config) -> str:
-    if config.network_type == "lora" and facts(config.family).kohya_lora_module:
-        return facts(config.family).kohya_lora_module
+    own = facts(config.family).kohya_lora_module
+    if config.network_type == "lora" and own:
+        return own
     return KOHYA_MODULE[config.network_type]
 
 def _modelspec(config: Config, timestamp: float, architecture: str | None = None) -> dict[str, str]:
