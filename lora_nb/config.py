@@ -9,9 +9,7 @@ TOML section), and optionally ``choices``, ``min``, ``max``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
 import os
 
 try:
@@ -19,11 +17,13 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
     import tomli as tomllib
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .options import coerce, field_info, field_problems, unknown_fields
+from .options import option as _f
 
 GROUPS = ("model", "dataset", "network", "optimizer", "schedule", "training", "saving", "sampling")
 
@@ -35,14 +35,6 @@ NETWORK_TYPES = ("lora", "locon", "loha", "lokr", "dora")
 QUANTIZATIONS = ("none", "nf4", "int8")
 GPU_PRESETS = ("auto", "none", "12GB", "16GB", "24GB", "40GB")
 TIMESTEP_SAMPLINGS = ("sigmoid", "uniform", "shift", "flux_shift")
-
-
-def _f(default, help: str, group: str, **extra):
-    """A dataclass field with peft-style metadata (help doubles as tooltip and CLI help)."""
-    meta = {"help": help, "group": group, **extra}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -253,13 +245,7 @@ class Config:
     # --- validation ----------------------------------------------------------------------------
     def problems(self) -> list[str]:
         """Every invalid value, each as 'field: what is wrong -> how to fix'."""
-        out = []
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            msg = _check_value(f, hints[f.name], v)
-            if msg:
-                out.append(f"{f.name}: {msg}")
+        out = field_problems(self)
         if out:
             return out  # cross-field checks assume well-typed values
         for name in ("resolution", "min_bucket_reso", "max_bucket_reso"):
@@ -310,18 +296,11 @@ class Config:
                 flat.update(v)
             else:
                 flat[k] = v
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = [k for k in flat if k not in names]
-        if unknown:
-            tips = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, names, n=1)
-                tips.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise ConfigError(f"{source}: unknown field {', '.join(tips)} -> remove it or fix the spelling")
+        unknown_fields(cls, flat, source)
         hints = typing.get_type_hints(cls)
         seps = {f.name: f.metadata.get("sep", ",") for f in dataclasses.fields(cls)}
         for k, v in list(flat.items()):
-            flat[k] = _coerce(k, hints[k], v, source, seps[k])
+            flat[k] = coerce(k, hints[k], v, source, seps[k])
         try:
             return cls(**flat)
         except ConfigError as e:
@@ -366,59 +345,4 @@ class Config:
     @classmethod
     def field_info(cls) -> list[dict[str, Any]]:
         """One dict per field: name, type, default, help, group, choices/min/max when given."""
-        hints = typing.get_type_hints(cls)
-        out = []
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            out.append({"name": f.name, "type": hints[f.name], "default": default, **f.metadata})
-        return out
-
-
-# ---------------------------------------------------------------------------------------------------
-def _type_name(tp) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(name: str, tp, v, source: str, sep: str = ","):
-    """Accept what TOML/JSON/CLI give (ints for floats, 'true' strings from the CLI); refuse the rest."""
-    if tp is float and isinstance(v, int) and not isinstance(v, bool):
-        return float(v)
-    if isinstance(v, str) and tp is not str:
-        s = v.strip()
-        try:
-            if tp is bool and s.lower() in ("true", "false", "1", "0", "yes", "no"):
-                return s.lower() in ("true", "1", "yes")
-            if tp is int:
-                return int(s)
-            if tp is float:
-                return float(s)
-            if tp is list:
-                return [p.strip() for p in s.split(sep) if p.strip()] if s else []
-        except ValueError:
-            pass
-        raise ConfigError(f"{source}: field '{name}' must be {_type_name(tp)}, got the text {v!r} "
-                          f"-> write a {_type_name(tp)} value")
-    return v
-
-
-def _check_value(f: dataclasses.Field, tp, v) -> str | None:
-    if tp is float:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-    elif tp is int:
-        ok = isinstance(v, int) and not isinstance(v, bool)
-    else:
-        ok = isinstance(v, tp)
-    if not ok:
-        return f"expected {_type_name(tp)}, got {type(v).__name__} {v!r}"
-    if tp is float and not math.isfinite(v):
-        return f"{v} is not a finite number"
-    m = f.metadata
-    if "choices" in m and v not in m["choices"]:
-        close = difflib.get_close_matches(str(v), m["choices"], n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"{v!r} is not one of {', '.join(m['choices'])}{hint}"
-    if "min" in m and v < m["min"]:
-        return f"{v} is below the minimum {m['min']}"
-    if "max" in m and v > m["max"]:
-        return f"{v} is above the maximum {m['max']}"
-    return None
+        return field_info(cls)

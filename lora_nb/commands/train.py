@@ -8,7 +8,7 @@ Runs under `accelerate launch` / `torchrun` for several GPUs with the same flags
 
 from __future__ import annotations
 
-from ._config_flags import add_config_flags, config_from_args
+from ._option_flags import add_config_flags, config_from_args
 
 
 def add_arguments(p):

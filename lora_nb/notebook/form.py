@@ -1,5 +1,5 @@
-"""The training Config as a tabbed ipywidgets form, bound both ways and validated inline, and the
-lr advisor that lets the learning rate follow the rank.
+"""The training Config as a tabbed ipywidgets form, bound both ways and validated inline, the lr
+advisor that lets the learning rate follow the rank, and the simpler form of a step's options.
 
 Core ipywidgets only (sliders, dropdowns, text boxes, tabs, buttons), so every widget renders in
 Colab without enabling custom widget managers. The form is built from the Config fields' metadata
@@ -19,6 +19,7 @@ import ipywidgets as widgets
 from ..config import GROUPS, Config
 from ..errors import ConfigError, LoraNbError
 from ..i18n import field_help, field_label, get_language, group_title, t
+from ..options import Options, base_type, coerce
 from ..planning.advice.rates import lr_for_rank
 
 LR_FIELDS = ("learning_rate", "unet_lr", "text_encoder_lr")
@@ -51,16 +52,18 @@ def set_tooltip(w: widgets.Widget, text: str) -> widgets.Widget:
     return w
 
 
-def _field_widget(info: dict, value: Any, lang: str) -> widgets.Widget:
-    """One widget for one Config field, chosen from its type and metadata; its help is the tooltip."""
+def _field_widget(info: dict, value: Any, lang: str, help_text: str | None = None) -> widgets.Widget:
+    """One widget for one field, chosen from its type and metadata; its help is the tooltip."""
     w = _make_field_widget(info, value, lang)
-    return set_tooltip(w, field_help(info["name"], lang))
+    return set_tooltip(w, help_text if help_text is not None else field_help(info["name"], lang))
 
 
 def _make_field_widget(info: dict, value: Any, lang: str) -> widgets.Widget:
-    name, tp = info["name"], info["type"]
+    name, (tp, nullable) = info["name"], base_type(info["type"])
     common = dict(description=field_label(name, lang), style={"description_width": _DESC_WIDTH},
                   layout=widgets.Layout(width=_FIELD_WIDTH))
+    if nullable and "choices" not in info:  # empty box = None (the step decides, e.g. the family's size)
+        return widgets.Text(value="" if value is None else _to_widget(info, value), placeholder="auto", **common)
     lo, hi = info.get("min"), info.get("max")
     if "choices" in info:
         return widgets.Dropdown(options=list(info["choices"]), value=value, **common)
@@ -90,7 +93,7 @@ def _make_field_widget(info: dict, value: Any, lang: str) -> widgets.Widget:
 
 
 def _from_widget(info: dict, value: Any) -> Any:
-    if info["type"] is list:
+    if base_type(info["type"])[0] is list:
         if info.get("sep") == "|":
             return [ln.strip() for ln in str(value).splitlines() if ln.strip()]
         return [p.strip() for p in str(value).split(",") if p.strip()]
@@ -98,7 +101,7 @@ def _from_widget(info: dict, value: Any) -> Any:
 
 
 def _to_widget(info: dict, value: Any) -> Any:
-    if info["type"] is list:
+    if base_type(info["type"])[0] is list:
         return "\n".join(value) if info.get("sep") == "|" else ", ".join(value)
     return value
 
@@ -290,3 +293,72 @@ def config_form(config: Config, lang: str | None = None, advisor: Callable[[Conf
                 = "default", show_help: bool = True) -> ConfigForm:
     """The training Config as a tabbed form (see `ConfigForm`); end a cell with it to show it."""
     return ConfigForm(config, lang=lang, advisor=advisor, show_help=show_help)
+
+
+class OptionsForm:
+    """A step's options (an `Options` dataclass) as a form: one widget per field, its help as tooltip
+    and below it, checked on every change. `options` is what the widgets describe (ConfigError while
+    a value is invalid). Fields that only Python can set (`cli=False`) keep the value given."""
+
+    def __init__(self, options: Options, lang: str | None = None, show_help: bool = True):
+        self.lang = lang or get_language()
+        self._options = options
+        infos = type(options).field_info()
+        self._infos = {i["name"]: i for i in infos if i.get("cli", True)}
+        self._values: dict[str, Any] = {n: getattr(options, n) for n in self._infos}
+        self.problems: list[str] = []
+        self.widgets: dict[str, widgets.Widget] = {}
+        rows = []
+        for name, info in self._infos.items():
+            w = _field_widget(info, self._values[name], self.lang, info["help"])
+            w.observe(lambda ch, n=name: self._on_widget(n, ch["new"]), names="value")
+            self.widgets[name] = w
+            rows.append(w)
+            if show_help:
+                rows.append(widgets.HTML(f"<div style='margin-left:200px;color:#666;font-size:smaller;"
+                                         f"line-height:1.3'>{html.escape(info['help'])}</div>"))
+        self.summary = widgets.HTML()
+        self.widget = widgets.VBox([*rows, self.summary])
+        self._validate()
+
+    def _on_widget(self, name: str, new: Any) -> None:
+        self._values[name] = _from_widget(self._infos[name], new)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Per-field text conversion, then the options' own checks on a copy holding the values."""
+        candidate, self.problems = copy.copy(self._options), []
+        for name, value in self._values.items():
+            info = self._infos[name]
+            try:
+                setattr(candidate, name, coerce(name, info["type"], value, "form", info.get("sep", ",")))
+            except ConfigError as e:
+                self.problems.append(str(e).removeprefix("form: "))
+        if not self.problems:
+            self.problems = candidate.problems()
+        if not self.problems:
+            self._options = candidate
+        self.summary.value = (
+            "<div style='color:#b00020'>" + "<br>".join(f"⚠ {html.escape(p)}" for p in self.problems) + "</div>"
+            if self.problems else f"<div style='color:#1b7f3b'>{html.escape(t('form.valid', self.lang))}</div>")
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    @property
+    def options(self) -> Options:
+        """The options the widgets show; ConfigError (with every problem) while one is invalid."""
+        if self.problems:
+            raise ConfigError("the form has invalid values: " + "; ".join(self.problems))
+        return self._options
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def options_form(options: Options, lang: str | None = None, show_help: bool = True) -> OptionsForm:
+    """A step's options as a form (see `OptionsForm`); end a cell with it to show it."""
+    return OptionsForm(options, lang=lang, show_help=show_help)

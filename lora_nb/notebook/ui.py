@@ -4,14 +4,14 @@ named for what they do; this module only gathers the ones the notebooks call."""
 
 from ..training.data import suggest_prompts
 from .display import config_table, dataset_grid, figure, markdown
-from .form import config_form
+from .form import config_form, options_form
 from .jobs import start_training
 from .params import apply_params
 from .start import friendly_errors, notebook_start
 from .summaries import step_summary
 
 __all__ = ["apply_params", "config_form", "config_table", "dataset_grid", "figure", "friendly_errors", "markdown",
-           "notebook_start", "start_training", "step_summary", "suggest_prompts",
+           "notebook_start", "options_form", "start_training", "step_summary", "suggest_prompts",
            "LiveTrainDisplay"]  # noqa: F822  (LiveTrainDisplay: from __getattr__ below)
 
 
