@@ -24,6 +24,7 @@ from typing import Any
 from .errors import ConfigError
 from .options import coerce, field_info, field_problems, unknown_fields
 from .options import option as _f
+from .textio import CAPTION_EXT
 
 GROUPS = ("model", "dataset", "network", "optimizer", "schedule", "training", "saving", "sampling")
 
@@ -77,7 +78,7 @@ class Config:
                                "with a parting).", "dataset")
     default_repeats: int = _f(1, "Repeats for images not inside an N_name concept folder.", "dataset", min=1,
                               max=10000)
-    caption_extension: str = _f(".txt", "Extension of caption sidecar files.", "dataset")
+    caption_extension: str = _f(CAPTION_EXT, "Extension of caption sidecar files.", "dataset")
     missing_caption: str = _f("warn_trigger", "What to do for an image without a caption file: error, "
                                               "warn_empty (train with an empty caption) or warn_trigger (caption = "
                                               "the trigger word).", "dataset",

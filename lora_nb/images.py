@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageColor, ImageOps
 
 from .errors import DatasetError
+from .textio import CAPTION_EXT
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -220,7 +221,7 @@ def encode_image(img: Image.Image, suffix: str) -> bytes:
 
 
 # --- dataset folders (crop and background removal read and write them the same way) ---------------
-CAPTION_EXTS = (".txt", ".caption")
+CAPTION_EXTS = (CAPTION_EXT, ".caption")
 
 
 def walk_images(root: str | os.PathLike) -> list[tuple[Path, Path]]:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from .errors import DatasetError
 
+CAPTION_EXT = ".txt"  # kohya's caption sidecar: image.png -> image.txt
+
 # Tried in order after the BOM checks. GB18030 is a superset of GBK and GB2312, so one fallback
 # covers every Chinese Windows code page; plain UTF-8 goes first because valid UTF-8 multibyte
 # text almost never decodes as something else by accident, while the reverse is common.

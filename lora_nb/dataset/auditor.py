@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import ConfigError, DatasetError
 from ..grids import Tile, image_grid
 from ..images import ImageRejected, read_image
+from ..textio import CAPTION_EXT
 from .concepts import caption_path, concept_folder_name, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, phash
 
@@ -98,7 +99,7 @@ class Audit:
 
 def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, resolution: int = 512,
           default_repeats: int = 1, check_duplicates: bool = True, hash_distance: int | None = None,
-          caption_ext: str = ".txt") -> Audit:
+          caption_ext: str = CAPTION_EXT) -> Audit:
     """Check a kohya dataset folder (`N_name` concept folders and/or loose images).
 
     kind: what the LoRA learns, for the size advice: object, person, character, concept (~30

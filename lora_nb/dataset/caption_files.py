@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..textio import CAPTION_EXT
 from .concepts import scan_concepts
 
 TRIGGERS_FILE = "triggers.json"  # concept folder -> trigger, kept beside the captions
@@ -25,7 +26,7 @@ class CaptionFile:
     concept: str  # concept folder name, the key of ss_tag_frequency
 
 
-def scan_captions(root: str | os.PathLike, ext: str = ".txt") -> tuple[list[CaptionFile], list[Path],
+def scan_captions(root: str | os.PathLike, ext: str = CAPTION_EXT) -> tuple[list[CaptionFile], list[Path],
                                                                       dict[Path, list[Path]]]:
     """(image/caption pairs, orphan caption files without an image, captions shared by several
     images such as a.png + a.jpg -> a.txt) for a dataset laid out as `concepts.scan_concepts` reads it."""

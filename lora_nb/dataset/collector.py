@@ -36,9 +36,10 @@ from ..images import (
     output_suffix,
     read_image,
 )
+from ..textio import CAPTION_EXT
 from .concepts import concept_folder_name, parse_concept_folder, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, hamming, phash
-from .sources import CAPTION_EXT, MAX_MB, TIMEOUT, Rejected, SourceItem, iter_source, local_path
+from .sources import MAX_MB, TIMEOUT, Rejected, SourceItem, iter_source, local_path
 
 MIN_SIDE = 256  # the smallest bucket side (Config.min_bucket_reso); smaller images only add blur
 DEDUPE_CHOICES = ("report", "remove", "off")

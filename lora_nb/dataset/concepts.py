@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..images import is_image
+from ..textio import CAPTION_EXT
 
 _CONCEPT_RE = re.compile(r"^(\d+)_(.+)$")
 
@@ -38,7 +39,7 @@ def list_images(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_file() and is_image(p)), key=lambda p: p.name)
 
 
-def caption_path(image: Path, ext: str = ".txt") -> Path:
+def caption_path(image: Path, ext: str = CAPTION_EXT) -> Path:
     return image.with_suffix(ext)
 
 

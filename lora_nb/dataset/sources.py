@@ -25,13 +25,13 @@ from pathlib import Path
 from .. import __version__, env
 from ..errors import DatasetError
 from ..images import IMAGE_EXTS, ImageRejected
+from ..textio import CAPTION_EXT
 from .concepts import parse_concept_folder
 
 MAX_MB = 50.0
 TIMEOUT = 30.0
 URL_LIST_SUFFIXES = (".txt", ".urls", ".list", ".lst")
 DRIVE_ROOT = Path("/content/drive")
-CAPTION_EXT = ".txt"
 _CONTENT_TYPES_OK = ("application/octet-stream", "binary/octet-stream")  # some hosts label images so
 
 

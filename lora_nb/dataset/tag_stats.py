@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError, ModelLoadError
-from ..textio import read_caption, read_caption_info
+from ..textio import CAPTION_EXT, read_caption, read_caption_info
 from .caption_files import load_triggers, path_listing, rel_path, scan_captions
 from .tag_rules import has_trigger, split_tags
 
 CLIP_MAX_TOKENS = 77  # CLIP's context incl. start/end tokens; kohya truncates beyond it (75 usable)
 
 
-def tag_frequency(root: str | os.PathLike, ext: str = ".txt") -> dict[str, dict[str, int]]:
+def tag_frequency(root: str | os.PathLike, ext: str = CAPTION_EXT) -> dict[str, dict[str, int]]:
     """{concept folder name: {tag: count}} over the dataset's captions, as kohya's
     `ss_tag_frequency` metadata: tags are the comma-separated parts, stripped and lowercased.
     Images without a caption contribute nothing."""
@@ -125,7 +125,7 @@ class CaptionStats:
 
 
 def caption_stats(root: str | os.PathLike, trigger: str | dict[str, str] = "", tokenizer=None,
-                  ext: str = ".txt", max_tokens: int = CLIP_MAX_TOKENS) -> CaptionStats:
+                  ext: str = CAPTION_EXT, max_tokens: int = CLIP_MAX_TOKENS) -> CaptionStats:
     """Tag frequencies per concept and overall, captions missing/empty/orphaned/without the
     trigger, encodings that needed fixing, and, with a CLIP tokenizer (object, tokenizer folder
     or base model folder), each caption's length in tokens against the 77-token limit.

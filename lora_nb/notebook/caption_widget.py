@@ -15,6 +15,7 @@ from pathlib import Path
 import ipywidgets as widgets
 
 from ..errors import DatasetError
+from ..textio import CAPTION_EXT
 
 
 def _thumbnail_png(path: Path, size: int) -> bytes:
@@ -37,7 +38,7 @@ class CaptionEditor(widgets.VBox):
     """The editor widget; `caption_editor(folder)` builds one. Attributes are the parts
     (image, text, label, prev_button, next_button, save_button) for scripting and tests."""
 
-    def __init__(self, folder: str | os.PathLike, ext: str = ".txt", thumb_size: int = 384):
+    def __init__(self, folder: str | os.PathLike, ext: str = CAPTION_EXT, thumb_size: int = 384):
         from ..dataset.concepts import scan_concepts
         from ..textio import read_caption
 
@@ -134,7 +135,7 @@ class CaptionEditor(widgets.VBox):
         return path
 
 
-def caption_editor(folder: str | os.PathLike, ext: str = ".txt", thumb_size: int = 384) -> CaptionEditor:
+def caption_editor(folder: str | os.PathLike, ext: str = CAPTION_EXT, thumb_size: int = 384) -> CaptionEditor:
     """An ipywidgets editor over every image of `folder` (top level and concept folders): the
     image, its caption in a text box, Prev/Next paging and Save. Display it in a notebook cell."""
     return CaptionEditor(folder, ext=ext, thumb_size=thumb_size)
