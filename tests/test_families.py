@@ -400,3 +400,16 @@ def test_text_cache_rules_and_where_encoders_live():
     assert fam.text_encoder_device(off, "cuda").type == "cuda"  # cached: runs once on the GPU, then freed
     assert fam.text_encoder_device(off.replace(shuffle_caption=True), "cuda").type == "cpu"  # every step: offloaded
     assert fam.text_encoder_device(off.replace(shuffle_caption=True), "cuda", trained=True).type == "cuda"
+
+
+def test_pipeline_family_from_the_class_name_prefix():
+    """The longest `pipeline_prefix` wins: StableDiffusionXL* is SDXL, not SD1.5."""
+    from lora_nb.evaluate.pipeline import pipeline_family
+
+    def pipe(name):
+        return type(name, (), {})()
+
+    assert [pipeline_family(pipe(n)) for n in ("StableDiffusionPipeline", "StableDiffusionXLImg2ImgPipeline",
+                                               "FluxPipeline")] == ["sd15", "sdxl", "flux"]
+    with pytest.raises(ConfigError, match="KandinskyPipeline: not a pipeline of a supported family"):
+        pipeline_family(pipe("KandinskyPipeline"))

@@ -75,3 +75,35 @@ def test_the_rule_sees_an_upward_import(tmp_path, monkeypatch):
     (fake / "images.py").write_text("def f():\n    from .dataset.crop import x\n")
     monkeypatch.setattr(sys.modules[__name__], "PKG", fake)
     assert _violations() == ["lora_nb/images.py:2: shared imports the higher layer lora_nb.dataset.crop"]
+
+
+def _family_literal_comparisons(root: Path) -> list[str]:
+    """`x == "flux"`, `family in ("sdxl", "flux")`, ... in modules outside families/."""
+    from lora_nb.families.facts import FACTS
+
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if "families" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            consts = [c for s in sides for c in ([s] if isinstance(s, ast.Constant) else
+                                                 s.elts if isinstance(s, (ast.Tuple, ast.List, ast.Set)) else [])]
+            if any(isinstance(c, ast.Constant) and c.value in FACTS for c in consts):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    return found
+
+
+def test_per_family_facts_are_read_not_compared():
+    """A per-family fact lives in families/ (facts.FACTS); elsewhere the code reads it instead of testing
+    the family's name."""
+    assert _family_literal_comparisons(PKG) == []
+
+
+def test_the_family_check_sees_a_comparison(tmp_path):
+    (tmp_path / "lora_nb" / "families").mkdir(parents=True)
+    (tmp_path / "lora_nb" / "families" / "sd15.py").write_text('ok = name == "sd15"\n')
+    (tmp_path / "lora_nb" / "plan.py").write_text('x = family in ("sdxl", "flux")\ny = family != "sd15"\n')
+    assert _family_literal_comparisons(tmp_path / "lora_nb") == ["lora_nb/plan.py:1", "lora_nb/plan.py:2"]

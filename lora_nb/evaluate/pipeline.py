@@ -14,19 +14,19 @@ from typing import Any
 
 from ..env import gpu_info, resolve_mixed_precision
 from ..errors import ConfigError, ModelLoadError
-from ..families.facts import facts
+from ..families.facts import FACTS, facts
 from ..families.lorafiles import load_into_pipeline
 from .files import LoraFile
 
 
 def pipeline_family(pipe) -> str:
-    """sd15 / sdxl / flux from the pipeline class (StableDiffusionXL*, Flux*, StableDiffusion*)."""
+    """sd15 / sdxl / flux from the pipeline class (StableDiffusionXL*, Flux*, StableDiffusion*): the family
+    whose `pipeline_prefix` is the longest one the class name starts with."""
     name = type(pipe).__name__
-    if "Flux" in name:
-        return "flux"
-    if "XL" in name:
-        return "sdxl"
-    return "sd15"
+    matches = [f for f in FACTS.values() if name.startswith(f.pipeline_prefix)]
+    if not matches:
+        raise ConfigError(f"{name}: not a pipeline of a supported family -> load an SD1.5, SDXL or Flux pipeline")
+    return max(matches, key=lambda f: len(f.pipeline_prefix)).name
 
 
 def resolve_device(device: str | None = None):

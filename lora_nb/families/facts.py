@@ -34,6 +34,11 @@ class FamilyFacts:
     kohya_lora_module: str                  # ss_network_module of a plain LoRA, when kohya has its own
     prediction_type: str                    # modelspec.prediction_type ("" where kohya leaves it out)
     flux_guide: bool                        # the Flux LoRA guide's recipe covers it (else the SD tutorials')
+    pipeline_prefix: str                    # diffusers pipeline classes start with it (longest match wins)
+    micro_conditioning: bool                # SDXL's added conditions: pooled text embedding + size/crop ids
+    text_stream_targets: tuple[str, ...]    # attention projections of a separate text stream (MM-DiT)
+    fp16_overflows: bool                    # trained in bf16; fp16 activations overflow
+    big_text_encoder: tuple[str, float] | None  # (name, GiB in 16 bits) of a frozen encoder worth caching away
 
 
 FACTS: dict[str, FamilyFacts] = {
@@ -44,7 +49,8 @@ FACTS: dict[str, FamilyFacts] = {
         denoiser="unet", text_encoders=("text_encoder",),
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te"},
         sample_steps=20, sample_cfg=7.0, guidance_pass=True, typical_loss=(0.08, 0.10), large=False,
-        kohya_lora_module="", prediction_type="epsilon", flux_guide=False),
+        kohya_lora_module="", prediction_type="epsilon", flux_guide=False, pipeline_prefix="StableDiffusion",
+        micro_conditioning=False, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None),
     "sdxl": FamilyFacts(
         name="sdxl", base_model="stabilityai/stable-diffusion-xl-base-1.0",
         resolution=1024, crop_resolutions=(1024, 768), base_model_version="sdxl_base_v1-0",
@@ -53,7 +59,8 @@ FACTS: dict[str, FamilyFacts] = {
         denoiser="unet", text_encoders=("text_encoder", "text_encoder_2"),
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te1", "text_encoder_2": "lora_te2"},
         sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True,
-        kohya_lora_module="", prediction_type="epsilon", flux_guide=False),
+        kohya_lora_module="", prediction_type="epsilon", flux_guide=False, pipeline_prefix="StableDiffusionXL",
+        micro_conditioning=True, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None),
     "flux": FamilyFacts(
         name="flux", base_model="black-forest-labs/FLUX.1-dev",
         resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",
@@ -61,7 +68,9 @@ FACTS: dict[str, FamilyFacts] = {
         denoiser="transformer", text_encoders=("text_encoder",),
         kohya_prefixes={"transformer": "lora_transformer", "text_encoder": "lora_te1"},
         sample_steps=20, sample_cfg=3.5, guidance_pass=False, typical_loss=None, large=True,
-        kohya_lora_module="networks.lora_flux", prediction_type="", flux_guide=True),
+        kohya_lora_module="networks.lora_flux", prediction_type="", flux_guide=True, pipeline_prefix="Flux",
+        micro_conditioning=False, text_stream_targets=("add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"),
+        fp16_overflows=True, big_text_encoder=("T5-XXL", 9.0)),
 }
 
 

@@ -111,7 +111,7 @@ def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
     """(denoiser targets, text-encoder targets) the seed's file sizes were measured with."""
     # the guide's sizes: all attention projections of both streams (SimpleTuner's and this kit's default)
     if facts(family).flux_guide:
-        return ATTENTION_TARGETS + ["add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"], None
+        return ATTENTION_TARGETS + list(facts(family).text_stream_targets), None
     return list(KOHYA_TARGETS["unet"]), list(KOHYA_TARGETS["text_encoder"])
 
 

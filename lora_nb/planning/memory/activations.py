@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...families.facts import facts
 from .calibration import CALIBRATION
 from .reference import ATTENTION_TARGETS, _build_meta, _family
 
@@ -33,7 +34,7 @@ def _denoiser_inputs(family: str, batch: int, resolution: int, dtype):
     lat = resolution // ref["vae_scale"]
     text = torch.empty(batch, ref["text_tokens"], ref["text_dim"], **meta)
     t = torch.full((batch,), 500, device="meta", dtype=torch.long)
-    if family == "flux":
+    if facts(family).denoiser == "transformer":  # Flux's MM-DiT: 2x2 latent patches as tokens
         tokens = latent_tokens(family, resolution)
         return dict(hidden_states=torch.empty(batch, tokens, ref["latent_channels"] * 4, **meta),
                     encoder_hidden_states=text, pooled_projections=torch.empty(batch, ref["pooled_dim"], **meta),
@@ -42,7 +43,7 @@ def _denoiser_inputs(family: str, batch: int, resolution: int, dtype):
                     guidance=torch.empty(batch, device="meta", dtype=torch.float32))
     inputs = dict(sample=torch.empty(batch, ref["latent_channels"], lat, lat, **meta), timestep=t,
                   encoder_hidden_states=text)
-    if family == "sdxl":
+    if facts(family).micro_conditioning:
         inputs["added_cond_kwargs"] = {"text_embeds": torch.empty(batch, ref["pooled_dim"], **meta),
                                        "time_ids": torch.empty(batch, 6, **meta)}
     return inputs
@@ -86,8 +87,7 @@ def profile_activations(family: str, resolution: int, batch: int = 1, checkpoint
     half = torch.float32 if precision == "no" else (torch.float16 if precision == "fp16" else torch.bfloat16)
     ref = _family(family)
     if targets is None:  # what the trainer puts a LoRA on by default (Flux adds the text-stream twins)
-        targets = ATTENTION_TARGETS + (["add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"]
-                                       if family == "flux" else [])
+        targets = ATTENTION_TARGETS + list(facts(family).text_stream_targets)
     model = _build_meta("diffusers", *ref["denoiser"])
     model.requires_grad_(False)
     model.to(half)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...env import GPUInfo, resolve_mixed_precision
 from ...errors import ConfigError
+from ...families.facts import facts
 from ...families.textcache import enabled as text_cache_enabled
 from .activations import activation_bytes
 from .calibration import CALIBRATION, GiB
@@ -174,10 +175,12 @@ def predict_memory(config: Config, gpu: str | GPU | None = None, *, n_images: in
         per = ref["text_tokens"] * ref["text_dim"] + ref["pooled_dim"]
         host["text-embedding cache"] = (n_captions or n_img) * per * wb / GiB
 
-    if family == "flux" and precision == "fp16":
-        notes.append("Flux in fp16 overflows (it was trained in bf16): use a GPU with bf16 (Ampere or newer).")
-    if family == "flux" and not cached_text:
-        notes.append("Flux's T5-XXL text encoder alone needs ~9 GiB in 16 bits: cache the text embeddings so it "
-                     "leaves the GPU before training.")
+    f = facts(family)
+    if f.fp16_overflows and precision == "fp16":
+        notes.append(f"{family} in fp16 overflows (it was trained in bf16): use a GPU with bf16 (Ampere or newer).")
+    if f.big_text_encoder and not cached_text:
+        name, gib = f.big_text_encoder
+        notes.append(f"The {name} text encoder alone needs ~{gib:g} GiB in 16 bits: cache the text embeddings so "
+                     f"it leaves the GPU before training.")
     return MemoryEstimate(family, config.resolution, b, precision, config.quantization, cached_text, parts, host,
                           n_adapter, phases, notes=notes)
