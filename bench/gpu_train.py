@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from lora_nb.families.reference import REFERENCE  # noqa: E402
 from lora_nb.planning.memory.gpus import GPU_PRESETS  # noqa: E402
-from lora_nb.planning.memory.reference import REFERENCE  # noqa: E402
 
 GiB = 2**30
 # What each tier's GPU offers PyTorch: the memory its reference card reports

@@ -1,7 +1,7 @@
 """Memory-fit benchmark: the prediction of `lora_nb.planning.memory` against real peaks, per family x preset tier.
 
 For each family the script writes the full-size reference model (the hub configs in
-`lora_nb.planning.memory.reference.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache
+`lora_nb.families.reference.REFERENCE`: SD1.5, SDXL, FLUX.1-dev) with random weights into a cache
 folder -- real classes, tokenizers from `lora_nb.toy.testing`, nothing downloaded -- and a small dataset at
 the tier's resolution. Each (family, tier) then runs in its own process (a fresh CUDA context):
 `lora_nb.planning.memory.measure.measure_peak` trains 2 real steps through `lora_nb.training.trainer.train`
@@ -61,8 +61,8 @@ def build_reference_model(family: str, path: Path, tiny: bool = False) -> Path:
     import torch
     import transformers
 
+    from lora_nb.families.reference import REFERENCE
     from lora_nb.fileio import atomic_dir
-    from lora_nb.planning.memory.reference import REFERENCE
     from lora_nb.toy.testing import build_tiny_clip_tokenizer, build_tiny_t5_tokenizer
 
     ref = REFERENCE[family]

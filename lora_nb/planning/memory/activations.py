@@ -174,8 +174,8 @@ def profile_activations(family: str, resolution: int, batch: int = 1, checkpoint
 def fit_activation_constants(family: str, resolutions: tuple[int, int] | None = None) -> dict:
     """(bytes per latent token, bytes per sample) for each precision x checkpointing, from profiles at
     two resolutions: the values `CALIBRATION["activations"]` holds."""
-    ref = _family(family)
-    lo, hi = resolutions or (ref["native_resolution"] // 2, ref["native_resolution"])
+    native = facts(family).resolution
+    lo, hi = resolutions or (native // 2, native)
     out = {}
     for precision, label in (("bf16", "half"), ("no", "fp32")):
         for ckpt in (False, True):

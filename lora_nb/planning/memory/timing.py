@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from ...families.facts import facts
 from .activations import latent_tokens
 from .gpus import GPU, GPU_PRESETS, resolve_gpu
-from .reference import _family
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...config import Config
@@ -68,7 +67,7 @@ def estimate_time(config: Config, total_steps: int, n_sample_events: int, gpu: s
         col = _speed_column(gpu)
         s = STEP_SECONDS[config.family][col]
         s *= latent_tokens(config.family, config.resolution) / latent_tokens(
-            config.family, _family(config.family)["native_resolution"])
+            config.family, facts(config.family).resolution)
         s *= config.train_batch_size * config.gradient_accumulation_steps
         if config.gradient_checkpointing:
             s *= SPEED_FACTORS["gradient_checkpointing"]
