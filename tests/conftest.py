@@ -52,9 +52,9 @@ def train_capture(monkeypatch):
     seen = {}
     real = T.save_checkpoint
 
-    def spy(step, final, family, models, *a, **kw):
-        seen["models"] = models
-        return real(step, final, family, models, *a, **kw)
+    def spy(step, final, **kw):
+        seen["models"] = kw["models"]
+        return real(step, final, **kw)
 
     monkeypatch.setattr(T, "save_checkpoint", spy)
     return lambda cfg: (T.train(cfg), seen["models"])

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from . import adapters, quantize
 from .facts import FACTS, facts
+from .textcache import problems as cache_problems
 
 
 def sample_guidance(config) -> float:
@@ -92,9 +94,6 @@ def available_families() -> list[str]:
 def check_config(config) -> None:
     """Every setting combination the family, adapter, quantisation and caching cannot run, in one
     ConfigError (before anything is loaded)."""
-    from . import adapters, quantize
-    from .textcache import problems as cache_problems
-
     family = get_family(config.family)
     probs = family.problems(config) + adapters.problems(config, family) + quantize.problems(config)
     probs += cache_problems(config)

@@ -142,9 +142,15 @@ def trainable(module) -> list:
     return params
 
 
+def matches_suffix(name: str, suffixes) -> bool:
+    """peft's rule (`check_target_module_exists`): a target is the module's exact name or a
+    '.'-separated suffix of it."""
+    return any(name == s or name.endswith("." + s) for s in suffixes)
+
+
 def _exact(module, suffixes) -> list[str]:
-    """Full names of modules whose name is, or ends with '.' + , one of `suffixes` (peft's rule)."""
-    return [n for n, _ in module.named_modules() if any(n == s or n.endswith("." + s) for s in suffixes)]
+    """Full names of the modules `suffixes` select under peft's rule."""
+    return [n for n, _ in module.named_modules() if matches_suffix(n, suffixes)]
 
 
 def conv_names(module, within: tuple[str, ...]) -> list[str]:

@@ -7,7 +7,11 @@ import torch
 
 from ..config import Config
 from . import Models
+from .adapters import conv_names, matches_suffix
 from .facts import FACTS, FamilyFacts
+from .loading import load_part
+from .quantize import load_quantized
+from .textcache import enabled
 
 
 class Family:
@@ -39,9 +43,6 @@ class Family:
 
     def _load_denoiser_part(self, cls, src: str, subfolder: str, config: Config, device, dtype):
         """The UNet/transformer, frozen, on `device`: 16-bit (or fp32 on CPU), or bitsandbytes-quantised."""
-        from .loading import load_part
-        from .quantize import load_quantized
-
         if config.quantization != "none":
             model = load_quantized(cls, src, subfolder, config, device, dtype)
             if torch.device(device).type != "cuda":
@@ -55,8 +56,6 @@ class Family:
     def text_encoder_device(config: Config, device, trained: bool = False):
         """Where a text encoder loads: CPU RAM when cpu_offload is on and it runs every step frozen;
         otherwise the GPU (trained encoders stay there; cached ones run there once, then are freed)."""
-        from .textcache import enabled
-
         offload = config.cpu_offload and not enabled(config) and not trained
         return torch.device("cpu") if offload else torch.device(device)
 
@@ -67,8 +66,6 @@ class Family:
         transformers keeps the layers it must in fp32 (T5's feed-forward output overflows fp16)."""
         import transformers
         from packaging.version import Version
-
-        from .loading import load_part
 
         where = self.text_encoder_device(config, device, config.train_text_encoder if trained is None else trained)
         kw = {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": dtype}
@@ -102,8 +99,6 @@ class Family:
         return adapter_layers(denoiser, config.target_modules)
 
     def conv_targets(self, denoiser) -> list[str]:
-        from .adapters import conv_names
-
         return conv_names(denoiser, self.conv_prefixes)
 
     def kohya_name_map(self, component: str, module):
@@ -133,7 +128,7 @@ def adapter_layers(module, suffixes) -> list[str]:
     """Names of weight-carrying layers (Linear, Conv, bitsandbytes) equal to or ending in '.' + a suffix."""
     out = []
     for name, m in module.named_modules():
-        if not name or not any(name == s or name.endswith("." + s) for s in suffixes):
+        if not name or not matches_suffix(name, suffixes):
             continue
         if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
             out.append(name)

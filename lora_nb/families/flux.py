@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 
 from ..config import Config
+from ..env import hf_token
+from ..errors import ModelLoadError
 from . import Models
 from .base import Family, adapter_layers
 from .loading import check_model_source, load_part
@@ -55,8 +57,6 @@ class Flux(Family):
 
         src = check_model_source(config.pretrained_model, config.allow_pickle)
         if Path(src).is_file():
-            from ..errors import ModelLoadError
-
             raise ModelLoadError(f"pretrained_model: {src} is a single file; Flux needs the diffusers folder "
                                  f"(transformer/, text_encoder_2/, ...) -> use black-forest-labs/FLUX.1-dev or a "
                                  f"local copy of it")
@@ -86,8 +86,6 @@ class Flux(Family):
         """What the per-step methods need: dev or schnell (read from the transformer's config before it
         loads), T5 length (512 dev, 256 schnell, as FluxPipeline's docs use) and the training guidance."""
         from diffusers import FluxTransformer2DModel
-
-        from ..env import hf_token
 
         try:
             kw = {"revision": config.revision} if config.revision else {}

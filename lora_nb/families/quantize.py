@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from .loading import load_part
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -57,8 +58,6 @@ def bnb_config(quantization: str, compute_dtype: torch.dtype):
 def load_quantized(cls, source: str, subfolder: str | None, config: Config, device, compute_dtype):
     """`cls.from_pretrained` with the frozen Linear weights quantised as `config.quantization` says."""
     import torch
-
-    from .loading import load_part
 
     if torch.device(device).type == "cuda":
         model = load_part(cls, source, subfolder, config, torch_dtype=compute_dtype,

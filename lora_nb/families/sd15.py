@@ -10,6 +10,7 @@ from ..config import Config
 from . import Models, ddpm
 from .base import Family, freeze
 from .loading import check_model_source, load_part
+from .quantize import quantize_linears
 
 
 class SD15(Family):
@@ -36,8 +37,6 @@ class SD15(Family):
         if "single_file_unet" in m.extra:  # already read with the rest of a single-file checkpoint
             m.denoiser = freeze(m.extra.pop("single_file_unet"), device, dtype)
             if config.quantization != "none":  # quantised in place, on the device it now lives on
-                from .quantize import quantize_linears
-
                 quantize_linears(m.denoiser, config.quantization, dtype)
             return
         m.denoiser = self._load_denoiser_part(UNet2DConditionModel, m.model_id, "unet", config, device, dtype)

@@ -23,6 +23,7 @@ from ..config import Config
 from . import Models, ddpm
 from .base import Family, freeze
 from .loading import check_model_source, load_part
+from .quantize import quantize_linears
 
 
 class SDXL(Family):
@@ -62,8 +63,6 @@ class SDXL(Family):
         if "single_file_unet" in m.extra:
             m.denoiser = freeze(m.extra.pop("single_file_unet"), device, dtype)
             if config.quantization != "none":
-                from .quantize import quantize_linears
-
                 quantize_linears(m.denoiser, config.quantization, dtype)
             return
         m.denoiser = self._load_denoiser_part(UNet2DConditionModel, m.model_id, "unet", config, device, dtype)

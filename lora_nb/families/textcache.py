@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..fileio import atomic_path
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
 
@@ -133,8 +135,6 @@ def _readable(path) -> bool:
 
 def _save(path, tensors: dict) -> None:
     from safetensors.torch import save_file
-
-    from ..fileio import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

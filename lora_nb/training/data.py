@@ -26,7 +26,9 @@ from ..config import Config
 from ..dataset.buckets import choose_bucket, make_buckets
 from ..dataset.concepts import caption_path, scan_concepts
 from ..errors import DatasetError
+from ..fileio import atomic_path
 from ..prompts import UNRELATED_PROMPTS
+from ..textio import read_caption
 
 
 @dataclass
@@ -57,12 +59,6 @@ class DatasetScan:
 
 
 # --- reading ------------------------------------------------------------------------------------
-def _read_caption(path: Path) -> str:
-    from ..textio import read_caption
-
-    return read_caption(path)
-
-
 def with_trigger(caption: str, trigger: str) -> str:
     """Put the trigger first unless the caption already contains it (idempotent)."""
     if not trigger or trigger.lower() in caption.lower():
@@ -104,7 +100,7 @@ def scan_dataset(config: Config) -> DatasetScan:
                 continue
             cap_file = caption_path(img, config.caption_extension)
             if cap_file.is_file():
-                caption = _read_caption(cap_file)
+                caption = read_caption(cap_file)
             else:
                 uncaptioned.append(img)
                 caption = ""
@@ -164,7 +160,7 @@ def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 
     concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
     prompts = []
     for c in scan_concepts(dataset):
-        caps = [_read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
+        caps = [read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
         prompts += [cap for cap in caps if cap][:per_concept]
     return prompts + list(UNRELATED_PROMPTS[:unrelated])
 
@@ -288,9 +284,7 @@ class LatentCache:
             pixels, _ = load_pixels(s, flip=flip)
             lat = encode(pixels.unsqueeze(0))[0].detach().float().cpu()
             if disk is not None:
-                from safetensors.torch import save_file
-
-                from ..fileio import atomic_path
+                from safetensors.torch import save_file  # imports torch: the planner reads this module
 
                 with atomic_path(disk) as tmp:
                     save_file({"latents": lat.contiguous()}, str(tmp))

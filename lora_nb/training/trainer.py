@@ -11,6 +11,7 @@ resumed from a checkpoint continues exactly as an uninterrupted run would have.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import random
@@ -20,12 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 
 from ..config import Config
 from ..dataset.tag_stats import tag_frequency
+from ..env import resolve_mixed_precision
 from ..errors import LoraNbError, TrainingDiverged
 from ..families import Models, check_config, get_family, sample_guidance
-from ..fileio import atomic_dir, atomic_write_text
+from ..families.adapters import add_adapters, trained_text_encoders
+from ..families.adapters import notes as adapter_notes
+from ..families.textcache import TextEmbeddingCache, captions_to_cache
+from ..families.textcache import enabled as text_cache_enabled
+from ..fileio import atomic_dir, atomic_path, atomic_write_text
 from .data import (
     DatasetScan,
     LatentCache,
@@ -37,6 +46,12 @@ from .data import (
     steps_per_epoch,
     suggest_prompts,
 )
+from .export.files import save_lora_files
+from .export.metadata import lora_metadata
+from .export.naming import ExportTarget
+from .noise import make_noise
+from .optimizers import make_optimizer
+from .presets import choose_preset
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
 
 LOG_NAME = "logs/train_log.jsonl"
@@ -104,15 +119,7 @@ def _short(steps: list[int]) -> str:
 # --- the loop --------------------------------------------------------------------------------------
 def train(config: Config, callbacks: list[TrainCallback] | None = None, accelerator=None) -> TrainResult:
     """Train a LoRA as `config` says; returns the files written. See module docstring."""
-    from accelerate import Accelerator
-    from diffusers.optimization import get_scheduler
-    from tqdm.auto import tqdm
-
-    from ..env import resolve_mixed_precision
-    from ..families.adapters import notes as adapter_notes
-    from ..families.adapters import trained_text_encoders
-    from .optimizers import make_optimizer
-    from .presets import choose_preset
+    from diffusers.optimization import get_scheduler  # lazy: diffusers adds ~3 s to importing this module
 
     # 0. the memory preset for this GPU (fields you changed are kept), then every impossible setting
     config.validate()
@@ -141,7 +148,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     cache = LatentCache(config.cache_latents, out / "cache" / "latents", f"{models.model_id}|{config.vae}")
     prepare_caches(family, models, scan, cache, config)
     family.load_denoiser(models, config, device, weight_dtype)
-    lora_params = add_lora(family, models, config)
+    lora_params = add_adapters(family, models, config)
     trainable = [p for g in lora_params for p in g["params"]]
     trained_tes = trained_text_encoders(family, models) if config.train_text_encoder else []
     if config.gradient_checkpointing:
@@ -227,8 +234,9 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
             cb.on_step(step, logs)
         stop = any(cb.should_stop() for cb in callbacks)
         if step in run.checkpoint_steps or stop:
-            files = save_checkpoint(step, step == total, family, models, config, run, tag_freq, optimizer,
-                                    lr_scheduler, accelerator, log)
+            files = save_checkpoint(step, step == total, family=family, models=models, config=config, run=run,
+                                    tag_freq=tag_freq, optimizer=optimizer, lr_scheduler=lr_scheduler,
+                                    accelerator=accelerator, log=log)
             last_good = step
             result.checkpoints.append((step, files))
             for cb in callbacks:
@@ -252,14 +260,6 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
 
 
 # --- pieces of the loop ----------------------------------------------------------------------------
-def add_lora(family, models: Models, config: Config) -> list[dict]:
-    """Inject the adapters (`config.network_type`, see `lora_nb.families.adapters`); returns optimizer
-    parameter groups (denoiser lr, text-encoder lr)."""
-    from ..families.adapters import add_adapters
-
-    return add_adapters(family, models, config)
-
-
 def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache, config: Config) -> None:
     """Encode what does not change during training once, then move the encoders out of the GPU.
 
@@ -269,13 +269,6 @@ def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache
     With cpu_offload, whatever is not cached waits in CPU RAM and visits the GPU when it runs (the
     families load frozen text encoders there in the first place).
     """
-    import gc
-
-    from tqdm.auto import tqdm
-
-    from ..families.textcache import TextEmbeddingCache, captions_to_cache
-    from ..families.textcache import enabled as text_cache_enabled
-
     if config.cache_latents != "none":
         flips = (False, True) if config.flip_aug else (False,)
         for s in tqdm(scan.samples, desc="caching latents", disable=len(scan.samples) < 8):
@@ -335,7 +328,8 @@ def center_crop(sample) -> tuple[int, int]:
 
 def family_loss(family, models: Models, batch: dict, gen: torch.Generator, config: Config) -> torch.Tensor:
     latents = batch["latents"]
-    noise = _noise(latents, gen, config)
+    noise = make_noise(latents, gen, config.noise_offset, config.multires_noise_iterations,
+                       config.multires_noise_discount)
     noisy, t, target, weights = family.noisy_inputs(models, latents, noise, gen, config)
     cond = conditioning(family, models, batch["captions"], config)
     pred = family.predict(models, noisy, t, cond, batch)
@@ -343,13 +337,6 @@ def family_loss(family, models: Models, batch: dict, gen: torch.Generator, confi
     if weights is not None:
         loss = loss * weights
     return loss.mean()
-
-
-def _noise(latents, gen, config: Config):
-    from .noise import make_noise
-
-    return make_noise(latents, gen, config.noise_offset, config.multires_noise_iterations,
-                      config.multires_noise_discount)
 
 
 def _diverged(step: int, last_good: int | None, config: Config, log: RunLog) -> TrainingDiverged:
@@ -391,8 +378,6 @@ class RunLog:
 
 # --- checkpoints, state, samples -------------------------------------------------------------------
 def export_targets(family, models: Models, accelerator, config: Config):
-    from .export.naming import ExportTarget
-
     def target(comp, module):
         module = accelerator.unwrap_model(module)
         return ExportTarget(comp, module, family.facts.kohya_prefixes[comp], family.kohya_name_map(comp, module))
@@ -404,12 +389,9 @@ def export_targets(family, models: Models, accelerator, config: Config):
     return targets
 
 
-def save_checkpoint(step, final, family, models, config, run, tag_freq, optimizer, lr_scheduler, accelerator,
-                    log) -> dict:
+def save_checkpoint(step: int, final: bool, *, family, models: Models, config: Config, run, tag_freq,
+                    optimizer, lr_scheduler, accelerator, log) -> dict:
     """LoRA files (kohya + diffusers) for this step, plus resume state; main process only writes."""
-    from .export.files import save_lora_files
-    from .export.metadata import lora_metadata
-
     accelerator.wait_for_everyone()
     files: dict = {}
     if accelerator.is_main_process:
@@ -433,8 +415,7 @@ def save_checkpoint(step, final, family, models, config, run, tag_freq, optimize
 
 def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int = 2) -> Path:
     """Everything needed to continue: adapter weights (fp32), optimizer, schedule, RNG, step."""
-    from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
+    from peft import get_peft_model_state_dict  # lazy: peft (with transformers) adds ~7 s to importing this module
 
     dest = out / "state" / f"step-{step:08d}"
     with atomic_dir(dest) as tmp:
@@ -465,8 +446,7 @@ def find_state(out: Path, resume: str) -> Path:
 
 
 def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, accelerator) -> int:
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
+    from peft import set_peft_model_state_dict  # lazy, as in save_state
 
     weights = load_file(str(path / "adapter.safetensors"))
     comps = {family.facts.denoiser: accelerator.unwrap_model(models.denoiser)}
@@ -486,8 +466,6 @@ def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, acce
 @torch.no_grad()
 def generate_samples(family, models: Models, config: Config, step: int, out: Path, accelerator) -> list[Path]:
     """Validation images from fixed prompts and seeds, so changes between checkpoints come from training."""
-    from ..fileio import atomic_path
-
     unet = accelerator.unwrap_model(models.denoiser)
     unet.eval()
     pipe = family.pipeline(models, unet=unet)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
 from ...families import get_family
-from ...families.adapters import CONV_TYPES
+from ...families.adapters import CONV_TYPES, matches_suffix
 from ...families.facts import facts
 from ...families.reference import REFERENCE
 
@@ -92,7 +92,7 @@ def architecture(family: str) -> Architecture:
     for comp, model in meta_models(family).items():
         params[comp] = sum(p.numel() for p in model.parameters())
         keep = list(getattr(model, "_keep_in_fp32_modules", None) or [])
-        fp32[comp] = sum(p.numel() for n, m in model.named_modules() if keep and _suffix_match(n, keep)
+        fp32[comp] = sum(p.numel() for n, m in model.named_modules() if keep and matches_suffix(n, keep)
                          for p in m.parameters(recurse=True))
         lin = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
         linear[comp] = sum(m.weight.numel() for m in lin)
@@ -108,11 +108,6 @@ def architecture(family: str) -> Architecture:
                 table[name] = Layer(name, m.in_channels * kh * kw // m.groups, m.out_channels, conv=True)
         layers[comp] = table
     return Architecture(family, params, linear, rows, largest, layers, fp32)
-
-
-def _suffix_match(name: str, targets) -> bool:
-    """peft's rule (`check_target_module_exists`): the exact name or a '.'-separated suffix."""
-    return any(name == t or name.endswith("." + t) for t in targets)
 
 
 def text_encoders(family: str) -> list[str]:
@@ -140,7 +135,7 @@ def adapter_layers(config: Config) -> dict[str, list[Layer]]:
     out = {"denoiser": [arch.layers["denoiser"][n] for n in names if n in arch.layers["denoiser"]]}
     if config.train_text_encoder:
         for comp in trained_text_encoders(config.family):
-            out[comp] = [lay for n, lay in arch.layers[comp].items() if _suffix_match(n, fam.text_lora_targets)]
+            out[comp] = [lay for n, lay in arch.layers[comp].items() if matches_suffix(n, fam.text_lora_targets)]
     return out
 
 
@@ -195,9 +190,9 @@ def lora_file_mb(family: str, rank: int, targets, text_encoder_targets=None, pre
     """File size in MiB of a plain LoRA on exactly the layers `targets` names (suffix rule), and on the
     CLIP text encoders' `text_encoder_targets` layers -- for comparing with other trainers' target sets."""
     arch = architecture(family)
-    lays = [lay for n, lay in arch.layers["denoiser"].items() if _suffix_match(n, targets)]
+    lays = [lay for n, lay in arch.layers["denoiser"].items() if matches_suffix(n, targets)]
     if text_encoder_targets:
         for comp in trained_text_encoders(family):
-            lays += [lay for n, lay in arch.layers[comp].items() if _suffix_match(n, text_encoder_targets)]
+            lays += [lay for n, lay in arch.layers[comp].items() if matches_suffix(n, text_encoder_targets)]
     nbytes = {"fp16": 2, "bf16": 2, "fp32": 4}[precision]
     return (sum(rank * (lay.fan_in + lay.fan_out) for lay in lays) * nbytes + 4 * len(lays)) / 2**20
