@@ -23,6 +23,7 @@ _VERBS = {
     "remove_background": "dataset.background", "load_remover": "dataset.background",
     # step 3-4: captions and tags
     "caption_folder": "dataset.caption", "CleanOptions": "dataset.clean", "clean_folder": "dataset.clean",
+    "CaptionOptions": "dataset.caption",
     "caption_stats": "dataset.tag_stats", "plot_tag_frequency": "dataset.tag_stats",
     "tag_frequency": "dataset.tag_stats", "caption_editor": "notebook.caption_widget",
     "unique_identifiers": "dataset.identifiers", "assign_identifiers": "dataset.identifiers",

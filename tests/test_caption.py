@@ -15,7 +15,10 @@ import pytest
 from PIL import Image
 
 from lora_nb.dataset.caption import (
+    DEFAULT_MODELS,
+    WD14_THRESHOLD,
     BlipCaptioner,
+    CaptionOptions,
     Florence2Captioner,
     WD14Tagger,
     caption_folder,
@@ -170,7 +173,7 @@ def test_wd14_folder_end_to_end(wd14_dir, tmp_path):
     red, blue = (220, 40, 40), (40, 70, 220)
     paths = _images(tmp_path / "data" / "5_toy", [red, blue, red])
     (tmp_path / "data" / "5_toy" / "02.txt").write_text("hand written caption")  # kept
-    rep = caption_folder(tmp_path / "data", "wd14", model=str(wd14_dir), progress=False)
+    rep = caption_folder(tmp_path / "data", backend="wd14", model=str(wd14_dir), progress=False)
     assert rep.skipped == [paths[2]] and len(rep.written) == 2 and not rep.failed
     assert (paths[2].with_suffix(".txt")).read_text() == "hand written caption"
     red_tags = paths[0].with_suffix(".txt").read_text().strip().split(", ")
@@ -235,19 +238,19 @@ def test_blip_end_to_end_batched_with_prefix(blip_dir, tiny_dataset):
     spy = Spy(cap)
     for p in tiny_dataset.rglob("*.txt"):
         p.unlink()
-    rep = caption_folder(tiny_dataset, spy, prefix="uehxbfklaq", suffix="best quality", batch_size=3,
+    rep = caption_folder(tiny_dataset, captioner=spy, prefix="uehxbfklaq", suffix="best quality", batch_size=3,
                          progress=False)
     assert spy.batches == [3, 3, 1]
     assert len(rep.written) == 7 and not rep.skipped and not rep.empty
     text = (tiny_dataset / "2_toycircle" / "000.txt").read_text()
     assert text == "uehxbfklaq, cat cat cat cat, best quality\n"
-    again = caption_folder(tiny_dataset, spy, progress=False)  # everything captioned now: all skipped
+    again = caption_folder(tiny_dataset, captioner=spy, progress=False)  # everything captioned now: all skipped
     assert len(again.skipped) == 7 and not again.written and spy.batches == [3, 3, 1]
 
 
 def test_blip_by_backend_name_with_prompt(blip_dir, tmp_path):
     paths = _images(tmp_path / "d", [(0, 0, 0), (255, 255, 255)], size=(40, 30))
-    rep = caption_folder(tmp_path / "d", "blip", model=str(blip_dir), max_new_tokens=3, prompt="a photo of",
+    rep = caption_folder(tmp_path / "d", backend="blip", model=str(blip_dir), max_new_tokens=3, prompt="a photo of",
                          progress=False)
     assert rep.written == [p.with_suffix(".txt") for p in paths]
     assert paths[0].with_suffix(".txt").read_text().startswith("a photo of cat")
@@ -256,7 +259,7 @@ def test_blip_by_backend_name_with_prompt(blip_dir, tmp_path):
 def test_overwrite_backs_up_and_replaces(blip_dir, tiny_dataset):
     first = tiny_dataset / "1_toysquare" / "000.txt"
     old = first.read_bytes()
-    rep = caption_folder(tiny_dataset, "blip", model=str(blip_dir), overwrite=True, max_new_tokens=2,
+    rep = caption_folder(tiny_dataset, backend="blip", model=str(blip_dir), overwrite=True, max_new_tokens=2,
                          progress=False)
     assert len(rep.written) == 7 and first.read_text() == "cat cat\n"
     assert (rep.backup / "1_toysquare" / "000.txt").read_bytes() == old
@@ -270,7 +273,7 @@ def test_florence2_end_to_end(florence_dir, tmp_path):
     cap = Florence2Captioner(str(florence_dir), task="caption", max_new_tokens=6, num_beams=2)
     assert cap.task == "<CAPTION>"
     spy = Spy(cap)
-    rep = caption_folder(tmp_path / "d", spy, batch_size=2, prefix="xqzv", progress=False)
+    rep = caption_folder(tmp_path / "d", captioner=spy, batch_size=2, prefix="xqzv", progress=False)
     assert spy.batches == [2, 1] and len(rep.written) == 3 and not rep.empty
     for p in paths:
         text = p.with_suffix(".txt").read_text().strip()
@@ -308,7 +311,7 @@ def test_bad_images_and_empty_outputs_are_reported(tmp_path):
     paths = _images(tmp_path, [(0, 0, 0)] * 3)
     paths[1].write_bytes(b"not an image")
     (tmp_path / "gone.txt").write_text("caption of a deleted image")
-    rep = caption_folder(tmp_path, Fixed(["ok\x00 caption", "  \n"]), batch_size=4, progress=False)
+    rep = caption_folder(tmp_path, captioner=Fixed(["ok\x00 caption", "  \n"]), batch_size=4, progress=False)
     assert rep.written == [paths[0].with_suffix(".txt")]
     assert paths[0].with_suffix(".txt").read_text() == "ok caption\n"
     assert list(rep.failed) == [paths[1]] and "cannot read the image" in rep.failed[paths[1]]
@@ -320,10 +323,10 @@ def test_bad_images_and_empty_outputs_are_reported(tmp_path):
 def test_writes_are_atomic_and_a_crash_keeps_finished_batches(tmp_path):
     paths = _images(tmp_path, [(0, 0, 0)] * 5)
     with pytest.raises(RuntimeError):
-        caption_folder(tmp_path, Fixed(fail_after=1), batch_size=2, progress=False)
+        caption_folder(tmp_path, captioner=Fixed(fail_after=1), batch_size=2, progress=False)
     assert [p.with_suffix(".txt").exists() for p in paths] == [True, True, False, False, False]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left behind
-    rep = caption_folder(tmp_path, Fixed(), batch_size=2, progress=False)  # a re-run finishes the rest
+    rep = caption_folder(tmp_path, captioner=Fixed(), batch_size=2, progress=False)  # a re-run finishes the rest
     assert len(rep.skipped) == 2 and len(rep.written) == 3
 
 
@@ -332,14 +335,14 @@ def test_existing_captions_in_any_encoding_are_skipped(tmp_path):
     paths[0].with_suffix(".txt").write_bytes("黑色头发".encode("gbk"))
     paths[1].with_suffix(".txt").write_bytes(b"caf\xe9 \x80")  # undecodable: still the user's file
     paths[2].with_suffix(".txt").write_bytes(b"\xef\xbb\xbf\r\n")  # BOM + CRLF only: empty
-    rep = caption_folder(tmp_path, Fixed(), progress=False)
+    rep = caption_folder(tmp_path, captioner=Fixed(), progress=False)
     assert rep.skipped == paths[:2] and rep.written == [paths[2].with_suffix(".txt")]
     assert rep.backup is not None  # the (empty) file it replaced was backed up
     assert paths[1].with_suffix(".txt").read_bytes() == b"caf\xe9 \x80"
 
 
 def test_nothing_to_do_loads_no_model(tiny_dataset):
-    rep = caption_folder(tiny_dataset, "blip", model="/no/such/model", progress=False)
+    rep = caption_folder(tiny_dataset, backend="blip", model="/no/such/model", progress=False)
     assert len(rep.skipped) == 7
 
 
@@ -389,10 +392,10 @@ def test_hub_ids_load_from_the_local_cache_offline(wd14_dir, blip_dir, tmp_path,
     _put_in_hub_cache(cache, "lora-nb-test/tiny-blip", blip_dir)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     paths = _images(tmp_path / "d", [(220, 40, 40)])
-    rep = caption_folder(tmp_path / "d", "wd14", model="lora-nb-test/tiny-wd14", progress=False)
+    rep = caption_folder(tmp_path / "d", backend="wd14", model="lora-nb-test/tiny-wd14", progress=False)
     assert rep.written == [paths[0].with_suffix(".txt")]
-    rep = caption_folder(tmp_path / "d", "blip", model="lora-nb-test/tiny-blip", overwrite=True, max_new_tokens=1,
-                         progress=False)
+    rep = caption_folder(tmp_path / "d", backend="blip", model="lora-nb-test/tiny-blip", overwrite=True,
+                         max_new_tokens=1, progress=False)
     assert paths[0].with_suffix(".txt").read_text() == "cat\n"
     with pytest.raises(ModelLoadError, match=str(cache)):  # the message names the cache actually used
         make_captioner("wd14", model="lora-nb-test/not-there")
@@ -404,13 +407,106 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ConfigError, match="check the option names"):
         make_captioner("wd14", threshold=0.5)
     with pytest.raises(DatasetError, match="no images"):
-        caption_folder(tmp_path, Fixed())
+        caption_folder(tmp_path, captioner=Fixed())
     with pytest.raises(ConfigError, match="ready captioner"):
-        caption_folder(tmp_path, Fixed(), general_threshold=0.5)
+        caption_folder(tmp_path, captioner=Fixed(), backend="wd14", threshold=0.5)
     with pytest.raises(ConfigError, match="batch_size"):
-        caption_folder(tmp_path, Fixed(), batch_size=0)
+        caption_folder(tmp_path, captioner=Fixed(), batch_size=0)
     with pytest.raises(DatasetError, match="not a folder"):
-        caption_folder(tmp_path / "nope", Fixed())
+        caption_folder(tmp_path / "nope", captioner=Fixed())
+
+
+
+# --- CaptionOptions: the one place of caption_folder's settings --------------------------------------
+def test_caption_options_defaults_bounds_and_backend_checks():
+    from lora_nb.textio import CAPTION_EXT
+
+    o = CaptionOptions()
+    assert (o.backend, o.model, o.overwrite, o.batch_size, o.ext) == ("blip", None, False, 8, CAPTION_EXT)
+    info = {i["name"]: i for i in CaptionOptions.field_info()}
+    assert info["backend"]["choices"] == tuple(DEFAULT_MODELS) and info["batch_size"]["min"] == 1
+    assert info["threshold"]["help"].startswith("wd14 only: ") and str(WD14_THRESHOLD) in info["threshold"]["help"]
+    assert info["num_beams"]["help"].startswith("blip/florence2 only: ")
+    assert all(v in info["model"]["help"] for v in DEFAULT_MODELS.values())
+    with pytest.raises(ConfigError, match="batch_size: 0 is below the minimum 1"):
+        CaptionOptions(batch_size=0)
+    with pytest.raises(ConfigError, match=r"'florence' is not one of blip, florence2, wd14 \(did you mean"):
+        CaptionOptions(backend="florence")
+    with pytest.raises(ConfigError, match="threshold: 1.5 is above the maximum 1.0"):
+        CaptionOptions(backend="wd14", threshold=1.5)
+    with pytest.raises(ConfigError, match="threshold: applies to wd14, not blip -> leave it empty"):
+        CaptionOptions(threshold=0.5)
+    with pytest.raises(ConfigError, match="keep_rating: applies to wd14, not florence2 -> leave it off"):
+        CaptionOptions(backend="florence2", keep_rating=True)
+    with pytest.raises(ConfigError, match="prompt: applies to blip, not wd14"):
+        CaptionOptions(backend="wd14", prompt="a photo of")
+    with pytest.raises(ConfigError, match="task: '<OD>' is not a Florence-2 caption task"):
+        CaptionOptions(backend="florence2", task="<OD>")
+    assert CaptionOptions().backend_options() == {}
+    wd = CaptionOptions(backend="wd14", threshold=0.35, keep_underscores=True, device="cpu")
+    assert wd.backend_options() == {"device": "cpu", "general_threshold": 0.35, "replace_underscores": False}
+    assert CaptionOptions(backend="florence2", task="caption", num_beams=1).backend_options() == {
+        "task": "caption", "num_beams": 1}
+
+
+def test_caption_folder_honours_options_and_keyword_overrides(tmp_path):
+    paths = _images(tmp_path, [(0, 0, 0)] * 3)
+    opts = CaptionOptions(prefix="trig", batch_size=2)
+    cap = Fixed()
+    rep = caption_folder(tmp_path, opts, captioner=cap, progress=False)
+    assert cap.calls == 2 and len(rep.written) == 3
+    assert paths[0].with_suffix(".txt").read_text() == "trig, a caption\n"
+    rep = caption_folder(tmp_path, opts, captioner=Fixed(), overwrite=True, suffix="hd", ext=".caption",
+                         progress=False)  # keywords override the options object, which stays as it was
+    assert rep.written == [p.with_suffix(".caption") for p in paths] and opts == CaptionOptions(prefix="trig",
+                                                                                                 batch_size=2)
+    assert paths[0].with_suffix(".caption").read_text() == "trig, a caption, hd\n"
+    with pytest.raises(ConfigError, match="caption_folder: unknown field 'general_threshold'"):
+        caption_folder(tmp_path, captioner=Fixed(), general_threshold=0.5)
+    with pytest.raises(ConfigError, match="expected CaptionOptions, got str"):
+        caption_folder(tmp_path, "wd14")
+
+
+def test_caption_folder_builds_the_named_backend_with_its_options(tmp_path, monkeypatch):
+    from lora_nb.dataset import caption
+
+    built = []
+
+    class Recorder(Fixed):
+        def __init__(self, **kw):
+            super().__init__()
+            built.append(kw)
+
+    monkeypatch.setitem(caption.BACKENDS, "wd14", Recorder)
+    _images(tmp_path, [(0, 0, 0)])
+    rep = caption_folder(tmp_path, CaptionOptions(backend="wd14", model="some/tagger", threshold=0.35),
+                         keep_rating=True, device="cpu", progress=False)
+    assert built == [{"model": "some/tagger", "general_threshold": 0.35, "keep_rating": True, "device": "cpu"}]
+    assert rep.backend == "wd14" and len(rep.written) == 1
+
+
+def test_notebook_form_shows_the_caption_options():
+    """03_caption's form cell, run on its parameters cell: one widget per CaptionOptions field, holding
+    the parameters; the caption cell passes the form's options."""
+    import json
+    from dataclasses import fields
+    from pathlib import Path
+
+    from lora_nb import ui
+
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "03_caption.ipynb").read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    code = ["".join(c["source"]) for c in cells]
+    params = next(src for c, src in zip(cells, code) if "parameters" in c["metadata"].get("tags", []))
+    form_cell = next(c for c in code if "ui.options_form(CaptionOptions(" in c)
+    ns = {"ui": ui}
+    exec(params, ns)
+    exec(form_cell, ns)
+    form = ns["form"]
+    assert set(form.widgets) == {f.name for f in fields(CaptionOptions)}
+    assert form.options == CaptionOptions(backend=ns["CAPTIONER"], model=ns["MODEL"] or None,
+                                          overwrite=ns["OVERWRITE"], prefix=ns["PREFIX"], batch_size=ns["BATCH_SIZE"])
+    assert any("caption_folder(folder, form.options)" in c for c in code)
 
 
 # --- CLI -------------------------------------------------------------------------------------------
@@ -419,7 +515,7 @@ def test_cli_caption(wd14_dir, tmp_path, capsys):
 
     paths = _images(tmp_path / "data", [(220, 40, 40), (40, 70, 220)])
     assert main(["caption", str(tmp_path / "data"), "--backend", "wd14", "--model", str(wd14_dir),
-                 "--threshold", "0.35", "--keep-underscores", "--prefix", "xqzv"]) == 0
+                 "--threshold", "0.35", "--keep-underscores", "true", "--prefix", "xqzv"]) == 0
     assert "wrote 2 caption(s)" in capsys.readouterr().out
     assert paths[1].with_suffix(".txt").read_text().startswith("xqzv, ")
     assert "long_hair" in paths[1].with_suffix(".txt").read_text()
@@ -427,10 +523,35 @@ def test_cli_caption(wd14_dir, tmp_path, capsys):
     assert "skipped 2" in capsys.readouterr().out
 
     assert main(["caption", str(tmp_path / "data"), "--backend", "blip", "--threshold", "0.5"]) == 2
-    assert "--threshold applies to wd14" in capsys.readouterr().err
+    assert "threshold: applies to wd14" in capsys.readouterr().err
     assert main(["caption", str(tmp_path / "data"), "--backend", "wd14", "--model", str(tmp_path / "x"),
-                 "--overwrite"]) == 2
+                 "--overwrite", "true"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+
+def test_cli_caption_flags_are_the_options_fields(tmp_path, capsys):
+    from dataclasses import fields
+
+    from lora_nb.cli import build_parser, main
+    from lora_nb.commands._option_flags import options_from_args
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices["caption"]
+    flags = {a.option_strings[0]: a for a in sub._actions if a.option_strings and a.dest != "help"}
+    assert set(flags) == {"--" + f.name.replace("_", "-") for f in fields(CaptionOptions)}
+    for info in CaptionOptions.field_info():
+        assert flags["--" + info["name"].replace("_", "-")].help.startswith(info["help"])
+    args = parser.parse_args(["caption", "d", "--backend", "wd14", "--threshold", "0.35", "--keep-rating", "true",
+                              "--batch-size", "3", "--ext", ".caption"])
+    assert args.dir == "d" and options_from_args(args, CaptionOptions, "cap_") == CaptionOptions(
+        backend="wd14", threshold=0.35, keep_rating=True, batch_size=3, ext=".caption")
+    paths = _images(tmp_path / "data", [(0, 0, 0)])
+    assert main(["caption", str(tmp_path / "data"), "--batch-size", "0"]) == 2
+    assert "batch_size: 0 is below the minimum 1" in capsys.readouterr().err
+    assert main(["caption", str(tmp_path / "data"), "--backend", "blip", "--model", str(tmp_path / "none"),
+                 "--ext", ".caption"]) == 2  # the model is needed: the image has no .caption file
+    assert "does not exist" in capsys.readouterr().err and not paths[0].with_suffix(".caption").exists()
 
 
 # --- GPU ---------------------------------------------------------------------------------------------
@@ -442,11 +563,11 @@ def test_gpu_blip_and_florence2_fp16(blip_dir, florence_dir, tmp_path):
     blip = BlipCaptioner(str(blip_dir), max_new_tokens=3)
     assert blip.device == "cuda" and blip.dtype == torch.float16
     assert next(blip.model.parameters()).dtype == torch.float16
-    rep = caption_folder(tmp_path / "d", blip, batch_size=2, progress=False)
+    rep = caption_folder(tmp_path / "d", captioner=blip, batch_size=2, progress=False)
     assert len(rep.written) == 3 and paths[0].with_suffix(".txt").read_text() == "cat cat cat\n"
     blip.close()
     flo = Florence2Captioner(str(florence_dir), max_new_tokens=5)
     assert flo.device == "cuda"
-    rep = caption_folder(tmp_path / "d", flo, overwrite=True, progress=False)
+    rep = caption_folder(tmp_path / "d", captioner=flo, overwrite=True, progress=False)
     assert len(rep.written) == 3
     flo.close()

@@ -19,15 +19,18 @@ the Hugging Face cache, so a model downloaded once works offline; a missing one 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..env import offline
 from ..errors import ConfigError, DatasetError, LoraNbError, ModelLoadError
+from ..options import Options, option
+from ..textio import CAPTION_EXT
 from .tag_rules import normalize_tag
 
 DEFAULT_MODELS = {
@@ -36,9 +39,12 @@ DEFAULT_MODELS = {
     "wd14": "SmilingWolf/wd-vit-tagger-v3",
 }
 FLORENCE_TASKS = {"caption": "<CAPTION>", "detailed": "<DETAILED_CAPTION>", "more_detailed": "<MORE_DETAILED_CAPTION>"}
+FLORENCE_TASK = "detailed"
 # selected_tags.csv categories in SmilingWolf's taggers
 WD14_GENERAL, WD14_CHARACTER, WD14_RATING = 0, 4, 9
 WD14_DEFAULT_SIZE = 448  # used only when the ONNX input shape does not say
+WD14_THRESHOLD = 0.6  # general tags; LoRA explainer's choice for fewer, surer tags (0.35 gives many more)
+WD14_CHARACTER_THRESHOLD = 0.85
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -157,7 +163,7 @@ class Florence2Captioner:
 
     name = "florence2"
 
-    def __init__(self, model: str | None = None, task: str = "detailed", device: str | None = None,
+    def __init__(self, model: str | None = None, task: str = FLORENCE_TASK, device: str | None = None,
                  max_new_tokens: int = 256, num_beams: int = 3):
         from transformers import AutoProcessor, Florence2ForConditionalGeneration
 
@@ -234,8 +240,9 @@ class WD14Tagger:
 
     name = "wd14"
 
-    def __init__(self, model: str | None = None, general_threshold: float = 0.6, character_threshold: float = 0.85,
-                 replace_underscores: bool = True, keep_rating: bool = False, device: str | None = None):
+    def __init__(self, model: str | None = None, general_threshold: float = WD14_THRESHOLD,
+                 character_threshold: float = WD14_CHARACTER_THRESHOLD, replace_underscores: bool = True,
+                 keep_rating: bool = False, device: str | None = None):
         import onnxruntime as ort
 
         self.model_id = model or DEFAULT_MODELS["wd14"]
@@ -337,6 +344,68 @@ def make_captioner(backend: str, model: str | None = None, **options) -> Caption
 # ---------------------------------------------------------------------------------------------
 # folder driver
 # ---------------------------------------------------------------------------------------------
+def _backend_option(default, backends: tuple[str, ...], help: str, **extra):
+    """An option that only `backends` read: its help says which; `CaptionOptions.problems` refuses it
+    for the others."""
+    return option(default, f"{'/'.join(backends)} only: {help}", backends=backends, **extra)
+
+
+@dataclass
+class CaptionOptions(Options):
+    """The settings of `caption_folder`: which captioner, what happens to existing captions, and the
+    options of one backend (each one's help says which backend reads it; empty = that backend's default)."""
+
+    backend: str = option("blip", "Which captioner writes the captions: blip (one short sentence), florence2 "
+                          "(detailed prose, FluxTrainer walkthrough's workflow) or wd14 (booru tags).",
+                          choices=tuple(DEFAULT_MODELS))
+    model: str | None = option(None, "Hugging Face id or local folder of the model; empty: the backend's default ("
+                               + ", ".join(f"{k}: {v}" for k, v in DEFAULT_MODELS.items()) + ").")
+    overwrite: bool = option(False, "Caption images that already have a caption too (the old captions are copied "
+                             "to .lora_nb_backup/ first).")
+    prefix: str = option("", "Text put before every new caption, e.g. the trigger word.")
+    suffix: str = option("", "Text put after every new caption.")
+    batch_size: int = option(8, "Images per model call; lower it if memory runs out.", min=1)
+    ext: str = option(CAPTION_EXT, "Extension of the caption file written beside each image.")
+    device: str | None = option(None, "cuda, cpu or cuda:1; empty: the GPU when there is one.")
+    threshold: float | None = _backend_option(
+        None, ("wd14",), f"minimum confidence of a general tag; empty: {WD14_THRESHOLD} (LoRA explainer: fewer, "
+        f"surer tags; 0.35 gives many more).", min=0.0, max=1.0)
+    character_threshold: float | None = _backend_option(
+        None, ("wd14",), f"minimum confidence of a character tag; empty: {WD14_CHARACTER_THRESHOLD}.", min=0.0,
+        max=1.0)
+    keep_underscores: bool = _backend_option(False, ("wd14",), "keep tags as long_hair instead of long hair.")
+    keep_rating: bool = _backend_option(False, ("wd14",), "add the most likely rating tag (general, sensitive, "
+                                        "...); dropped otherwise.")
+    task: str | None = _backend_option(None, ("florence2",), f"how much to describe: {', '.join(FLORENCE_TASKS)} "
+                                       f"(or the task token); empty: {FLORENCE_TASK}.")
+    prompt: str = _backend_option("", ("blip",), "text the caption continues, e.g. 'a photo of'.")
+    max_new_tokens: int | None = _backend_option(None, ("blip", "florence2"), "longest caption in tokens; empty: "
+                                                 "the backend's default.", min=1)
+    num_beams: int | None = _backend_option(None, ("blip", "florence2"), "beam-search width; empty: the "
+                                            "backend's default.", min=1)
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        for f in dataclasses.fields(self):
+            backends = f.metadata.get("backends")
+            if backends and self.backend not in backends and getattr(self, f.name) != f.default:
+                out.append(f"{f.name}: applies to {'/'.join(backends)}, not {self.backend} -> leave it "
+                           f"{'off' if f.default is False else 'empty'} or choose backend {backends[0]}")
+        if self.task is not None and self.task not in FLORENCE_TASKS and self.task not in FLORENCE_TASKS.values():
+            out.append(f"task: {self.task!r} is not a Florence-2 caption task -> use one of "
+                       f"{', '.join(FLORENCE_TASKS)} (or {', '.join(FLORENCE_TASKS.values())})")
+        return out
+
+    def backend_options(self) -> dict[str, Any]:
+        """The keyword arguments the backend is built with: the device and the backend options that are set."""
+        kw = {"device": self.device, "general_threshold": self.threshold,
+              "character_threshold": self.character_threshold,
+              "replace_underscores": False if self.keep_underscores else None,
+              "keep_rating": True if self.keep_rating else None, "task": self.task, "prompt": self.prompt or None,
+              "max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams}
+        return {k: v for k, v in kw.items() if v is not None}
+
+
 @dataclass
 class CaptionReport:
     """What `caption_folder` did."""
@@ -395,15 +464,16 @@ def _affix(prefix: str, caption: str, suffix: str) -> str:
     return " ".join(out.split())
 
 
-def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip", model: str | None = None,
-                   overwrite: bool = False, prefix: str = "", suffix: str = "", batch_size: int = 8,
-                   ext: str = ".txt", progress: bool = True, **options) -> CaptionReport:
-    """Write a `.txt` caption beside every image of a dataset (top level and concept folders).
+def caption_folder(root: str | os.PathLike, options: CaptionOptions | None = None, *,
+                   captioner: Captioner | None = None, progress: bool = True, **overrides) -> CaptionReport:
+    """Write a caption file beside every image of a dataset (top level and concept folders).
 
-    `captioner` is a backend name (blip, florence2, wd14; `model` and `options` go to it) or a
-    ready `Captioner`. Images with a non-empty caption are skipped unless `overwrite`; replaced
-    captions are first copied to `root/.lora_nb_backup/`. The model is loaded only if there is
-    something to caption, and released afterwards when this function built it.
+    `options` (or the defaults) with keyword `overrides` (any `CaptionOptions` field, e.g.
+    `backend="wd14", threshold=0.35`) say what to do. The model of `options.backend` is loaded only if
+    there is something to caption, and released afterwards. `captioner` is the alternative: a ready
+    `Captioner` object (a model already loaded, a test double); `backend` is then not used, and model,
+    device and backend options must stay unset (they belong to building it). Images with a non-empty
+    caption are skipped unless `overwrite`; replaced captions are first copied to `root/.lora_nb_backup/`.
     """
     from tqdm.auto import tqdm
 
@@ -411,23 +481,23 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
     from .caption_files import scan_captions  # pulls PIL (concepts -> images)
 
     root = Path(root)
-    if batch_size < 1:
-        raise ConfigError(f"batch_size {batch_size} -> use 1 or more")
-    own = isinstance(captioner, str)
-    if not own and (model or options):
-        raise ConfigError("model and backend options go with a backend name, not with a ready captioner -> set "
-                          "them when building the captioner")
+    opts = CaptionOptions.resolve(options, overrides, "caption_folder")
+    ext, batch_size = opts.ext, opts.batch_size
+    own = captioner is None
+    if not own and (opts.model or opts.backend_options()):
+        raise ConfigError("model, device and backend options go with a backend name, not with a ready captioner "
+                          "-> set them when building the captioner")
     files, orphans, _ = scan_captions(root, ext)
     images = list(dict.fromkeys(f.image for f in files))
     if not images:
         raise DatasetError(f"{root}: no images found ({', '.join(_image_exts())}) -> check the folder")
-    name = captioner if own else getattr(captioner, "name", type(captioner).__name__)
+    name = opts.backend if own else getattr(captioner, "name", type(captioner).__name__)
     rep = CaptionReport(root, str(name), orphan_captions=orphans)
     t0 = time.perf_counter()
     todo = []
     for img in images:
         cap = img.with_suffix(ext)
-        if cap.is_file() and not overwrite:
+        if cap.is_file() and not opts.overwrite:
             try:
                 has_text = bool(read_caption(cap))
             except LoraNbError:
@@ -439,7 +509,7 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
     if not todo:
         rep.seconds = time.perf_counter() - t0
         return rep
-    cap_model = make_captioner(captioner, model, **options) if own else captioner
+    cap_model = make_captioner(opts.backend, opts.model, **opts.backend_options()) if own else captioner
     try:
         rep.backup = backup_files(root, [i.with_suffix(ext) for i in todo if i.with_suffix(ext).is_file()
                                          and i.with_suffix(ext).stat().st_size > 0], label="captions")
@@ -458,7 +528,7 @@ def caption_folder(root: str | os.PathLike, captioner: str | Captioner = "blip",
                         if not text:
                             rep.empty.append(p)
                             continue
-                        rep.written.append(write_caption(p.with_suffix(ext), _affix(prefix, text, suffix)))
+                        rep.written.append(write_caption(p.with_suffix(ext), _affix(opts.prefix, text, opts.suffix)))
                 bar.update(len(todo[i:i + batch_size]))
     finally:
         if own and hasattr(cap_model, "close"):
