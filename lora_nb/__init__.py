@@ -19,7 +19,7 @@ _VERBS = {
     # step 1-2: dataset
     "collect": "dataset.collector", "audit": "dataset.auditor", "render_audit": "dataset.auditor",
     "plot_balance": "dataset.auditor",
-    "crop_folder": "dataset.crop", "render_crop_preview": "dataset.crop",
+    "CropOptions": "dataset.crop", "crop_folder": "dataset.crop", "render_crop_preview": "dataset.crop",
     "remove_background": "dataset.background", "load_remover": "dataset.background",
     # step 3-4: captions and tags
     "caption_folder": "dataset.caption", "CleanOptions": "dataset.clean", "clean_folder": "dataset.clean",

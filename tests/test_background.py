@@ -170,20 +170,20 @@ def test_focus_crop_uses_rembg_mask(no_download, model_file, tmp_path):
     for x in range(150, 256, 6):
         d.line((x, 0, x, 128), fill=(255, 230, 0), width=3)
     img.save(src / "1_x" / "a.png")
-    rep = crop_folder(src, tmp_path / "c1", 64, "focus", focus="rembg", rembg_model="u2net_custom",
+    rep = crop_folder(src, tmp_path / "c1", resolution=64, mode="focus", focus="rembg", rembg_model="u2net_custom",
                       model_path=model_file, progress=False)
     assert rep.focus == "rembg" and rep.items[0].box[0] == 0
     # auto: the model in rembg's home is used when present...
     tiny_u2net(no_download / "u2netp.onnx")
-    assert crop_folder(src, tmp_path / "c2", 64, "focus", progress=False).focus == "rembg"
+    assert crop_folder(src, tmp_path / "c2", resolution=64, mode="focus", progress=False).focus == "rembg"
     (no_download / "u2netp.onnx").unlink()
     # ...and the saliency estimate otherwise (no error, no download)
-    assert crop_folder(src, tmp_path / "c3", 64, "focus", progress=False).focus == "saliency"
+    assert crop_folder(src, tmp_path / "c3", resolution=64, mode="focus", progress=False).focus == "saliency"
     # background removal inside the crop step: white behind the subject
-    rep = crop_folder(src, tmp_path / "c4", 64, "focus", remove_background=True, rembg_model="u2net_custom",
-                      model_path=model_file, progress=False)
+    rep = crop_folder(src, tmp_path / "c4", resolution=64, mode="focus", remove_background=True,
+                      rembg_model="u2net_custom", model_path=model_file, progress=False)
     out = Image.open(tmp_path / "c4" / rep.items[0].output)
     assert (out.mode == "RGB" and out.getpixel((60, 2)) == (255, 255, 255)
             and rep.background == "removed (u2net_custom)")
     with pytest.raises(ModelLoadError):
-        crop_folder(src, tmp_path / "c5", 64, "focus", focus="rembg", progress=False)
+        crop_folder(src, tmp_path / "c5", resolution=64, mode="focus", focus="rembg", progress=False)

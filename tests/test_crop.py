@@ -3,12 +3,17 @@ captions, the preview grid and the CLI."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from lora_nb.dataset import background
 from lora_nb.dataset.crop import (
+    FOCUS_SOURCES,
+    MODES,
+    CropOptions,
     check_resolution,
     closest_bucket,
     crop_folder,
@@ -115,7 +120,7 @@ def test_crop_folder_keeps_captions_and_reports(tmp_path):
     src = _dataset(tmp_path / "ds")
     before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
     out = tmp_path / "cropped"
-    rep = crop_folder(src, out, 64, "focus", focus="saliency", progress=False)
+    rep = crop_folder(src, out, resolution=64, mode="focus", focus="saliency", progress=False)
     assert {p: p.read_bytes() for p in src.rglob("*") if p.is_file()} == before
     assert rep.focus == "saliency"
     outs = {i.source: i for i in rep.items}
@@ -140,30 +145,30 @@ def test_crop_folder_keeps_captions_and_reports(tmp_path):
     assert grid.width == 4 * 70 + 6
     assert (np.asarray(grid) == (255, 0, 0)).all(axis=-1).sum() > 50  # the red crop boxes
     # running again replaces our own output; foreign folders and the input are refused
-    crop_folder(src, out, 64, "center", progress=False)
+    crop_folder(src, out, resolution=64, mode="center", progress=False)
     assert json.loads((out / "crop_report.json").read_text(encoding="utf-8"))["mode"] == "center"
     with pytest.raises(DatasetError, match="overlaps"):
-        crop_folder(src, src / "out", 64, progress=False)
+        crop_folder(src, src / "out", resolution=64, progress=False)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "x.txt").write_text("keep me")
     with pytest.raises(DatasetError, match="not made by this step"):
-        crop_folder(src, tmp_path / "mine", 64, progress=False)
+        crop_folder(src, tmp_path / "mine", resolution=64, progress=False)
     assert (tmp_path / "mine" / "x.txt").read_text() == "keep me"
 
 
 def test_crop_folder_upscale_and_bucket(tmp_path):
     src = _dataset(tmp_path / "ds")
-    rep = crop_folder(src, tmp_path / "up", 64, "center", upscale=True, progress=False)
+    rep = crop_folder(src, tmp_path / "up", resolution=64, mode="center", upscale=True, progress=False)
     assert [i.source for i in rep.small] == ["10_disc/tiny.png"] and len(rep.skipped) == 1
-    rep = crop_folder(src, tmp_path / "b", 128, "bucket", min_bucket=64, progress=False)
+    rep = crop_folder(src, tmp_path / "b", resolution=128, mode="bucket", min_bucket=64, progress=False)
     sizes = {i.source: i.size for i in rep.items}
     assert sizes["10_disc/wide.png"] == (192, 64) or sizes["10_disc/wide.png"][0] > sizes["10_disc/wide.png"][1]
     assert all(w % 64 == 0 and h % 64 == 0 for w, h in sizes.values())
     assert rep.focus is None
-    with pytest.raises(ConfigError, match="crop mode"):
-        crop_folder(src, tmp_path / "c", 64, "zoom", progress=False)
+    with pytest.raises(ConfigError, match="mode: 'zoom' is not one of center, focus, bucket"):
+        crop_folder(src, tmp_path / "c", resolution=64, mode="zoom", progress=False)
     with pytest.raises(ConfigError, match="focus"):
-        crop_folder(src, tmp_path / "c", 64, "focus", focus="magic", progress=False)
+        crop_folder(src, tmp_path / "c", resolution=64, mode="focus", focus="magic", progress=False)
 
 
 def test_cli_crop(tmp_path, capsys, monkeypatch):
@@ -179,3 +184,98 @@ def test_cli_crop(tmp_path, capsys, monkeypatch):
     assert Image.open(prev).width > 100
     assert main(["crop", str(src), "--out", str(tmp_path / "d"), "--resolution", "100", "--quiet"]) == 2
     assert "multiple of 64" in capsys.readouterr().err
+    # the generated flags are applied: center mode with upscaling keeps the tiny image too
+    assert main(["crop", str(src), "--out", str(tmp_path / "e"), "--resolution", "64", "--mode", "center",
+                 "--upscale", "true", "--quiet"]) == 0
+    assert "Cropped 4 images (center, 64 px)" in capsys.readouterr().out
+    assert main(["crop", str(src), "--out", str(tmp_path / "f"), "--mode", "zoom", "--quiet"]) == 2
+    assert "mode: 'zoom' is not one of center, focus, bucket" in capsys.readouterr().err
+    assert main(["crop", str(src), "--out", str(tmp_path / "g"), "--remove-background", "true",
+                 "--background", "nocolour", "--quiet"]) == 2
+    assert "background: unknown colour 'nocolour'" in capsys.readouterr().err
+
+
+# --- CropOptions: one place for every setting of the step -------------------------------------------
+def test_crop_options_defaults_choices_and_refusals(tmp_path):
+    o = CropOptions()
+    assert (o.mode, o.resolution, o.family, o.focus, o.upscale, o.remove_background, o.background) == \
+        ("focus", None, "sd15", "auto", False, False, "white")
+    assert (o.rembg_model, o.min_bucket, o.max_bucket, o.overwrite) == (background.DEFAULT_MODEL, 256, None, False)
+    info = {i["name"]: i for i in CropOptions.field_info()}
+    assert info["mode"]["choices"] == MODES and info["focus"]["choices"] == FOCUS_SOURCES
+    assert info["family"]["choices"] == tuple(FACTS) and info["rembg_model"]["choices"] == tuple(background.MODELS)
+    assert "sdxl 1024/768" in info["resolution"]["help"]  # the sides each family offers, read from its facts
+    refusals = {
+        "resolution: 500 is not a positive multiple of 64 -> use 512": dict(resolution=500),
+        "resolution: 32 is below the minimum 64": dict(resolution=32),
+        "family: 'sd3' is not one of sd15, sdxl, flux": dict(family="sd3"),
+        "rembg_model: 'u2netpp' is not one of u2netp, .*did you mean 'u2netp'": dict(rembg_model="u2netpp"),
+        "focus: 'magic' is not one of auto, rembg, saliency": dict(focus="magic"),
+        "min_bucket: 100 is not a multiple of 64 -> use 128": dict(min_bucket=100),
+        "max_bucket: 32 is below the minimum 64": dict(max_bucket=32),
+        "max_bucket: 128 is below min_bucket 256": dict(max_bucket=128),
+        "background: unknown colour 'nocolour'": dict(background="nocolour"),
+        "upscale: expected bool": dict(upscale="yes"),
+    }
+    for msg, kw in refusals.items():
+        with pytest.raises(ConfigError, match=msg):
+            CropOptions(**kw)
+    assert CropOptions(background="transparent").background == "transparent" and CropOptions(background=None)
+    assert CropOptions.from_dict({"resolution": "", "upscale": "true"}) == CropOptions(upscale=True)
+    assert CropOptions(model_path=tmp_path / "m.onnx").model_path == str(tmp_path / "m.onnx")  # a Path is its text
+
+
+def test_crop_folder_takes_options_and_keyword_overrides(tmp_path):
+    src = _dataset(tmp_path / "ds")
+    opts = CropOptions(resolution=64, mode="center", upscale=True)
+    rep = crop_folder(src, tmp_path / "a", opts, progress=False)
+    assert (rep.mode, rep.resolution, len(rep.items), rep.small[0].source) == ("center", 64, 4, "10_disc/tiny.png")
+    rep = crop_folder(src, tmp_path / "b", opts, mode="bucket", min_bucket=64, progress=False)  # keywords win
+    assert rep.mode == "bucket" and rep.resolution == 64 and opts.mode == "center"
+    rep = crop_folder(src, tmp_path / "c", CropOptions(mode="bucket", min_bucket=64), progress=False)
+    assert rep.resolution == facts("sd15").resolution  # no resolution: the family's native side
+    with pytest.raises(ConfigError, match="crop_folder: unknown field 'resolutoin'"):
+        crop_folder(src, tmp_path / "d", resolutoin=64)
+    with pytest.raises(ConfigError, match="expected CropOptions, got int"):
+        crop_folder(src, tmp_path / "d", 64)  # settings are keywords (or a CropOptions)
+
+
+def test_cli_crop_flags_are_the_options_fields():
+    from lora_nb.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["crop"]
+    flags = {a.option_strings[0]: a for a in sub._actions if a.option_strings}
+    for info in CropOptions.field_info():
+        flag = flags["--" + info["name"].replace("_", "-")]
+        assert flag.help.startswith(info["help"]) and flag.help.endswith(f"(default: {info['default']!r})")
+    assert "[center|focus|bucket]" in flags["--mode"].help
+    args = sub.parse_args(["ds", "--out", "o", "--resolution", "768", "--family", "sdxl", "--overwrite", "true"])
+    from lora_nb.commands._option_flags import options_from_args
+    from lora_nb.commands.crop import PREFIX
+
+    assert options_from_args(args, CropOptions, PREFIX) == CropOptions(resolution=768, family="sdxl", overwrite=True)
+
+
+def test_crop_form_fields_match_the_options():
+    import ast
+
+    import nbformat
+
+    from lora_nb.notebook.form import options_form
+
+    form = options_form(CropOptions(resolution=64, mode="center"))
+    assert list(form.widgets) == [i["name"] for i in CropOptions.field_info()]
+    assert form.widgets["resolution"].value == "64" and form.widgets["mode"].value == "center"
+    form.widgets["mode"].value = "bucket"
+    form.widgets["max_bucket"].value = "512"
+    assert form.valid and form.options == CropOptions(resolution=64, mode="bucket", max_bucket=512)
+    form.widgets["min_bucket"].value = 100
+    assert form.problems == ["min_bucket: 100 is not a multiple of 64 -> use 128"]
+    # notebook 02 builds its form from CropOptions fields and crops with what the form shows
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "notebooks" / "02_crop.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells
+                     if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
+    calls = [n for n in ast.walk(ast.parse(code.replace("!", "#").replace("%", "#")))
+             if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "CropOptions"]
+    assert len(calls) == 1 and {k.arg for k in calls[0].keywords} <= set(form.widgets)
+    assert "ui.options_form(CropOptions(" in code and "form.options" in code

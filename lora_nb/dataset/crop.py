@@ -9,6 +9,9 @@ border plus edge energy), then places the crop box around it.
 
 Images are never upscaled silently: a too-small image is reported and left out (center/focus),
 or kept at its own size rounded down to 64 (bucket); `upscale=True` opts in to enlarging.
+
+Every setting of the step, with its default and help, is a field of `CropOptions`: `crop_folder`,
+`lora-nb crop` and notebook 02's form all read it from there.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..errors import ConfigError
-from ..families.facts import facts
+from ..families.facts import FACTS, facts
 from ..grids import Tile, image_grid
 from ..images import (
     ImageRejected,
@@ -33,6 +36,8 @@ from ..images import (
     read_image,
     walk_images,
 )
+from ..options import Options, option
+from .background import DEFAULT_MODEL, MODELS
 from .buckets import STEP, closest_bucket, make_buckets
 
 MODES = ("center", "focus", "bucket")
@@ -40,12 +45,78 @@ FOCUS_SOURCES = ("auto", "rembg", "saliency")
 REPORT_NAME = "crop_report.json"
 
 
+# the sides step 2 offers per family, native first: "sd15 512, sdxl 1024/768, flux 1024/768/512"
+FAMILY_SIDES = ", ".join(f"{n} {'/'.join(map(str, f.crop_resolutions))}" for n, f in FACTS.items())
+
+
 def check_resolution(resolution: int) -> int:
     if not isinstance(resolution, int) or resolution < STEP or resolution % STEP:
         near = max(STEP, round(int(resolution) / STEP) * STEP) if isinstance(resolution, (int, float)) else 512
         raise ConfigError(f"resolution {resolution!r} is not a positive multiple of {STEP} -> use {near} "
-                          f"(SD1.5: 512, SDXL/Flux: 1024 or 768)")
+                          f"({FAMILY_SIDES})")
     return resolution
+
+
+@dataclass
+class CropOptions(Options):
+    """Every setting of the crop step: `crop_folder(src, out, options, **overrides)`, the flags of
+    `lora-nb crop` and the form in notebook 02."""
+
+    mode: str = option("focus", "How to crop: focus = a square around the subject (LoRA explainer); center = a "
+                                "square from the middle; bucket = the closest aspect-ratio bucket, cut the least.",
+                       choices=MODES)
+    resolution: int | None = option(None, "Side in px, a multiple of 64: the square's side (center/focus) or the side "
+                                          "of the bucket area (bucket). Empty: the family's native side (sides per "
+                                          f"family, native first: {FAMILY_SIDES}).", min=STEP)
+    family: str = option("sd15", "Model family you will train; it sets the default resolution.",
+                         choices=tuple(FACTS))
+    upscale: bool = option(False, "Enlarge images smaller than the target instead of reporting them (center/focus "
+                                  "skip them, bucket keeps them at their own size).")
+    focus: str = option("auto", "What finds the subject in focus mode: rembg = the rembg mask (needs its model file), "
+                                "saliency = a colour and edge estimate, auto = rembg when its model file is present, "
+                                "else saliency.", choices=FOCUS_SOURCES)
+    remove_background: bool = option(False, "Cut the background out with rembg before cropping (Flux LoRA guide: "
+                                            "when the LoRA learns the background instead of the subject).")
+    background: str | None = option("white", "With remove_background: the colour behind the subject (a name, "
+                                             "#rrggbb or r,g,b); empty or 'transparent' keeps it transparent (RGBA "
+                                             "PNGs).")
+    rembg_model: str = option(DEFAULT_MODEL, "rembg model that finds the subject (remove_background, rembg focus); "
+                                             "the default is small and fast on a CPU.", choices=tuple(MODELS))
+    model_path: str | None = option(None, "Your own ONNX file for rembg_model (e.g. on Drive); nothing is "
+                                          "downloaded.")
+    model_dir: str | None = option(None, "Extra folder holding <model>.onnx, searched before rembg's own folders.")
+    min_bucket: int = option(256, "Bucket mode: the smallest bucket side in px (a multiple of 64).", min=STEP)
+    max_bucket: int | None = option(None, "Bucket mode: the largest bucket side in px (a multiple of 64); empty: "
+                                          "2 x resolution.", min=STEP)
+    overwrite: bool = option(False, "Replace the output folder even if it was not made by the crop step.")
+
+    def __post_init__(self):
+        for name in ("model_path", "model_dir"):  # a Path is kept as its text, as the CLI and the form show it
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
+        super().__post_init__()
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if out:
+            return out  # the checks below assume well-typed values
+        if self.resolution is not None:
+            try:
+                check_resolution(self.resolution)
+            except ConfigError as e:
+                out.append(f"resolution: {str(e).removeprefix('resolution ')}")
+        for name in ("min_bucket", "max_bucket"):
+            v = getattr(self, name)
+            if v is not None and v % STEP:
+                out.append(f"{name}: {v} is not a multiple of {STEP} -> use {max(STEP, round(v / STEP) * STEP)}")
+        if self.max_bucket is not None and self.max_bucket < self.min_bucket:
+            out.append(f"max_bucket: {self.max_bucket} is below min_bucket {self.min_bucket} -> raise it or lower "
+                       f"min_bucket")
+        try:
+            parse_color(self.background)
+        except ValueError as e:
+            out.append(f"background: {e}")
+        return out
 
 
 # --- finding the subject -------------------------------------------------------------------------
@@ -139,7 +210,7 @@ def crop_image(img: Image.Image, resolution: int = 512, mode: str = "focus", *, 
     if scale > 1.001:
         if not upscale:
             raise ImageRejected(f"too small: {w}x{h} px gives a {bw}x{bh} crop, below {tw}x{th}; pass "
-                                f"upscale=True (--upscale), a lower resolution, or use bucket mode")
+                                f"upscale=True (--upscale true), a lower resolution, or use bucket mode")
         notes.append(f"upscaled x{scale:.2f}")
     focus = None
     if mode == "focus":
@@ -201,45 +272,40 @@ class CropReport:
         return d
 
 
-def crop_folder(src: str | os.PathLike, out: str | os.PathLike, resolution: int | None = None, mode: str = "focus",
-                *, family: str = "sd15", upscale: bool = False, focus: str = "auto", rembg_model: str = "u2netp",
-                model_path=None, model_dir=None, remove_background: bool = False, background="white",
-                min_bucket: int = 256, max_bucket: int | None = None, overwrite: bool = False,
-                progress: bool = True) -> CropReport:
+def crop_folder(src: str | os.PathLike, out: str | os.PathLike, options: CropOptions | None = None, *,
+                progress: bool = True, **overrides) -> CropReport:
     """Crop every image under `src` into the new folder `out` (concept folders and captions kept).
 
-    resolution: square side for center/focus, bucket area for bucket; default: the family's
-        preset (sd15 512, sdxl/flux 1024).
-    focus: what finds the subject in focus mode: 'rembg' (needs the model file), 'saliency', or
-        'auto' (rembg when its model is available offline, else saliency).
-    remove_background: cut the background out with rembg and composite onto `background`
-        (None/'transparent' keeps RGBA); the same mask drives the focus crop.
+    options: the settings (`CropOptions`; its fields document each one); keyword `overrides` such as
+    `resolution=512, mode="center"` are applied on top. Without a resolution the family's native
+    side is used; in focus mode the subject is found with the rembg mask when its model is
+    available (focus='auto'), else with the saliency estimate; remove_background composites the
+    cut-out onto `background`, and the same mask drives the focus crop.
     """
     from tqdm.auto import tqdm
 
     from ..fileio import atomic_dir, atomic_write_bytes
 
-    if focus not in FOCUS_SOURCES:
-        raise ConfigError(f"focus {focus!r} is not one of {', '.join(FOCUS_SOURCES)}")
-    resolution = check_resolution(resolution if resolution is not None else facts(family).resolution)
+    o = CropOptions.resolve(options, overrides, "crop_folder")
+    resolution = o.resolution if o.resolution is not None else facts(o.family).resolution
     src, out = Path(src), Path(out)
     images = walk_images(src)
-    prepare_output_dir(src, out, REPORT_NAME, overwrite)
-    remover = _remover_for(mode, focus, remove_background, rembg_model, model_path, model_dir)
-    color = parse_color(background)
-    focus_used = None if mode != "focus" else ("rembg" if remover else "saliency")
-    report = CropReport(src, out, mode, resolution, focus_used,
-                        f"removed ({remover.model})" if remove_background else None)
-    buckets = make_buckets(resolution, min_bucket, max_bucket) if mode == "bucket" else None
+    prepare_output_dir(src, out, REPORT_NAME, o.overwrite)
+    remover = _remover_for(o.mode, o.focus, o.remove_background, o.rembg_model, o.model_path, o.model_dir)
+    color = parse_color(o.background)
+    focus_used = None if o.mode != "focus" else ("rembg" if remover else "saliency")
+    report = CropReport(src, out, o.mode, resolution, focus_used,
+                        f"removed ({remover.model})" if o.remove_background else None)
+    buckets = make_buckets(resolution, o.min_bucket, o.max_bucket) if o.mode == "bucket" else None
     used: set[Path] = set()
     with atomic_dir(out) as tmp:
-        for path, rel in tqdm(images, desc=f"crop {mode} {resolution}", unit="img", disable=not progress):
+        for path, rel in tqdm(images, desc=f"crop {o.mode} {resolution}", unit="img", disable=not progress):
             try:
                 img = read_image(path).image
                 mask = remover.mask(img) if remover else None
-                if remove_background:
+                if o.remove_background:
                     img = remover.cutout(img, background=color, mask=mask)
-                res = crop_image(img, resolution, mode, mask=mask, buckets=buckets, upscale=upscale)
+                res = crop_image(img, resolution, o.mode, mask=mask, buckets=buckets, upscale=o.upscale)
             except ImageRejected as e:
                 report.skipped.append((rel.as_posix(), str(e)))
                 continue
