@@ -17,6 +17,7 @@ from .errors import LoraNbError  # noqa: E402
 # would otherwise replace the function on the package (lora_nb.train must stay callable).
 _VERBS = {
     # step 1-2: dataset
+    "CollectOptions": "dataset.collector",
     "collect": "dataset.collector", "audit": "dataset.auditor", "render_audit": "dataset.auditor",
     "plot_balance": "dataset.auditor",
     "CropOptions": "dataset.crop", "crop_folder": "dataset.crop", "render_crop_preview": "dataset.crop",

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from lora_nb.dataset import sources as sources_mod
-from lora_nb.dataset.collector import collect, safe_name
+from lora_nb.dataset.collector import CollectOptions, collect, safe_name
 from lora_nb.dataset.duplicates import find_duplicates
 from lora_nb.errors import ConfigError, DatasetError
 
@@ -293,9 +293,11 @@ def test_concepts_repeats_and_validation(tmp_path):
     assert (out / "10_uehxbfklaq cat" / "b.txt").read_text(encoding="utf-8").strip() == "bee caption"
     rep = collect(src / "a.png", out, concept="uehxbfklaq cat", dedupe="off", progress=False)
     assert rep.imported[0].output == "10_uehxbfklaq cat/a_2.png"  # never overwrites
-    for bad in ("", "../up", "a/b", ".hidden"):
+    for bad in ("../up", "a/b", ".hidden"):
         with pytest.raises(ConfigError, match="cannot be a folder name"):
             collect(src, out, concept=bad, progress=False)
+    with pytest.raises(ConfigError, match="cannot be a folder name"):  # as text (keyword, flag, form) '' is None
+        collect(src, out, CollectOptions(concept=""), progress=False)
     with pytest.raises(ConfigError, match="repeats"):
         collect(src, out, repeats=0, progress=False)
     with pytest.raises(ConfigError, match="dedupe"):
@@ -335,3 +337,89 @@ def test_cli_collect(messy, tmp_path, capsys):
     assert Image.open(grid).size[0] > 100
     assert main(["collect", str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 2
     assert "error: source" in capsys.readouterr().err
+
+
+# --- the settings: one CollectOptions read by the function, the CLI flags and notebook 01's form -------
+def test_collect_options_defaults_bounds_and_choices():
+    import re
+
+    from lora_nb.dataset.duplicates import HASH_DISTANCE
+    from lora_nb.images import DEFAULT_MAX_PIXELS
+
+    o = CollectOptions()
+    assert (o.concept, o.repeats, o.min_side, o.max_mb, o.timeout, o.background, o.dedupe) == (
+        None, None, 256, 50.0, 30.0, "white", "report")
+    assert o.hash_distance == HASH_DISTANCE and o.max_pixels == DEFAULT_MAX_PIXELS  # read from their modules
+    refusals = {
+        "repeats: 0 is below the minimum 1": dict(repeats=0),
+        "min_side: 0 is below the minimum 1": dict(min_side=0),
+        "hash_distance: 257 is above the maximum 256": dict(hash_distance=257),
+        "dedupe: 'remov' is not one of report, remove, off (did you mean 'remove'?)": dict(dedupe="remov"),
+        "background: unknown colour 'blurple'": dict(background="blurple"),
+        "concept: 'a/b' cannot be a folder name": dict(concept="a/b"),
+        "max_mb: expected float, got str '5'": dict(max_mb="5"),
+    }
+    for msg, bad in refusals.items():
+        with pytest.raises(ConfigError, match=re.escape(msg)):
+            CollectOptions(**bad)
+    # text (a flag, a form box) is converted; an empty concept or repeats means "decide for me"
+    t = CollectOptions.from_dict({"concept": "", "repeats": "", "min_side": "512", "max_mb": "5"})
+    assert (t.concept, t.repeats, t.min_side, t.max_mb) == (None, None, 512, 5.0)
+
+
+def test_collect_honours_options_and_keyword_overrides(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes(photo(320, 256, seed=61))
+    opts = CollectOptions(concept="toy", repeats=2, min_side=300)
+    rep = collect(src, tmp_path / "a", opts, progress=False)
+    assert not rep.imported and "shorter side below min_side=300" in rep.rejected[0].reason
+    rep = collect(src, tmp_path / "b", opts, min_side=200, progress=False)  # keyword on top of the options
+    assert [i.output for i in rep.imported] == ["2_toy/a.png"] and opts.min_side == 300  # opts unchanged
+    rep = collect(src, tmp_path / "c", min_side="200", concept="", progress=False)  # text, as a form gives it
+    assert [i.output for i in rep.imported] == ["1_src/a.png"]
+    with pytest.raises(ConfigError, match=r"collect: unknown field 'min_sise' \(did you mean 'min_side'\?\)"):
+        collect(src, tmp_path / "d", min_sise=64, progress=False)
+    with pytest.raises(ConfigError, match="expected CollectOptions, got dict"):
+        collect(src, tmp_path / "d", {"min_side": 64}, progress=False)
+
+
+def test_cli_collect_flags_come_from_the_options(messy, tmp_path, capsys):
+    import dataclasses
+
+    from lora_nb.cli import build_parser, main
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["collect"]
+    flags = {a.option_strings[0]: a for a in sub._actions if a.option_strings}
+    for info in CollectOptions.field_info():
+        flag = flags[f"--{info['name'].replace('_', '-')}"]
+        assert flag.help.startswith(info["help"]) and f"(default: {info['default']!r})" in flag.help
+    assert "[report|remove|off]" in flags["--dedupe"].help
+    assert len(dataclasses.fields(CollectOptions)) == 9
+    out = tmp_path / "ds"
+    assert main(["collect", str(messy), "--out", str(out), "--min-side", "300", "--concept", "cat", "--repeats", "4",
+                 "--dedupe", "off", "--no-audit", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "Collected 1 images" in text and "shorter side below min_side=300" in text
+    assert sorted(p.name for p in (out / "4_cat").iterdir()) == ["rotated.jpg"]  # 300x400: the only one >= 300
+    assert main(["collect", str(messy), "--out", str(out), "--dedupe", "remov", "--quiet"]) == 2
+    assert "did you mean 'remove'?" in capsys.readouterr().err
+
+
+def test_notebook_form_shows_the_collect_options():
+    from lora_nb.notebook.form import options_form
+
+    form = options_form(CollectOptions(repeats=10, min_side=128))
+    assert list(form.widgets) == [info["name"] for info in CollectOptions.field_info()]
+    assert form.widgets["repeats"].value == "10" and form.widgets["min_side"].value == 128  # empty box: None
+    assert form.widgets["dedupe"].options == ("report", "remove", "off")
+    form.widgets["dedupe"].value = "remove"
+    form.widgets["concept"].value = "uehxbfklaq cat"
+    assert form.options == CollectOptions(concept="uehxbfklaq cat", repeats=10, min_side=128, dedupe="remove")
+    form.widgets["concept"].value = "../up"
+    assert not form.valid and "cannot be a folder name" in form.problems[0]
+    # notebook 01 shows this form and collects with what it holds
+    nb = json.loads((Path(__file__).parent.parent / "notebooks" / "01_collect.ipynb").read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    assert any("ui.options_form(CollectOptions(" in c for c in code)
+    assert any("collect(" in c and "form.options" in c for c in code)

@@ -34,16 +34,52 @@ from ..images import (
     encode_image,
     image_size,
     output_suffix,
+    parse_color,
     read_image,
 )
+from ..options import Options, option
 from ..textio import CAPTION_EXT
 from .concepts import concept_folder_name, parse_concept_folder, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, hamming, phash
-from .sources import MAX_MB, TIMEOUT, Rejected, SourceItem, iter_source, local_path
+from .sources import Rejected, SourceItem, iter_source, local_path
 
-MIN_SIDE = 256  # the smallest bucket side (Config.min_bucket_reso); smaller images only add blur
-DEDUPE_CHOICES = ("report", "remove", "off")
 MANIFEST_NAME = "manifest.json"
+
+
+# --- settings --------------------------------------------------------------------------------------
+@dataclass
+class CollectOptions(Options):
+    """The settings of `collect`: the function, `lora-nb collect` flags and notebook 01's form read them here."""
+
+    concept: str | None = option(None, "Put every image into one concept folder N_name with this name (e.g. the "
+                                       "trigger word and class: 'uehxbfklaq cat'); empty: keep the N_name folders "
+                                       "of the sources, else name the concept after its source.")
+    repeats: int | None = option(None, "Repeats N of the concept folder N_name: how often each image is shown per "
+                                       "epoch; empty: 1, or what an existing N_name folder says.", min=1)
+    min_side: int = option(256, "Reject images whose shorter side is below this many pixels: smaller than the "
+                                "smallest training bucket, they only add blur.", min=1)
+    max_pixels: int = option(DEFAULT_MAX_PIXELS, "Reject images claiming more pixels than this (decompression "
+                                                 "bombs; PIL's own limit by default).", min=1)
+    max_mb: float = option(50.0, "Reject files and downloads larger than this many MB.", min=0.01)
+    timeout: float = option(30.0, "Seconds allowed for each URL download.", min=0.1)
+    background: str = option("white", "Colour transparent images are flattened onto: a name, #rrggbb or r,g,b.")
+    dedupe: str = option("report", "Near-duplicate images: report them, remove them (keeping the larger image) "
+                                   "or off.", choices=("report", "remove", "off"))
+    hash_distance: int = option(HASH_DISTANCE, "Largest perceptual-hash distance (of 256 bits) counted as a "
+                                               "near-duplicate: lower it if different shots get flagged, raise it "
+                                               "to catch edited copies.", min=0, max=256)
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if isinstance(self.concept, str) and not _concept_name(self.concept):
+            out.append(f"concept: {self.concept!r} cannot be a folder name -> use letters, digits, spaces, '-' or "
+                       f"'_' (e.g. the trigger word, 'uehxbfklaq cat')")
+        if isinstance(self.background, str):
+            try:
+                parse_color(self.background)
+            except ValueError as e:
+                out.append(f"background: {e}")
+        return out
 
 
 # --- report ----------------------------------------------------------------------------------------
@@ -109,11 +145,11 @@ def safe_name(text: str, default: str = "image", max_len: int = 60) -> str:
     return out + "_" if out.lower() in _RESERVED else out
 
 
-def _check_concept_name(name: str) -> str:
-    name = unicodedata.normalize("NFC", str(name)).strip()
+def _concept_name(name: str) -> str:
+    """The concept name as its folder will spell it (NFC, stripped), or '' if it cannot be a folder name."""
+    name = unicodedata.normalize("NFC", name).strip()
     if not name or name in (".", "..") or name.startswith(".") or re.search(r"[/\\\x00-\x1f]", name):
-        raise ConfigError(f"concept name {name!r} cannot be a folder name: use letters, digits, spaces, '-' or '_' "
-                          f"(e.g. the trigger word, 'uehxbfklaq cat')")
+        return ""
     return name
 
 
@@ -155,37 +191,28 @@ def _unique_file(folder: Path, stem: str, suffix: str, taken: set[Path]) -> Path
     return cand
 
 
-def collect(sources, out_dir: str | os.PathLike, *, concept: str | None = None, repeats: int | None = None,
-            min_side: int = MIN_SIDE, max_pixels: int = DEFAULT_MAX_PIXELS, max_mb: float = MAX_MB,
-            timeout: float = TIMEOUT, background=WHITE, dedupe: str = "report", hash_distance: int = HASH_DISTANCE,
-            progress: bool = True) -> CollectReport:
+def collect(sources, out_dir: str | os.PathLike, options: CollectOptions | None = None, *, progress: bool = True,
+            **overrides) -> CollectReport:
     """Copy the images of `sources` into the dataset folder `out_dir`, normalised, in concept folders.
 
     sources: one SOURCE or a list (folder, .zip, text file of URLs, image file, URL, Drive path).
-    concept/repeats: put everything into `out_dir/<repeats>_<concept>`. Without `concept`, images
-        inside kohya `N_name` folders of a source keep that folder; others go to a concept named
-        after their source (folder, zip or list name). Repeats default to 1 (or an existing
-        folder's). Calling again adds to the same dataset.
-    min_side: reject images whose shorter side is smaller (pixels).
-    max_pixels / max_mb: refuse decompression bombs and oversized files or downloads.
-    background: colour transparent images are flattened onto (white by default).
-    dedupe: 'report' near-duplicates, 'remove' them (keeping the larger image), or 'off'.
-    hash_distance: the largest perceptual-hash distance (of 256 bits) counted as a near-duplicate;
-        lower it if different shots get flagged, raise it to catch edited copies.
+    options: a `CollectOptions` (each field's help says what it does); keyword arguments such as
+        `concept="uehxbfklaq cat", repeats=10, min_side=512, dedupe="remove"` change single settings.
+        Without `concept`, images inside kohya `N_name` folders of a source keep that folder; others go
+        to a concept named after their source (folder, zip or list name). Calling again adds to the
+        same dataset.
     """
     from tqdm.auto import tqdm
 
+    opts = CollectOptions.resolve(options, overrides, "collect")
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     sources = [os.fspath(s) for s in sources]
     if not sources:
         raise ConfigError("no SOURCE given: pass a folder, .zip, text file of URLs, image file or URL")
-    if dedupe not in DEDUPE_CHOICES:
-        raise ConfigError(f"dedupe {dedupe!r} is not one of {', '.join(DEDUPE_CHOICES)}")
-    if repeats is not None and (not isinstance(repeats, int) or repeats < 1):
-        raise ConfigError(f"repeats must be a whole number >= 1, got {repeats!r}")
-    if concept is not None:
-        concept = _check_concept_name(concept)
+    concept = _concept_name(opts.concept) if opts.concept is not None else None
+    repeats = opts.repeats
+    background = parse_color(opts.background) or WHITE
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise DatasetError(f"dataset folder {out} is a file: choose a folder path for --out")
@@ -195,14 +222,14 @@ def collect(sources, out_dir: str | os.PathLike, *, concept: str | None = None, 
             if sp == op or sp in op.parents:
                 raise DatasetError(f"--out {out} lies inside the source {s}: choose a dataset folder outside it "
                                    f"(originals are never modified)")
-    max_bytes = int(max_mb * 2**20)
+    max_bytes = int(opts.max_mb * 2**20)
     report = CollectReport(out, sources)
     manifest = load_manifest(out)
     new_hashes: dict[str, str] = {}
     with ExitStack() as stack:
         items: list[SourceItem | Rejected] = []
         for s in sources:
-            items.extend(iter_source(s, stack, timeout=timeout, max_bytes=max_bytes))
+            items.extend(iter_source(s, stack, timeout=opts.timeout, max_bytes=max_bytes))
         taken: set[Path] = set()
         fixed = _concept_dir(out, concept, repeats) if concept is not None else None  # conflicts fail early
         for it in tqdm(items, desc="collect", unit="file", disable=not progress):
@@ -211,10 +238,10 @@ def collect(sources, out_dir: str | os.PathLike, *, concept: str | None = None, 
                 continue
             try:
                 data = it.read()
-                dec = decode_image(data, max_pixels=max_pixels, background=background)
+                dec = decode_image(data, max_pixels=opts.max_pixels, background=background)
                 w, h = dec.size
-                if min(w, h) < min_side:
-                    raise ImageRejected(f"too small: {w}x{h} px, shorter side below min_side={min_side} "
+                if min(w, h) < opts.min_side:
+                    raise ImageRejected(f"too small: {w}x{h} px, shorter side below min_side={opts.min_side} "
                                         f"(lower min_side / --min-side to keep it)")
                 if fixed is not None:
                     folder = fixed
@@ -237,8 +264,8 @@ def collect(sources, out_dir: str | os.PathLike, *, concept: str | None = None, 
             report.imported.append(rec)
             new_hashes[rel] = rec.phash
             manifest["images"][rel] = {k: v for k, v in asdict(rec).items() if k != "output"}
-    if dedupe != "off":
-        _dedupe(out, manifest, new_hashes, hash_distance, dedupe == "remove", report)
+    if opts.dedupe != "off":
+        _dedupe(out, manifest, new_hashes, opts.hash_distance, opts.dedupe == "remove", report)
     manifest["images"] = {k: v for k, v in manifest["images"].items() if (out / k).is_file()}
     manifest["runs"].append({
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "sources": sources, "imported": len(report.imported),

@@ -28,8 +28,6 @@ from ..images import IMAGE_EXTS, ImageRejected
 from ..textio import CAPTION_EXT
 from .concepts import parse_concept_folder
 
-MAX_MB = 50.0
-TIMEOUT = 30.0
 URL_LIST_SUFFIXES = (".txt", ".urls", ".list", ".lst")
 DRIVE_ROOT = Path("/content/drive")
 _CONTENT_TYPES_OK = ("application/octet-stream", "binary/octet-stream")  # some hosts label images so
@@ -193,7 +191,7 @@ def _walk_zip(path: Path, zf: zipfile.ZipFile, max_bytes: int) -> Iterator[Sourc
                         _concept_from_parts([path.stem] + parts[:-1]), group)
 
 
-def download(url: str, *, timeout: float = TIMEOUT, max_bytes: int = int(MAX_MB * 2**20)) -> bytes:
+def download(url: str, *, timeout: float, max_bytes: int) -> bytes:
     """GET an image over http(s): refuses non-image content types (HTML error/login pages), more
     than `max_bytes`, and downloads slower than `timeout` seconds in total. Raises ImageRejected."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
@@ -262,8 +260,8 @@ def local_path(source: str) -> Path:
     return resolve_drive_path(source) if is_drive_path(source) else Path(source).expanduser()
 
 
-def iter_source(source: str | os.PathLike, stack: ExitStack, *, timeout: float = TIMEOUT,
-                max_bytes: int = int(MAX_MB * 2**20)) -> Iterator[SourceItem | Rejected]:
+def iter_source(source: str | os.PathLike, stack: ExitStack, *, timeout: float,
+                max_bytes: int) -> Iterator[SourceItem | Rejected]:
     """The files of one SOURCE: a folder (recursive), a .zip, a text file of URLs, one image file,
     one http(s) URL, or a Google Drive path on Colab. Raises DatasetError for a missing source."""
     s = os.fspath(source)
