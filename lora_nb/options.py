@@ -174,4 +174,4 @@ class Options:
         if not isinstance(base, cls):
             raise ConfigError(f"{source or cls.__name__}: expected {cls.__name__}, got {type(base).__name__} "
                               f"-> pass {cls.__name__}(...) or the settings as keyword arguments")
-        return base.replace(source, **overrides) if overrides else base
+        return Options.replace(base, source, **overrides) if overrides else base  # a field may be named replace

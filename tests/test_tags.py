@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lora_nb.dataset.clean import CleanOptions, clean_caption, clean_folder
+from lora_nb.dataset.clean import CleanOptions, clean_caption, clean_folder, replacements, trigger_words
 from lora_nb.dataset.tag_rules import (
     add_trigger,
     dedupe_tags,
@@ -21,7 +21,7 @@ from lora_nb.dataset.tag_rules import (
     split_tags,
 )
 from lora_nb.dataset.tag_stats import caption_stats, load_clip_tokenizer, plot_tag_frequency, tag_frequency
-from lora_nb.errors import DatasetError
+from lora_nb.errors import ConfigError, DatasetError
 
 SEED000_TEMPLATE = "This image is labeled as {id}. {caption}"
 
@@ -136,6 +136,40 @@ def test_clean_options_validation():
         CleanOptions(template="labeled as X")
 
 
+def test_clean_options_defaults_bounds_and_text_forms():
+    from lora_nb.config import Config
+    from lora_nb.textio import CAPTION_EXT
+
+    o = CleanOptions()
+    assert (o.trigger, o.template, o.remove, o.replace, o.sort, o.keep_tokens, o.style, o.seed, o.ext) == \
+        ("", "", [], {}, "", 0, "auto", None, CAPTION_EXT)
+    info = {i["name"]: i for i in CleanOptions.field_info()}
+    assert all(i["help"] for i in info.values())
+    assert info["sort"]["choices"] == ("", "alpha", "frequency")
+    assert info["style"]["choices"] == ("auto", "tags", "text")
+    assert (info["keep_tokens"]["min"], info["keep_tokens"]["max"]) == (0, 75)
+    assert info["keep_tokens"]["max"] == next(i["max"] for i in Config.field_info() if i["name"] == "keep_tokens")
+    assert info["tokenizer"]["cli"] is False
+    with pytest.raises(DatasetError, match="keep_tokens: -1 is below the minimum 0"):
+        CleanOptions(keep_tokens=-1)
+    with pytest.raises(DatasetError, match="keep_tokens: 76 is above the maximum 75"):
+        CleanOptions(keep_tokens=76)
+    with pytest.raises(DatasetError, match="style: 'prose' is not one of auto, tags, text"):
+        CleanOptions(style="prose")
+    with pytest.raises(DatasetError, match="sort: 'random' -> use 'alpha', 'frequency' or ''"):
+        CleanOptions(sort="random")
+    # the text forms the command line and the form give
+    t = CleanOptions.from_dict({"trigger": "1_a=xqzv, 2_b=zqxw", "replace": "long_hair=long hair, watermark=",
+                                "keep_tokens": "1", "dedupe": "true"})
+    assert trigger_words(t.trigger) == {"1_a": "xqzv", "2_b": "zqxw"} and (t.keep_tokens, t.dedupe) == (1, True)
+    assert replacements(t.replace) == {"long_hair": "long hair", "watermark": ""}
+    assert trigger_words(" auto ") == "auto" and replacements({"a": "b"}) == {"a": "b"}
+    with pytest.raises(DatasetError, match="trigger: 'xqzv, 2_b=zqxw' mixes WORD and FOLDER=WORD"):
+        CleanOptions(trigger="xqzv, 2_b=zqxw")
+    with pytest.raises(DatasetError, match="replace: replacement 'oops' has no '='.*OLD=NEW"):
+        CleanOptions(replace="oops")
+
+
 # --- folder driver -------------------------------------------------------------------------------
 def _snapshot(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
@@ -196,6 +230,52 @@ def test_output_folder_guards(tiny_dataset, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no images"):
         clean_folder(tmp_path / "empty", CleanOptions(), dry_run=True)
+
+
+def test_clean_folder_takes_options_and_keyword_overrides(tiny_dataset):
+    opts = CleanOptions(trigger="xyzq", remove=["*background"])
+    rep = clean_folder(tiny_dataset, opts, dry_run=True, trigger="abcq", replace="a red square=a crimson square")
+    new = [n for _, _, n in rep.changes]
+    assert len(new) == 7 and all(n.startswith("abcq, ") and "background" not in n for n in new)
+    assert "abcq, toysquare, a crimson square" in new and opts.trigger == "xyzq"  # the object is left as it was
+    assert not clean_folder(tiny_dataset, opts, dry_run=True, trigger="").changes[0][2].startswith("xyzq")
+    (tiny_dataset / "2_toycircle" / "000.caption").write_text("toycircle, red")  # ext is a setting too
+    rep = clean_folder(tiny_dataset, opts, dry_run=True, ext=".caption")
+    assert [n for _, _, n in rep.changes] == ["xyzq, toycircle, red"] and len(rep.missing_captions) == 6
+    with pytest.raises(ConfigError, match=r"clean_folder: unknown field 'dedup' \(did you mean 'dedupe'\?\)"):
+        clean_folder(tiny_dataset, opts, dry_run=True, dedup=True)
+    with pytest.raises(DatasetError, match="keep_tokens: -2 is below the minimum 0"):
+        clean_folder(tiny_dataset, dry_run=True, keep_tokens=-2)
+
+
+def test_notebook_form_shows_the_clean_options():
+    import ast
+    from pathlib import Path
+
+    import ipywidgets as widgets
+
+    from lora_nb.notebook.ui import options_form
+
+    tok = object()
+    form = options_form(CleanOptions(trigger="auto", replace="", keep_tokens=1, tokenizer=tok))
+    assert set(form.widgets) == {i["name"] for i in CleanOptions.field_info() if i.get("cli", True)}
+    assert "tokenizer" not in form.widgets and form.options.tokenizer is tok
+    assert isinstance(form.widgets["sort"], widgets.Dropdown) and isinstance(form.widgets["style"], widgets.Dropdown)
+    assert isinstance(form.widgets["keep_tokens"], widgets.IntSlider) and form.widgets["keep_tokens"].max == 75
+    form.widgets["trigger"].value = "xqzv"
+    form.widgets["replace"].value = "long_hair=long hair"
+    form.widgets["dedupe"].value = True
+    assert form.valid and clean_caption("long_hair, smile, smile", form.options) == "xqzv, long hair, smile"
+    form.widgets["replace"].value = "oops"
+    assert not form.valid and "OLD=NEW" in form.problems[0]
+    # notebook 04 builds its form from CleanOptions fields, and cleans with what the form shows
+    nb = json.loads((Path(__file__).parent.parent / "notebooks" / "04_clean_tags.ipynb").read_text(encoding="utf-8"))
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    cell = next(c for c in code if "ui.options_form(CleanOptions(" in c)
+    call = next(n for n in ast.walk(ast.parse(cell)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") ==
+                "CleanOptions")
+    assert {k.arg for k in call.keywords} <= set(form.widgets)
+    assert [c for c in code if "clean_folder(" in c] and all("form.options" in c for c in code if "clean_folder(" in c)
 
 
 def test_per_concept_triggers(tiny_dataset, tmp_path):
@@ -342,8 +422,8 @@ def test_cli_clean_dry_run_and_stats(tiny_dataset, tmp_path, capsys):
     blacklist.write_bytes(codecs.BOM_UTF8 + b"# never\r\nblue background\r\n")
     out = tmp_path / "clean"
     assert main(["tags", str(tiny_dataset), "--trigger", "xqzv", "--remove", "toycircle, toysquare",
-                 "--blacklist", str(blacklist), "--replace", "red background=crimson background", "--dedupe",
-                 "--sort", "--keep-tokens", "1", "--out", str(out)]) == 0
+                 "--blacklist-file", str(blacklist), "--replace", "red background=crimson background", "--dedupe",
+                 "true", "--sort", "alpha", "--keep-tokens", "1", "--out", str(out)]) == 0
     texts = [p.read_text() for p in out.rglob("*.txt")]
     assert len(texts) == 7 and all(t.startswith("xqzv, ") for t in texts)
     assert not any("blue background" in t or "toycircle" in t or "red background" in t for t in texts)
@@ -364,13 +444,33 @@ def test_cli_clean_dry_run_and_stats(tiny_dataset, tmp_path, capsys):
     assert set(ids) == {"1_toysquare", "2_toycircle"}
 
 
+def test_cli_flags_are_the_clean_options(tiny_dataset, capsys):
+    from lora_nb.cli import build_parser, main
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["tags"]
+    flags = {a.dest.removeprefix("clean_"): a for a in sub._actions if a.dest.startswith("clean_")}
+    fields = {i["name"]: i for i in CleanOptions.field_info() if i.get("cli", True)}
+    assert set(flags) == set(fields) and "tokenizer" not in flags
+    for name, action in flags.items():
+        assert action.help.startswith(fields[name]["help"]) and action.default is None
+    assert flags["sort"].help.endswith("[|alpha|frequency] (default: '')")
+    assert main(["tags", str(tiny_dataset), "--trigger", "2_toycircle=circlexqz", "--remove", "*background",
+                 "--replace", "a yellow circle=a sun", "--lowercase", "true", "--style", "tags", "--sort", "alpha",
+                 "--ext", ".txt", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "+circlexqz, a sun, toycircle" in printed and "would change 7" in printed
+    assert "+a red square, toysquare\n" in printed  # no trigger for the other concept: all tags sorted
+    assert main(["tags", str(tiny_dataset), "--keep-tokens", "99", "--dry-run"]) == 2
+    assert "keep_tokens: 99 is above the maximum 75" in capsys.readouterr().err
+
+
 def test_cli_bad_input_exits_2(tiny_dataset, capsys):
     from lora_nb.cli import main
 
     assert main(["tags", str(tiny_dataset), "--replace", "oops", "--dry-run"]) == 2
     assert "OLD=NEW" in capsys.readouterr().err
     assert main(["tags", str(tiny_dataset / "missing"), "--dry-run"]) == 2
-    assert main(["tags", str(tiny_dataset), "--trigger", "a", "--trigger", "b", "--dry-run"]) == 2
+    assert main(["tags", str(tiny_dataset), "--trigger", "a, 2_toycircle=b", "--dry-run"]) == 2
     with pytest.raises(SystemExit):
         main(["tags", str(tiny_dataset), "--in-place", "--dry-run"])  # mutually exclusive
     assert os.path.isdir(tiny_dataset)

@@ -16,9 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DatasetError
+from ..config import Config
+from ..errors import ConfigError, DatasetError
 from ..fileio import atomic_dir, atomic_write_text
-from ..textio import backup_files, read_caption_info, write_caption
+from ..options import Options, option
+from ..textio import CAPTION_EXT, backup_files, read_caption_info, write_caption
 from .caption_files import TRIGGERS_FILE, load_triggers, path_listing, rel_path, scan_captions
 from .identifiers import assign_identifiers
 from .tag_rules import (
@@ -27,6 +29,7 @@ from .tag_rules import (
     dedupe_tags,
     has_trigger,
     normalize_caption,
+    parse_replacements,
     remove_tags,
     replace_tags,
     sort_tags,
@@ -35,45 +38,95 @@ from .tag_rules import (
     tidy_text,
 )
 
+SORT_ORDERS = ("", "alpha", "frequency")
+KEEP_TOKENS_MAX = Config.__dataclass_fields__["keep_tokens"].metadata["max"]  # the same setting at training time
+
 
 @dataclass
-class CleanOptions:
+class CleanOptions(Options):
     """What `clean_caption` / `clean_folder` do, in this order: normalise, replace, remove
-    (incl. blacklist), dedupe, add the trigger, sort."""
+    (incl. blacklist), dedupe, add the trigger, sort. `trigger` and `replace` also take their text
+    form (what the command line and the form give): 'FOLDER=WORD, ...' and 'OLD=NEW, ...'."""
 
-    trigger: str | dict[str, str] = ""  # one word for all, {concept folder: word}, or "auto" (folder driver)
-    template: str = ""  # e.g. "This image is labeled as {trigger}. {caption}" (Flux LoRA guide); empty: trigger first
-    remove: list[str] = field(default_factory=list)  # tags/phrases the LoRA should learn; wildcards ok
-    blacklist: list[str] = field(default_factory=list)  # tags never wanted (watermark, signature, ...)
-    replace: dict[str, str] = field(default_factory=dict)
-    dedupe: bool = False
-    sort: str = ""  # "", "alpha" or "frequency"
-    keep_tokens: int = 0  # leading tags left in place by sort (and by shuffling at training time)
-    underscores: bool = False  # long_hair -> long hair
-    lowercase: bool = False
-    style: str = "auto"  # auto, tags or text
-    seed: int | None = None  # for trigger="auto"
-    tokenizer: object = None  # for trigger="auto": also avoid ids the base model's tokenizer knows
+    trigger: str | dict[str, str] = option(
+        "", "Trigger put first in every caption: a made-up word, 'auto' (one unique 10-letter id per concept folder, "
+            "Flux LoRA guide), FOLDER=WORD pairs (one word per concept folder), or empty for none.")
+    template: str = option(
+        "", "Where the trigger goes, with {trigger} and {caption}: e.g. 'This image is labeled as {trigger}. "
+            "{caption}' (Flux LoRA guide); empty: the trigger becomes the first tag.")
+    remove: list[str] = option(
+        [], "Tags or phrases to remove: what the LoRA should learn (the trigger absorbs it); wildcards like '*hair' "
+            "match tags.")
+    blacklist: list[str] = option([], "Tags never wanted, removed too (watermark, signature, ...).")
+    replace: dict[str, str] | str = option(
+        {}, "Tags or phrases to rename, as OLD=NEW pairs separated by commas (long_hair=long hair); OLD= removes it.")
+    dedupe: bool = option(False, "Drop repeated tags.")
+    sort: str = option("", "Sort the tags after the kept ones: alpha, frequency (most common first) or empty for no "
+                           "sorting; prose is never sorted.", choices=SORT_ORDERS)
+    keep_tokens: int = option(0, "Leading tags held in place by sort (and by shuffling at training time); the "
+                                 "trigger always stays first.", min=0, max=KEEP_TOKENS_MAX)
+    underscores: bool = option(False, "Underscores to spaces: long_hair -> long hair (^_^ is kept).")
+    lowercase: bool = option(False, "Lowercase every caption.")
+    style: str = option("auto", "Treat captions as tag lists or prose; auto guesses per caption.",
+                        choices=("auto", "tags", "text"))
+    seed: int | None = option(None, "Seed for trigger 'auto': the same ids on every run; empty: random.")
+    tokenizer: object = option(None, "For trigger 'auto': a loaded tokenizer of the base model; ids it knows "
+                                     "are avoided.", cli=False)
+    ext: str = option(CAPTION_EXT, "Caption file extension.")
 
     def __post_init__(self):
-        if self.sort not in ("", "alpha", "frequency"):
-            raise DatasetError(f"sort {self.sort!r} -> use 'alpha', 'frequency' or '' (no sorting)")
-        if self.keep_tokens < 0:
-            raise DatasetError("keep_tokens must be >= 0")
+        try:
+            super().__post_init__()
+        except ConfigError as e:  # a DatasetError, like the cleaning step's other input errors
+            raise DatasetError(str(e)) from None
+
+    def problems(self) -> list[str]:
+        out = [p for p in super().problems() if not p.startswith("sort: ")]  # the message below names '' clearly
+        if self.sort not in SORT_ORDERS:
+            out.append(f"sort: {self.sort!r} -> use 'alpha', 'frequency' or '' (no sorting)")
+        if out:
+            return out
         if self.template and "{trigger}" not in self.template and "{id}" not in self.template:
-            raise DatasetError(f"template {self.template!r} has no {{trigger}} placeholder -> e.g. "
-                               f"'This image is labeled as {{trigger}}. {{caption}}'")
+            out.append(f"template: {self.template!r} has no {{trigger}} placeholder -> e.g. "
+                       f"'This image is labeled as {{trigger}}. {{caption}}'")
+        for name, parse in (("trigger", trigger_words), ("replace", replacements)):
+            try:
+                parse(getattr(self, name))
+            except DatasetError as e:
+                out.append(f"{name}: {e}")
+        return out
+
+
+def trigger_words(trigger: str | dict[str, str]) -> str | dict[str, str]:
+    """A trigger setting as one word ('auto', '' or a word) or {concept folder: word}; the text
+    'FOLDER=WORD, FOLDER=WORD' becomes the dict."""
+    if isinstance(trigger, dict):
+        return trigger
+    if "=" not in trigger:
+        return trigger.strip()
+    parts = [p.strip() for p in trigger.split(",") if p.strip()]
+    if not all("=" in p for p in parts):
+        raise DatasetError(f"{trigger!r} mixes WORD and FOLDER=WORD -> give one word, 'auto', or FOLDER=WORD pairs")
+    return {folder.strip(): word.strip() for folder, word in (p.split("=", 1) for p in parts)}
+
+
+def replacements(replace: dict[str, str] | str) -> dict[str, str]:
+    """A replace setting as {old: new}; the text 'OLD=NEW, OLD=NEW' becomes the dict."""
+    if isinstance(replace, dict):
+        return replace
+    return parse_replacements(p for p in replace.split(",") if p.strip())
 
 
 def clean_caption(caption: str, opts: CleanOptions, trigger: str | None = None,
                   counts: Mapping[str, int] | None = None) -> str:
     """Apply `opts` to one caption. `trigger` overrides opts.trigger (the folder driver passes the
     concept's own); `counts` are dataset-wide tag counts for sort='frequency'."""
-    trig = trigger if trigger is not None else (opts.trigger if isinstance(opts.trigger, str) else "")
+    words = trigger_words(opts.trigger)
+    trig = trigger if trigger is not None else (words if isinstance(words, str) else "")
     trig = "" if trig == "auto" else trig
     style = caption_style(caption, opts.style)
     text = normalize_caption(caption, opts.underscores, opts.lowercase, style)
-    text = replace_tags(text, opts.replace, style)
+    text = replace_tags(text, replacements(opts.replace), style)
     text = remove_tags(text, [*opts.remove, *opts.blacklist], style, keep=[trig])
     if opts.dedupe:
         text = dedupe_tags(text) if style == "tags" else tidy_text(text)
@@ -122,7 +175,7 @@ class CleanReport:
 
 
 def _resolve_triggers(root: Path, opts: CleanOptions, concepts: list[str], out: Path | None = None) -> dict[str, str]:
-    t = opts.trigger
+    t = trigger_words(opts.trigger)
     if isinstance(t, dict):
         unknown = sorted(set(t) - set(concepts))
         if unknown:
@@ -144,10 +197,12 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.PathLike | None = None,
-                 in_place: bool = False, dry_run: bool = False, overwrite: bool = False,
-                 ext: str = ".txt") -> CleanReport:
+def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, out: str | os.PathLike | None = None,
+                 in_place: bool = False, dry_run: bool = False, overwrite: bool = False, **overrides) -> CleanReport:
     """Clean every caption of a dataset and write the result to `out`, never over the originals.
+
+    The cleaning is `options` (default `CleanOptions()`) with any `CleanOptions` field given as a
+    keyword on top: `clean_folder(root, opts, dry_run=True, dedupe=True)`.
 
     `out` receives the same folder layout: images hard-linked (or copied) and cleaned captions in
     UTF-8. `in_place=True` rewrites the captions inside `root` instead, after copying the
@@ -155,12 +210,13 @@ def clean_folder(root: str | os.PathLike, opts: CleanOptions, out: str | os.Path
     the report's `diff()` shows what would change. Images without captions, caption files without
     images and captions emptied by the cleaning are listed in the report, not silently dropped.
     """
+    opts = CleanOptions.resolve(options, overrides, "clean_folder")
     root = Path(root)
     if not dry_run and not in_place and out is None:
         raise DatasetError("no output given -> pass out=FOLDER (a new folder), in_place=True, or dry_run=True")
     if in_place and out is not None:
         raise DatasetError("both out and in_place given -> choose one")
-    files, orphans, shared = scan_captions(root, ext)
+    files, orphans, shared = scan_captions(root, opts.ext)
     if not files:
         raise DatasetError(f"{root}: no images found -> put the images (with .txt captions) in this folder or in "
                            f"N_name concept folders")
