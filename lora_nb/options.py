@@ -132,7 +132,8 @@ def unknown_fields(cls, names, source: str) -> None:
 
 class Options:
     """Base of a step's options dataclass: validated on construction (one ConfigError listing every
-    problem), built from plain values with `from_dict`, changed with `replace`."""
+    problem), built from plain values with `from_dict`, copied with changes by `changed` (not named
+    `replace`: a step may have a setting of that name)."""
 
     def __post_init__(self):
         probs = self.problems()
@@ -163,7 +164,7 @@ class Options:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def replace(self, source: str | None = None, **changes):
+    def changed(self, source: str | None = None, **changes):
         return type(self).from_dict({**self.to_dict(), **changes}, source)
 
     @classmethod
@@ -174,4 +175,4 @@ class Options:
         if not isinstance(base, cls):
             raise ConfigError(f"{source or cls.__name__}: expected {cls.__name__}, got {type(base).__name__} "
                               f"-> pass {cls.__name__}(...) or the settings as keyword arguments")
-        return Options.replace(base, source, **overrides) if overrides else base  # a field may be named replace
+        return base.changed(source, **overrides) if overrides else base

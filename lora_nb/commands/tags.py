@@ -19,7 +19,6 @@ the trigger).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from ._option_flags import add_option_flags, options_from_args
@@ -62,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.blacklist_file:
         from ..textio import read_text
 
-        opts = dataclasses.replace(opts, blacklist=[*opts.blacklist, *parse_tag_list(read_text(args.blacklist_file))])
+        opts = opts.changed(blacklist=[*opts.blacklist, *parse_tag_list(read_text(args.blacklist_file))])
     out = None
     if not args.in_place and not args.dry_run:
         out = Path(args.out) if args.out else root.resolve().with_name(root.resolve().name + "_clean")
