@@ -21,19 +21,19 @@ def test_selftest_passes_here_with_two_real_training_steps(tiny_sd15):
 
 
 def test_requirements_come_from_the_kit_metadata():
-    reqs = selftest.requirements()
+    reqs = doctor.requirements()
     assert set(reqs) >= {"torch", "diffusers", "transformers", "peft", "accelerate"}
     assert all(spec.startswith((">", "=", "~", "<", "!")) for spec in reqs.values())
 
 
 def test_a_version_outside_the_range_is_a_failure_with_the_fix():
-    checks = selftest.check_versions({"torch": ">=99", "no-such-package-xyz": ">=1"})
+    checks = doctor.check_versions({"torch": ">=99", "no-such-package-xyz": ">=1"})
     by = {c.name: c for c in checks}
     assert not by["torch"].ok and "needs >=99" in by["torch"].detail and "pip install 'torch>=99'" in by["torch"].fix
     assert "keep the runtime's torch" in by["torch"].fix
     assert not by["no-such-package-xyz"].ok and by["no-such-package-xyz"].detail == "not installed"
-    assert all(c.warning or c.ok for c in checks if c.name in selftest.OPTIONAL)  # optional: never fatal
-    report = selftest.SelftestReport(checks)
+    assert all(c.warning or c.ok for c in checks if c.name in doctor.OPTIONAL)  # optional: never fatal
+    report = doctor.SelftestReport(checks)
     assert not report.ok
     with pytest.raises(LoraNbError, match="self-test failed: torch"):
         report.raise_if_failed()
@@ -43,22 +43,22 @@ def test_a_version_outside_the_range_is_a_failure_with_the_fix():
 def test_a_replaced_torch_is_caught(monkeypatch, tmp_path):
     import torch
 
-    assert selftest.check_torch(expected=torch.__version__).ok
-    bad = selftest.check_torch(expected="2.0.0+cu118")  # what the runtime had before a pip install replaced it
+    assert doctor.check_torch(expected=torch.__version__).ok
+    bad = doctor.check_torch(expected="2.0.0+cu118")  # what the runtime had before a pip install replaced it
     assert not bad.ok and "replaced during installation: 2.0.0+cu118 -> " in bad.detail
     assert "Disconnect and delete runtime" in bad.fix
     base = torch.__version__.split("+")[0]
-    assert selftest.check_torch(expected=base).ok  # pip lists PyPI's CUDA wheels without their +cuXXX label
+    assert doctor.check_torch(expected=base).ok  # pip lists PyPI's CUDA wheels without their +cuXXX label
     if "+" in torch.__version__:  # a labelled build (+cpu here) is not the runtime's +cu999 build
-        assert not selftest.check_torch(expected=f"{base}+cu999").ok
+        assert not doctor.check_torch(expected=f"{base}+cu999").ok
     pin = tmp_path / "preinstalled.txt"  # 00_setup's install cell writes `pip list --format=freeze` here first
     pin.write_text("numpy==2.1.3\ntorch==1.13.1+cu117\ntorchvision==0.14.1+cu117\n", encoding="utf-8")
     monkeypatch.setattr(doctor, "PREINSTALLED_FILE", pin)
-    monkeypatch.delenv(selftest.TORCH_PIN_ENV, raising=False)
-    assert selftest.expected_torch() == "1.13.1+cu117"
-    assert not selftest.check_torch().ok
-    monkeypatch.setenv(selftest.TORCH_PIN_ENV, torch.__version__)
-    assert selftest.check_torch().ok
+    monkeypatch.delenv(doctor.TORCH_PIN_ENV, raising=False)
+    assert doctor.expected_torch() == "1.13.1+cu117"
+    assert not doctor.check_torch().ok
+    monkeypatch.setenv(doctor.TORCH_PIN_ENV, torch.__version__)
+    assert doctor.check_torch().ok
 
 
 def test_a_broken_training_setup_is_reported_not_raised(tmp_path):
@@ -67,5 +67,5 @@ def test_a_broken_training_setup_is_reported_not_raised(tmp_path):
     (broken / "model_index.json").write_text("{}", encoding="utf-8")  # looks built, has no parts
     check = selftest.check_training(steps=2, model_dir=broken, workdir=tmp_path / "work")
     assert not check.ok and check.name == "training" and check.detail
-    report = selftest.SelftestReport([check])
+    report = doctor.SelftestReport([check])
     assert "✗ training" in report.summary()

@@ -15,24 +15,17 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
-from .doctor import (  # noqa: F401  (re-exported: the checks were first written here)
-    CORE,
-    OPTIONAL,
-    PREINSTALLED_FILE,
-    TORCH_PIN_ENV,
-    Check,
-    SelftestReport,
-    check_gpu,
-    check_torch,
-    check_versions,
-    diagnose,
-    expected_torch,
-    installed_version,
-    requirements,
-)
+from ..config import Config
+from ..env import gpu_info, in_colab, resolve_mixed_precision
+from ..errors import LoraNbError
+from ..i18n import t
+from ..toy.builtin import builtin_model_dir
+from .doctor import Check, SelftestReport, diagnose
+from .project import drive_mounted, mount_drive, smoke_mode, smoke_overrides
 
 
 # --- where are we running ------------------------------------------------------------------------
@@ -45,8 +38,6 @@ class Environment:
     smoke: bool
 
     def summary(self, lang: str | None = None) -> str:
-        from ..i18n import t
-
         lines = [t("env.colab" if self.colab else "env.local", lang)]
         if self.colab:
             lines.append(t("env.drive" if self.drive else "env.no_drive", lang))
@@ -59,9 +50,6 @@ class Environment:
 
 def environment(use_drive: bool = True) -> Environment:
     """Colab or local, Drive (mounted on Colab when `use_drive`), GPU and its precision."""
-    from ..env import gpu_info, in_colab, resolve_mixed_precision
-    from .project import drive_mounted, mount_drive, smoke_mode
-
     colab = in_colab()
     drive = mount_drive() if (colab and use_drive) else drive_mounted()
     g = gpu_info()
@@ -72,21 +60,17 @@ def environment(use_drive: bool = True) -> Environment:
 def check_training(steps: int = 2, model_dir: str | os.PathLike | None = None,
                    workdir: str | os.PathLike | None = None) -> Check:
     """Train `steps` steps on the built-in tiny-shapes model (or `model_dir`) and load the LoRA file back."""
-    from ..config import Config
-    from ..toy.builtin import builtin_model_dir
-    from ..toy.testing import make_toy_dataset
-
     own = workdir is None
     work = Path(workdir or tempfile.mkdtemp(prefix="lora-nb-selftest-"))
     t0 = time.perf_counter()
     try:
+        from ..toy.testing import make_toy_dataset  # lazy, as the trainer below: both import torch
+
         model = model_dir or builtin_model_dir()
         data = make_toy_dataset(work / "data", {"selftest": (1, 2)})
-        cfg = Config(pretrained_model=str(model), train_data_dir=str(data), resolution=64, min_bucket_reso=64,
-                     max_bucket_reso=64, optimizer="adamw", learning_rate=1e-3, max_train_steps=steps,
-                     output_dir=str(work / "run"), save_formats=["kohya"], save_state=False)
-        from contextlib import redirect_stdout
-
+        cfg = Config.from_dict({**smoke_overrides(model), "train_data_dir": str(data), "max_train_steps": steps,
+                                "save_every_n_steps": steps, "output_dir": str(work / "run"),
+                                "save_formats": ["kohya"], "save_state": False})
         from ..training.trainer import train
 
         with open(os.devnull, "w") as null, redirect_stdout(null):  # the run's chatter is not the report
@@ -103,8 +87,6 @@ def check_training(steps: int = 2, model_dir: str | os.PathLike | None = None,
         return Check("training", True, f"{steps} steps on the tiny model in {time.perf_counter() - t0:.1f} s, "
                                        f"loss {result.last_loss:.4f}, LoRA file loads ({len(sd)} tensors)")
     except Exception as e:
-        from ..errors import LoraNbError
-
         msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
         fix = ("" if isinstance(e, LoraNbError) else
                "a library does not work with the others: compare the versions above with pyproject.toml, "
