@@ -25,8 +25,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import FAMILIES, Config
+from ..env import in_colab
 from ..errors import LoraNbError
 from ..families.facts import facts
+from ..fileio import atomic_write_text
+from ..i18n import ENV_VAR, normalize_language, set_language, t
+from ..toy.builtin import builtin_model_dir
 
 PROJECT_FILE = "project.json"
 CONFIG_FILE = "config.toml"
@@ -65,8 +70,6 @@ def drive_mounted() -> bool:
 
 def mount_drive() -> bool:
     """Mount Google Drive on Colab (asks the user for access once); False outside Colab."""
-    from ..env import in_colab
-
     if not in_colab():
         return False
     if not drive_mounted():
@@ -118,8 +121,6 @@ def smoke_overrides(model_dir: str | os.PathLike | None = None) -> dict:
     """Config values for smoke mode: the built-in tiny-shapes model (`lora_nb.toy.builtin`, an SD1.5-layout
     model that draws; `model_dir` for another), 64 px, 2 steps, one checkpoint, fp32 AdamW
     (validation prompts come from the dataset in 05_train)."""
-    from ..toy.builtin import builtin_model_dir
-
     model = model_dir or builtin_model_dir()
     return dict(family="sd15", pretrained_model=str(model), resolution=64, min_bucket_reso=64,
                 max_bucket_reso=128, optimizer="adamw", learning_rate=1e-3, max_train_steps=2,
@@ -147,9 +148,6 @@ class Project:
         Re-running 00_setup on an existing project keeps its steps and config and only changes
         what is passed (family, language, base model, overrides).
         """
-        from ..config import FAMILIES, Config
-        from ..i18n import normalize_language
-
         if family not in FAMILIES:
             raise LoraNbError(f"family {family!r} -> use one of {', '.join(FAMILIES)}")
         language = normalize_language(language)
@@ -187,8 +185,6 @@ class Project:
 
         The project's language becomes the current one unless $LORA_NB_LANG says otherwise.
         """
-        from ..i18n import t
-
         root = Path(path).expanduser()
         f = root / PROJECT_FILE
         if not f.is_file():
@@ -207,8 +203,6 @@ class Project:
 
     def _apply_language(self) -> None:
         """The project's language for this session, unless $LORA_NB_LANG overrides it."""
-        from ..i18n import ENV_VAR, set_language
-
         if not os.environ.get(ENV_VAR):
             set_language(self.language)
 
@@ -227,8 +221,6 @@ class Project:
 
     @language.setter
     def language(self, lang: str) -> None:
-        from ..i18n import normalize_language, set_language
-
         self.data["language"] = normalize_language(lang)
         self.save()
         set_language(self.data["language"])
@@ -261,8 +253,6 @@ class Project:
 
     def require(self, step: str) -> Path:
         """The output of an earlier step, or a friendly 'run 01_collect first' error."""
-        from ..i18n import t
-
         notebook, default, what = STEPS[step]
         out = self.output(step)
         if out is None or not out.exists():
@@ -298,8 +288,6 @@ class Project:
         Folder fields stored relative to the project (portable between machines and Drive
         mounts) come back as absolute paths, so the trainer finds them from any working folder.
         """
-        from ..config import Config
-
         cfg = Config.load(self.config_path, **overrides)
         paths = {k: str(self.resolve(getattr(cfg, k))) for k in PATH_FIELDS if getattr(cfg, k)}
         return cfg.replace(**paths) if paths else cfg
@@ -326,8 +314,6 @@ class Project:
         self.save()
 
     def save(self) -> Path:
-        from ..fileio import atomic_write_text
-
         self.data["version"] = FORMAT_VERSION
         self.data["updated"] = _now()
         self.data.setdefault("name", self.root.name)
@@ -335,8 +321,6 @@ class Project:
 
     def status(self) -> str:
         """A few lines for the top of each notebook: project, steps done, what to open next."""
-        from ..i18n import t
-
         lines = [t("project.opened", name=self.name, family=self.family, path=self.root),
                  t("project.done_steps", steps=", ".join(STEPS[s][0] for s in self.done_steps()) or "-")]
         nxt = self.next_notebook()

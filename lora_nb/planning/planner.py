@@ -19,23 +19,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
+from ..training.data import scan_dataset
+from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
 from .advice.concepts import ConceptCount, as_counts, find_identifiers
 from .advice.data import Advice, Recipe
 from .advice.fitting import FITTING_GUIDE
 from .advice.rates import rank_file_sizes
 from .advice.recipe import advise, recommend
+from .memory.calibration import CALIBRATION
+from .memory.fit import MemoryFit, memory_fit
+from .memory.gpus import GPU, resolve_gpu
+from .memory.timing import TimeEstimate, estimate_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from ..config import Config
-    from ..training.presets import PresetChoice
-    from .memory.fit import MemoryFit
-    from .memory.gpus import GPU
     from .memory.measure import Measurement
-    from .memory.timing import TimeEstimate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,9 +215,6 @@ class Plan:
 def _scan(config: Config):
     """Concepts (name, images, repeats), samples per bucket, identifiers and notes, from the trainer's
     own dataset scan (`lora_nb.training.data.scan_dataset`: same images, captions and buckets as training)."""
-    from ..dataset.concepts import parse_concept_folder
-    from ..training.data import scan_dataset
-
     scan = scan_dataset(config)
     concepts: dict[str, ConceptCount] = {}
     captions: dict[str, list[str]] = {}
@@ -233,8 +233,6 @@ def _scan(config: Config):
 def gpu_preset(config: Config, gpu: GPU | None) -> PresetChoice:
     """The trainer's memory preset (`lora_nb.training.presets.choose_preset`) for the GPU the plan is for:
     gpu_preset 'auto' takes that GPU's tier (a T4 from a laptop), not this machine's."""
-    from ..training.presets import PresetChoice, choose_preset
-
     if config.gpu_preset == "auto" and gpu is None:
         return PresetChoice(config, None, reason="no GPU given or detected")
     return choose_preset(config, gpu_gb=gpu.memory_gb if gpu is not None else None)
@@ -255,10 +253,6 @@ def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None
     measured: a `measure_peak` result, which corrects the memory prediction and the time;
     step_seconds: a measured time per optimizer step.
     """
-    from .memory.fit import memory_fit
-    from .memory.gpus import resolve_gpu
-    from .memory.timing import estimate_time
-
     gpu = resolve_gpu(gpu)
     preset = gpu_preset(config, gpu)
     config = preset.config
@@ -420,8 +414,6 @@ def memory_figure(mf: MemoryFit) -> Figure:
     """Stacked bar of the predicted training-step peak by part against the GPU's memory (plus a bar
     for the caching or encoding phase when that one is higher)."""
     from matplotlib.figure import Figure
-
-    from .memory.calibration import CALIBRATION
 
     est = mf.estimate
     slack, ctx = CALIBRATION["allocator_slack"], CALIBRATION["cuda_context_gb"]
