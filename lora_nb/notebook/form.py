@@ -63,7 +63,7 @@ def _make_field_widget(info: dict, value: Any, lang: str) -> widgets.Widget:
     common = dict(description=field_label(name, lang), style={"description_width": _DESC_WIDTH},
                   layout=widgets.Layout(width=_FIELD_WIDTH))
     if nullable and "choices" not in info:  # empty box = None (the step decides, e.g. the family's size)
-        return widgets.Text(value="" if value is None else _to_widget(info, value), placeholder="auto", **common)
+        return widgets.Text(value="" if value is None else str(_to_widget(info, value)), placeholder="auto", **common)
     lo, hi = info.get("min"), info.get("max")
     if "choices" in info:
         return widgets.Dropdown(options=list(info["choices"]), value=value, **common)
@@ -102,7 +102,7 @@ def _from_widget(info: dict, value: Any) -> Any:
 
 def _to_widget(info: dict, value: Any) -> Any:
     if base_type(info["type"])[0] is list:
-        return "\n".join(value) if info.get("sep") == "|" else ", ".join(value)
+        return "\n".join(value) if info.get("sep") == "|" else ", ".join(map(str, value))
     return value
 
 
