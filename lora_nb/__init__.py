@@ -38,7 +38,7 @@ _VERBS = {
     "save_lora_files": "training.export.files", "read_lora_file": "families.lorafiles",
     # step 6: evaluate
     "lora_files": "evaluate.files", "xy_grid": "evaluate.xy", "mix_grid": "evaluate.xy",
-    "forgetting_check": "evaluate.forgetting",
+    "forgetting_check": "evaluate.forgetting", "SampleSettings": "evaluate.settings",
     "loss_figure": "evaluate.lossplot", "read_train_log": "evaluate.lossplot", "samples_grid": "evaluate.lossplot",
     "load_pipeline": "evaluate.pipeline",
     # notebooks

@@ -54,12 +54,29 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _list_items(name: str, tp, items: list, source: str) -> list:
+    """Text items of a `list[int]`/`list[float]` field as numbers; other lists as they are."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    item = (typing.get_args(tp) or (str,))[0]
+    if item not in (int, float):
+        return items
+    try:
+        return [item(x) if isinstance(x, str) else x for x in items]
+    except ValueError:
+        raise ConfigError(f"{source}: field '{name}' must be a list of {item.__name__}, got {items!r} "
+                          f"-> write {item.__name__} values separated by commas") from None
+
+
 def coerce(name: str, tp, v, source: str, sep: str = ","):
     """Accept what TOML/JSON/CLI/text boxes give (ints for floats, 'true' from the CLI, '' or 'none' for
-    an optional value); refuse the rest."""
+    an optional value, '1, 2' for a `list[int]`); refuse the rest."""
+    declared = tp
     tp, nullable = base_type(tp)
     if nullable and (v is None or (isinstance(v, str) and v.strip().lower() in ("", "none"))):
         return None
+    if tp is list and isinstance(v, list):
+        return _list_items(name, declared, v, source)
     if tp is float and isinstance(v, int) and not isinstance(v, bool):
         return float(v)
     if isinstance(v, str) and tp not in (str, object) and not (isinstance(tp, tuple) and str in tp):
@@ -72,7 +89,7 @@ def coerce(name: str, tp, v, source: str, sep: str = ","):
             if tp is float:
                 return float(s)
             if tp is list:
-                return [p.strip() for p in s.split(sep) if p.strip()] if s else []
+                return _list_items(name, declared, [p.strip() for p in s.split(sep) if p.strip()] if s else [], source)
         except ValueError:
             pass
         raise ConfigError(f"{source}: field '{name}' must be {_type_name(tp)}, got the text {v!r} "

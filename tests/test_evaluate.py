@@ -19,6 +19,8 @@ from lora_nb.evaluate.axes import parse_axis
 from lora_nb.evaluate.files import lora_files
 from lora_nb.evaluate.forgetting import forgetting_check, image_difference
 from lora_nb.evaluate.pipeline import (
+    DTYPES,
+    OFFLOADS,
     _adapter_names,
     load_pipeline,
     pipeline_family,
@@ -26,6 +28,7 @@ from lora_nb.evaluate.pipeline import (
     resolve_device,
     resolve_dtype,
 )
+from lora_nb.evaluate.settings import DEFAULT_STRENGTHS, SampleSettings
 from lora_nb.evaluate.xy import mix_grid, xy_grid
 from lora_nb.families.adapters import inject
 from lora_nb.families.facts import FACTS
@@ -170,6 +173,110 @@ def test_parse_axis_specs():
                      ("sampler=warp", "unknown sampler"), ("size=100x3", "multiples of 8"), ("steps=0", ">= 1")):
         with pytest.raises(ConfigError, match=msg):
             parse_axis(bad)
+
+
+# ------------------------------------------------------------------------------------------------
+# sample settings: one options object for xy_grid, mix_grid and forgetting_check
+# ------------------------------------------------------------------------------------------------
+def test_sample_settings_defaults_bounds_and_choices():
+    s = SampleSettings()
+    assert (s.seeds, s.negative_prompt, s.steps, s.cfg, s.sampler, s.width, s.height) == ([42], "", None, None,
+                                                                                          None, None, None)
+    assert (s.device, s.dtype, s.offload, s.cell_size, s.font, s.progress, s.batch) == (None, "auto", "auto", None,
+                                                                                        None, True, 1)
+    assert DEFAULT_STRENGTHS == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # FluxTrainer walkthrough §8
+    info = {i["name"]: i for i in SampleSettings.field_info()}
+    assert info["offload"]["choices"] == OFFLOADS and info["dtype"]["choices"] == DTYPES
+    assert info["sampler"]["choices"][0] == "default" and "dpmsolver++" in info["sampler"]["choices"]
+    assert "sd15 20, sdxl 25, flux 20" in info["steps"]["help"]  # read from families/facts
+    assert "sd15 7, sdxl 7, flux 3.5" in info["cfg"]["help"]
+    # a single seed, a tuple or range, text: all become a list of ints; A1111 sampler names their own
+    assert SampleSettings(seeds=5).seeds == [5] and SampleSettings(seeds=range(2, 4)).seeds == [2, 3]
+    assert SampleSettings.from_dict({"seeds": "1, 2", "steps": "10", "cfg": "", "width": "64", "height": "64"}) == \
+        SampleSettings(seeds=[1, 2], steps=10, width=64, height=64)
+    assert SampleSettings(sampler="DPM++ 2M Karras").sampler == "dpmsolver++_karras"
+    for bad, msg in (({"batch": 0}, "batch: 0 is below the minimum 1"),
+                     ({"steps": 0}, "steps: 0 is below the minimum"),
+                     ({"sampler": "warp"}, "sampler: 'warp' is not one of default, euler"),
+                     ({"offload": "modle"}, "did you mean 'model'"), ({"dtype": "fp8"}, "'fp8' is not one of auto"),
+                     ({"width": 64}, "give both width and height, or neither"),
+                     ({"width": 100, "height": 64}, "multiples of 8"), ({"seeds": []}, "seeds: none given"),
+                     ({"seeds": [1, -2]}, "seeds: -2 is not a whole number >= 0")):
+        with pytest.raises(ConfigError, match=msg):
+            SampleSettings(**bad)
+    with pytest.raises(ConfigError, match="field 'seeds' must be list, got the text"):
+        SampleSettings.from_dict({"seeds": "1, x"})
+
+
+def test_grid_functions_take_settings_and_keyword_overrides(pipe, loras):
+    s = SampleSettings(seeds=[3], steps=1, progress=False)
+    res = xy_grid(pipe, loras["a"], PROMPT, strengths=[1], settings=s, cfg=1.5)
+    p = res.params[0][0][0]
+    assert (p["seed"], p["steps"], p["cfg"]) == (3, 1, 1.5) and s.cfg is None  # the object itself is unchanged
+    mix = mix_grid(pipe, [loras["a"]], PROMPT, [[1]], settings=s)
+    assert (mix.params[0][0][0]["seed"], mix.params[0][0][0]["steps"]) == (3, 1)
+    rep = forgetting_check(pipe, loras["a"], ["a blue square"], settings=s, seeds=[4, 5], negative_prompt="blurry")
+    assert rep.grid.shape == (2, 1, 2)
+    assert {c["seed"] for c in rep.grid.params[1][0]} == {5}
+    assert rep.grid.params[0][0][1]["negative_prompt"] == "blurry"
+    with pytest.raises(ConfigError, match=r"xy_grid: unknown field 'seed' \(did you mean 'seeds'\?\)"):
+        xy_grid(pipe, [], PROMPT, seed=1)
+    with pytest.raises(ConfigError, match="forgetting_check: invalid SampleSettings: give both width and height"):
+        forgetting_check(pipe, loras["a"], settings=s, width=64)
+    with pytest.raises(ConfigError, match="expected SampleSettings, got dict"):
+        mix_grid(pipe, [loras["a"]], PROMPT, settings={"steps": 1})
+
+
+def test_cli_flags_come_from_sample_settings():
+    from lora_nb.cli import build_parser
+    from lora_nb.commands._option_flags import options_from_args
+
+    parser = build_parser()
+    xy = next(a for a in parser._actions if a.dest == "command").choices["xy"]
+    flags = {a.option_strings[0]: a for a in xy._actions if a.option_strings}
+    for info in SampleSettings.field_info():
+        flag = f"--{info['name'].replace('_', '-')}"
+        if not info.get("cli", True):
+            assert flag not in flags
+            continue
+        assert flags[flag].help.startswith(info["help"]), flag
+    assert "--no-progress" in flags and "--seed" not in flags
+    assert "default 0,0.2,0.4,0.6,0.8,1 " in flags["--strengths"].help  # DEFAULT_STRENGTHS
+    args = parser.parse_args(["xy", "--base", "m", "--seeds", "1,2", "--cfg", "5", "--sampler", "euler a",
+                              "--offload", "model", "--no-progress"])
+    s = options_from_args(args, SampleSettings, "sample_", progress=not args.no_progress)
+    assert s == SampleSettings(seeds=[1, 2], cfg=5.0, sampler="euler_a", offload="model", progress=False)
+
+
+def test_notebook_form_fields_match_sample_settings():
+    import ast
+    from pathlib import Path
+
+    import nbformat
+
+    from lora_nb import ui
+
+    form = ui.options_form(SampleSettings(seeds=[1, 2], steps=2, width=64, height=64))
+    assert set(form.widgets) == {i["name"] for i in SampleSettings.field_info() if i.get("cli", True)}
+    assert form.widgets["seeds"].value == "1, 2" and form.options.seeds == [1, 2]
+    form.widgets["seeds"].value = "3, 4"
+    form.widgets["cfg"].value = "5"
+    assert form.options.seeds == [3, 4] and form.options.cfg == 5.0 and form.options.steps == 2
+    form.widgets["width"].value = ""
+    assert not form.valid and "give both width and height" in form.problems[0]
+    form.widgets["width"].value = "64"
+    form.widgets["seeds"].value = "1, x"
+    assert form.problems == ["field 'seeds' must be a list of int, got ['1', 'x'] -> write int values separated "
+                             "by commas"]
+
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "notebooks" / "06_evaluate.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    form_cell = next(c for c in code if "ui.options_form(SampleSettings(" in c)
+    call = next(n for n in ast.walk(ast.parse(form_cell)) if isinstance(n, ast.Call) and
+                getattr(n.func, "id", "") == "SampleSettings")
+    assert {k.arg for k in call.keywords} <= {i["name"] for i in SampleSettings.field_info()}
+    assert all("settings=form.options" in c for c in code if "xy_grid(" in c or "forgetting_check(" in c)
+    assert code.index(form_cell) < next(i for i, c in enumerate(code) if "xy_grid(" in c)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -379,7 +486,7 @@ def test_cli_xy(tiny_sd15, loras, tmp_path, capsys):
 
     out = tmp_path / "grid.png"
     rc = main(["xy", "--base", str(tiny_sd15), "--lora", str(loras["a"]), str(loras["b"]), "--strengths", "0,1",
-               "--prompt", PROMPT, "--seed", "42", "--steps", str(STEPS), "--device", "cpu", "--out", str(out),
+               "--prompt", PROMPT, "--seeds", "42", "--steps", str(STEPS), "--device", "cpu", "--out", str(out),
                "--save-cells", str(tmp_path / "cells"), "--no-progress"])
     assert rc == 0
     printed = capsys.readouterr().out
@@ -404,12 +511,26 @@ def test_cli_xy(tiny_sd15, loras, tmp_path, capsys):
     assert rc == 0 and "change with/without LoRA" in capsys.readouterr().out
 
     rc = main(["xy", "--base", str(tiny_sd15), "--lora", str(loras["a"]), "--strengths", "1", "--prompt", PROMPT,
-               "--seed", "1", "2", "3", "--batch", "3", "--steps", str(STEPS), "--device", "cpu",
+               "--seeds", "1,2,3", "--batch", "3", "--steps", str(STEPS), "--device", "cpu",
                "--out", str(tmp_path / "batch.png"), "--save-cells", str(tmp_path / "batch"), "--no-progress"])
     assert rc == 0 and "3 panel(s)" in capsys.readouterr().out
     cell = Image.open(tmp_path / "batch" / "p1_r0_c0.png")  # seed 2, drawn in a batch of three
     reference = xy_grid(str(tiny_sd15), [loras["a"]], PROMPT, strengths=[1], seeds=2, steps=STEPS, progress=False)
     assert np.abs(np.asarray(cell, dtype=np.int16) - np.asarray(reference.cell(0, 0), dtype=np.int16)).max() <= 2
+
+    rc = main(["xy", "--base", str(tiny_sd15), "--lora", str(loras["a"]), "--strengths", "1", "--prompt", PROMPT,
+               "--steps", str(STEPS), "--cfg", "3", "--sampler", "Euler a", "--negative-prompt", "blurry",
+               "--width", "64", "--height", "64", "--cell-size", "32", "--device", "cpu",
+               "--out", str(tmp_path / "flags.png"), "--no-progress"])
+    assert rc == 0
+    capsys.readouterr()
+    with Image.open(tmp_path / "flags.png") as im:
+        cell = json.loads(im.text["lora-nb"])["cells"][0][0][0]
+    assert (cell["cfg"], cell["sampler"], cell["negative_prompt"], cell["width"]) == (3.0, "euler_a", "blurry", 64)
+    for bad, msg in ((["--batch", "0"], "batch: 0 is below the minimum 1"), (["--width", "64"], "give both width"),
+                     (["--seeds", "x"], "field 'seeds' must be list, got the text")):
+        rc = main(["xy", "--base", str(tmp_path / "no_model"), "--prompt", PROMPT, *bad])
+        assert rc == 2 and msg in capsys.readouterr().err  # refused before any model is loaded
 
     rc = main(["xy", "--base", str(tiny_sd15), "--prompt", PROMPT, "--x", "cfg=oops", "--device", "cpu",
                "--out", str(tmp_path / "bad.png")])

@@ -203,6 +203,7 @@ def test_06_evaluate(smoke):
     grid = smoke["project"] / "evaluate" / "xy_grid.png"
     assert grid.is_file() and Image.open(grid).size[0] > 2 * 64
     assert len(_outputs(nb, "image/png")) >= 2  # XY grid + forgetting check
+    assert _outputs(_cell(nb, "ui.options_form("), WIDGET)  # the sample settings form
     assert "change with/without LoRA" in _text(nb)
 
 

@@ -4,7 +4,7 @@ Rows are the checkpoints (ordered by training step, the final file last), column
 every cell uses the same seed, so differences come from the LoRA alone (FluxTrainer walkthrough §8: "converged
 at 1500 steps, best strength near 0.8"). Any axis can be another parameter:
 
-  lora-nb xy --base MODEL --lora run/ --prompt "uehxbfklaq cat on a sofa" --seed 1 --out grid.png
+  lora-nb xy --base MODEL --lora run/ --prompt "uehxbfklaq cat on a sofa" --seeds 1 --out grid.png
   lora-nb xy --base MODEL --lora run/lora.safetensors --prompt "a cat" --y cfg=5,7,9 --x steps=10,20
   lora-nb xy --base MODEL --lora a.safetensors --prompt "a cat" --x "prompt_sr=cat,dog,fox"
   lora-nb xy --base MODEL --mix --lora land=l.safetensors car=c.safetensors --weights 0,0.5,1 \\
@@ -28,42 +28,25 @@ def _floats(text: str) -> list[float]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..evaluate.settings import DEFAULT_STRENGTHS, SampleSettings
+    from ._option_flags import add_option_flags
+
     p.add_argument("--base", required=True, metavar="MODEL",
                    help="Base model: a local diffusers folder or a Hugging Face repo id (SD1.5, SDXL or Flux).")
     p.add_argument("--lora", nargs="+", default=[], metavar="FILE",
                    help="LoRA .safetensors files (kohya or diffusers layout) or run folders holding checkpoints. "
                         "With --mix, NAME=FILE names a LoRA on the grid.")
     p.add_argument("--strengths", type=_floats, default=None, metavar="LIST",
-                   help="LoRA strengths for the columns "
-                        "(default 0,0.2,0.4,0.6,0.8,1.0 as in the FluxTrainer walkthrough).")
+                   help=f"LoRA strengths for the columns (default {','.join(f'{v:g}' for v in DEFAULT_STRENGTHS)} "
+                        f"as in the FluxTrainer walkthrough).")
     p.add_argument("--prompt", nargs="+", default=[], metavar="TEXT",
                    help="Prompt(s); more than one adds a panel per prompt. Include the trigger word.")
-    p.add_argument("--negative-prompt", default="", metavar="TEXT", help="Negative prompt for every cell.")
-    p.add_argument("--seed", nargs="+", type=int, default=[42], metavar="N",
-                   help="Seed(s) of the starting noise; the same seed in every cell (default 42).")
     p.add_argument("--x", default=None, metavar="AXIS",
                    help="Across: strength (default), lora, prompt, seed, or NAME=V1,V2 with NAME one of cfg, steps, "
                         "sampler, prompt_sr, size, seed, strength, prompt, negative (e.g. cfg=5,7,9).")
     p.add_argument("--y", default=None, metavar="AXIS", help="Down: lora (default) or any axis as for --x.")
     p.add_argument("--z", action="append", default=[], metavar="AXIS",
                    help="Further axis as NAME=V1,V2; each value gets its own panel. Repeatable.")
-    p.add_argument("--steps", type=int, default=None, metavar="N",
-                   help="Inference steps (default: SD1.5 20, SDXL 25, Flux 20).")
-    p.add_argument("--cfg", type=float, default=None, metavar="F",
-                   help="Guidance scale (default: SD 7, Flux-dev distilled guidance 3.5).")
-    p.add_argument("--sampler", default=None, metavar="NAME",
-                   help="Scheduler, e.g. euler, euler_a, dpmsolver++, ddim, unipc (default: the model's own).")
-    p.add_argument("--width", type=int, default=None, metavar="PX", help="Image width (default: the model's).")
-    p.add_argument("--height", type=int, default=None, metavar="PX", help="Image height (default: the model's).")
-    p.add_argument("--batch", type=int, default=1, metavar="N",
-                   help="Images per pipeline call: a cell's --seed values are drawn N at a time (faster; N times "
-                        "the activation memory - keep 1 for SDXL/Flux on a 16 GB card).")
-    p.add_argument("--device", default="auto", metavar="DEV", help="auto (CUDA if present), cuda, cuda:1 or cpu.")
-    p.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"),
-                   help="Weights precision: auto = fp16 on T4, bf16 on Ampere+, fp32 on CPU.")
-    p.add_argument("--offload", default="auto", choices=("auto", "none", "model", "sequential"),
-                   help="CPU offload on CUDA: auto = model offload for SDXL/Flux under 24 GB VRAM, sequential "
-                        "when a component does not fit.")
     p.add_argument("--quantize", default=None, choices=("nf4",),
                    help="Load the denoiser (and Flux's T5) in 4-bit NF4 (bitsandbytes, GPU only): Flux on a T4.")
     p.add_argument("--mix", action="store_true",
@@ -79,14 +62,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="With --forgetting: the LoRA strength to check (default 1.0).")
     p.add_argument("--concept-prompt", default=None, metavar="TEXT",
                    help="With --forgetting: the LoRA's own prompt, shown as a reference row.")
-    p.add_argument("--cell-size", type=int, default=None, metavar="PX",
-                   help="Shrink cells on the sheet to at most PX pixels (full-size cells via --save-cells).")
     p.add_argument("--title", default=None, metavar="TEXT", help="Sheet title (default: model and fixed settings).")
-    p.add_argument("--font", default=None, metavar="TTF",
-                   help="Font file for labels (e.g. a CJK font for Chinese names); default PIL's built-in font.")
     p.add_argument("--out", default="xy_grid.png", metavar="PNG", help="Where to write the sheet (PNG).")
     p.add_argument("--save-cells", default=None, metavar="DIR", help="Also write every cell as a full-size PNG here.")
     p.add_argument("--no-progress", action="store_true", help="Hide the progress bar.")
+    add_option_flags(p, SampleSettings, "sample_", "sample settings (every cell)")
 
 
 def _named_loras(items: list[str]):
@@ -109,11 +89,11 @@ def run(args) -> int:
     from ..errors import ConfigError
     from ..evaluate.forgetting import forgetting_check
     from ..evaluate.pipeline import load_pipeline
-    from ..evaluate.xy import DEFAULT_STRENGTHS, mix_grid, xy_grid
+    from ..evaluate.settings import SampleSettings
+    from ..evaluate.xy import mix_grid, xy_grid
+    from ._option_flags import options_from_args
 
-    common = dict(negative_prompt=args.negative_prompt, steps=args.steps, cfg=args.cfg, sampler=args.sampler,
-                  width=args.width, height=args.height, cell_size=args.cell_size, font=args.font,
-                  progress=not args.no_progress, batch=args.batch)
+    s = options_from_args(args, SampleSettings, "sample_", progress=not args.no_progress)
     if sum((args.mix, args.forgetting)) > 1:
         raise ConfigError("choose one of --mix and --forgetting")
     if (args.weights or args.combo) and not args.mix:
@@ -125,23 +105,20 @@ def run(args) -> int:
     if not args.prompt and not args.forgetting:
         raise ConfigError("give at least one --prompt (with the LoRA's trigger word)")
 
-    pipe = load_pipeline(args.base, device=args.device, dtype=args.dtype, offload=args.offload,
-                         quantize=args.quantize)
+    pipe = load_pipeline(args.base, device=s.device, dtype=s.dtype, offload=s.offload, quantize=args.quantize)
+    s = s.replace(device=None)  # placed: the grids use the pipeline as it is
     label = Path(args.base).name or args.base
     if args.forgetting:
-        rep = forgetting_check(pipe, args.lora[0], args.prompt or None,
-                               strength=args.strength, concept_prompt=args.concept_prompt, seeds=args.seed,
-                               **common)
+        rep = forgetting_check(pipe, args.lora[0], args.prompt or None, strength=args.strength,
+                               concept_prompt=args.concept_prompt, settings=s)
         res = rep.grid
         print(rep.summary())
     elif args.mix:
         res = mix_grid(pipe, _named_loras(args.lora), args.prompt, args.weights, combos=args.combo,
-                       seeds=args.seed, x=args.x, y=args.y, axes=args.z, title=args.title, **common)
+                       x=args.x, y=args.y, axes=args.z, title=args.title, settings=s)
     else:
-        res = xy_grid(pipe, args.lora, args.prompt,
-                      strengths=args.strengths if args.strengths is not None else DEFAULT_STRENGTHS,
-                      seeds=args.seed, x=args.x or "strength", y=args.y or "lora", axes=args.z,
-                      title=args.title, **common)
+        res = xy_grid(pipe, args.lora, args.prompt, strengths=args.strengths, x=args.x or "strength",
+                      y=args.y or "lora", axes=args.z, title=args.title, settings=s)
     out = res.save(args.out)
     if args.save_cells:
         res.save_cells(args.save_cells)

@@ -17,16 +17,18 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, LoraNbError
 from ..families.facts import facts
 from ..grids import labelled_grid, stack_panels
-from .axes import SAMPLERS, Axis, _canonical_sampler, _parse_size
+from .axes import SAMPLERS, Axis
 from .files import LoraFile
 from .pipeline import pipeline_family
 from .result import XYResult
 
-DEFAULT_SEED = 42
+if TYPE_CHECKING:
+    from .settings import SampleSettings
 
 # prompt-like axes apply first so that prompt_sr edits whichever prompt a cell got
 _APPLY_ORDER = {"prompt": 0, "negative": 0, "prompt_sr": 2}
@@ -175,8 +177,9 @@ def _describe_fixed(axes: Sequence[Axis], params: dict, varying: set[str]) -> li
 
 
 def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], params: dict,
-            loras: Sequence[LoraFile], *, title: str | None, base_label: str, cell_size, progress: bool,
-            font: str | None, desc: str, batch: int = 1) -> XYResult:
+            loras: Sequence[LoraFile], s: SampleSettings, *, title: str | None, base_label: str,
+            desc: str) -> XYResult:
+    """Every cell's picture (`s`: batch, progress bar) on the labelled sheet (`s`: cell size, font)."""
     from tqdm.auto import tqdm
 
     for a in fixed_axes:
@@ -197,10 +200,8 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     combos = list(itertools.product(*[range(len(a)) for a in panels]))
     ordered = sorted([(a, "p", k) for k, a in enumerate(panels)] + [(y, "y", 0), (x, "x", 0)],
                      key=lambda t: _APPLY_ORDER.get(t[0].kind, 1))
-    if not isinstance(batch, int) or batch < 1:
-        raise ConfigError(f"batch: {batch!r} -> a whole number of images per pipeline call, 1 or more")
-    seeds = _SeedBatches(next((a for a in (x, y, *panels) if a.kind == "seed"), None), batch)
-    bar = tqdm(total=len(combos) * len(y) * len(x), desc=desc, unit="img", disable=not progress)
+    seeds = _SeedBatches(next((a for a in (x, y, *panels) if a.kind == "seed"), None), s.batch)
+    bar = tqdm(total=len(combos) * len(y) * len(x), desc=desc, unit="img", disable=not s.progress)
     cells, records, sheets, captions = [], [], [], []
     try:
         for combo in combos:
@@ -224,7 +225,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
             sheets.append(labelled_grid(rows, col_labels=x.labels if x.kind else None,
                                         row_labels=y.labels if y.kind else None,
                                         col_title=x.title if x.kind else None, row_title=y.title if y.kind else None,
-                                        cell_size=cell_size, font=font))
+                                        cell_size=s.cell_size, font=s.font))
     finally:
         bar.close()
         pipe.scheduler = original
@@ -233,7 +234,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     if len(sheets) == 1 and not head:
         image, offsets = sheets[0].image, [(0, 0)]
     else:
-        stacked = stack_panels([g.image for g in sheets], captions, title=head or None, font=font)
+        stacked = stack_panels([g.image for g in sheets], captions, title=head or None, font=s.font)
         image, offsets = stacked.image, [b[0][:2] for b in stacked.boxes]
     boxes = [[[(left + ox, t + oy, r + ox, b + oy) for (left, t, r, b) in row] for row in g.boxes]
              for g, (ox, oy) in zip(sheets, offsets)]
@@ -241,13 +242,11 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     return XYResult(image, cells, x, y, panel_info, records, head, boxes)
 
 
-def _base_params(pipe, prompt: str, negative_prompt: str, steps, cfg, sampler, width, height) -> dict:
-    f = facts(pipeline_family(pipe))  # steps and CFG, as the trainer's validation images
-    if (width is None) != (height is None):
-        raise ConfigError("give both width and height, or neither (the model's default size)")
-    if width is not None:
-        _parse_size((width, height))
-    return {"prompt": prompt, "negative_prompt": negative_prompt or "", "seed": DEFAULT_SEED,
-            "steps": int(steps or f.sample_steps), "cfg": float(f.sample_cfg if cfg is None else cfg),
-            "sampler": _canonical_sampler(sampler) if sampler else None, "width": width, "height": height,
-            "lora": None, "strength": 0.0, "weights": None}
+def _base_params(pipe, prompt: str, s: SampleSettings) -> dict:
+    """The settings every cell starts from (the axes then change some); steps and CFG left empty in
+    `s` are the family's, as for the trainer's validation images."""
+    f = facts(pipeline_family(pipe))
+    return {"prompt": prompt, "negative_prompt": s.negative_prompt, "seed": s.seeds[0],
+            "steps": s.steps if s.steps is not None else f.sample_steps,
+            "cfg": float(f.sample_cfg if s.cfg is None else s.cfg), "sampler": s.sampler,
+            "width": s.width, "height": s.height, "lora": None, "strength": 0.0, "weights": None}

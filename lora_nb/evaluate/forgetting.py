@@ -15,10 +15,11 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..prompts import UNRELATED_PROMPTS
 from .axes import _as_list, _layout, make_axis
-from .engine import DEFAULT_SEED, _base_params, _render
+from .engine import _base_params, _render
 from .files import lora_files
 from .pipeline import _open, loras_loaded
 from .result import XYResult
+from .settings import SampleSettings
 
 
 @dataclass
@@ -68,24 +69,13 @@ def forgetting_check(
     *,
     strength: float = 1.0,
     concept_prompt: str | None = None,
-    seeds: int | Sequence[int] = DEFAULT_SEED,
-    negative_prompt: str = "",
-    steps: int | None = None,
-    cfg: float | None = None,
-    sampler: str | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    device: str | None = None,
-    dtype: str | None = None,
-    offload: str = "auto",
-    cell_size: int | None = None,
-    font: str | None = None,
-    progress: bool = True,
-    batch: int = 1,
+    settings: SampleSettings | None = None,
+    **overrides,
 ) -> ForgettingReport:
     """Does the LoRA leak into prompts it was not trained for? Rows: prompts unrelated to the concept
     (default `UNRELATED_PROMPTS`) plus the concept prompt if given; columns: without / with the LoRA.
-    `batch` as in `xy_grid`."""
+    `settings` (or keyword arguments) as in `xy_grid`."""
+    s = SampleSettings.resolve(settings, overrides, "forgetting_check")
     files = lora_files(lora, sort=False)
     if len(files) != 1:
         raise ConfigError("forgetting_check takes one LoRA file -> pick the checkpoint to check")
@@ -96,14 +86,14 @@ def forgetting_check(
         "lora": make_axis("lora", files),
         "strength": make_axis("strength", [0.0, strength], ["without LoRA", f"with LoRA ({strength:g})"]),
         "prompt": make_axis("prompt", rows, labels),
-        "seed": make_axis("seed", _as_list(seeds)),
+        "seed": make_axis("seed", s.seeds),
     }
     ax, ay, panels, fixed = _layout(builtins, "strength", "prompt", ())
-    pipe, label = _open(base, device, dtype, offload)
-    params = _base_params(pipe, rows[0], negative_prompt, steps, cfg, sampler, width, height)
+    pipe, label = _open(base, s)
+    params = _base_params(pipe, rows[0], s)
     with loras_loaded(pipe, files):
-        res = _render(pipe, ax, ay, panels, fixed, params, files, title=None, base_label=f"{label} · forgetting check",
-                      cell_size=cell_size, progress=progress, font=font, desc="forgetting check", batch=batch)
+        res = _render(pipe, ax, ay, panels, fixed, params, files, s, title=None,
+                      base_label=f"{label} · forgetting check", desc="forgetting check")
     diffs = [[image_difference(res.cells[p][r][0], res.cells[p][r][1]) for p in range(len(res.cells))]
              for r in range(len(rows))]
     change = [sum(d) / len(d) for d in diffs]

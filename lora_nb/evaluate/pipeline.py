@@ -10,13 +10,19 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..env import gpu_info, resolve_mixed_precision
 from ..errors import ConfigError, ModelLoadError
 from ..families.facts import FACTS, facts
 from ..families.lorafiles import load_into_pipeline
 from .files import LoraFile
+
+if TYPE_CHECKING:
+    from .settings import SampleSettings
+
+DTYPES = ("auto", "fp32", "fp16", "bf16")  # the weights precisions a grid loads the model in
+OFFLOADS = ("auto", "none", "model", "sequential")  # placements prepare_pipeline knows
 
 
 def pipeline_family(pipe) -> str:
@@ -49,7 +55,7 @@ def resolve_dtype(dtype: str | None, device) -> Any:
              "fp16": torch.float16, "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
     if dtype not in (None, "", "auto"):
         if dtype not in table:
-            raise ConfigError(f"dtype {dtype!r} unknown -> use auto, fp32, fp16 or bf16")
+            raise ConfigError(f"dtype {dtype!r} unknown -> use {', '.join(DTYPES)}")
         return table[dtype]
     if device.type != "cuda":
         return torch.float32
@@ -103,8 +109,8 @@ def prepare_pipeline(pipe, device: str | None = None, offload: str = "auto") -> 
     """
     dev = device if not isinstance(device, (str, type(None))) else resolve_device(device)
     pipe.set_progress_bar_config(disable=True)
-    if offload not in ("auto", "none", "model", "sequential"):
-        raise ConfigError(f"offload={offload!r} unknown -> use auto, none, model or sequential")
+    if offload not in OFFLOADS:
+        raise ConfigError(f"offload={offload!r} unknown -> use {', '.join(OFFLOADS)}")
     if dev.type != "cuda":
         pipe.to(dev)
         return dev.type
@@ -230,12 +236,14 @@ def loras_loaded(pipe, loras: Sequence[LoraFile]) -> Iterator[list[LoraFile]]:
             lf.adapter = ""
 
 
-def _open(base, device, dtype, offload):
-    """(pipeline, label): a path/repo id is loaded; a pipeline object is used as it is."""
+def _open(base, s: SampleSettings):
+    """(pipeline, label): a path/repo id is loaded; a pipeline object is used as it is (placed again
+    only when `s.device` is set)."""
     if isinstance(base, (str, os.PathLike)):
-        return load_pipeline(base, device=device, dtype=dtype, offload=offload), Path(str(base)).name or str(base)
-    if device is not None:
-        prepare_pipeline(base, device, offload=offload)
+        pipe = load_pipeline(base, device=s.device, dtype=s.dtype, offload=s.offload)
+        return pipe, Path(str(base)).name or str(base)
+    if s.device is not None:
+        prepare_pipeline(base, s.device, offload=s.offload)
     else:
         base.set_progress_bar_config(disable=True)
     return base, (getattr(base, "name_or_path", None) or getattr(base.config, "_name_or_path", "") or

@@ -29,12 +29,11 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError
 from .axes import Axis, _as_list, _layout, make_axis
-from .engine import DEFAULT_SEED, _base_params, _render
+from .engine import _base_params, _render
 from .files import _GENERIC_STEMS, LoraFile, lora_files
 from .pipeline import _open, loras_loaded
 from .result import XYResult
-
-DEFAULT_STRENGTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # FluxTrainer walkthrough §8: LoRA strength 0.0 -> 1.0 in 0.2 steps
+from .settings import DEFAULT_STRENGTHS, SampleSettings
 
 
 def xy_grid(
@@ -42,26 +41,14 @@ def xy_grid(
     loras: str | os.PathLike | Sequence[str | os.PathLike] = (),
     prompts: str | Sequence[str] = "",
     *,
-    strengths: Sequence[float] = DEFAULT_STRENGTHS,
-    seeds: int | Sequence[int] = DEFAULT_SEED,
+    strengths: Sequence[float] | None = None,
     x: str | Axis | None = "strength",
     y: str | Axis | None = "lora",
     axes: Sequence[str | Axis] = (),
-    negative_prompt: str = "",
-    steps: int | None = None,
-    cfg: float | None = None,
-    sampler: str | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    device: str | None = None,
-    dtype: str | None = None,
-    offload: str = "auto",
     sort_checkpoints: bool = True,
-    cell_size: int | None = None,
     title: str | None = None,
-    font: str | None = None,
-    progress: bool = True,
-    batch: int = 1,
+    settings: SampleSettings | None = None,
+    **overrides,
 ) -> XYResult:
     """Checkpoints x strengths (x prompts x seeds) with the same noise in every cell.
 
@@ -70,29 +57,28 @@ def xy_grid(
     `x`/`y`: an axis name ("strength", "lora", "prompt", "seed") or a spec such as "cfg=5,7,9",
     "steps=10,20", "sampler=euler,dpmsolver++", "prompt_sr=cat,dog,fox"; `axes` adds more (panels).
     A spec replaces the built-in axis of the same name (`x="seed=1,2,3"` instead of `seeds`).
-    `steps`/`cfg` default per family (SD 20/7, SDXL 25/7, Flux 20/3.5); `cell_size` shrinks cells
-    on the sheet (the full-size images stay in `XYResult.cells`).
-    `batch`: images per pipeline call - a cell's seeds are drawn together (faster; `batch` times
-    the activation memory, so keep 1 for SDXL/Flux on a 16 GB card).
+    `strengths`: None = `DEFAULT_STRENGTHS`. How each picture is drawn (seeds, steps, CFG, sampler,
+    size, cell size, batch, ...): `settings`, or the same names as keyword arguments (`SampleSettings`).
     """
+    s = SampleSettings.resolve(settings, overrides, "xy_grid")
+    strengths = DEFAULT_STRENGTHS if strengths is None else strengths
     files = lora_files(loras, sort=sort_checkpoints) if _as_list(loras) else []
     prompts = _as_list(prompts)
     builtins = {"lora": make_axis("lora", files), "strength": make_axis("strength", strengths)} if files else {}
     builtins["prompt"] = make_axis("prompt", prompts)
-    builtins["seed"] = make_axis("seed", _as_list(seeds))
+    builtins["seed"] = make_axis("seed", s.seeds)
     if not files:  # no LoRA: lora/strength axes do not exist; free slots go to the next axes
         x = None if x in ("strength", "lora") else x
         y = None if y in ("strength", "lora") else y
     ax, ay, panels, fixed = _layout(builtins, x, y, axes)  # bad axes fail before the model loads
     if any(a.kind in ("lora", "strength") for a in (ax, ay, *panels)) and not files:
         raise ConfigError("a lora/strength axis needs LoRA files -> pass loras=[...] (CLI --lora FILE)")
-    pipe, label = _open(base, device, dtype, offload)
-    params = _base_params(pipe, prompts[0], negative_prompt, steps, cfg, sampler, width, height)
+    pipe, label = _open(base, s)
+    params = _base_params(pipe, prompts[0], s)
     lora_axis = next((a for a in (ax, ay, *panels, *fixed) if a.kind == "lora"), None)
     used = [v for v in (lora_axis.values if lora_axis else []) if isinstance(v, LoraFile)]
     with loras_loaded(pipe, used):
-        return _render(pipe, ax, ay, panels, fixed, params, used, title=title, base_label=label,
-                       cell_size=cell_size, progress=progress, font=font, desc="XY grid", batch=batch)
+        return _render(pipe, ax, ay, panels, fixed, params, used, s, title=title, base_label=label, desc="XY grid")
 
 
 def mix_grid(
@@ -102,24 +88,12 @@ def mix_grid(
     weights: Mapping[str, Sequence[float]] | Sequence[Sequence[float]] | None = None,
     *,
     combos: Sequence[Sequence[float]] | None = None,
-    seeds: int | Sequence[int] = DEFAULT_SEED,
     x: str | Axis | None = None,
     y: str | Axis | None = None,
     axes: Sequence[str | Axis] = (),
-    negative_prompt: str = "",
-    steps: int | None = None,
-    cfg: float | None = None,
-    sampler: str | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    device: str | None = None,
-    dtype: str | None = None,
-    offload: str = "auto",
-    cell_size: int | None = None,
     title: str | None = None,
-    font: str | None = None,
-    progress: bool = True,
-    batch: int = 1,
+    settings: SampleSettings | None = None,
+    **overrides,
 ) -> XYResult:
     """Several LoRAs at once, each at its own weight (Flux LoRA guide, example 3: landscape + camping + car
     LoRAs, each called by its trigger in the prompt), on a grid across weight combinations.
@@ -127,8 +101,10 @@ def mix_grid(
     `loras`: {name: file} (names label the grid) or a list of files. Either `weights`, one list of
     values per LoRA - the grid is their product (first LoRA's weights across, second's down, further
     ones as panels) - or `combos`, explicit weight tuples (one row each). Default: every LoRA at
-    0, 0.5 and 1. A weight of 0 leaves that LoRA out of the cell entirely. `batch` as in `xy_grid`.
+    0, 0.5 and 1. A weight of 0 leaves that LoRA out of the cell entirely. `settings` (or keyword
+    arguments) as in `xy_grid`.
     """
+    s = SampleSettings.resolve(settings, overrides, "mix_grid")
     named = dict(loras) if isinstance(loras, Mapping) else None
     paths = list(named.values()) if named is not None else _as_list(loras)
     files = [lora_files(p, sort=False) for p in paths]
@@ -169,7 +145,7 @@ def mix_grid(
             builtins[f"weight:{n}"] = make_axis(f"weight:{n}", _as_list(weights.get(n, (1.0,))))
     prompts = _as_list(prompts)
     builtins["prompt"] = make_axis("prompt", prompts)
-    builtins["seed"] = make_axis("seed", _as_list(seeds))
+    builtins["seed"] = make_axis("seed", s.seeds)
     multi = [k for k, a in builtins.items() if len(a) > 1]
     if x is None and y is None:
         if combos is not None:  # one row per combination, the next varying axis across
@@ -177,14 +153,13 @@ def mix_grid(
         else:  # first LoRA's weights across, second's down
             x = multi[0] if multi else None
             y = multi[1] if len(multi) > 1 else None
-    ax, ay, panels, fixed = _layout(builtins, *(_alias(s, builtins) for s in (x, y)),
-                                    [_alias(s, builtins) for s in axes])
-    pipe, label = _open(base, device, dtype, offload)
-    params = _base_params(pipe, prompts[0], negative_prompt, steps, cfg, sampler, width, height)
+    ax, ay, panels, fixed = _layout(builtins, *(_alias(a, builtins) for a in (x, y)),
+                                    [_alias(a, builtins) for a in axes])
+    pipe, label = _open(base, s)
+    params = _base_params(pipe, prompts[0], s)
     params["weights"] = {}
     with loras_loaded(pipe, files):
-        return _render(pipe, ax, ay, panels, fixed, params, files, title=title, base_label=label,
-                       cell_size=cell_size, progress=progress, font=font, desc="LoRA mix", batch=batch)
+        return _render(pipe, ax, ay, panels, fixed, params, files, s, title=title, base_label=label, desc="LoRA mix")
 
 
 def _alias(spec, builtins: dict[str, Axis]):

@@ -102,7 +102,7 @@ def _from_widget(info: dict, value: Any) -> Any:
 
 def _to_widget(info: dict, value: Any) -> Any:
     if base_type(info["type"])[0] is list:
-        return "\n".join(value) if info.get("sep") == "|" else ", ".join(value)
+        return "\n".join(value) if info.get("sep") == "|" else ", ".join(map(str, value))
     return value
 
 
