@@ -16,7 +16,7 @@ def test_flux_guide_example1_twenty_portraits():
     rec = recommend(20, purpose="person", family="flux")
     (lora,) = rec.loras
     assert (lora.rank, lora.steps, lora.save_every) == (32, 500, 100)
-    # The seed's table interpolated at rank 32 gives 8.9e-5; the example's 1e-4 is named in the reason.
+    # The guide's table interpolated at rank 32 gives 8.9e-5; the example's 1e-4 is named in the reason.
     assert lora.learning_rate == pytest.approx(8.9e-5)
     assert "1e-4 at rank 32" in lora.reasons["learning_rate"]
     assert lora.alpha == 16
@@ -173,13 +173,13 @@ def test_advise_accepts_a_matching_config():
 @pytest.mark.parametrize("family,tol", [("flux", 0.03), ("sdxl", 0.10), ("sd15", 0.12)])
 def test_file_sizes_match_the_seeds_with_their_targets(family, tol):
     rows = rank_file_sizes(Config(family=family))
-    quoted = [r for r in rows if r["seed_quoted_mb"]]
+    quoted = [r for r in rows if r["guide_quoted_mb"]]
     assert len(quoted) >= 3
     for r in quoted:
-        assert r["seed_targets_mb"] == pytest.approx(r["seed_quoted_mb"], rel=tol)
+        assert r["guide_targets_mb"] == pytest.approx(r["guide_quoted_mb"], rel=tol)
     mbs = [r["mb"] for r in rows]
     assert mbs[-1] == pytest.approx(2 * mbs[-2], rel=5e-3)  # linear in rank (256 vs 128)
-    if family == "flux":  # the kit's Flux targets are the seed's: attention of both streams
-        assert [r["mb"] for r in rows] == [r["seed_targets_mb"] for r in rows]
+    if family == "flux":  # the kit's Flux targets are the guide's: attention of both streams
+        assert [r["mb"] for r in rows] == [r["guide_targets_mb"] for r in rows]
     else:  # kohya also trains proj_in/out, the feed-forward layers and the text encoder
-        assert all(r["mb"] < r["seed_targets_mb"] for r in rows)
+        assert all(r["mb"] < r["guide_targets_mb"] for r in rows)

@@ -157,7 +157,7 @@ def test_render_markdown_figures_and_json():
                     "## Reading the XY grid"):
         assert section in md
     assert "total steps = images x repeats x epochs / (batch x gradient accumulation)" in md
-    assert "**fits** 12GB" in md and "WARNING" in md  # 20 vs 80 images: the seed's balance warning
+    assert "**fits** 12GB" in md and "WARNING" in md  # 20 vs 80 images: the guide's balance warning
     figs = render_figures(p)
     assert set(figs) == {"lr", "memory"}
     assert figs["memory"].axes[0].get_title().startswith("Predicted GPU peak")

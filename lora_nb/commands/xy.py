@@ -106,7 +106,7 @@ def run(args) -> int:
         raise ConfigError("give at least one --prompt (with the LoRA's trigger word)")
 
     pipe = load_pipeline(args.base, device=s.device, dtype=s.dtype, offload=s.offload, quantize=args.quantize)
-    s = s.replace(device=None)  # placed: the grids use the pipeline as it is
+    s = s.changed(device=None)  # placed: the grids use the pipeline as it is
     label = Path(args.base).name or args.base
     if args.forgetting:
         rep = forgetting_check(pipe, args.lora[0], args.prompt or None, strength=args.strength,

@@ -30,7 +30,7 @@ from ..images import (
 
 # Models rembg offers that take one image and return one mask (rembg's session names).
 MODELS = {
-    "u2netp": "U^2-Net small, 4.7 MB: fast on CPU; the seed's choice (default)",
+    "u2netp": "U^2-Net small, 4.7 MB: fast on CPU; the default",
     "u2net": "U^2-Net, 176 MB: general purpose, better edges than u2netp",
     "u2net_human_seg": "U^2-Net trained on people",
     "silueta": "U^2-Net distilled to 43 MB",

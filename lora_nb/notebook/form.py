@@ -106,7 +106,29 @@ def _to_widget(info: dict, value: Any) -> Any:
     return value
 
 
-class ConfigForm:
+class _Form:
+    """What both forms share: `widget` (shown when a cell ends with the form), `problems` (every invalid
+    value; empty when valid) and the value the widgets describe, refused while a value is invalid."""
+
+    widget: widgets.Widget
+    problems: list[str]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def _checked(self, value):
+        if self.problems:
+            raise ConfigError("the form has invalid values: " + "; ".join(self.problems))
+        return value
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class ConfigForm(_Form):
     """Widgets bound to a Config in both directions.
 
     `widget` is the form (one tab per Config group, inline validation below each field and a
@@ -255,15 +277,9 @@ class ConfigForm:
 
     # -- public API -------------------------------------------------------------------------------
     @property
-    def valid(self) -> bool:
-        return not self.problems
-
-    @property
     def config(self) -> Config:
         """The Config the widgets show; ConfigError (with every problem) while one is invalid."""
-        if self.problems:
-            raise ConfigError("the form has invalid values: " + "; ".join(self.problems))
-        return self._config
+        return self._checked(self._config)
 
     def set_config(self, config: Config) -> None:
         """Show `config` in the widgets (the reverse direction of the binding)."""
@@ -283,11 +299,6 @@ class ConfigForm:
         """Call `fn(form)` after every change (valid or not)."""
         self._listeners.append(fn)
 
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
-
 
 def config_form(config: Config, lang: str | None = None, advisor: Callable[[Config], float | None] | None | str
                 = "default", show_help: bool = True) -> ConfigForm:
@@ -295,7 +306,7 @@ def config_form(config: Config, lang: str | None = None, advisor: Callable[[Conf
     return ConfigForm(config, lang=lang, advisor=advisor, show_help=show_help)
 
 
-class OptionsForm:
+class OptionsForm(_Form):
     """A step's options (an `Options` dataclass) as a form: one widget per field, its help as tooltip
     and below it, checked on every change. `options` is what the widgets describe (ConfigError while
     a value is invalid). Fields that only Python can set (`cli=False`) keep the value given."""
@@ -343,20 +354,9 @@ class OptionsForm:
             if self.problems else f"<div style='color:#1b7f3b'>{html.escape(t('form.valid', self.lang))}</div>")
 
     @property
-    def valid(self) -> bool:
-        return not self.problems
-
-    @property
     def options(self) -> Options:
         """The options the widgets show; ConfigError (with every problem) while one is invalid."""
-        if self.problems:
-            raise ConfigError("the form has invalid values: " + "; ".join(self.problems))
-        return self._options
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        return self._checked(self._options)
 
 
 def options_form(options: Options, lang: str | None = None, show_help: bool = True) -> OptionsForm:

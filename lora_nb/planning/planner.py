@@ -378,11 +378,12 @@ def render_markdown(p: Plan) -> str:
         L.append(f"- **{_LEVEL.get(a.level, a.level)}** ({a.topic}) {a.message}{sug}")
         L.append(f"  - why: {a.reason} ({a.source})")
 
-    L += ["", "## LoRA file size by rank", "", "| rank | your targets (MB) | seed's targets (MB) | seed quotes (MB) |",
+    L += ["", "## LoRA file size by rank", "",
+          "| rank | your targets (MB) | tutorial's targets (MB) | tutorial quotes (MB) |",
           "|---:|---:|---:|---:|"]
     for row in p.file_sizes:
-        q = row["seed_quoted_mb"]
-        L.append(f"| {row['rank']} | {row['mb']:.0f} | {row['seed_targets_mb']:.0f} | {q if q else ''} |")
+        q = row["guide_quoted_mb"]
+        L.append(f"| {row['rank']} | {row['mb']:.0f} | {row['guide_targets_mb']:.0f} | {q if q else ''} |")
     L += ["", "## Reading the XY grid: over- and under-fitting", ""]
     for g in p.fitting_guide:
         L.append(f"- **{g['state']}** -- you see: {g['xy_grid']} Try: {'; '.join(g['remedies'])}. ({g['source']})")

@@ -63,7 +63,8 @@ def as_counts(concepts) -> list[ConceptCount]:
     return out
 
 
-BALANCE_MIN_RATIO = 0.5  # smaller concept / larger concept (samples per epoch) before the seed's warning applies
+# smaller concept / larger concept (samples per epoch) before the Flux LoRA guide's warning applies
+BALANCE_MIN_RATIO = 0.5
 MAX_CONCEPTS_PER_LORA = 3  # Flux LoRA guide §2.1: "about 3 similar concepts can share one LoRA"
 
 

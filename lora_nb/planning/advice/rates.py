@@ -95,7 +95,7 @@ def recommend_rank(purpose: str, family: str, n_images: int | None = None) -> tu
     return rank, (lo, hi), reason
 
 # Seed-quoted file sizes (MB) and the target set they correspond to.
-SEED_FILE_SIZES = {
+QUOTED_FILE_SIZES = {
     "flux": dict(sizes={16: 49, 32: 99, 128: 400, 256: 800}, source="Flux LoRA guide §3.2",
                  targets="all attention projections of the double and single blocks (to_q/k/v, to_out.0, "
                          "add_q/k/v_proj, to_add_out)"),
@@ -108,7 +108,7 @@ SEED_FILE_SIZES = {
 
 
 def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
-    """(denoiser targets, text-encoder targets) the seed's file sizes were measured with."""
+    """(denoiser targets, text-encoder targets) the tutorial's file sizes were measured with."""
     # the guide's sizes: all attention projections of both streams (SimpleTuner's and this kit's default)
     if facts(family).flux_guide:
         return ATTENTION_TARGETS + list(facts(family).text_stream_targets), None
@@ -117,25 +117,25 @@ def reference_targets(family: str) -> tuple[list[str], list[str] | None]:
 
 def rank_file_sizes(config: Config, ranks: Iterable[int] = (4, 8, 16, 32, 64, 128, 256)) -> list[dict]:
     """Adapter file size per rank for this config's adapter and layers (as the trainer picks them),
-    next to the size with the seed's target set and the size the seed quotes."""
+    next to the size with the tutorial's target set and the size the tutorial quotes."""
     fam = config.family
     ref_unet, ref_te = reference_targets(fam)
-    quoted = SEED_FILE_SIZES[fam]["sizes"]
+    quoted = QUOTED_FILE_SIZES[fam]["sizes"]
     out = []
     for r in ranks:
         mine = config.replace(rank=r, conv_rank=min(config.conv_rank, r) if config.conv_rank else 0)
         out.append(dict(rank=r, mb=round(adapter_file_mb(mine), 1),
-                        seed_targets_mb=round(lora_file_mb(fam, r, ref_unet, ref_te, config.save_precision), 1),
-                        seed_quoted_mb=quoted.get(r)))
+                        guide_targets_mb=round(lora_file_mb(fam, r, ref_unet, ref_te, config.save_precision), 1),
+                        guide_quoted_mb=quoted.get(r)))
     return out
 
 
 def file_size_reason(config: Config) -> str:
     fam = config.family
-    ref = SEED_FILE_SIZES[fam]
+    ref = QUOTED_FILE_SIZES[fam]
     txt = (f"Sizes come from the real {fam} layer shapes: rank x (inputs + outputs) values per adapted layer "
            f"({config.network_type}), 2 bytes each. {ref['source']} quotes sizes for {ref['targets']}")
     if not facts(fam).flux_guide or config.train_mlp or config.network_type != "lora":
-        txt += ("; this config adapts other layers, so its files differ from the seed's at the same rank -- the "
-                "'seed targets' column reproduces the seed's figures")
+        txt += ("; this config adapts other layers, so its files differ from the tutorial's at the same rank -- the "
+                "'tutorial's targets' column reproduces the tutorial's figures")
     return txt + "."

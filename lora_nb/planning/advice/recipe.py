@@ -14,7 +14,7 @@ from .concepts import ConceptCount, as_counts, concept_advice
 from .data import Advice, LoraRecipe, Recipe
 from .rates import (
     ALPHA_REASON,
-    SEED_FILE_SIZES,
+    QUOTED_FILE_SIZES,
     file_size_reason,
     lr_for_rank,
     lr_reason,
@@ -150,7 +150,7 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
     if mb > 0:
         out.append(Advice("file size", f"Each checkpoint file: ~{mb:.0f} MB at rank {rank}"
                           + f" ({len(config.save_formats)} format(s) per checkpoint).",
-                          file_size_reason(config), SEED_FILE_SIZES[fam]["source"], "info"))
+                          file_size_reason(config), QUOTED_FILE_SIZES[fam]["source"], "info"))
 
     # steps
     if cs:

@@ -21,9 +21,9 @@ def align_steps(steps: float, interval: int) -> tuple[int, int, int]:
 def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str = "normal") -> StepAdvice:
     """Flux LoRA guide's step count for a dataset of `n_images`, rounded so checkpoints line up.
 
-    At batch 1: the seed's figure for datasets of that size (STEP_BANDS), but never less than 4
+    At batch 1: the guide's figure for datasets of that size (STEP_BANDS), but never less than 4
     epochs (3-4 epochs, §2.4). With a batch of B x gradient accumulation G each step sees B*G
-    images, so the seed's batch-1 count is divided by B*G. Rounded to the checkpoint interval so
+    images, so the guide's batch-1 count is divided by B*G. Rounded to the checkpoint interval so
     checkpoints and validation images fall on the same steps (§4.4: 1234 -> 1500 or 1000).
     """
     if n_images < 1:

@@ -46,7 +46,7 @@ REPEATS_EPOCHS = {
                    kohya_guide="Kohya practice guide: 实物 30-100 repeats, 10 epochs", kohya_guide_repeats=(30, 100)),
 }
 
-# Flux LoRA guide §2.4 and §5: total steps at batch 1 by dataset size. Each band is the seed's figure
+# Flux LoRA guide §2.4 and §5: total steps at batch 1 by dataset size. Each band is the guide's figure
 # for a dataset of about that size ("normal" = its lighter choice, "close" = a closer fit that
 # also learns setting, clothes and pose); band edges between the sizes it names are this kit's.
 STEP_BANDS = (
