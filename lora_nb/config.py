@@ -28,7 +28,7 @@ from .textio import CAPTION_EXT
 
 GROUPS = ("model", "dataset", "network", "optimizer", "schedule", "training", "saving", "sampling")
 
-FAMILIES = ("sd15", "sdxl", "flux")
+FAMILIES = ("sd15", "sdxl", "flux")  # the keys of families.facts.FACTS (tests/test_families.py checks)
 OPTIMIZERS = ("adamw", "adamw8bit", "lion", "prodigy", "adafactor", "dadaptation")
 SCHEDULERS = ("constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear", "polynomial")
 PRECISIONS = ("auto", "no", "fp16", "bf16")

@@ -28,6 +28,12 @@ def option(default, help: str, group: str = "", **extra):
     return dataclasses.field(default=default, metadata=meta)
 
 
+def default(cls, name: str):
+    """The default of field `name` of dataclass `cls`: how a step states "the same as Config's"."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default if f.default is not dataclasses.MISSING else f.default_factory()
+
+
 def field_info(cls) -> list[dict[str, Any]]:
     """One dict per field: name, type, default, help, and the metadata given (choices, min, max, ...)."""
     hints = typing.get_type_hints(cls)

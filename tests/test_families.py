@@ -413,3 +413,10 @@ def test_pipeline_family_from_the_class_name_prefix():
                                                "FluxPipeline")] == ["sd15", "sdxl", "flux"]
     with pytest.raises(ConfigError, match="KandinskyPipeline: not a pipeline of a supported family"):
         pipeline_family(pipe("KandinskyPipeline"))
+
+
+def test_config_offers_exactly_the_families_with_facts():
+    from lora_nb.config import FAMILIES
+    from lora_nb.families.facts import FACTS
+
+    assert tuple(FACTS) == FAMILIES

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 
+from ..config import Config
+from ..options import default
+
 STEP = 64  # VAE /8 x UNet /8: sides must be multiples of 64
 
 
-def make_buckets(resolution: int, min_side: int = 256, max_side: int | None = None,
+def make_buckets(resolution: int, min_side: int = default(Config, "min_bucket_reso"), max_side: int | None = None,
                  step: int = STEP) -> list[tuple[int, int]]:
     """Bucket sizes of about resolution^2 pixels, sides multiples of `step` (kohya's make_bucket_resolutions)."""
     max_side = max_side or resolution * 2

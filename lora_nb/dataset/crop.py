@@ -24,8 +24,10 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..errors import ConfigError
+from ..config import Config
+from ..errors import ConfigError, ModelLoadError
 from ..families.facts import FACTS, facts
+from ..fileio import atomic_dir, atomic_write_bytes
 from ..grids import Tile, image_grid
 from ..images import (
     ImageRejected,
@@ -36,8 +38,8 @@ from ..images import (
     read_image,
     walk_images,
 )
-from ..options import Options, option
-from .background import DEFAULT_MODEL, MODELS
+from ..options import Options, default, option
+from .background import DEFAULT_MODEL, MODELS, load_remover
 from .buckets import STEP, closest_bucket, make_buckets
 
 MODES = ("center", "focus", "bucket")
@@ -68,7 +70,7 @@ class CropOptions(Options):
     resolution: int | None = option(None, "Side in px, a multiple of 64: the square's side (center/focus) or the side "
                                           "of the bucket area (bucket). Empty: the family's native side (sides per "
                                           f"family, native first: {FAMILY_SIDES}).", min=STEP)
-    family: str = option("sd15", "Model family you will train; it sets the default resolution.",
+    family: str = option(default(Config, "family"), "Model family you will train; it sets the default resolution.",
                          choices=tuple(FACTS))
     upscale: bool = option(False, "Enlarge images smaller than the target instead of reporting them (center/focus "
                                   "skip them, bucket keeps them at their own size).")
@@ -85,7 +87,8 @@ class CropOptions(Options):
     model_path: str | None = option(None, "Your own ONNX file for rembg_model (e.g. on Drive); nothing is "
                                           "downloaded.")
     model_dir: str | None = option(None, "Extra folder holding <model>.onnx, searched before rembg's own folders.")
-    min_bucket: int = option(256, "Bucket mode: the smallest bucket side in px (a multiple of 64).", min=STEP)
+    min_bucket: int = option(default(Config, "min_bucket_reso"),
+                             "Bucket mode: the smallest bucket side in px (a multiple of 64).", min=STEP)
     max_bucket: int | None = option(None, "Bucket mode: the largest bucket side in px (a multiple of 64); empty: "
                                           "2 x resolution.", min=STEP)
     overwrite: bool = option(False, "Replace the output folder even if it was not made by the crop step.")
@@ -284,8 +287,6 @@ def crop_folder(src: str | os.PathLike, out: str | os.PathLike, options: CropOpt
     """
     from tqdm.auto import tqdm
 
-    from ..fileio import atomic_dir, atomic_write_bytes
-
     o = CropOptions.resolve(options, overrides, "crop_folder")
     resolution = o.resolution if o.resolution is not None else facts(o.family).resolution
     src, out = Path(src), Path(out)
@@ -322,13 +323,9 @@ def crop_folder(src: str | os.PathLike, out: str | os.PathLike, options: CropOpt
 def _remover_for(mode, focus, remove_background, model, model_path, model_dir):
     """The rembg model when it is needed: for background removal or a rembg focus crop (required),
     or for an 'auto' focus crop when it loads offline (else the saliency estimate is used)."""
-    from ..errors import ModelLoadError
-
     needed = remove_background or (mode == "focus" and focus == "rembg")
     if not needed and not (mode == "focus" and focus == "auto"):
         return None
-    from .background import load_remover
-
     if needed:
         return load_remover(model, model_path=model_path, model_dir=model_dir)
     try:

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from ..dataset.caption import load_image
+from ..dataset.concepts import scan_concepts
 from ..errors import DatasetError
-from ..textio import CAPTION_EXT
+from ..textio import CAPTION_EXT, read_caption, write_caption
 
 
 def _thumbnail_png(path: Path, size: int) -> bytes:
-    from ..dataset.caption import load_image
-
     try:
         im = load_image(path)
     except (OSError, ValueError):
@@ -39,9 +39,6 @@ class CaptionEditor(widgets.VBox):
     (image, text, label, prev_button, next_button, save_button) for scripting and tests."""
 
     def __init__(self, folder: str | os.PathLike, ext: str = CAPTION_EXT, thumb_size: int = 384):
-        from ..dataset.concepts import scan_concepts
-        from ..textio import read_caption
-
         self.folder = Path(folder)
         try:
             concepts = scan_concepts(self.folder)
@@ -126,8 +123,6 @@ class CaptionEditor(widgets.VBox):
 
     def save(self) -> Path:
         """Write the shown caption (as edited) to its sidecar file, atomically, as UTF-8."""
-        from ..textio import write_caption
-
         path = write_caption(self.caption_file(), self.text.value)
         self.pending.pop(self.current, None)
         self._status()

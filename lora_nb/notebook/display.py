@@ -11,6 +11,8 @@ from pathlib import Path
 from ..config import Config
 from ..dataset.caption import load_image
 from ..dataset.concepts import caption_path, scan_concepts
+from ..grids import Tile
+from ..grids import image_grid as tile_grid
 from ..i18n import field_help, field_label, t
 from ..textio import read_caption
 
@@ -52,9 +54,6 @@ def image_grid(images: Sequence, labels: Sequence[str] | None = None, cols: int 
     """Images (paths or PIL images) in rows of `cols`, each with its label below; a PIL image."""
     from PIL import Image
 
-    from ..grids import Tile
-    from ..grids import image_grid as tile_grid
-
     tiles = []
     for i, im in enumerate(images):
         if isinstance(im, (str, Path)):
@@ -70,9 +69,6 @@ def dataset_grid(folder: str | Path, max_images: int = 24, cols: int = 6, cell_s
                  captions: bool = True, title: str | None = None):
     """Thumbnails of a dataset folder (concept folders included), each with its file name and the
     start of its caption; returns a PIL image."""
-    from ..grids import Tile
-    from ..grids import image_grid as tile_grid
-
     folder = Path(folder)
     tiles = []
     concepts = scan_concepts(folder)

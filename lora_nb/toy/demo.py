@@ -12,7 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import Config
+from ..dataset.clean import CleanOptions, clean_folder
+from ..dataset.collector import collect
+from ..dataset.crop import crop_folder
 from ..errors import LoraNbError
+from ..evaluate.xy import xy_grid
+from ..fileio import atomic_write_text
+from ..planning.planner import plan, render_markdown
+from .builtin import builtin_model_dir
+from .detect import star_curve
 
 SAMPLE_CONCEPT = "20_zigzag_star"
 STAR_PROMPT_TEMPLATE = "This image is labeled as {trigger}. a toy star"  # the sample's trigger id + class word
@@ -59,17 +68,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     (`star_scores.md`): the concept should be absent at strength 0 and appear towards strength 1."""
     import torch
 
-    from ..config import Config
-    from ..dataset.clean import CleanOptions, clean_folder
-    from ..dataset.collector import collect
-    from ..dataset.crop import crop_folder
-    from ..evaluate.xy import xy_grid
-    from ..fileio import atomic_write_text
-    from ..planning.planner import plan, render_markdown
     from ..training.trainer import train
-    from .builtin import builtin_model_dir
-    from .detect import star_curve
-
     if not torch.cuda.is_available():
         # the tiny model gains nothing from threads, and on a busy CPU OpenMP threads waiting on
         # each other make every small op cost a scheduler time slice
