@@ -86,7 +86,7 @@ class Config:
     trigger_word: str = _f("", "Trigger word or unique identifier put first in every caption that lacks it "
                                "(Flux LoRA guide: a 10-letter random id per concept).", "dataset")
     shuffle_caption: bool = _f(False, "Shuffle comma-separated tags each step, so tag order carries no weight "
-                                      "(Kohya practice guide: earlier tags weigh more).", "dataset")
+                                      "(LoRA explainer: earlier tags weigh more).", "dataset")
     keep_tokens: int = _f(0, "Number of leading comma-separated tags kept fixed when shuffling (e.g. 1 keeps "
                              "the trigger first).", "dataset", min=0, max=75)
     caption_dropout_rate: float = _f(0.0, "Probability of training a step with an empty caption (helps "
@@ -103,7 +103,7 @@ class Config:
                                             "step.", "dataset", choices=("auto", "yes", "disk", "no"))
 
     # --- network -----------------------------------------------------------------------------
-    network_type: str = _f("lora", "Adapter kind (Kohya practice guide §4). lora: attention layers "
+    network_type: str = _f("lora", "Adapter kind (Kohya practice guide §1.4). lora: attention layers "
                                    "(kohya 'standard'); locon: LoRA on the UNet's conv layers too; "
                                    "loha: Hadamard product (FedPara); lokr: Kronecker product; "
                                    "dora: weight-decomposed LoRA (Liu et al. 2024).", "network",
@@ -141,12 +141,12 @@ class Config:
 
     # --- schedule ----------------------------------------------------------------------------
     lr_scheduler: str = _f("cosine", "Learning-rate schedule (diffusers get_scheduler). "
-                                     "Kohya practice guide: cosine by default; cosine_with_restarts with 3-5 cycles.",
+                                     "LoRA explainer: cosine by default; cosine_with_restarts with 3-5 cycles.",
                            "schedule", choices=SCHEDULERS)
     lr_warmup_steps: int = _f(0, "Warmup steps; overrides lr_warmup_ratio when > 0.", "schedule", min=0,
                               max=10_000_000)
     lr_warmup_ratio: float = _f(0.0, "Warmup as a fraction of total steps.", "schedule", min=0.0, max=1.0)
-    lr_scheduler_num_cycles: int = _f(1, "Restarts for cosine_with_restarts (Kohya practice guide: 3-5).", "schedule",
+    lr_scheduler_num_cycles: int = _f(1, "Restarts for cosine_with_restarts (LoRA explainer: 3-5).", "schedule",
                                       min=1, max=100)
     lr_scheduler_power: float = _f(1.0, "Power of the polynomial schedule.", "schedule", min=0.0, max=10.0)
 
@@ -165,9 +165,9 @@ class Config:
                                              "slower.", "training")
     noise_offset: float = _f(0.0, "Noise offset (helps very dark/bright images); typical 0.05-0.1.",
                              "training", min=0.0, max=1.0)
-    multires_noise_iterations: int = _f(0, "Multi-resolution (pyramid) noise iterations; Kohya practice guide: 6-10.",
+    multires_noise_iterations: int = _f(0, "Multi-resolution (pyramid) noise iterations; LoRA explainer: 6-10.",
                                         "training", min=0, max=20)
-    multires_noise_discount: float = _f(0.3, "Discount of multires noise; Kohya practice guide: 0.3-0.8.", "training",
+    multires_noise_discount: float = _f(0.3, "Discount of multires noise; LoRA explainer: 0.3-0.8.", "training",
                                         min=0.0, max=1.0)
     min_snr_gamma: float = _f(0.0, "Min-SNR loss weighting gamma (Hang et al. 2023, typical 5); 0 disables.",
                               "training", min=0.0, max=100.0)

@@ -288,7 +288,7 @@ FIELD_HELP_ZH: dict[str, str] = {
                        "触发词）。",
     "trigger_word": "触发词或唯一标识，放在每条缺少它的标注最前面（《Flux LoRA 训练经验》：每个概念一个 10 "
                     "个随机字母的标识）。",
-    "shuffle_caption": "每步打乱逗号分隔的标签，使标签顺序不带权重（《Kohya LoRA 训练实践》：越靠前的标签权重越大）。",
+    "shuffle_caption": "每步打乱逗号分隔的标签，使标签顺序不带权重（《LoRA 训练详解》：越靠前的标签权重越大）。",
     "keep_tokens": "打乱时保持不动的前几个标签数（例如 1 让触发词始终在最前）。",
     "caption_dropout_rate": "以空标注训练某一步的概率（有助于无条件生成）。",
     "cache_latents": "每张图只用 VAE 编码一次并保存 latent：memory（内存）、disk（磁盘，训练之间复用）或 none。"
@@ -307,11 +307,11 @@ FIELD_HELP_ZH: dict[str, str] = {
                        "1/2 到 1/10）。",
     "weight_decay": "权重衰减（与 AdamW 一样解耦）。",
     "max_grad_norm": "把梯度裁剪到这个范数；0 表示不裁剪。",
-    "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。《Kohya LoRA 训练实践》：默认 cosine；"
+    "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。《LoRA 训练详解》：默认 cosine；"
                     "cosine_with_restarts 用 3-5 次重启。",
     "lr_warmup_steps": "预热步数；大于 0 时覆盖 lr_warmup_ratio。",
     "lr_warmup_ratio": "预热占总步数的比例。",
-    "lr_scheduler_num_cycles": "cosine_with_restarts 的重启次数（《Kohya LoRA 训练实践》：3-5）。",
+    "lr_scheduler_num_cycles": "cosine_with_restarts 的重启次数（《LoRA 训练详解》：3-5）。",
     "lr_scheduler_power": "polynomial 调度的幂次。",
     "max_train_epochs": "训练轮数（一轮 = 每张图 x 其重复次数各训练一次）。max_train_steps 为 0 时使用。",
     "max_train_steps": "优化器总步数；0 表示由轮数推算。",
@@ -320,8 +320,8 @@ FIELD_HELP_ZH: dict[str, str] = {
     "mixed_precision": "auto：T4/Turing 用 fp16，Ampere 及更新的显卡用 bf16，CPU 上不用混合精度。",
     "gradient_checkpointing": "反向传播时重新计算激活：省显存，约慢 30%。",
     "noise_offset": "噪声偏移（改善过暗/过亮的图像）；常用 0.05-0.1。",
-    "multires_noise_iterations": "多分辨率（金字塔）噪声迭代次数；《Kohya LoRA 训练实践》：6-10。",
-    "multires_noise_discount": "多分辨率噪声的衰减；《Kohya LoRA 训练实践》：0.3-0.8。",
+    "multires_noise_iterations": "多分辨率（金字塔）噪声迭代次数；《LoRA 训练详解》：6-10。",
+    "multires_noise_discount": "多分辨率噪声的衰减；《LoRA 训练详解》：0.3-0.8。",
     "min_snr_gamma": "Min-SNR 损失加权的 gamma（Hang 等，2023，常用 5）；0 表示关闭。",
     "clip_skip": "使用文本编码器倒数第 n 层的输出（1 = 最后一层；二次元模型常用 2）。",
     "seed": "随机种子：决定数据顺序、噪声和时间步。",
@@ -351,7 +351,7 @@ FIELD_HELP_ZH: dict[str, str] = {
                              "auto：能缓存时就缓存（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；"
                              "disk：必须缓存，存成训练目录旁的文件而不占内存"
                              "（大型 Flux 数据集；中断后续训不再重新编码）；no：每步重新编码。",
-    "network_type": "适配器类型（《Kohya LoRA 训练实践》 §4）。lora：注意力层（kohya 的 standard）；"
+    "network_type": "适配器类型（《Kohya LoRA 训练实践》 §1.4）。lora：注意力层（kohya 的 standard）；"
                     "locon：同时训练 UNet 的卷积层；loha：Hadamard 积（FedPara）；lokr：Kronecker 积；dora："
                     "权重分解的 LoRA（Liu 等，2024）。",
     "conv_rank": "locon/loha/lokr 在卷积层上的秩（kohya 的 conv_dim；《Kohya LoRA 训练实践》：LoCon 不超过 64，LoHa "

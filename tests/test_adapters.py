@@ -1,4 +1,4 @@
-"""LoRA variants (Kohya practice guide §4): each trains a few steps on the tiny SD1.5 model, is saved, reloaded
+"""LoRA variants (Kohya practice guide §1.4): each trains a few steps on the tiny SD1.5 model, is saved, reloaded
 with the loader its ecosystem has, and reproduces the in-memory adapter.
 
 Loaders: diffusers' `load_lora_weights` for LoRA / LoCon / DoRA (kohya and diffusers files), peft

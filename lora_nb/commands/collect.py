@@ -27,8 +27,8 @@ def add_arguments(p):
     p.add_argument("--kind", choices=tuple(RECOMMENDED_IMAGES), default="object",
                    help="what the LoRA learns, for the audit's dataset-size advice (object/person ~30 images, "
                         "style/scene 50+)")
-    p.add_argument("--resolution", type=int, default=512,
-                   help="training resolution, for the audit's small-image notes (default 512)")
+    p.add_argument("--resolution", type=int,
+                   help="training resolution, for the audit's small-image notes (default: Config's resolution)")
     p.add_argument("--audit-grid", metavar="PNG", help="also save the audit as an image grid to this PNG file")
     p.add_argument("--no-audit", action="store_true", help="skip the audit after collecting")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -16,9 +16,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..config import Config
 from ..errors import ConfigError, DatasetError
 from ..grids import Tile, image_grid
 from ..images import ImageRejected, read_image
+from ..options import default
 from ..textio import CAPTION_EXT
 from .concepts import caption_path, concept_folder_name, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, phash
@@ -97,15 +99,16 @@ class Audit:
         return d
 
 
-def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, resolution: int = 512,
+def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, resolution: int | None = None,
           default_repeats: int = 1, check_duplicates: bool = True, hash_distance: int | None = None,
           caption_ext: str = CAPTION_EXT) -> Audit:
     """Check a kohya dataset folder (`N_name` concept folders and/or loose images).
 
     kind: what the LoRA learns, for the size advice: object, person, character, concept (~30
         images) or style, scene (50+); one kind for all concepts or {concept name: kind}.
-    resolution: the training resolution; smaller images are noted.
+    resolution: the training resolution (None: Config's default); smaller images are noted.
     """
+    resolution = resolution or default(Config, "resolution")
     kinds = kind if isinstance(kind, dict) else {}
     for k in [kind] if isinstance(kind, str) else list(kind.values()):
         if k not in RECOMMENDED_IMAGES:

@@ -1,4 +1,4 @@
-"""LoRA variants through peft configs (Kohya practice guide §4): which adapter, on which layers, with which rank.
+"""LoRA variants through peft configs (Kohya practice guide §1.4): which adapter, on which layers, with which rank.
 
     lora   LoRA (Hu et al. 2021) on the attention projections: kohya's "standard" LoRA.
     locon  LoRA on the attention projections and on the UNet's conv layers (resnets, down/up

@@ -1,9 +1,9 @@
-"""Noise for the diffusion loss: plain Gaussian plus the two tweaks the tutorials teach (Kohya practice guide).
+"""Noise for the diffusion loss: plain Gaussian plus the two tweaks the tutorials teach (LoRA explainer).
 
 - Noise offset (Guttenberg 2023, "Diffusion with Offset Noise"): a per-channel constant added to the
   noise lets the model learn very dark or bright images.
 - Multi-resolution ("pyramid") noise (Whitaker 2023): upsampled low-resolution noise at decreasing
-  strength; Kohya practice guide suggests 6-10 iterations with discount 0.3-0.8.
+  strength; the LoRA explainer suggests 6-10 iterations with discount 0.3-0.8.
 All randomness comes from the given generator, so a resumed run reproduces the same noise.
 """
 

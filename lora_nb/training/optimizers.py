@@ -1,4 +1,4 @@
-"""Optimizers by name, each from its own library (LoRA explainer / Kohya practice guide §optimizer)."""
+"""Optimizers by name, each from its own library (LoRA explainer; Kohya practice guide §2.3.1)."""
 
 from __future__ import annotations
 

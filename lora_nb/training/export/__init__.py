@@ -23,7 +23,7 @@ CLIP text encoders are named as in the original checkpoints (``text_model.encode
 transformers 5 flattened `CLIPTextModel` (no ``text_model`` wrapper), but A1111, ComfyUI and the
 hub's LoRA files all use the original names, and diffusers strips the prefix again when loading.
 
-LoRA variants (Kohya practice guide §4) are written in the layout each ecosystem loads:
+LoRA variants (Kohya practice guide §1.4) are written in the layout each ecosystem loads:
 
     network_type   kohya file (A1111/Forge/ComfyUI)           diffusers format
     lora, locon    lora_down / lora_up / alpha (convs too)     pytorch_lora_weights.safetensors
