@@ -271,4 +271,4 @@ def prepare_output_dir(src: Path, out: Path, marker: str, overwrite: bool) -> No
         raise DatasetError(f"output path {out} is a file: choose a folder path")
     if o.is_dir() and any(o.iterdir()) and not (o / marker).is_file() and not overwrite:
         raise DatasetError(f"output folder {out} already exists and was not made by this step: choose a new "
-                           f"folder or pass overwrite=True (--overwrite) to replace it")
+                           f"folder or pass overwrite=True (--overwrite true) to replace it")
