@@ -67,4 +67,16 @@ test-ipywidgets7: setup
 bench-gpu:
 	$(PY) bench/gpu_train.py && $(PY) bench/memory_fit.py --out bench/memory_fit.json
 
-.PHONY: setup demo test lint doctor bench lock test-colab test-latest sync-source test-ipywidgets7 bench-gpu
+# issue 18's GPU proof in one call (bench/README.md "GPU proof"): gpu-proof on the GPU machine (its python3),
+# gpu-proof-tiny the same steps on the CPU with tiny shapes, gpu-wheels the wheels the GPU machine lacks
+gpu-proof:
+	PYTHON=$(PY) bash bench/gpu_proof.sh
+
+gpu-proof-tiny: setup
+	PYTHON=$(VENV)/bin/python bash bench/gpu_proof.sh --tiny
+
+gpu-wheels: setup
+	PYTHON=$(VENV)/bin/python bash bench/gpu_proof.sh --download-wheels
+
+.PHONY: setup demo test lint doctor bench lock test-colab test-latest sync-source test-ipywidgets7 bench-gpu gpu-proof \
+	gpu-proof-tiny gpu-wheels

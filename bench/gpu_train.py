@@ -156,20 +156,33 @@ def random_batch(family: str, config, tiny: bool, device, dtype, gen):
     return batch, cond
 
 
-def run_one(family: str, tier: str, steps: int, tiny: bool, precision: str) -> dict:
+def resolve_precision(tier: str, precision: str) -> str:
+    """auto: the 16GB tier is the Colab T4 (fp16, no bf16), bf16 otherwise."""
+    if precision == "auto":
+        return "fp16" if tier == "16GB" else "bf16"
+    return precision
+
+
+def preset_config(family: str, tier: str, tiny: bool = False, overrides: dict | None = None):
+    """The Config a run trains with: the tier's preset (rank 16), tiny shapes and `overrides` applied."""
     from lora_nb.config import Config
-    from lora_nb.families.adapters import add_adapters
-    from lora_nb.training.optimizers import make_optimizer
     from lora_nb.training.presets import choose_preset
 
-    cuda = torch.cuda.is_available() and not tiny
-    device = "cuda" if cuda else "cpu"
-    if precision == "auto":  # the 16GB tier is the Colab T4: fp16, no bf16
-        precision = "fp16" if tier == "16GB" else "bf16"
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision if cuda else "fp32"]
     cfg = choose_preset(Config(family=family, rank=16, alpha=16.0, learning_rate=1e-4), tier=tier).config
     if tiny:
         cfg = cfg.replace(resolution=64, min_bucket_reso=64, optimizer="adamw")
+    return cfg.replace(**overrides) if overrides else cfg
+
+
+def run_one(family: str, tier: str, steps: int, tiny: bool, precision: str, overrides: dict | None = None) -> dict:
+    from lora_nb.families.adapters import add_adapters
+    from lora_nb.training.optimizers import make_optimizer
+
+    cuda = torch.cuda.is_available() and not tiny
+    device = "cuda" if cuda else "cpu"
+    precision = resolve_precision(tier, precision)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision if cuda else "fp32"]
+    cfg = preset_config(family, tier, tiny, overrides)
     row = {"family": family, "tier": tier, "resolution": cfg.resolution, "batch": cfg.train_batch_size,
            "quantization": cfg.quantization, "checkpointing": cfg.gradient_checkpointing,
            "optimizer": cfg.optimizer, "precision": str(dtype).removeprefix("torch."), "rank": cfg.rank,
@@ -253,9 +266,9 @@ COLUMNS = ["family", "tier", "resolution", "quantization", "checkpointing", "opt
            "s_per_step", "peak_allocated_gb", "peak_reserved_gb", "cap_gb", "gflop_per_step", "mfu", "device"]
 
 
-def markdown(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |" for r in rows]
+def markdown(rows: list[dict], columns: list[str] = COLUMNS) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -80,6 +80,36 @@ def test_resume_after_crash_gives_same_weights(base, tmp_path):
     assert steps == [1, 2, 3, 4, 5, 6]  # steps past the resumed state were dropped and redone
 
 
+def test_resume_restores_the_fp16_loss_scaler(base, tmp_path):
+    """The fp16 (T4) path: accelerate's GradScaler (`accelerator.scaler`) is saved with the state and restored
+    on resume, so scale and growth tracker continue as if never interrupted. Here a CPU GradScaler stands in
+    for the CUDA one (growth every 3 steps: the step-4 state holds a tracker of 1 that a fresh scaler lacks)."""
+    from accelerate import Accelerator
+
+    def accelerator():
+        acc = Accelerator(cpu=True)
+        acc.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10, growth_interval=3)
+        return acc
+
+    opts = dict(base, max_train_steps=6, save_every_n_steps=2)
+    full_acc = accelerator()
+    train(Config(**{**opts, "output_dir": str(tmp_path / "a")}), accelerator=full_acc)
+
+    class Crash(TrainCallback):
+        def on_step(self, step, logs):
+            if step == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Config(**{**opts, "output_dir": str(tmp_path / "b")}), [Crash()], accelerator=accelerator())
+    saved = torch.load(tmp_path / "b" / "state" / "step-00000004" / "trainer.pt", weights_only=True)["scaler"]
+    assert saved["scale"] == 2.0**11 and saved["_growth_tracker"] == 1
+    resumed_acc = accelerator()
+    train(Config(**{**opts, "output_dir": str(tmp_path / "b"), "resume": "latest"}), accelerator=resumed_acc)
+    assert full_acc.scaler.state_dict() == resumed_acc.scaler.state_dict()
+    assert full_acc.scaler.get_scale() == 2.0**12 and full_acc.scaler._get_growth_tracker() == 0
+
+
 def test_stop_button_saves_then_stops(base):
     class Stop(TrainCallback):
         def should_stop(self):
@@ -176,6 +206,33 @@ def test_mixed_precision_on_cuda(base, precision):
     assert res.steps == 2 and math.isfinite(res.last_loss)
     sd = load_file(str(res.files["kohya"]))
     assert all(torch.isfinite(v.float()).all() for v in sd.values())
+
+
+@pytest.mark.gpu
+def test_fp16_resume_on_cuda_restores_the_loss_scaler(base, tmp_path):
+    """The T4 path end to end: fp16 with accelerate's CUDA GradScaler, a crash, a resume: same scaler state."""
+    from accelerate import Accelerator
+
+    opts = dict(base, max_train_steps=6, save_every_n_steps=2, mixed_precision="fp16", optimizer="adamw8bit")
+    full_acc = Accelerator(mixed_precision="fp16")
+    full = train(Config(**{**opts, "output_dir": str(tmp_path / "a")}), accelerator=full_acc)
+
+    class Crash(TrainCallback):
+        def on_step(self, step, logs):
+            if step == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Config(**{**opts, "output_dir": str(tmp_path / "b")}), [Crash()], accelerator=Accelerator(
+            mixed_precision="fp16"))
+    assert "scaler" in torch.load(tmp_path / "b" / "state" / "step-00000004" / "trainer.pt", weights_only=True)
+    resumed_acc = Accelerator(mixed_precision="fp16")
+    resumed = train(Config(**{**opts, "output_dir": str(tmp_path / "b"), "resume": "latest"}),
+                    accelerator=resumed_acc)
+    assert full_acc.scaler.state_dict() == resumed_acc.scaler.state_dict()
+    a, b = load_file(str(full.files["kohya"])), load_file(str(resumed.files["kohya"]))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-5, msg=k)
 
 
 def test_default_validation_prompts_watch_concepts_and_forgetting(base):

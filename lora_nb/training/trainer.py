@@ -407,14 +407,16 @@ def save_checkpoint(step: int, final: bool, *, family, models: Models, config: C
         files = save_lora_files(out, name, targets, config, meta, formats=tuple(config.save_formats),
                                 precision=config.save_precision)
         if config.save_state:
-            save_state(out, step, targets, optimizer, lr_scheduler)
+            save_state(out, step, targets, optimizer, lr_scheduler, scaler=getattr(accelerator, "scaler", None))
         log.event("checkpoint", step, path=str(files.get("kohya") or next(iter(files.values()))))
     accelerator.wait_for_everyone()
     return files
 
 
-def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int = 2) -> Path:
-    """Everything needed to continue: adapter weights (fp32), optimizer, schedule, RNG, step."""
+def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int = 2, scaler=None) -> Path:
+    """Everything needed to continue: adapter weights (fp32), optimizer, schedule, RNG, step, and the fp16
+    loss scaler's scale and growth tracker when there is one (`accelerator.scaler`), so an fp16 (T4) resume
+    continues exactly."""
     from peft import get_peft_model_state_dict  # lazy: peft (with transformers) adds ~7 s to importing this module
 
     dest = out / "state" / f"step-{step:08d}"
@@ -422,8 +424,11 @@ def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int
         weights = {f"{t.component}.{k}": v.detach().float().cpu().contiguous()
                    for t in targets for k, v in get_peft_model_state_dict(t.module).items()}
         save_file(weights, str(tmp / "adapter.safetensors"))
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
-                    "rng": {"python": random.getstate(), "torch": torch.get_rng_state()}}, tmp / "trainer.pt")
+        state = {"optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
+                 "rng": {"python": random.getstate(), "torch": torch.get_rng_state()}}
+        if scaler is not None:
+            state["scaler"] = scaler.state_dict()
+        torch.save(state, tmp / "trainer.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step}), encoding="utf-8")
     old = sorted((out / "state").glob("step-*"))[:-keep]
     for p in old:
@@ -460,6 +465,9 @@ def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, acce
     lr_scheduler.load_state_dict(trainer["scheduler"])
     random.setstate(trainer["rng"]["python"])
     torch.set_rng_state(trainer["rng"]["torch"])
+    scaler = getattr(accelerator, "scaler", None)
+    if scaler is not None and trainer.get("scaler"):
+        scaler.load_state_dict(trainer["scaler"])
     return json.loads((path / "state.json").read_text())["step"]
 
 
