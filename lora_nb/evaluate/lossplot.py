@@ -16,7 +16,6 @@ and the XY grid of step 6 decide which checkpoint is good).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from ..errors import LoraNbError
 from ..families.facts import FACTS, facts
+from ..jsonlines import bad_lines_note, read_json_lines
 
 LOG_RELPATH = Path("logs") / "train_log.jsonl"
 SD15_BAND = FACTS["sd15"].typical_loss  # Kohya practice guide: "LOSS 0.08~0.1 is good, 0.08 better" (SD1.5)
@@ -44,6 +44,7 @@ class TrainLog:
     checkpoints: list[tuple[int, str]] = field(default_factory=list)  # (step, path)
     samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (step, image paths)
     skipped_lines: int = 0  # lines that were not valid JSON (e.g. cut off by a Colab disconnect)
+    note: str = ""  # one line saying which lines were skipped and why, '' when none were
 
     @property
     def run_dir(self) -> Path:
@@ -67,31 +68,31 @@ def find_log(run: str | os.PathLike) -> Path:
 
 
 def read_train_log(run: str | os.PathLike) -> TrainLog:
-    """Parse the JSON-lines log; tolerant of a half-written last line and of resumed runs."""
+    """Parse the JSON-lines log; tolerant of a half-written last line (skipped and reported in `note`) and of
+    resumed runs."""
     path = find_log(run)
     by_step: dict[int, dict] = {}
     ckpts: dict[int, str] = {}
     samples: dict[int, list[str]] = {}
-    skipped = 0
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rec = json.loads(line)
-                step = int(rec["step"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                skipped += 1
-                continue
-            event = rec.get("event")
-            if event == "checkpoint" and "path" in rec:
-                ckpts[step] = str(rec["path"])
-            elif event == "sample":
-                samples[step] = [str(p) for p in rec.get("paths", [])]
-            elif event is None and "loss" in rec:
-                by_step[step] = rec  # a resumed run logs the step again: the later record wins
-    log = TrainLog(path=path, skipped_lines=skipped)
+    records, bad = read_json_lines(path)
+    stepless = 0
+    for rec in records:
+        try:
+            step = int(rec["step"])
+        except (KeyError, TypeError, ValueError):
+            stepless += 1
+            continue
+        event = rec.get("event")
+        if event == "checkpoint" and "path" in rec:
+            ckpts[step] = str(rec["path"])
+        elif event == "sample":
+            samples[step] = [str(p) for p in rec.get("paths", [])]
+        elif event is None and "loss" in rec:
+            by_step[step] = rec  # a resumed run logs the step again: the later record wins
+    note = bad_lines_note(path, bad)
+    if stepless:
+        note = (note + "; " if note else f"{path.name}: ") + f"skipped {stepless} record(s) without a step"
+    log = TrainLog(path=path, skipped_lines=len(bad) + stepless, note=note)
     for step in sorted(by_step):
         rec = by_step[step]
         log.steps.append(step)
@@ -143,6 +144,7 @@ def loss_summary(log: TrainLog | str | os.PathLike, smoothing: float = 0.9) -> d
         "sample_steps": [s for s, _ in log.samples],
         "nan_steps": [s for s, v in zip(log.steps, log.loss) if not math.isfinite(v)],
         "skipped_lines": log.skipped_lines,
+        "note": log.note,
     }
 
 

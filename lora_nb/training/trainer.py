@@ -12,29 +12,26 @@ resumed from a checkpoint continues exactly as an uninterrupted run would have.
 from __future__ import annotations
 
 import gc
-import json
 import math
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from ..config import Config
 from ..dataset.tag_stats import tag_frequency
 from ..env import resolve_mixed_precision
-from ..errors import LoraNbError, TrainingDiverged
+from ..errors import TrainingDiverged
 from ..families import Models, check_config, get_family, sample_guidance
 from ..families.adapters import add_adapters, trained_text_encoders
 from ..families.adapters import notes as adapter_notes
 from ..families.textcache import TextEmbeddingCache, captions_to_cache
 from ..families.textcache import enabled as text_cache_enabled
-from ..fileio import atomic_dir, atomic_path, atomic_write_text
+from ..fileio import atomic_path
 from .data import (
     DatasetScan,
     LatentCache,
@@ -49,12 +46,14 @@ from .data import (
 from .export.files import save_lora_files
 from .export.metadata import lora_metadata
 from .export.naming import ExportTarget
+from .fingerprint import check_resume, run_fingerprint
 from .noise import make_noise
 from .optimizers import make_optimizer
 from .presets import choose_preset
+from .runlog import RunLog
+from .samples import missing_samples, sample_path
+from .state import find_state, load_state, read_state_info, save_state
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
-
-LOG_NAME = "logs/train_log.jsonl"
 
 
 class TrainCallback:
@@ -140,6 +139,9 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     accelerator = accelerator or Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
     device, nproc, rank = accelerator.device, accelerator.num_processes, accelerator.process_index
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+    # 2b. what decides the weights (saved with each state); a resume is checked against its state now, so a
+    #     mismatch or a damaged state is reported before any model loads
+    fingerprint, resume_from, resume_notes = _resume_point(config, scan, precision, nproc)
 
     # 3. frozen parts, then the caches (every latent and caption encoded once, the encoders freed),
     #    then the denoiser: T5 (~10 GB) and the Flux transformer never share the GPU
@@ -173,20 +175,24 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
                   sample_steps(config, total), precision, str(device))
     log = RunLog(out, enabled=accelerator.is_main_process)
 
-    # 5. resume: adapter weights, optimizer, schedule and step from the newest saved state
+    # 5. resume: adapter weights, optimizer, schedule and step from the state found in 2b
     start = 0
-    if config.resume:
-        start = load_state(find_state(out, config.resume), models, family, optimizer, lr_scheduler, accelerator)
-        log.truncate_after(start)
+    if resume_from:
+        start = load_state(resume_from, models, family, optimizer, lr_scheduler, accelerator)
+        resume_notes += [n for n in [log.truncate_after(start)] if n]
+        log.event("resume", start, state=resume_from.name, notes=resume_notes)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / "config.toml")
         print(preset.describe())
-        for note in scan.warnings + adapter_notes(config):
+        for note in scan.warnings + adapter_notes(config) + resume_notes:
             print("note:", note)
         print((f"resuming at step {start}: " if start else "") + run.describe())
     for cb in callbacks:
         cb.on_start(run)
+    if start and accelerator.is_main_process:
+        redraw_samples(start, family=family, models=models, config=config, run=run, accelerator=accelerator, log=log,
+                       callbacks=callbacks)
 
     tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency
     result = TrainResult(out, {}, log_path=log.path)
@@ -236,7 +242,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
         if step in run.checkpoint_steps or stop:
             files = save_checkpoint(step, step == total, family=family, models=models, config=config, run=run,
                                     tag_freq=tag_freq, optimizer=optimizer, lr_scheduler=lr_scheduler,
-                                    accelerator=accelerator, log=log)
+                                    accelerator=accelerator, log=log, fingerprint=fingerprint)
             last_good = step
             result.checkpoints.append((step, files))
             for cb in callbacks:
@@ -339,6 +345,41 @@ def family_loss(family, models: Models, batch: dict, gen: torch.Generator, confi
     return loss.mean()
 
 
+def _resume_point(config: Config, scan: DatasetScan, precision: str, nproc: int):
+    """(the run's fingerprint, saved with each state; with `resume`, the intact state to continue from and
+    one-line notes). A state of a run with other weight-deciding settings is refused here, before any model
+    loads."""
+    if not (config.save_state or config.resume):
+        return None, None, []
+    fingerprint = run_fingerprint(config, scan, precision, nproc)
+    if not config.resume:
+        return fingerprint, None, []
+    path, notes = find_state(Path(config.output_dir), config.resume)
+    info = read_state_info(path)
+    if info.get("fingerprint"):
+        notes += check_resume(info["fingerprint"], fingerprint, int(info["step"]), path.name, config)
+    return fingerprint, path, notes
+
+
+def redraw_samples(start: int, *, family, models: Models, config: Config, run: RunInfo, accelerator, log: RunLog,
+                   callbacks: list[TrainCallback]) -> None:
+    """On resume, draw the resumed step's missing validation images (a kill while they were drawn) from the
+    loaded state: same weights and seeds, so the same images. Earlier steps' weights are gone: say so."""
+    out = Path(config.output_dir)
+    missing = missing_samples(out, [s for s in run.sample_steps if s <= start], len(config.sample_prompts))
+    if start in missing:
+        n = len(missing[start])
+        paths = generate_samples(family, models, config, start, out, accelerator, indices=missing.pop(start))
+        log.event("sample", start, paths=[str(p) for p in paths])
+        print(f"note: resume: drew the {n} missing validation image{'s' * (n > 1)} of step {start} again")
+        for cb in callbacks:
+            cb.on_sample(start, paths)
+    if missing:
+        print(f"note: resume: validation images of step {_short(sorted(missing))} are missing and cannot be drawn "
+              f"again (only the weights of step {start} were kept) -> sample those steps' LoRA files, where saved, "
+              f"in step 6")
+
+
 def _diverged(step: int, last_good: int | None, config: Config, log: RunLog) -> TrainingDiverged:
     log.event("diverged", step)
     kept = (f"the last good checkpoint (step {last_good}) is kept in {config.output_dir}" if last_good
@@ -346,34 +387,6 @@ def _diverged(step: int, last_good: int | None, config: Config, log: RunLog) -> 
     return TrainingDiverged(
         f"loss became NaN/inf at step {step + 1}; {kept} -> lower learning_rate (e.g. x0.5), keep "
         f"max_grad_norm at 1.0, use bf16 or no instead of fp16, and for SDXL use an fp16-safe VAE or the VAE in fp32")
-
-
-# --- logging ---------------------------------------------------------------------------------------
-class RunLog:
-    """Per-step loss and lr as JSON lines in <output_dir>/logs/train_log.jsonl; read back with
-    `lora_nb.evaluate.lossplot.read_train_log` (the notebooks plot it)."""
-
-    def __init__(self, out: Path, enabled: bool = True):
-        self.path = out / LOG_NAME
-        self.enabled = enabled
-        if enabled:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(self, obj: dict) -> None:
-        if self.enabled:
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(obj) + "\n")
-
-    def event(self, name: str, step: int, **kw) -> None:
-        self.write({"event": name, "step": step, **kw})
-
-    def truncate_after(self, step: int) -> None:
-        """On resume, drop lines logged after the state we resume from (they will be redone)."""
-        if not (self.enabled and self.path.is_file()):
-            return
-        keep = [ln for ln in self.path.read_text(encoding="utf-8").splitlines()
-                if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        atomic_write_text(self.path, "".join(k + "\n" for k in keep))
 
 
 # --- checkpoints, state, samples -------------------------------------------------------------------
@@ -390,7 +403,7 @@ def export_targets(family, models: Models, accelerator, config: Config):
 
 
 def save_checkpoint(step: int, final: bool, *, family, models: Models, config: Config, run, tag_freq,
-                    optimizer, lr_scheduler, accelerator, log) -> dict:
+                    optimizer, lr_scheduler, accelerator, log, fingerprint: dict | None = None) -> dict:
     """LoRA files (kohya + diffusers) for this step, plus resume state; main process only writes."""
     accelerator.wait_for_everyone()
     files: dict = {}
@@ -407,88 +420,33 @@ def save_checkpoint(step: int, final: bool, *, family, models: Models, config: C
         files = save_lora_files(out, name, targets, config, meta, formats=tuple(config.save_formats),
                                 precision=config.save_precision)
         if config.save_state:
-            save_state(out, step, targets, optimizer, lr_scheduler, scaler=getattr(accelerator, "scaler", None))
+            save_state(out, step, targets, optimizer, lr_scheduler, scaler=getattr(accelerator, "scaler", None),
+                       fingerprint=fingerprint)
         log.event("checkpoint", step, path=str(files.get("kohya") or next(iter(files.values()))))
     accelerator.wait_for_everyone()
     return files
 
 
-def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int = 2, scaler=None) -> Path:
-    """Everything needed to continue: adapter weights (fp32), optimizer, schedule, RNG, step, and the fp16
-    loss scaler's scale and growth tracker when there is one (`accelerator.scaler`), so an fp16 (T4) resume
-    continues exactly."""
-    from peft import get_peft_model_state_dict  # lazy: peft (with transformers) adds ~7 s to importing this module
-
-    dest = out / "state" / f"step-{step:08d}"
-    with atomic_dir(dest) as tmp:
-        weights = {f"{t.component}.{k}": v.detach().float().cpu().contiguous()
-                   for t in targets for k, v in get_peft_model_state_dict(t.module).items()}
-        save_file(weights, str(tmp / "adapter.safetensors"))
-        state = {"optimizer": optimizer.state_dict(), "scheduler": lr_scheduler.state_dict(),
-                 "rng": {"python": random.getstate(), "torch": torch.get_rng_state()}}
-        if scaler is not None:
-            state["scaler"] = scaler.state_dict()
-        torch.save(state, tmp / "trainer.pt")
-        (tmp / "state.json").write_text(json.dumps({"step": step}), encoding="utf-8")
-    old = sorted((out / "state").glob("step-*"))[:-keep]
-    for p in old:
-        shutil.rmtree(p, ignore_errors=True)
-    return dest
-
-
-def find_state(out: Path, resume: str) -> Path:
-    if resume != "latest":
-        p = Path(resume)
-        if not (p / "state.json").is_file():
-            raise LoraNbError(f"resume: {p} is not a saved training state (no state.json) -> use 'latest' or a "
-                              f"folder under {out / 'state'}")
-        return p
-    states = sorted((out / "state").glob("step-*/state.json"))
-    if not states:
-        raise LoraNbError(f"resume=latest but {out / 'state'} holds no saved state -> start without resume, or "
-                          f"set output_dir to the run folder you want to continue")
-    return states[-1].parent
-
-
-def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, accelerator) -> int:
-    from peft import set_peft_model_state_dict  # lazy, as in save_state
-
-    weights = load_file(str(path / "adapter.safetensors"))
-    comps = {family.facts.denoiser: accelerator.unwrap_model(models.denoiser)}
-    comps.update({c: accelerator.unwrap_model(te) for c, te in zip(family.facts.text_encoders, models.text_encoders)})
-    for comp, module in comps.items():
-        sd = {k[len(comp) + 1:]: v for k, v in weights.items() if k.startswith(comp + ".")}
-        if sd:
-            set_peft_model_state_dict(module, sd)
-    trainer = torch.load(path / "trainer.pt", weights_only=True)
-    optimizer.load_state_dict(trainer["optimizer"])
-    lr_scheduler.load_state_dict(trainer["scheduler"])
-    random.setstate(trainer["rng"]["python"])
-    torch.set_rng_state(trainer["rng"]["torch"])
-    scaler = getattr(accelerator, "scaler", None)
-    if scaler is not None and trainer.get("scaler"):
-        scaler.load_state_dict(trainer["scaler"])
-    return json.loads((path / "state.json").read_text())["step"]
-
-
 @torch.no_grad()
-def generate_samples(family, models: Models, config: Config, step: int, out: Path, accelerator) -> list[Path]:
-    """Validation images from fixed prompts and seeds, so changes between checkpoints come from training."""
+def generate_samples(family, models: Models, config: Config, step: int, out: Path, accelerator,
+                     indices: list[int] | None = None) -> list[Path]:
+    """Validation images from fixed prompts and seeds, so changes between checkpoints come from training.
+    `indices`: draw only these prompts (each has its own seed, so the images are the same); returns every
+    prompt's path."""
     unet = accelerator.unwrap_model(models.denoiser)
     unet.eval()
     pipe = family.pipeline(models, unet=unet)
     pipe.set_progress_bar_config(disable=True)
     res = config.resolution
     negative = conditioning(family, models, [""], config)
-    paths = []
     for i, prompt in enumerate(config.sample_prompts):
+        if indices is not None and i not in indices:
+            continue
         gen = torch.Generator().manual_seed(config.sample_seed + i)
         prompts = family.prompt_kwargs(conditioning(family, models, [prompt], config), negative)
         with models.running(models.vae), accelerator.autocast():
             img = pipe(**prompts, num_inference_steps=config.sample_steps, guidance_scale=sample_guidance(config),
                        height=res, width=res, generator=gen).images[0]
-        p = out / "samples" / f"step{step:08d}-p{i}.png"
-        with atomic_path(p) as tmp:
+        with atomic_path(sample_path(out, step, i)) as tmp:
             img.save(tmp, format="PNG")
-        paths.append(p)
-    return paths
+    return [sample_path(out, step, i) for i in range(len(config.sample_prompts))]

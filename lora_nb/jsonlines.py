@@ -1,0 +1,40 @@
+"""JSON-lines files that survive a torn write: the trainer's log and everything that reads it.
+
+An append-only log cut off by a full disk, a power cut or a Colab disconnect ends in half a line.
+Readers skip such lines (and any other line that is not a JSON object) and say so in one line,
+instead of failing with a JSONDecodeError until the user edits the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def read_json_lines(path: str | os.PathLike) -> tuple[list[dict], list[int]]:
+    """(records, numbers of the lines that are not a JSON object), blank lines ignored."""
+    records, bad = [], []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                bad.append(n)
+                continue
+            if isinstance(rec, dict):
+                records.append(rec)
+            else:
+                bad.append(n)
+    return records, bad
+
+
+def bad_lines_note(path: str | os.PathLike, bad: list[int], action: str = "skipped") -> str:
+    """One line naming the unreadable lines of `path` (empty when there are none)."""
+    if not bad:
+        return ""
+    shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    return (f"{Path(path).name}: {action} {len(bad)} unreadable line{'s' * (len(bad) > 1)} (line "
+            f"{shown}: cut off by a full disk, power cut or disconnect, or edited by hand); the rest is used")
