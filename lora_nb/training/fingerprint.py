@@ -123,7 +123,7 @@ def check_resume(saved: dict, now: dict, step: int, state_name: str, config: Con
 
 def _fmt(value) -> str:
     text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 48 else text[:45] + "..."
+    return text if len(text) <= 60 else f"{text[:20]}...{text[-36:]}"  # a path's end names it
 
 
 # --- the base model ----------------------------------------------------------------------------------
