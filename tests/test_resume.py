@@ -278,3 +278,14 @@ def test_missing_samples_of_the_resumed_step_are_drawn_again(crashed6, full6, op
     assert dict(read_train_log(out).samples)[4] == [str(out / "samples" / f"step00000004-p{i}.png") for i in (0, 1)]
     assert res.steps == 6
     assert_same_weights(full6.files["kohya"], res.files["kohya"])
+
+
+def test_cli_prints_the_refusal_as_one_line(run4, opts, tmp_path, capsys):
+    from lora_nb.cli import main
+
+    out = copy_run(run4, tmp_path)
+    path = Config(**opts, output_dir=str(out)).save(tmp_path / "c.toml")
+    capsys.readouterr()
+    assert main(["train", str(path), "--resume", "latest", "--seed", "7", "--max-train-steps", "6"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed 42 -> 7" in err[0], err
