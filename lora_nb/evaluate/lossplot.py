@@ -5,6 +5,9 @@ The trainer appends one JSON object per line to `<output_dir>/logs/train_log.jso
     {"step": 12, "epoch": 1, "loss": 0.113, "lr": 0.0001, "time": 5.2}        one per optimizer step
     {"event": "checkpoint", "step": 500, "path": "lora-step00000500.safetensors"}
     {"event": "sample", "step": 500, "paths": ["samples/step00000500_0.png", ...]}
+    {"event": "resume", "step": 500, "state": "step-00000500", "notes": [...]}  a resumed run (not plotted)
+
+A line cut off by a full disk or a disconnect is skipped and named in `TrainLog.note`.
 
 Diffusion loss is noisy by nature: every step draws a random timestep, and the loss at t close to
 1000 is far larger than at t close to 0. So the raw curve is drawn faintly and an EMA (TensorBoard's
