@@ -106,9 +106,11 @@ def test_every_config_field_is_placed_once():
 def test_a_changed_setting_is_refused_in_one_line_before_models_load(run4, opts, tmp_path, monkeypatch, change,
                                                                       shown):
     out = copy_run(run4, tmp_path)
+    saved = (out / "config.toml").read_bytes()
     monkeypatch.setattr(SD15, "load_parts", lambda *a, **k: pytest.fail("a model was loaded before the check"))
     with pytest.raises(LoraNbError) as e:
         train(Config(**{**opts, **change, "output_dir": str(out), "resume": "latest"}))
+    assert (out / "config.toml").read_bytes() == saved  # still describes the weights in the run folder
     msg = str(e.value)
     assert "\n" not in msg and shown in msg, msg
     assert "step-00000004" in msg and "set them back" in msg and "start a new run" in msg
