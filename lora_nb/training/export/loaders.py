@@ -77,7 +77,8 @@ def _line(rel: str, md: dict[str, str]) -> str:
     tools = json.loads(md[LOADERS_KEY])
     claim = ", ".join(_WHERE.get(t, t) for t in tools) if tools else "no tool loads it exactly"
     note = md.get(NOTE_KEY, "")
-    return f"- `{rel}` ({_FORMAT_NAMES.get(md.get(FORMAT_KEY, ''), 'LoRA')}): {claim}" + (f". {note}" if note else "")
+    note = f". {note[:1].upper()}{note[1:]}" if note else ""
+    return f"- `{rel}` ({_FORMAT_NAMES.get(md.get(FORMAT_KEY, ''), 'LoRA')}): {claim}{note}"
 
 
 def write_files_md(out_dir: str | os.PathLike) -> Path:
