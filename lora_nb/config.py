@@ -30,6 +30,8 @@ GROUPS = ("model", "dataset", "network", "optimizer", "schedule", "training", "s
 
 FAMILIES = ("sd15", "sdxl", "flux")  # the keys of families.facts.FACTS (tests/test_families.py checks)
 OPTIMIZERS = ("adamw", "adamw8bit", "lion", "prodigy", "adafactor", "dadaptation")
+# estimate one step size for all parameter groups and stop at the first step when group lrs differ
+ADAPTIVE_OPTIMIZERS = ("prodigy", "dadaptation")
 SCHEDULERS = ("constant", "constant_with_warmup", "cosine", "cosine_with_restarts", "linear", "polynomial")
 PRECISIONS = ("auto", "no", "fp16", "bf16")
 NETWORK_TYPES = ("lora", "locon", "loha", "lokr", "dora")
@@ -133,7 +135,8 @@ class Config:
     unet_lr: float = _f(0.0, "Learning rate for the UNet/transformer LoRA; 0 uses learning_rate.", "optimizer",
                         min=0.0, max=10.0)
     text_encoder_lr: float = _f(0.0, "Learning rate for the text-encoder LoRA; 0 uses learning_rate/2 "
-                                     "(Kohya practice guide: 1/2 to 1/10 of the UNet lr).", "optimizer",
+                                     "(Kohya practice guide: 1/2 to 1/10 of the UNet lr), or the UNet lr with "
+                                     "prodigy/dadaptation, which need one lr for all weights.", "optimizer",
                                 min=0.0, max=10.0)
     weight_decay: float = _f(0.01, "Weight decay (decoupled, as in AdamW).", "optimizer", min=0.0, max=1.0)
     max_grad_norm: float = _f(1.0, "Clip gradients to this norm; 0 disables clipping.", "optimizer", min=0.0,
@@ -237,7 +240,10 @@ class Config:
 
     @property
     def effective_text_encoder_lr(self) -> float:
-        return self.text_encoder_lr or self.learning_rate / 2
+        if self.text_encoder_lr:
+            return self.text_encoder_lr
+        # Prodigy / D-Adaptation: one lr (1.0) for every group, as their authors advise
+        return self.effective_unet_lr if self.optimizer in ADAPTIVE_OPTIMIZERS else self.learning_rate / 2
 
     @property
     def effective_sample_every(self) -> int:
@@ -270,6 +276,12 @@ class Config:
         if self.optimizer in ("prodigy", "dadaptation") and self.learning_rate < 0.1:
             out.append(f"learning_rate: {self.optimizer} adapts the step size itself and expects "
                        f"learning_rate=1.0 (LoRA explainer), not {self.learning_rate}")
+        if (self.optimizer in ADAPTIVE_OPTIMIZERS and self.train_text_encoder
+                and self.effective_text_encoder_lr != self.effective_unet_lr):
+            out.append(f"text_encoder_lr: {self.optimizer} estimates one step size for all weights and cannot "
+                       f"train the text encoder at {self.effective_text_encoder_lr:g} next to the UNet/transformer "
+                       f"at {self.effective_unet_lr:g} -> set unet_lr and text_encoder_lr to 0 so both use "
+                       f"learning_rate (1.0, as its authors advise)")
         return out
 
     def validate(self) -> Config:

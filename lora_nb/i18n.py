@@ -304,7 +304,7 @@ FIELD_HELP_ZH: dict[str, str] = {
     "learning_rate": "基础学习率（《Flux LoRA 训练经验》：rank 16 -> 1e-4，rank 64 -> 8e-5）。",
     "unet_lr": "UNet/transformer LoRA 的学习率；0 表示使用基础学习率。",
     "text_encoder_lr": "文本编码器 LoRA 的学习率；0 表示使用基础学习率的一半（《Kohya LoRA 训练实践》：UNet 学习率的 "
-                       "1/2 到 1/10）。",
+                       "1/2 到 1/10）；prodigy/dadaptation 需要所有权重共用一个学习率，此时 0 表示与 UNet 相同。",
     "weight_decay": "权重衰减（与 AdamW 一样解耦）。",
     "max_grad_norm": "把梯度裁剪到这个范数；0 表示不裁剪。",
     "lr_scheduler": "学习率调度（diffusers 的 get_scheduler）。《LoRA 训练详解》：默认 cosine；"

@@ -287,7 +287,7 @@ def test_resaving_replaces_files_atomically(trained, tmp_path):
     (tmp_path / "again_diffusers").mkdir()
     (tmp_path / "again_diffusers" / "stale.txt").write_text("old")
     files = save_lora_files(tmp_path, "again", trained["targets"], cfg, _metadata(cfg))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.safetensors", "again_diffusers"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.safetensors", "again_diffusers", "files.md"]
     assert sorted(p.name for p in files["diffusers"].parent.iterdir()) == ["pytorch_lora_weights.safetensors"]
 
 

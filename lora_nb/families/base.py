@@ -24,6 +24,10 @@ class Family:
     def facts(self) -> FamilyFacts:
         return FACTS[self.name]
 
+    def kohya_metadata(self, config: Config) -> dict:
+        """The ss_* keys kohya's trainer for this family adds (its `update_metadata`); none for SD1.5/SDXL."""
+        return {}
+
     def architecture(self, m: Models) -> str:
         """modelspec.architecture of the loaded model (ModelSpec 1.0 names, as kohya's sai_model_spec)."""
         return self.facts.modelspec_architecture

@@ -50,6 +50,16 @@ class Flux(Family):
                        "set clip_skip = 1")
         return out
 
+    def kohya_metadata(self, config: Config) -> dict:
+        """flux_train_network.py's `update_metadata` keys, with what this trainer really does: no T5 attention
+        mask, equal loss weights, the model's output taken as the velocity as is ("raw"). logit_mean/std and
+        mode_scale are kohya's defaults; kohya reads them only for timestep_sampling 'sigma', which is not offered."""
+        return {"ss_model_type": "flux", "ss_apply_t5_attn_mask": False, "ss_weighting_scheme": "uniform",
+                "ss_logit_mean": 0.0, "ss_logit_std": 1.0, "ss_mode_scale": 1.29,
+                "ss_guidance_scale": config.guidance_scale, "ss_timestep_sampling": config.timestep_sampling,
+                "ss_sigmoid_scale": config.sigmoid_scale, "ss_model_prediction_type": "raw",
+                "ss_discrete_flow_shift": config.flow_shift}
+
     # --- loading ------------------------------------------------------------------------------
     def load_parts(self, config: Config, device, dtype) -> Models:
         from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import Config
+from ..config import ADAPTIVE_OPTIMIZERS, Config
 from ..errors import LoraNbError
 
 
@@ -16,6 +16,11 @@ def make_optimizer(config: Config, param_groups: list[dict]):
     import torch
 
     name, wd = config.optimizer, config.weight_decay
+    lrs = sorted({g["lr"] for g in param_groups if g.get("lr")})
+    if name in ADAPTIVE_OPTIMIZERS and len(lrs) > 1:
+        # prodigyopt / dadaptation raise a RuntimeError at the first step otherwise (Config.validate says why)
+        raise LoraNbError(f"optimizer {name!r} needs one learning rate for every parameter group, got {lrs} -> "
+                          f"set unet_lr and text_encoder_lr to 0 so both use learning_rate (1.0)")
     if name == "adamw":
         return torch.optim.AdamW(param_groups, weight_decay=wd)
     if name == "adamw8bit":  # 8-bit states (Dettmers et al. 2022): ~4x less optimizer memory

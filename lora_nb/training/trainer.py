@@ -242,7 +242,7 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
         if step in run.checkpoint_steps or stop:
             files = save_checkpoint(step, step == total, family=family, models=models, config=config, run=run,
                                     tag_freq=tag_freq, optimizer=optimizer, lr_scheduler=lr_scheduler,
-                                    accelerator=accelerator, log=log, fingerprint=fingerprint)
+                                    accelerator=accelerator, log=log, fingerprint=fingerprint, scan=scan)
             last_good = step
             result.checkpoints.append((step, files))
             for cb in callbacks:
@@ -403,7 +403,8 @@ def export_targets(family, models: Models, accelerator, config: Config):
 
 
 def save_checkpoint(step: int, final: bool, *, family, models: Models, config: Config, run, tag_freq,
-                    optimizer, lr_scheduler, accelerator, log, fingerprint: dict | None = None) -> dict:
+                    optimizer, lr_scheduler, accelerator, log, fingerprint: dict | None = None,
+                    scan: DatasetScan | None = None) -> dict:
     """LoRA files (kohya + diffusers) for this step, plus resume state; main process only writes."""
     accelerator.wait_for_everyone()
     files: dict = {}
@@ -411,7 +412,8 @@ def save_checkpoint(step: int, final: bool, *, family, models: Models, config: C
         out = Path(config.output_dir)
         name = config.output_name if final else f"{config.output_name}-step{step:08d}"
         meta = lora_metadata(config, base_model_version=family.facts.base_model_version, steps=step,
-                             epoch=math.ceil(step / run.steps_per_epoch), num_train_images=run.num_images,
+                             epoch=math.ceil(step / run.steps_per_epoch), dataset=scan,
+                             num_train_images=run.samples_per_epoch, warmup_steps=run.warmup_steps,
                              tag_frequency=tag_freq, max_train_steps=run.total_steps,
                              num_epochs=math.ceil(run.total_steps / run.steps_per_epoch),
                              mixed_precision=run.mixed_precision, num_processes=run.num_processes,

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ...config import ADAPTIVE_OPTIMIZERS
 from ...errors import ConfigError
 from ...families.facts import facts
 from ..memory.reference import adapter_file_mb
@@ -103,7 +104,7 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
     out.append(Advice("learning rate", f"learning_rate {lr:g} " + ("fits" if ok else f"-> {rec_lr:g}")
                       + f" for rank {rank} with {opt}.", lr_reason(rank, opt), "Flux LoRA guide §3.2; LoRA explainer",
                       "ok" if ok else "suggest", {} if ok else {"learning_rate": rec_lr}))
-    if config.train_text_encoder:
+    if config.train_text_encoder and opt not in ADAPTIVE_OPTIMIZERS:  # those take one lr for all (Config.problems)
         ratio = config.effective_text_encoder_lr / lr if lr else 0
         ok = 0.1 - 1e-12 <= ratio <= 0.5 + 1e-12
         out.append(Advice("text encoder lr", f"text encoder lr is {ratio:.2g} x the UNet lr"

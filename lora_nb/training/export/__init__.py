@@ -44,7 +44,11 @@ module path (the form ComfyUI and OneTrainer use).
 Only ``.safetensors`` is written or read by default: pickle files (.ckpt/.pt/.bin) can run code
 when loaded.
 
+Which tool takes which file (DoRA, LoHa/LoKr and Flux MLP files do not load everywhere) is in
+`loaders`: each file's ``lora_nb_loaders`` header entry and the run folder's ``files.md`` say it.
+
 Modules: `naming` (which peft layers, under which checkpoint names), `state_dicts` (kohya /
-diffusers / peft tensors), `metadata` (ss_* / modelspec.* header, sshs_* hashes), `files`
-(`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely).
+diffusers / peft tensors), `metadata` (ss_* / modelspec.* header, sshs_* hashes), `dataset_info`
+(kohya's dataset keys from the run's scan), `loaders` (which tool takes which file, files.md),
+`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely).
 """

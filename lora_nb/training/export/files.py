@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 from ...errors import LoraNbError
 from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
 from ...fileio import atomic_dir, atomic_path
+from .loaders import loader_metadata, write_files_md
 from .metadata import kohya_model_hashes
 from .naming import ExportTarget, _dtype
 from .state_dicts import (
@@ -32,6 +34,8 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
     diffusers: ``out_dir/{name}_diffusers/pytorch_lora_weights.safetensors`` (the folder is
                replaced as a whole), written by diffusers' `LoraBaseMixin.write_lora_layers`.
                LoHa/LoKr have no diffusers loader: ``out_dir/{name}_peft/<component>/`` instead.
+    Each file's header names the tools that load it (`loaders`), and ``out_dir/files.md`` is rewritten to list
+    every such file of the folder.
     Returns ``{"kohya": file, "diffusers": file}`` (``"peft": folder``) for the formats written.
     """
     from safetensors.torch import save_file
@@ -50,23 +54,30 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
     written: dict[str, Path] = {}
     if "kohya" in formats:
         sd = kohya_state_dict(targets, dtype, adapter_name)
-        md = dict(metadata)
+        md = {**metadata, **loader_metadata("kohya", config)}
         md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(sd, md)
         path = out_dir / f"{name}.safetensors"
         with atomic_path(path) as tmp:
             save_file(sd, str(tmp), metadata=md)
         written["kohya"] = path
     if "diffusers" in formats and adapter_kind(targets, adapter_name) != "lora":
-        written["peft"] = save_peft_folder(out_dir / f"{name}_peft", targets, dtype, adapter_name)
+        written["peft"] = save_peft_folder(out_dir / f"{name}_peft", targets, dtype, adapter_name,
+                                           metadata=loader_metadata("peft", config))
     elif "diffusers" in formats:
-        from diffusers.loaders.lora_base import LoraBaseMixin
+        from diffusers.loaders.lora_base import LORA_ADAPTER_METADATA_KEY, LoraBaseMixin
 
         sd = diffusers_state_dict(targets, dtype, adapter_name)
         folder = out_dir / f"{name}_diffusers"
+        # the header diffusers' own save function writes (format + the LoraConfig that restores lora_alpha),
+        # plus which tools take the file: diffusers' writer has no way to add keys
+        header = {"format": "pt", LORA_ADAPTER_METADATA_KEY: json.dumps(
+            diffusers_adapter_metadata(targets, adapter_name), indent=2, sort_keys=True),
+            **loader_metadata("diffusers", config)}
         with atomic_dir(folder) as tmp:
             LoraBaseMixin.write_lora_layers(
                 state_dict=sd, save_directory=str(tmp), is_main_process=True, weight_name=DIFFUSERS_WEIGHT_NAME,
-                save_function=None, safe_serialization=True,
-                lora_adapter_metadata=diffusers_adapter_metadata(targets, adapter_name))
+                save_function=lambda weights, filename: save_file(weights, filename, metadata=header),
+                safe_serialization=True)
         written["diffusers"] = folder / DIFFUSERS_WEIGHT_NAME
+    write_files_md(out_dir)
     return written

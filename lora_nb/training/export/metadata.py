@@ -10,13 +10,20 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from ...families import get_family
 from ...families.adapters import KOHYA_MODULE, network_args
 from ...families.facts import facts
+from . import dataset_info
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
 
     from ...config import Config
+    from ..data import DatasetScan
+
+# kohya writes the sd-scripts commit it ran from; this file comes from no sd-scripts checkout, which kohya's
+# own get_git_revision_hash reports as "(unknown)"
+NO_SD_SCRIPTS_COMMIT = "(unknown)"
 
 # Optimizer class paths as kohya records them in ss_optimizer (module.Class).
 _OPTIMIZER_NAMES = {
@@ -36,22 +43,30 @@ def _model_name(ref: str) -> str:
     return os.path.basename(os.path.normpath(ref)) if os.path.exists(ref) else ref
 
 
-def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: int,
-                  tag_frequency: dict[str, dict[str, int]], base_model_version: str | None = None,
-                  architecture: str | None = None,
-                  max_train_steps: int | None = None, num_epochs: int | None = None,
+def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict[str, dict[str, int]],
+                  dataset: DatasetScan | None = None, num_train_images: int | None = None,
+                  base_model_version: str | None = None, architecture: str | None = None,
+                  max_train_steps: int | None = None, num_epochs: int | None = None, warmup_steps: int | None = None,
                   mixed_precision: str | None = None, num_processes: int = 1,
                   training_started_at: float | None = None, dataset_dirs: dict[str, dict[str, int]] | None = None,
                   extra: dict[str, Any] | None = None) -> dict[str, str]:
     """Kohya ``ss_*`` training metadata plus ``modelspec.*`` keys, every value a string.
 
-    `num_train_images` counts images x repeats (as kohya does); `tag_frequency` is
-    ``{concept folder: {tag: count}}``; `dataset_dirs` is ``{folder: {"n_repeats", "img_count"}}``.
-    `max_train_steps`, `num_epochs` and `mixed_precision` are the values the trainer resolved
-    (the config may hold 0 / "auto"). `extra` adds or overrides keys (values become strings,
-    dicts/lists JSON). ``sshs_*`` hashes depend on the saved tensors: `save_lora_files` adds them.
+    Every key sd-scripts' `train_network.py` always writes, with its meaning, and the family's own
+    (`Family.kohya_metadata`: Flux's). `dataset` (the run's scan) gives ``ss_num_train_images`` (images x
+    repeats, as kohya counts), ``ss_dataset_dirs`` ({folder: {"n_repeats", "img_count"}}), ``ss_bucket_info``
+    and ``ss_num_batches_per_epoch``; without it `num_train_images` / `dataset_dirs` are written as given.
+    `tag_frequency` is ``{concept folder: {tag: count}}``. `max_train_steps`, `num_epochs`, `warmup_steps`
+    and `mixed_precision` are the values the trainer resolved (the config may hold 0 / "auto" / a ratio).
+    `extra` adds or overrides keys (values become strings, dicts/lists JSON). ``sshs_*`` hashes depend on
+    the saved tensors: `save_lora_files` adds them (and which tools take the file, `loaders`).
     Holds no credentials: Config has none and nothing here reads the environment.
     """
+    if dataset is None and num_train_images is None:
+        raise TypeError("lora_metadata needs the run's dataset scan (dataset=) or num_train_images=")
+    if dataset is not None:
+        num_train_images = dataset.samples_per_epoch
+        dataset_dirs = dataset_info.dataset_dirs(dataset)
     now = time.time()
     started = now if training_started_at is None else float(training_started_at)
     family = config.family
@@ -65,20 +80,21 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: i
         "ss_unet_lr": config.effective_unet_lr,
         "ss_text_encoder_lr": config.effective_text_encoder_lr if config.train_text_encoder else 0.0,
         "ss_num_train_images": num_train_images,
+        "ss_num_validation_images": 0,  # no validation split
         "ss_num_reg_images": 0,
+        "ss_num_batches_per_epoch": (dataset_info.batches_per_epoch(dataset, config, num_processes)
+                                     if dataset is not None else None),
         "ss_num_epochs": num_epochs if num_epochs is not None else config.max_train_epochs,
         "ss_gradient_checkpointing": config.gradient_checkpointing,
         "ss_gradient_accumulation_steps": config.gradient_accumulation_steps,
         "ss_max_train_steps": max_train_steps if max_train_steps is not None else config.max_train_steps,
-        "ss_lr_warmup_steps": config.lr_warmup_steps,
+        "ss_lr_warmup_steps": warmup_steps if warmup_steps is not None else config.lr_warmup_steps,
         "ss_lr_scheduler": config.lr_scheduler,
         "ss_network_module": _network_module(config),
         "ss_network_dim": config.rank,
         "ss_network_alpha": config.alpha,
         "ss_network_dropout": config.network_dropout,
-        "ss_network_args": json.dumps({"target_modules": list(config.target_modules),
-                                       "train_text_encoder": config.train_text_encoder,
-                                       **network_args(config)}),
+        "ss_network_args": _network_args(config),
         "ss_mixed_precision": mixed_precision or config.mixed_precision,
         "ss_full_fp16": False,
         "ss_v2": False,
@@ -94,6 +110,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: i
         "ss_adaptive_noise_scale": None,
         "ss_zero_terminal_snr": False,
         "ss_training_comment": config.training_comment,
+        "ss_sd_scripts_commit_hash": NO_SD_SCRIPTS_COMMIT,
         "ss_optimizer": f"{_OPTIMIZER_NAMES[config.optimizer]}(weight_decay={config.weight_decay})",
         "ss_max_grad_norm": config.max_grad_norm,
         "ss_caption_dropout_rate": config.caption_dropout_rate,
@@ -103,7 +120,23 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: i
         "ss_prior_loss_weight": 1.0,
         "ss_min_snr_gamma": config.min_snr_gamma,
         "ss_scale_weight_norms": None,
+        "ss_ip_noise_gamma": None,
+        "ss_debiased_estimation": False,
+        "ss_noise_offset_random_strength": False,
+        "ss_ip_noise_gamma_random_strength": False,
         "ss_loss_type": "l2",
+        # kohya's defaults; they shape only huber / smooth_l1 losses, which are not offered
+        "ss_huber_schedule": "snr",
+        "ss_huber_scale": 1.0,
+        "ss_huber_c": 0.1,
+        "ss_fp8_base": False,  # quantization here is bitsandbytes NF4/int8, never fp8
+        "ss_fp8_base_unet": False,
+        "ss_validation_seed": None,
+        "ss_validation_split": 0.0,
+        "ss_max_validation_steps": None,
+        "ss_validate_every_n_epochs": None,
+        "ss_validate_every_n_steps": None,
+        "ss_resize_interpolation": "lanczos",  # load_pixels resizes with LANCZOS both ways
         "ss_batch_size_per_device": config.train_batch_size,
         "ss_total_batch_size": config.train_batch_size * config.gradient_accumulation_steps * num_processes,
         "ss_resolution": f"({reso}, {reso})",
@@ -119,16 +152,27 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, num_train_images: i
         "ss_dataset_dirs": json.dumps(dataset_dirs or {}),
         "ss_reg_dataset_dirs": json.dumps({}),
         "ss_tag_frequency": json.dumps(tag_frequency),
+        # kohya: json.dumps of the dataset's bucket_info, "null" without bucketing
+        "ss_bucket_info": json.dumps(dataset_info.bucket_info(dataset, config) if dataset is not None else None),
         "ss_sd_model_name": _model_name(config.pretrained_model),
         "ss_steps": steps,
         "ss_epoch": epoch,
     }
     if config.vae:
         md["ss_vae_name"] = _model_name(config.vae)
+    md.update(get_family(family).kohya_metadata(config))
     md.update(_modelspec(config, timestamp=now, architecture=architecture))
     md.update(extra or {})
     return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
             for k, v in md.items()}
+
+
+def _network_args(config: Config) -> str:
+    """kohya's ss_network_args: JSON of the network's key=value arguments, every value a string as kohya parses
+    them (plus what decides which layers carry the adapter here: target_modules, text encoder, Flux MLP)."""
+    args = {"target_modules": ",".join(config.target_modules), "train_text_encoder": str(config.train_text_encoder),
+            "train_mlp": str(config.train_mlp), **network_args(config)}
+    return json.dumps({k: str(v) for k, v in args.items()})
 
 
 def _network_module(config: Config) -> str:

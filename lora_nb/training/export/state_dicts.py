@@ -73,10 +73,10 @@ def adapter_kind(targets: list[ExportTarget], adapter_name: str = "default") -> 
 
 
 def save_peft_folder(folder: str | os.PathLike, targets: list[ExportTarget], dtype: torch.dtype | str = "fp16",
-                     adapter_name: str = "default") -> Path:
+                     adapter_name: str = "default", metadata: dict[str, str] | None = None) -> Path:
     """One peft adapter folder per component (adapter_config.json + adapter_model.safetensors), the
     format peft itself loads: ``PeftModel.from_pretrained(pipe.unet, folder / "unet")``. Written for
-    adapter types diffusers has no loader for (LoHa, LoKr)."""
+    adapter types diffusers has no loader for (LoHa, LoKr). `metadata` joins peft's own header entry."""
     from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
@@ -94,7 +94,7 @@ def save_peft_folder(folder: str | os.PathLike, targets: list[ExportTarget], dty
             # keys as PeftModel.save_pretrained writes them (an add_adapter'd model is not wrapped)
             wrap = "" if target.module is not _unwrap(target.module) else "base_model.model."
             save_file({wrap + k.removeprefix(wrap): _cast(v, dtype, f"{target.component}.{k}") for k, v in sd.items()},
-                      str(sub / "adapter_model.safetensors"))
+                      str(sub / "adapter_model.safetensors"), metadata={"format": "pt", **(metadata or {})})
     return folder
 
 

@@ -1,0 +1,101 @@
+"""Which tool takes which LoRA file: the ``lora_nb_loaders`` header key and the run folder's ``files.md``.
+
+Only loaders that reproduce the trained adapter are claimed (tests/test_adapters.py, tests/test_families.py,
+and what the project's tester measured in the tools themselves):
+
+    file                          claimed loaders                    not claimed, because
+    kohya lora / locon            ComfyUI, A1111, Forge (SD), and    A1111 runs no Flux; Forge's Flux loading
+                                  diffusers `load_lora_weights`      is untested; diffusers skips or fails on
+                                                                     Flux MLP keys (facts.kohya_mlp_in_diffusers)
+    kohya loha / lokr             the UIs (LyCORIS keys)             diffusers fails or does nothing
+    kohya dora                    none exactly                       A1111 / ComfyUI compute the magnitude
+                                                                     differently, diffusers drops dora_scale
+    diffusers (lora/locon/dora)   diffusers `load_lora_weights`      ComfyUI loads 24-29% of its keys, at 2x
+    peft folder (loha / lokr)     peft `PeftModel.from_pretrained`
+
+The claims go into each file's header (`loader_metadata`), and `write_files_md` lists every file of the run
+folder that carries them, one line each, so the list also covers earlier checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...families.facts import facts
+from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
+from ...fileio import atomic_write_text
+
+if TYPE_CHECKING:
+    from ...config import Config
+
+LOADERS_KEY = "lora_nb_loaders"   # JSON list of the tools that load the file as trained
+NOTE_KEY = "lora_nb_loader_note"  # what else to know: where it loads only approximately or not at all
+FORMAT_KEY = "lora_nb_format"     # kohya / diffusers / peft
+FILES_MD = "files.md"
+DIFFUSERS = "diffusers load_lora_weights"
+PEFT = "peft PeftModel.from_pretrained"
+PEFT_WEIGHT_NAME = "adapter_model.safetensors"  # peft's SAFETENSORS_WEIGHTS_NAME
+
+_WHERE = {"ComfyUI": "ComfyUI (models/loras)", "AUTOMATIC1111": "AUTOMATIC1111 (models/Lora)",
+          "Forge": "Forge (models/Lora)", DIFFUSERS: "diffusers pipe.load_lora_weights(file)",
+          PEFT: "peft PeftModel.from_pretrained(pipe.<component>, folder)"}
+_FORMAT_NAMES = {"kohya": "kohya/LyCORIS format", "diffusers": "diffusers format", "peft": "peft adapter"}
+
+
+def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
+    """(tools that load a `fmt` file of this run as trained, a note on the others; "" when none)."""
+    kind = config.network_type
+    if fmt == "peft":
+        return [PEFT], f"diffusers, ComfyUI and A1111 have no loader for this format; the {kind} .safetensors " \
+                       f"file is the one for the UIs"
+    if fmt == "diffusers":
+        return [DIFFUSERS], "not for ComfyUI / A1111 / Forge (they load only part of its keys): use the kohya file"
+    f = facts(config.family)
+    uis = list(f.kohya_file_uis)
+    if kind == "dora":
+        return [], (f"DoRA: {' / '.join(uis)} apply the magnitude (dora_scale) differently from training and "
+                    f"diffusers ignores it, so no tool reproduces it exactly; the diffusers-format file is exact "
+                    f"in diffusers")
+    if kind in ("loha", "lokr"):
+        return uis, f"diffusers' load_lora_weights cannot read {kind} (LyCORIS) keys: use the peft folder there"
+    if config.train_mlp and not f.kohya_mlp_in_diffusers:
+        return uis, ("diffusers' load_lora_weights skips or fails on the MLP layers of this file (train_mlp): use "
+                     "the diffusers-format file there")
+    return uis + [DIFFUSERS], ""
+
+
+def loader_metadata(fmt: str, config: Config) -> dict[str, str]:
+    """Header keys saying which tools take a `fmt` file (every value a string, as safetensors requires)."""
+    tools, note = loaders(fmt, config)
+    return {FORMAT_KEY: fmt, LOADERS_KEY: json.dumps(tools), NOTE_KEY: note}
+
+
+def _line(rel: str, md: dict[str, str]) -> str:
+    tools = json.loads(md[LOADERS_KEY])
+    claim = ", ".join(_WHERE.get(t, t) for t in tools) if tools else "no tool loads it exactly"
+    note = md.get(NOTE_KEY, "")
+    note = f". {note[:1].upper()}{note[1:]}" if note else ""
+    return f"- `{rel}` ({_FORMAT_NAMES.get(md.get(FORMAT_KEY, ''), 'LoRA')}): {claim}{note}"
+
+
+def write_files_md(out_dir: str | os.PathLike) -> Path:
+    """Rewrite ``out_dir/files.md`` atomically: one line per LoRA file in the folder that says which tools take it."""
+    from safetensors import safe_open
+
+    out_dir = Path(out_dir)
+    found = sorted(list(out_dir.glob("*.safetensors")) + list(out_dir.glob(f"*/{DIFFUSERS_WEIGHT_NAME}"))
+                   + list(out_dir.glob(f"*/*/{PEFT_WEIGHT_NAME}")))
+    lines = []
+    for path in found:
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                md = fh.metadata() or {}
+        except Exception:  # a file being replaced or not ours: it gets no line
+            continue
+        if LOADERS_KEY in md:
+            lines.append(_line(path.relative_to(out_dir).as_posix(), md))
+    text = "# Which tool takes which file\n\n" + "".join(line + "\n" for line in lines)
+    return atomic_write_text(out_dir / FILES_MD, text)
