@@ -133,7 +133,7 @@ def storage_error(exc: BaseException, folder: str | os.PathLike) -> LoraNbError 
         if exc.errno == errno.EROFS:
             return StorageError(f"{where} is on a read-only file system -> choose a folder on a writable disk")
         if exc.errno in _DENIED:
-            return StorageError(f"no permission to write {where} -> choose a folder you can write to, or fix its "
+            return StorageError(f"permission denied: {where} -> choose a folder you can write to, or fix its "
                                 f"permissions")
         if exc.errno == errno.ENOTDIR:
             return StorageError(f"{where}: a part of this path is a file, not a folder -> choose a folder path")

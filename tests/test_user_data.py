@@ -79,9 +79,23 @@ def test_collect_keeps_captions_in_every_encoding_tags_and_train_read(tmp_path, 
     assert read_caption(folder / "latin1.txt") == read_caption(src / "latin1.txt")  # what train would read
     # unreadable text is the user's caption all the same: kept byte for byte and reported, not dropped
     assert (folder / "latin1_bad.txt").read_bytes() == captions["latin1_bad"]
-    assert "caption of " + str(src / "latin1_bad.png") in printed and "save it as UTF-8" in printed
+    assert f"caption {src / 'latin1_bad.txt'}: the text is neither UTF-8 nor GBK/GB18030" in printed
+    assert "save it as UTF-8 (copied unchanged to 1_src/latin1_bad.txt" in printed
     assert "caption step" not in printed and "missing_captions" not in printed  # never caption over them
     assert {p.name: p.read_bytes() for p in src.iterdir()} == originals
+
+
+def test_collect_decodes_zip_captions_the_same_way(tmp_path, capsys):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "pics.zip", "w") as zf:
+        zf.writestr("a.png", png())
+        zf.writestr("a.txt", "\ufeff黑色头发,\r\n1girl".encode("utf-8"))  # BOM, CRLF, two lines
+        zf.writestr("b.png", png(seed=3))
+        zf.writestr("b.txt", "黑猫".encode("gbk"))
+    assert main(["collect", str(tmp_path / "pics.zip"), "--out", str(tmp_path / "out"), "--quiet", "--no-audit"]) == 0
+    assert (tmp_path / "out" / "1_pics" / "a.txt").read_text(encoding="utf-8") == "黑色头发, 1girl\n"
+    assert (tmp_path / "out" / "1_pics" / "b.txt").read_text(encoding="utf-8") == "黑猫\n"
 
 
 def test_collect_reports_a_caption_that_is_a_fifo_and_finishes(tmp_path):
@@ -92,8 +106,7 @@ def test_collect_reports_a_caption_that_is_a_fifo_and_finishes(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "lora_nb.cli", "collect", str(src), "--out", str(out), "--quiet"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr
-    assert (f"caption of {src / 'a.png'}: not imported: {src / 'a.txt'}: a named pipe (FIFO), not a regular file"
-            in proc.stdout)
+    assert f"caption {src / 'a.txt'}: not imported: a named pipe (FIFO), not a regular file" in proc.stdout
     assert (out / "1_src" / "a.png").is_file() and not (out / "1_src" / "a.txt").exists()
 
 

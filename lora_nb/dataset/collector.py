@@ -111,7 +111,7 @@ class CollectReport:
     rejected: list[Rejected] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # outputs deleted as duplicates
-    caption_notes: list[Rejected] = field(default_factory=list)  # captions not read, or copied undecoded
+    caption_notes: list[Rejected] = field(default_factory=list)  # (caption file, why): not read, or copied as is
 
     @property
     def concept_folders(self) -> list[str]:
@@ -122,7 +122,7 @@ class CollectReport:
                  f"({', '.join(self.concept_folders) or 'no concept folder'}); rejected {len(self.rejected)}; "
                  f"duplicate groups {len(self.duplicates)}"]
         lines += [f"  rejected {r.source}: {r.reason}" for r in self.rejected]
-        lines += [f"  caption of {r.source}: {r.reason}" for r in self.caption_notes]
+        lines += [f"  caption {r.source}: {r.reason}" for r in self.caption_notes]
         for g in self.duplicates:
             what = "removed" if g.removed else "near-duplicates"
             lines.append(f"  {what} of {g.kept}: " + ", ".join(f"{p} (distance {d})" for p, d in g.duplicates))
@@ -280,20 +280,25 @@ def _copy_caption(it: SourceItem, dest: Path, out: Path, report: CollectReport) 
     """Write the caption of `it` beside `dest`, decoded as tags and the trainer decode it (`textio`:
     BOM, UTF-16, GBK, ...) and saved as UTF-8. Text in no known encoding is copied byte for byte and
     reported: it is still the user's caption, and nothing may suggest captioning over it."""
+    src = it.caption_source
+
+    def why(e: DatasetError) -> str:  # the messages start with the file, which the report line names
+        return str(e).removeprefix(f"{src}: ")
+
     try:
         data = it.caption()
     except DatasetError as e:  # not a regular file, unreadable
-        report.caption_notes.append(Rejected(it.source, f"not imported: {e}"))
+        report.caption_notes.append(Rejected(src, f"not imported: {why(e)}"))
         return False
     if data is None:
         return False
     target = dest.with_suffix(CAPTION_EXT)
     try:
-        text = decode_caption(data, f"caption of {it.source}").text
+        text = decode_caption(data, src).text
     except DatasetError as e:
         atomic_write_bytes(target, data)
-        report.caption_notes.append(Rejected(it.source, f"{e} (copied unchanged to {target.relative_to(out)}; "
-                                                        f"tags and train stop on it until it is re-saved)"))
+        report.caption_notes.append(Rejected(src, f"{why(e)} (copied unchanged to {target.relative_to(out)}; "
+                                                  f"tags and train stop on it until it is re-saved)"))
         return True
     write_caption(target, text)
     return True

@@ -50,6 +50,7 @@ class SourceItem:
     caption: Callable[[], bytes | None] = lambda: None  # the sidecar's raw bytes; DatasetError if unreadable
     concept: tuple[int, str] | None = None  # from an N_name folder inside the source
     group: str = "images"  # default concept name: the source folder/zip/list name (not yet a safe name)
+    caption_source: str = ""  # where the caption sidecar is, for reports: a path or "archive.zip!inner.txt"
 
 
 def _limit_bytes(size: int, max_bytes: int) -> None:
@@ -146,7 +147,7 @@ def _walk_folder(root: Path, max_bytes: int) -> Iterator[SourceItem | Rejected]:
                 cap = p.with_suffix(CAPTION_EXT)
                 yield SourceItem(str(p), e.name, lambda p=p: _read_file(p, max_bytes),
                             (lambda c=cap: _read_sidecar(c, max_bytes)) if cap.name in names and cap != p
-                            else (lambda: None), _concept_from_parts(parts), group)
+                            else (lambda: None), _concept_from_parts(parts), group, str(cap))
 
     # the source folder's own name counts: collecting `20_star/` keeps the concept folder 20_star
     yield from visit(root, (root.resolve().name,))
@@ -195,7 +196,8 @@ def _walk_zip(path: Path, zf: zipfile.ZipFile, max_bytes: int) -> Iterator[Sourc
             continue
         else:
             yield SourceItem(src, parts[-1], lambda i=info: read(i), lambda n=info.filename: caption(n),
-                        _concept_from_parts([path.stem] + parts[:-1]), group)
+                        _concept_from_parts([path.stem] + parts[:-1]), group,
+                        f"{path}!{Path(info.filename).with_suffix(CAPTION_EXT).as_posix()}")
 
 
 def download(url: str, *, timeout: float, max_bytes: int) -> bytes:
@@ -291,4 +293,5 @@ def iter_source(source: str | os.PathLike, stack: ExitStack, *, timeout: float,
         return _walk_url_list(path, timeout, max_bytes)
     cap = path.with_suffix(CAPTION_EXT)
     caption = (lambda: _read_sidecar(cap, max_bytes)) if cap.exists() and cap != path else (lambda: None)
-    return iter([SourceItem(str(path), path.name, lambda: _read_file(path, max_bytes), caption, group="images")])
+    return iter([SourceItem(str(path), path.name, lambda: _read_file(path, max_bytes), caption, group="images",
+                            caption_source=str(cap))])
