@@ -155,6 +155,15 @@ def test_outputs_follow_the_umask(tmp_path, umask, file_mode, dir_mode):
         assert stat.S_IMODE(os.stat(d).st_mode) == dir_mode, d
 
 
+def test_atomic_writers_never_replace_a_device_or_fifo(tmp_path):
+    os.mkfifo(tmp_path / "pipe.txt")
+    for target in (Path(os.devnull), tmp_path / "pipe.txt"):
+        with pytest.raises(StorageError, match="not a file -> write to a file path in a folder"):
+            atomic_write_text(target, "x")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode) and stat.S_ISFIFO(os.stat(tmp_path / "pipe.txt").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.txt"]
+
+
 def test_collect_outputs_are_readable_by_others_under_umask_022(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()
@@ -222,6 +231,17 @@ def test_xy_out_that_is_a_folder_is_refused_before_rendering(tmp_path, capsys, n
     (tmp_path / "grids").mkdir()
     assert main(_argv("xy", tmp_path, str(tmp_path / "grids"))) == 2
     assert "is a folder -> give a file name" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("argv", [["collect", "{data}", "--out", "{out}", "--audit-grid", "{bad}"],
+                                  ["crop", "{data}", "--out", "{out}", "--preview", "{bad}"]])
+def test_side_outputs_are_checked_before_the_work(argv, tmp_path, capsys):
+    data = make_dataset(tmp_path / "data")
+    (tmp_path / "afile").write_text("x")
+    for bad in (os.devnull, str(tmp_path / "afile" / "grid.png"), str(tmp_path)):
+        assert main([a.format(data=data, out=tmp_path / "out", bad=bad) for a in argv]) == 2
+        assert bad.split("/grid.png")[0] in one_line_error(capsys)
+        assert not (tmp_path / "out").exists()  # nothing was collected or cropped first
 
 
 def _mount(target: Path, options: str) -> bool:
