@@ -2,7 +2,8 @@
 
 Each subcommand lives in `lora_nb/commands/<name>.py` with `add_arguments(parser)` and
 `run(args) -> int`; this file only dispatches. A `LoraNbError` (bad input) is printed as one
-line and the process exits with status 2; anything else is a bug and keeps its traceback.
+line and the process exits with status 2, and so is a file-system error that escaped as OSError
+(disk full, read-only, permission denied); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except LoraNbError as e:
         print(f"lora-nb {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # last resort: the writers map these themselves (fscheck.storage_errors)
+        from pathlib import Path
+
+        from .fscheck import storage_error
+
+        err = storage_error(e, Path(e.filename).parent if e.filename else Path.cwd())
+        if err is None:
+            raise
+        print(f"lora-nb {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"lora-nb {args.command}: interrupted", file=sys.stderr)

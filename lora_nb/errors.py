@@ -24,3 +24,7 @@ class ModelLoadError(LoraNbError):
 
 class TrainingDiverged(LoraNbError):
     """The loss became NaN/inf; the last good checkpoint is kept."""
+
+
+class StorageError(LoraNbError):
+    """A file or folder cannot be read or written: not a folder, read-only, not writable, or the disk is full."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageColor, ImageOps
 
 from .errors import DatasetError
+from .fscheck import file_problem, writable_folder
 from .textio import CAPTION_EXT
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -186,7 +187,10 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, backgroun
 
 
 def read_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, background=WHITE) -> Decoded:
-    """`decode_image` for a file on disk (raises `ImageRejected`, also for unreadable files)."""
+    """`decode_image` for a file on disk (raises `ImageRejected`, also for unreadable files, FIFOs and devices)."""
+    problem = file_problem(path)
+    if problem:
+        raise ImageRejected(problem)
     try:
         data = Path(path).read_bytes()
     except OSError as e:
@@ -228,7 +232,8 @@ def walk_images(root: str | os.PathLike) -> list[tuple[Path, Path]]:
     """(path, path relative to root) of every image under `root`, recursively, in a stable order.
 
     Hidden files/folders and folders starting with '_' (our own `_masks`) are skipped; symlinked
-    folders are not followed, so a symlink loop cannot make this run forever.
+    folders are not followed, so a symlink loop cannot make this run forever. FIFOs and devices
+    named like images are listed too: `read_image` refuses them with the reason the report shows.
     """
     root = Path(root)
     if not root.is_dir():
@@ -267,8 +272,7 @@ def prepare_output_dir(src: Path, out: Path, marker: str, overwrite: bool) -> No
     if s == o or s in o.parents or o in s.parents:
         raise DatasetError(f"output folder {out} overlaps the input folder {src}: choose a new, separate folder "
                            f"(originals are never modified)")
-    if o.exists() and not o.is_dir():
-        raise DatasetError(f"output path {out} is a file: choose a folder path")
+    writable_folder(out)
     if o.is_dir() and any(o.iterdir()) and not (o / marker).is_file() and not overwrite:
         raise DatasetError(f"output folder {out} already exists and was not made by this step: choose a new "
                            f"folder or pass overwrite=True (--overwrite true) to replace it")

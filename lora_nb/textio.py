@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import DatasetError
+from .fscheck import file_problem
 
 CAPTION_EXT = ".txt"  # kohya's caption sidecar: image.png -> image.txt
 
@@ -90,6 +91,9 @@ def join_lines(lines: list[str]) -> str:
 
 
 def _read_bytes(path: Path) -> bytes:
+    problem = file_problem(path) if path.exists() else None
+    if problem:  # a FIFO blocks forever, /dev/zero never ends
+        raise DatasetError(f"{path}: {problem} -> replace it with a text file")
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -38,6 +38,10 @@ def run(args) -> int:
     from ..dataset.collector import CollectOptions, collect
 
     opts = options_from_args(args, CollectOptions, PREFIX)
+    if args.audit_grid and not args.no_audit:
+        from ..fscheck import output_file
+
+        output_file(args.audit_grid, "--audit-grid")  # before the import, not after it
     report = collect(args.sources, args.out, opts, progress=not args.quiet)
     print(report.summary())
     if not args.no_audit and report.out_dir.is_dir():

@@ -33,6 +33,10 @@ def run(args) -> int:
     from ._option_flags import options_from_args
 
     options = options_from_args(args, CropOptions, PREFIX)
+    if args.preview:
+        from ..fscheck import output_file
+
+        output_file(args.preview, "--preview")  # before the crop, not after it
     report = crop_folder(args.src, args.out, options, progress=not args.quiet)
     print(report.summary())
     if args.preview:

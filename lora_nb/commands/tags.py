@@ -8,7 +8,7 @@ Examples:
   lora-nb tags dataset/ --replace "long_hair=long hair, watermark=" --in-place
   lora-nb tags dataset/ --stats --tokenizer path/to/base-model
 
-The cleaned dataset goes to a new folder (--out, default DIR_clean: images hard-linked, captions
+The cleaned dataset goes to a new folder (--out, default DIR_clean: images copied, captions
 rewritten as UTF-8); --in-place rewrites the captions in DIR after backing them up in
 DIR/.lora_nb_backup/. --dry-run prints a unified diff and writes nothing. --trigger auto gives
 every concept folder its own random 10-letter id (Flux LoRA guide), saved in triggers.json.

@@ -17,9 +17,11 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from ..fscheck import writable_folder
     from ..training.trainer import train
 
     config = config_from_args(args, args.config)
+    writable_folder(config.output_dir, "output_dir")
     result = train(config)
     print(f"done: {result.steps} steps; LoRA files: " + ", ".join(str(p) for p in result.files.values()))
     return 0

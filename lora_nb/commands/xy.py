@@ -91,6 +91,7 @@ def run(args) -> int:
     from ..evaluate.pipeline import load_pipeline
     from ..evaluate.settings import SampleSettings
     from ..evaluate.xy import mix_grid, xy_grid
+    from ..fscheck import output_file, writable_folder
     from ._option_flags import options_from_args
 
     s = options_from_args(args, SampleSettings, "sample_", progress=not args.no_progress)
@@ -105,6 +106,9 @@ def run(args) -> int:
     if not args.prompt and not args.forgetting:
         raise ConfigError("give at least one --prompt (with the LoRA's trigger word)")
 
+    output_file(args.out, "--out")  # before minutes of rendering, not after
+    if args.save_cells:
+        writable_folder(args.save_cells, "--save-cells folder")
     pipe = load_pipeline(args.base, device=s.device, dtype=s.dtype, offload=s.offload, quantize=args.quantize)
     s = s.changed(device=None)  # placed: the grids use the pipeline as it is
     label = Path(args.base).name or args.base

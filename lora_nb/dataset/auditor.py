@@ -21,7 +21,7 @@ from ..errors import ConfigError, DatasetError
 from ..grids import Tile, image_grid
 from ..images import ImageRejected, read_image
 from ..options import default
-from ..textio import CAPTION_EXT
+from ..textio import CAPTION_EXT, read_caption
 from .concepts import caption_path, concept_folder_name, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, phash
 
@@ -115,7 +115,8 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
             raise ConfigError(f"kind {k!r} is not one of {', '.join(RECOMMENDED_IMAGES)}")
     root = Path(root)
     try:
-        found = scan_concepts(root, default_repeats)
+        skipped: list[tuple[Path, str]] = []
+        found = scan_concepts(root, default_repeats, skipped)
     except (FileNotFoundError, NotADirectoryError):
         raise DatasetError(f"dataset folder {root} does not exist: run the collect step first or fix the "
                            f"path") from None
@@ -134,8 +135,11 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
             note = ImageNote(p, c.name, None, has_cap)
             if has_cap:
                 n_caps += 1
-                if not cap.read_text(encoding="utf-8", errors="replace").strip():
-                    note.problems.append("empty caption")
+                try:  # decoded as the trainer decodes it
+                    if not read_caption(cap):
+                        note.problems.append("empty caption")
+                except DatasetError:
+                    note.problems.append("caption neither UTF-8 nor GBK: re-save it as UTF-8")
             else:
                 note.problems.append("no caption")
             try:
@@ -173,6 +177,10 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
                                                               f"weigh more and get copied; remove them (collect "
                                                               f"dedupe='remove')"))
     result.warnings[:0] = _concept_warnings(result)
+    if skipped:
+        result.warnings.append(AuditWarning("not_regular", f"{len(skipped)} entries named like images are not "
+                                                           f"regular files and were skipped: " + "; ".join(
+                                                               f"{p.name} ({why})" for p, why in skipped[:5])))
     missing = sum(not n.caption for n in notes)
     if missing:
         result.warnings.append(AuditWarning("missing_captions", f"{missing} images have no caption file: run the "

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..env import offline
 from ..errors import ConfigError, DatasetError, LoraNbError, ModelLoadError
+from ..fscheck import writable_folder
 from ..options import Options, option
 from ..textio import CAPTION_EXT
 from .tag_rules import normalize_tag
@@ -487,12 +488,13 @@ def caption_folder(root: str | os.PathLike, options: CaptionOptions | None = Non
     if not own and (opts.model or opts.backend_options()):
         raise ConfigError("model, device and backend options go with a backend name, not with a ready captioner "
                           "-> set them when building the captioner")
-    files, orphans, _ = scan_captions(root, ext)
+    skipped: list[tuple[Path, str]] = []
+    files, orphans, _ = scan_captions(root, ext, skipped)
     images = list(dict.fromkeys(f.image for f in files))
     if not images:
         raise DatasetError(f"{root}: no images found ({', '.join(_image_exts())}) -> check the folder")
     name = opts.backend if own else getattr(captioner, "name", type(captioner).__name__)
-    rep = CaptionReport(root, str(name), orphan_captions=orphans)
+    rep = CaptionReport(root, str(name), orphan_captions=orphans, failed=dict(skipped))
     t0 = time.perf_counter()
     todo = []
     for img in images:
@@ -509,6 +511,8 @@ def caption_folder(root: str | os.PathLike, options: CaptionOptions | None = Non
     if not todo:
         rep.seconds = time.perf_counter() - t0
         return rep
+    for folder in dict.fromkeys(i.parent for i in todo):  # before the model loads, not after it
+        writable_folder(folder, "dataset folder")
     cap_model = make_captioner(opts.backend, opts.model, **opts.backend_options()) if own else captioner
     try:
         rep.backup = backup_files(root, [i.with_suffix(ext) for i in todo if i.with_suffix(ext).is_file()

@@ -26,13 +26,14 @@ class CaptionFile:
     concept: str  # concept folder name, the key of ss_tag_frequency
 
 
-def scan_captions(root: str | os.PathLike, ext: str = CAPTION_EXT) -> tuple[list[CaptionFile], list[Path],
-                                                                      dict[Path, list[Path]]]:
+def scan_captions(root: str | os.PathLike, ext: str = CAPTION_EXT, skipped: list[tuple[Path, str]] | None = None
+                  ) -> tuple[list[CaptionFile], list[Path], dict[Path, list[Path]]]:
     """(image/caption pairs, orphan caption files without an image, captions shared by several
-    images such as a.png + a.jpg -> a.txt) for a dataset laid out as `concepts.scan_concepts` reads it."""
+    images such as a.png + a.jpg -> a.txt) for a dataset laid out as `concepts.scan_concepts` reads it;
+    image-named entries that are not regular files go to `skipped` with the reason."""
     root = Path(root)
     try:
-        concepts = scan_concepts(root)
+        concepts = scan_concepts(root, skipped=skipped)
     except (FileNotFoundError, NotADirectoryError):
         raise DatasetError(f"{root}: not a folder -> pass the dataset folder (the one with the images or the "
                            f"N_name concept folders)") from None

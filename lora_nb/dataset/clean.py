@@ -19,6 +19,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import ConfigError, DatasetError
 from ..fileio import atomic_dir, atomic_write_text
+from ..fscheck import writable_folder
 from ..options import Options, option
 from ..textio import CAPTION_EXT, backup_files, read_caption_info, write_caption
 from .caption_files import TRIGGERS_FILE, load_triggers, path_listing, rel_path, scan_captions
@@ -188,13 +189,10 @@ def _resolve_triggers(root: Path, opts: CleanOptions, concepts: list[str], out: 
     return {c: t for c in concepts}
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link (instant, no extra space) where the filesystem allows it, else copy."""
+def _copy(src: Path, dst: Path) -> None:
+    """A real copy, never a hard link: editing the cleaned copy in place must leave the original as it is."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+    shutil.copy2(src, dst)
 
 
 def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, out: str | os.PathLike | None = None,
@@ -204,7 +202,7 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
     The cleaning is `options` (default `CleanOptions()`) with any `CleanOptions` field given as a
     keyword on top: `clean_folder(root, opts, dry_run=True, dedupe=True)`.
 
-    `out` receives the same folder layout: images hard-linked (or copied) and cleaned captions in
+    `out` receives the same folder layout: images copied and cleaned captions in
     UTF-8. `in_place=True` rewrites the captions inside `root` instead, after copying the
     originals of every file it changes to `root/.lora_nb_backup/`. `dry_run=True` writes nothing;
     the report's `diff()` shows what would change. Images without captions, caption files without
@@ -216,7 +214,8 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
         raise DatasetError("no output given -> pass out=FOLDER (a new folder), in_place=True, or dry_run=True")
     if in_place and out is not None:
         raise DatasetError("both out and in_place given -> choose one")
-    files, orphans, shared = scan_captions(root, opts.ext)
+    skipped: list[tuple[Path, str]] = []
+    files, orphans, shared = scan_captions(root, opts.ext, skipped)
     if not files:
         raise DatasetError(f"{root}: no images found -> put the images (with .txt captions) in this folder or in "
                            f"N_name concept folders")
@@ -226,6 +225,7 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
         if o == r or r in o.parents or o in r.parents:
             raise DatasetError(f"output {out} overlaps the dataset {root} -> choose a folder outside it, or use "
                                f"in-place mode")
+        writable_folder(out)
         if out.exists() and any(out.iterdir()) and not overwrite:
             raise DatasetError(f"output folder {out} already exists and is not empty -> choose another folder or "
                                f"allow overwriting it (--overwrite)")
@@ -237,6 +237,7 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
     for cap, imgs in shared.items():
         rep.warnings.append(f"{rel_path(cap, root)} is the caption of {len(imgs)} images "
                             f"({', '.join(i.name for i in imgs)}) -> rename the images so each has its own")
+    rep.warnings += [f"skipped {rel_path(p, root)}: {why}" for p, why in skipped]
     if orphans:
         rep.warnings.append(f"{len(orphans)} caption file(s) without an image, not carried over: "
                             f"{path_listing(orphans, root)}")
@@ -296,7 +297,7 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
     with atomic_dir(out) as tmp:
         for f in files:
             dest_img = tmp / f.image.relative_to(root)
-            _link_or_copy(f.image, dest_img)
+            _copy(f.image, dest_img)
             if f.caption in new_text:
                 write_caption(tmp / f.caption.relative_to(root), new_text[f.caption])
         if rep.triggers:

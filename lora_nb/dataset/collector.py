@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, DatasetError
 from ..fileio import atomic_write_bytes, atomic_write_text
+from ..fscheck import writable_folder
 from ..images import (
     DEFAULT_MAX_PIXELS,
     WHITE,
@@ -38,7 +39,7 @@ from ..images import (
     read_image,
 )
 from ..options import Options, option
-from ..textio import CAPTION_EXT
+from ..textio import CAPTION_EXT, decode_caption, write_caption
 from .concepts import concept_folder_name, parse_concept_folder, scan_concepts
 from .duplicates import HASH_DISTANCE, find_duplicates, hamming, phash
 from .sources import Rejected, SourceItem, iter_source, local_path
@@ -110,6 +111,7 @@ class CollectReport:
     rejected: list[Rejected] = field(default_factory=list)
     duplicates: list[DuplicateGroup] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # outputs deleted as duplicates
+    caption_notes: list[Rejected] = field(default_factory=list)  # (caption file, why): not read, or copied as is
 
     @property
     def concept_folders(self) -> list[str]:
@@ -120,6 +122,7 @@ class CollectReport:
                  f"({', '.join(self.concept_folders) or 'no concept folder'}); rejected {len(self.rejected)}; "
                  f"duplicate groups {len(self.duplicates)}"]
         lines += [f"  rejected {r.source}: {r.reason}" for r in self.rejected]
+        lines += [f"  caption {r.source}: {r.reason}" for r in self.caption_notes]
         for g in self.duplicates:
             what = "removed" if g.removed else "near-duplicates"
             lines.append(f"  {what} of {g.kept}: " + ", ".join(f"{p} (distance {d})" for p, d in g.duplicates))
@@ -214,8 +217,7 @@ def collect(sources, out_dir: str | os.PathLike, options: CollectOptions | None 
     repeats = opts.repeats
     background = parse_color(opts.background) or WHITE
     out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise DatasetError(f"dataset folder {out} is a file: choose a folder path for --out")
+    writable_folder(out, "dataset folder (--out)")
     for s in sources:
         if not re.match(r"^https?://", s, re.I) and local_path(s).is_dir():
             sp, op = local_path(s).resolve(), out.resolve()
@@ -255,11 +257,9 @@ def collect(sources, out_dir: str | os.PathLike, options: CollectOptions | None 
             suffix = (".jpg" if dec.format == "JPEG" else ".png") if dec.verbatim else output_suffix(dec)
             dest = _unique_file(folder, safe_name(Path(it.name).stem), suffix, taken)
             atomic_write_bytes(dest, data if dec.verbatim else encode_image(dec.image, suffix))
-            cap = it.caption()
-            if cap:
-                atomic_write_text(dest.with_suffix(CAPTION_EXT), cap + "\n")
+            cap = _copy_caption(it, dest, out, report)
             rel = dest.relative_to(out).as_posix()
-            rec = Imported(rel, it.source, (w, h), dec.format, dec.changes, bool(cap), phash(dec.image),
+            rec = Imported(rel, it.source, (w, h), dec.format, dec.changes, cap, phash(dec.image),
                            hashlib.sha256(data).hexdigest())
             report.imported.append(rec)
             new_hashes[rel] = rec.phash
@@ -274,6 +274,34 @@ def collect(sources, out_dir: str | os.PathLike, options: CollectOptions | None 
     if report.imported or out.is_dir():
         atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=1, ensure_ascii=False))
     return report
+
+
+def _copy_caption(it: SourceItem, dest: Path, out: Path, report: CollectReport) -> bool:
+    """Write the caption of `it` beside `dest`, decoded as tags and the trainer decode it (`textio`:
+    BOM, UTF-16, GBK, ...) and saved as UTF-8. Text in no known encoding is copied byte for byte and
+    reported: it is still the user's caption, and nothing may suggest captioning over it."""
+    src = it.caption_source
+
+    def why(e: DatasetError) -> str:  # the messages start with the file, which the report line names
+        return str(e).removeprefix(f"{src}: ")
+
+    try:
+        data = it.caption()
+    except DatasetError as e:  # not a regular file, unreadable
+        report.caption_notes.append(Rejected(src, f"not imported: {why(e)}"))
+        return False
+    if data is None:
+        return False
+    target = dest.with_suffix(CAPTION_EXT)
+    try:
+        text = decode_caption(data, src).text
+    except DatasetError as e:
+        atomic_write_bytes(target, data)
+        report.caption_notes.append(Rejected(src, f"{why(e)} (copied unchanged to {target.relative_to(out)}; "
+                                                  f"tags and train stop on it until it is re-saved)"))
+        return True
+    write_caption(target, text)
+    return True
 
 
 def _dedupe(out: Path, manifest: dict, new_hashes: dict[str, str], max_distance: int, remove: bool,

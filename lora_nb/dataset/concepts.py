@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..fscheck import file_problem
 from ..images import is_image
 from ..textio import CAPTION_EXT
 
@@ -34,9 +35,18 @@ def concept_folder_name(name: str, repeats: int) -> str:
     return f"{int(repeats)}_{name}"
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Images directly inside `folder`, sorted by name for a stable order."""
-    return sorted((p for p in folder.iterdir() if p.is_file() and is_image(p)), key=lambda p: p.name)
+def list_images(folder: Path, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Images directly inside `folder`, sorted by name for a stable order. Entries named like images
+    that are not regular files (a FIFO blocks every reader, /dev/zero never ends) are left out and,
+    with `skipped`, added to it with the reason."""
+    found = []
+    for p in sorted((p for p in folder.iterdir() if is_image(p) and not p.is_dir()), key=lambda p: p.name):
+        problem = file_problem(p)
+        if problem is None:
+            found.append(p)
+        elif skipped is not None:
+            skipped.append((p, problem))
+    return found
 
 
 def caption_path(image: Path, ext: str = CAPTION_EXT) -> Path:
@@ -56,8 +66,10 @@ class Concept:
         return len(self.images) * self.repeats
 
 
-def scan_concepts(root: str | os.PathLike, default_repeats: int = 1) -> list[Concept]:
-    """All concepts under `root`: each `N_name` subfolder, plus loose top-level images.
+def scan_concepts(root: str | os.PathLike, default_repeats: int = 1,
+                  skipped: list[tuple[Path, str]] | None = None) -> list[Concept]:
+    """All concepts under `root`: each `N_name` subfolder, plus loose top-level images. Entries
+    named like images that are not regular files go to `skipped` (when given) with the reason.
 
     Raises FileNotFoundError/NotADirectoryError for a missing root; returns [] if there are no images.
     """
@@ -67,12 +79,12 @@ def scan_concepts(root: str | os.PathLike, default_repeats: int = 1) -> list[Con
     if not root.is_dir():
         raise NotADirectoryError(root)
     concepts = []
-    loose = list_images(root)
+    loose = list_images(root, skipped)
     if loose:
         concepts.append(Concept(root.name or "dataset", root, default_repeats, loose))
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         parsed = parse_concept_folder(sub.name)
-        imgs = list_images(sub)
+        imgs = list_images(sub, skipped)
         if not imgs:
             continue
         repeats, name = parsed if parsed else (default_repeats, sub.name)

@@ -3,8 +3,10 @@ or a Google Drive path on Colab.
 
 `iter_source` yields one `SourceItem` per usable entry (its bytes and caption sidecar read only on
 demand, with size limits and download timeouts) and a `Rejected` with its reason for everything
-else: hidden files, symlink loops, unsafe zip paths, lines that are not URLs. The originals are
-only ever read; naming and writing the outputs is `collector`'s job.
+else: hidden files, symlink loops, FIFOs and devices (reading them would block or never end), unsafe
+zip paths, lines that are not URLs. Caption sidecars come back as raw bytes: `collector` decodes
+them with `textio`, like tags and the trainer. The originals are only ever read; naming and
+writing the outputs is `collector`'s job.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from .. import __version__, env
 from ..errors import DatasetError
+from ..fscheck import file_problem
 from ..images import IMAGE_EXTS, ImageRejected
 from ..textio import CAPTION_EXT
 from .concepts import parse_concept_folder
@@ -44,9 +47,10 @@ class SourceItem:
     source: str
     name: str  # file name used for the output name
     read: Callable[[], bytes]
-    caption: Callable[[], str | None] = lambda: None
+    caption: Callable[[], bytes | None] = lambda: None  # the sidecar's raw bytes; DatasetError if unreadable
     concept: tuple[int, str] | None = None  # from an N_name folder inside the source
     group: str = "images"  # default concept name: the source folder/zip/list name (not yet a safe name)
+    caption_source: str = ""  # where the caption sidecar is, for reports: a path or "archive.zip!inner.txt"
 
 
 def _limit_bytes(size: int, max_bytes: int) -> None:
@@ -56,6 +60,9 @@ def _limit_bytes(size: int, max_bytes: int) -> None:
 
 
 def _read_file(path: Path, max_bytes: int) -> bytes:
+    problem = file_problem(path)
+    if problem:
+        raise ImageRejected(problem)
     try:
         _limit_bytes(path.stat().st_size, max_bytes)
         return path.read_bytes()
@@ -63,11 +70,12 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
         raise ImageRejected(f"cannot read file: {e.strerror or e}") from None
 
 
-def _read_text(path: Path) -> str | None:
+def _read_sidecar(path: Path, max_bytes: int) -> bytes:
+    """A caption file's bytes; DatasetError naming it when it is not a readable regular file."""
     try:
-        return path.read_text(encoding="utf-8-sig").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
+        return _read_file(path, max_bytes)
+    except ImageRejected as e:
+        raise DatasetError(f"{path}: {e}") from None
 
 
 def _concept_from_parts(parts) -> tuple[int, str] | None:
@@ -131,15 +139,15 @@ def _walk_folder(root: Path, max_bytes: int) -> Iterator[SourceItem | Rejected]:
                 yield Rejected(str(p), "hidden file or folder, skipped")
             elif e.is_dir():
                 yield from visit(p, parts + (e.name,))
-            elif not e.is_file():
-                yield Rejected(str(p), "not a regular file")
             elif e.name in sidecars:
-                continue  # a caption, carried with its image
+                continue  # a caption, carried with its image (a FIFO one is reported when read)
+            elif file_problem(p):
+                yield Rejected(str(p), file_problem(p))
             else:
                 cap = p.with_suffix(CAPTION_EXT)
                 yield SourceItem(str(p), e.name, lambda p=p: _read_file(p, max_bytes),
-                            (lambda c=cap: _read_text(c)) if cap.name in names and cap != p else (lambda: None),
-                            _concept_from_parts(parts), group)
+                            (lambda c=cap: _read_sidecar(c, max_bytes)) if cap.name in names and cap != p
+                            else (lambda: None), _concept_from_parts(parts), group, str(cap))
 
     # the source folder's own name counts: collecting `20_star/` keeps the concept folder 20_star
     yield from visit(root, (root.resolve().name,))
@@ -173,9 +181,9 @@ def _walk_zip(path: Path, zf: zipfile.ZipFile, max_bytes: int) -> Iterator[Sourc
         if cap == name or cap not in names:
             return None
         try:
-            return read(zf.getinfo(cap)).decode("utf-8-sig").strip()
-        except (ImageRejected, UnicodeDecodeError, zipfile.BadZipFile, OSError):
-            return None
+            return read(zf.getinfo(cap))
+        except (ImageRejected, zipfile.BadZipFile, OSError) as e:
+            raise DatasetError(f"{path}!{cap}: cannot read it ({e})") from None
 
     for info in infos:
         src = f"{path}!{info.filename}"
@@ -188,7 +196,8 @@ def _walk_zip(path: Path, zf: zipfile.ZipFile, max_bytes: int) -> Iterator[Sourc
             continue
         else:
             yield SourceItem(src, parts[-1], lambda i=info: read(i), lambda n=info.filename: caption(n),
-                        _concept_from_parts([path.stem] + parts[:-1]), group)
+                        _concept_from_parts([path.stem] + parts[:-1]), group,
+                        f"{path}!{Path(info.filename).with_suffix(CAPTION_EXT).as_posix()}")
 
 
 def download(url: str, *, timeout: float, max_bytes: int) -> bytes:
@@ -272,6 +281,8 @@ def iter_source(source: str | os.PathLike, stack: ExitStack, *, timeout: float,
         raise DatasetError(f"source {s} not found: check the path (a folder, .zip, URL list or image file)")
     if path.is_dir():
         return _walk_folder(path, max_bytes)
+    if file_problem(path):  # a FIFO would block the zip check below, /dev/zero never ends
+        return iter([Rejected(str(path), file_problem(path))])
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         try:
             zf = stack.enter_context(zipfile.ZipFile(path))
@@ -281,5 +292,6 @@ def iter_source(source: str | os.PathLike, stack: ExitStack, *, timeout: float,
     if path.suffix.lower() in URL_LIST_SUFFIXES:
         return _walk_url_list(path, timeout, max_bytes)
     cap = path.with_suffix(CAPTION_EXT)
-    caption = (lambda: _read_text(cap)) if cap.is_file() and cap != path else (lambda: None)
-    return iter([SourceItem(str(path), path.name, lambda: _read_file(path, max_bytes), caption, group="images")])
+    caption = (lambda: _read_sidecar(cap, max_bytes)) if cap.exists() and cap != path else (lambda: None)
+    return iter([SourceItem(str(path), path.name, lambda: _read_file(path, max_bytes), caption, group="images",
+                            caption_source=str(cap))])

@@ -77,7 +77,8 @@ def scan_dataset(config: Config) -> DatasetScan:
     if root is None:
         raise DatasetError("train_data_dir is empty -> set it to the folder of your training images")
     try:
-        concepts = scan_concepts(root, config.default_repeats)
+        skipped: list[tuple[Path, str]] = []
+        concepts = scan_concepts(root, config.default_repeats, skipped)
     except FileNotFoundError:
         raise DatasetError(f"training folder not found: {root} -> check train_data_dir (did the crop/collect "
                            f"step write somewhere else?)") from None
@@ -118,6 +119,7 @@ def scan_dataset(config: Config) -> DatasetScan:
                                f"-> run the caption step, or set missing_caption to warn_empty/warn_trigger")
         how = "the trigger word" if config.missing_caption == "warn_trigger" and config.trigger_word else "''"
         notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
+    notes += [f"skipped {p}: {why}" for p, why in skipped]
     notes += assign_buckets(samples, config)
     return DatasetScan(samples, notes)
 
