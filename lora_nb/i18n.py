@@ -129,6 +129,32 @@ STRINGS: dict[str, dict[str, str]] = {
     "train.stopped": {"en": "Stopped at step {step}; a checkpoint was saved. Resume with resume = 'latest'.",
                       "zh": "已在第 {step} 步停止并保存检查点。设置 resume = 'latest' 可继续训练。"},
     "train.loss_title": {"en": "Training loss", "zh": "训练 loss"},
+    # pictures: loss plot, sample sheets, fonts (lora_nb.fonts, grids, evaluate/lossplot)
+    "plot.step": {"en": "step", "zh": "步数"},
+    "plot.loss": {"en": "loss", "zh": "loss（损失）"},
+    "plot.loss_title": {"en": "Training loss - {run}", "zh": "训练 loss - {run}"},
+    "plot.band": {"en": "0.08-0.10: typical SD1.5 loss (Kohya practice guide) - a hint, not a target",
+                  "zh": "0.08-0.10：SD1.5 常见 loss（《Kohya 训练实践》）——仅供参考，不是目标"},
+    "plot.no_steps": {"en": "no steps logged yet", "zh": "还没有记录任何步"},
+    "plot.raw": {"en": "loss (per step)", "zh": "loss（每步）"},
+    "plot.ema": {"en": "loss (EMA {smoothing:g})", "zh": "loss（EMA {smoothing:g} 平滑）"},
+    "plot.nan": {"en": "NaN loss", "zh": "NaN loss（数值溢出）"},
+    "plot.checkpoint": {"en": "checkpoint", "zh": "检查点"},
+    "plot.samples": {"en": "sample images", "zh": "验证图像"},
+    "plot.lr": {"en": "learning rate", "zh": "学习率"},
+    "samples.col": {"en": "step {step}", "zh": "第 {step} 步"},
+    "samples.row": {"en": "{prompt} · seed {seed}", "zh": "{prompt} · 种子 {seed}"},
+    "samples.row_unknown": {"en": "prompt {n}", "zh": "提示词 {n}"},
+    "samples.axis_x": {"en": "step", "zh": "步数"},
+    "samples.axis_y": {"en": "prompt · seed", "zh": "提示词 · 种子"},
+    "grid.shown_scaled": {"en": "shown ×{factor}, {method}", "zh": "放大 ×{factor} 显示，{method}"},
+    "grid.nearest": {"en": "nearest", "zh": "最近邻插值"},
+    "grid.lanczos": {"en": "Lanczos", "zh": "Lanczos 插值"},
+    "font.missing": {"en": "no font here can draw {chars} (shown as boxes) -> install a full CJK font: Colab/Debian "
+                           "`!apt-get install -y fonts-noto-cjk`, then restart the runtime; or set LORA_NB_FONT to a "
+                           "font file",
+                     "zh": "当前没有能显示 {chars} 的字体（会显示为方框）-> 安装完整的中文字体：Colab/Debian 上运行 "
+                           "`!apt-get install -y fonts-noto-cjk` 后重启运行时；或把 LORA_NB_FONT 设为字体文件路径"},
     # project
     "project.created": {"en": "New project '{name}' in {path}", "zh": "已新建项目“{name}”：{path}"},
     "project.opened": {"en": "Project '{name}' ({family}) in {path}", "zh": "项目“{name}”（{family}）：{path}"},

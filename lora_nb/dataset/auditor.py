@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError, DatasetError
+from ..fonts import new_figure
 from ..grids import Tile, image_grid
 from ..images import ImageRejected, read_image
 from ..options import default
@@ -245,9 +246,8 @@ def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int 
 
 def plot_balance(a: Audit):
     """Bar chart of effective samples per concept (matplotlib Figure, not displayed)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(4, 1.2 * len(a.concepts) + 2), 3), layout="constrained")
+    fig = new_figure([c.folder for c in a.concepts], figsize=(max(4, 1.2 * len(a.concepts) + 2), 3),
+                     layout="constrained")
     ax = fig.add_subplot()
     names = [c.folder for c in a.concepts]
     bars = ax.bar(names, [c.effective for c in a.concepts],

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError, ModelLoadError
+from ..fonts import new_figure
 from ..textio import CAPTION_EXT, read_caption, read_caption_info
 from .caption_files import load_triggers, path_listing, rel_path, scan_captions
 from .tag_rules import has_trigger, split_tags
@@ -183,13 +184,11 @@ def plot_tag_frequency(stats: CaptionStats | Mapping[str, int], top: int = 30, c
     Tags present in (almost) every caption are what the trigger absorbs or what should be removed
     (FluxTrainer walkthrough §6); rare tags are the ones the LoRA learns to vary.
     """
-    from matplotlib.figure import Figure
-
     if isinstance(stats, CaptionStats):
         items = stats.top(top, concept)
     else:
         items = Counter(stats).most_common(top)
-    fig = Figure(figsize=(7, max(2.0, 0.28 * len(items) + 1)), layout="constrained")
+    fig = new_figure([t for t, _ in items], figsize=(7, max(2.0, 0.28 * len(items) + 1)), layout="constrained")
     ax = fig.add_subplot()
     names = [t for t, _ in items][::-1]
     values = [n for _, n in items][::-1]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
+from ..fonts import new_figure
 from ..training.data import scan_dataset
 from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
@@ -392,9 +393,7 @@ def render_markdown(p: Plan) -> str:
 
 def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
     """The learning-rate schedule, with the warmup end and the checkpoints marked."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 3), layout="constrained")
+    fig = new_figure(figsize=(7, 3), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(curve.steps, curve.lrs, color="tab:blue")
     if curve.warmup_steps:
@@ -414,8 +413,6 @@ def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
 def memory_figure(mf: MemoryFit) -> Figure:
     """Stacked bar of the predicted training-step peak by part against the GPU's memory (plus a bar
     for the caching or encoding phase when that one is higher)."""
-    from matplotlib.figure import Figure
-
     est = mf.estimate
     slack, ctx = CALIBRATION["allocator_slack"], CALIBRATION["cuda_context_gb"]
     parts = {k: v * est.correction for k, v in est.gpu_parts.items()}
@@ -424,7 +421,7 @@ def memory_figure(mf: MemoryFit) -> Figure:
     parts["CUDA context"] = ctx
     other = {k: v * est.correction for k, v in est.phases.items() if k != "training"}
     top = max(other, key=other.get) if other else None
-    fig = Figure(figsize=(8, 3.4), layout="constrained")
+    fig = new_figure(figsize=(8, 3.4), layout="constrained")
     ax = fig.add_subplot()
     left = 0.0
     for i, (k, v) in enumerate(parts.items()):
