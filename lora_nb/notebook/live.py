@@ -37,6 +37,8 @@ class LiveTrainDisplay(TrainCallback):
     `every` steps instead.
     """
 
+    shows_progress = True  # start_training then turns the other progress bars off (lora_nb.progress)
+
     def __init__(self, every: int = 10, lang: str | None = None, headless: bool | None = None,
                  family: str | None = None, smoothing: float = 0.9, sample_size: int = 256):
         self.every = max(1, int(every))
