@@ -321,10 +321,23 @@ def _one_line(text: str, font, width: int) -> str:
     return wrap_text(text, font, width, max_lines=1)[0] if text else text
 
 
+def _wrapped(tile: Tile, font, width: int, max_lines: int) -> Tile:
+    """`tile` with each text line wrapped to `width` px (at most `max_lines` lines each, same colour)."""
+    lines, colors = [], []
+    for j, line in enumerate(tile.lines):
+        color = tile.colors[j] if j < len(tile.colors) else (0, 0, 0)
+        for piece in wrap_text(line, font, width, max_lines):
+            lines.append(piece)
+            colors.append(color)
+    return Tile(tile.image, lines, colors)
+
+
 def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title: str | list[str] = "",
-               font_size: int = 11, background=(255, 255, 255), enlarge_small: bool = False) -> Image.Image:
+               font_size: int = 11, background=(255, 255, 255), enlarge_small: bool = False,
+               wrap_lines: int = 1) -> Image.Image:
     """Thumbnails in rows of `cols`, each with its text lines below; `title` lines on top.
 
+    A text line longer than the tile wraps onto up to `wrap_lines` lines (the last one cut with "…").
     `enlarge_small`: pictures smaller than the tile are enlarged by a whole factor to fill it (nearest
     for tiny ones) and a title line says so; otherwise they are only ever shrunk."""
     heads = [title] if isinstance(title, str) and title else list(title or [])
@@ -336,6 +349,8 @@ def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title
             heads.append(scale_note(k, side))
     font = get_font(font_size, label_font_path([*heads, *(ln for x in tiles for ln in x.lines)]))
     line_h = font_size + 3
+    if wrap_lines > 1:
+        tiles = [_wrapped(x, font, tile_size, wrap_lines) for x in tiles]
     n_lines = max((len(x.lines) for x in tiles), default=0)
     cols = max(1, min(cols, len(tiles) or 1))
     rows = (len(tiles) + cols - 1) // cols
