@@ -107,3 +107,14 @@ def test_sample_sheet_in_chinese(tmp_path):
         warnings.simplefilter("error")
         g = samples_grid(run)
     assert g.image.width >= 256 and g.boxes[0][0][2] - g.boxes[0][0][0] == 256  # 64 px shown ×4
+
+
+def test_tag_plot_with_chinese_tags_and_labels_renders_every_glyph(tmp_path):
+    from lora_nb.dataset.tag_stats import plot_tag_frequency
+
+    i18n.set_language("zh")
+    fig = plot_tag_frequency({"红色头发": 5, "微笑": 3, "1girl": 2}, concept="猫")
+    assert fig.axes[0].get_xlabel() == "在标注中出现的次数" and fig.axes[0].get_title() == "猫 中出现最多的 3 个标签"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(tmp_path / "tags.png", dpi=50)

@@ -20,6 +20,7 @@ from ..config import Config
 from ..errors import ConfigError, DatasetError
 from ..fonts import new_figure
 from ..grids import Tile, image_grid
+from ..i18n import t
 from ..images import ImageRejected, read_image
 from ..options import default
 from ..textio import CAPTION_EXT
@@ -256,8 +257,8 @@ def plot_balance(a: Audit):
     for b, c in zip(bars, a.concepts, strict=True):
         ax.annotate(f"{c.images}x{c.repeats}\n{c.share:.0%}", (b.get_x() + b.get_width() / 2, b.get_height()),
                     ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("samples per epoch (images x repeats)")
-    ax.set_title("concept balance")
+    ax.set_ylabel(t("plot.balance_y"))
+    ax.set_title(t("plot.balance_title"))
     ax.margins(y=0.25)
     return fig
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
 from ..fonts import new_figure
+from ..i18n import t
 from ..training.data import scan_dataset
 from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
@@ -398,12 +399,12 @@ def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
     ax.plot(curve.steps, curve.lrs, color="tab:blue")
     if curve.warmup_steps:
         ax.axvline(curve.warmup_steps, color="tab:orange", ls="--", lw=1,
-                   label=f"end of warmup ({curve.warmup_steps})")
+                   label=t("plot.warmup_end", steps=curve.warmup_steps))
     for i, s in enumerate(checkpoints or []):
-        ax.axvline(s, color="0.7", lw=0.8, label="checkpoint" if i == 0 else None)
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
-    ax.set_title(f"Learning-rate schedule: {curve.scheduler}")
+        ax.axvline(s, color="0.7", lw=0.8, label=t("plot.checkpoint") if i == 0 else None)
+    ax.set_xlabel(t("plot.step"))
+    ax.set_ylabel(t("plot.lr"))
+    ax.set_title(t("plot.lr_title", scheduler=curve.scheduler))
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     if curve.warmup_steps or checkpoints:
         ax.legend(loc="best", fontsize="small")
@@ -427,7 +428,7 @@ def memory_figure(mf: MemoryFit) -> Figure:
     for i, (k, v) in enumerate(parts.items()):
         ax.barh([1], [v], left=left, label=f"{k} ({v:.1f})", color=f"C{i % 10}")
         left += v
-    labels = ["training step"]
+    labels = [t("plot.training_step")]
     if top and other[top] > train_alloc:  # another phase is the peak: show it too
         ax.barh([0], [other[top] * (1 + slack) + ctx], color="0.85", hatch="//", edgecolor="0.5",
                 label=f"{top} ({other[top]:.1f} allocated)")
@@ -436,7 +437,7 @@ def memory_figure(mf: MemoryFit) -> Figure:
     if mf.gpu is not None:
         ax.axvline(mf.gpu.memory_gb, color="red", lw=2, label=f"{mf.gpu.name} ({mf.gpu.memory_gb:.1f})")
     ax.set_xlabel("GiB")
-    ax.set_title(f"Predicted GPU peak: {est.total_gb:.1f} GiB")
+    ax.set_title(t("plot.memory_title", gb=est.total_gb))
     fig.legend(loc="outside lower center", ncol=3, fontsize="small")
     return fig
 
