@@ -10,8 +10,11 @@ import importlib
 
 __version__ = "0.1.0"
 
+from . import quiet  # noqa: E402
 from .config import Config  # noqa: E402  (light: stdlib only)
 from .errors import LoraNbError  # noqa: E402
+
+quiet.install()  # library warnings a learner cannot act on (lora_nb/quiet.py), before any library is imported
 
 # verb -> module that defines it. A verb never shares its name with a module: importing the module
 # would otherwise replace the function on the package (lora_nb.train must stay callable).

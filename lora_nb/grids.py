@@ -5,25 +5,31 @@ strengths), the trainer's sample sheets, before/after crops. Cells are pasted at
 (or fitted into `cell_size`) and centred in equal slots, so a grid of mixed sizes still lines up;
 `Grid.boxes` says where each cell landed, which lets tests and notebooks crop a cell back out.
 
-PIL's default font (Aileron, scalable since Pillow 10.1) has Latin glyphs only. For labels in
-another script (a Chinese LoRA name, say) pass `font="path/to/NotoSansCJK.ttc"` or set the
-`LORA_NB_FONT` environment variable.
+Latin labels use PIL's default font (Aileron, scalable since Pillow 10.1); labels in another script
+(the kit's Chinese labels, a Chinese LoRA name) get the CJK font `lora_nb.fonts` chooses, or pass
+`font="path/to/font.ttc"` / set $LORA_NB_FONT. Tiny pictures (64 px toy samples) can be enlarged for
+display (`show_at`), and the sheet then says so ("shown ×4, nearest").
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
+
+from .fonts import face_index, label_font_path
+from .i18n import t
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (PIL convention: right/bottom exclusive)
 
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
 EMPTY = (225, 225, 225)  # a slot with no image (a cell that failed or was skipped)
+NEAREST_MAX = 128  # pictures up to this size are enlarged pixel for pixel (nearest): smoothing would blur them
 
 
 @lru_cache(maxsize=32)
@@ -31,11 +37,40 @@ def get_font(size: int = 14, path: str | None = None) -> ImageFont.ImageFont:
     """A font of `size` pixels: `path` or $LORA_NB_FONT if given, else PIL's built-in default."""
     path = path or os.environ.get("LORA_NB_FONT") or None
     if path:
-        return ImageFont.truetype(path, size)
+        return ImageFont.truetype(path, size, index=face_index(str(path)))
     try:
         return ImageFont.load_default(size=size)  # scalable Aileron (needs FreeType)
     except (TypeError, ImportError, OSError):  # Pillow built without FreeType: fixed bitmap font
         return ImageFont.load_default()
+
+
+def fonts_for(size: int, path: str | None, texts: Iterable[str | None]):
+    """(label font, title font) for `texts`: `path` if given, else the font `lora_nb.fonts` chooses for them."""
+    path = path or label_font_path([x for x in texts if x])
+    return get_font(size, path), get_font(round(size * 1.3), path)
+
+
+def enlarge(img: Image.Image, factor: int) -> Image.Image:
+    """`img` `factor` times larger: nearest for tiny pictures (crisp pixels), Lanczos for the others."""
+    if factor <= 1:
+        return img
+    resample = Image.NEAREST if max(img.size) <= NEAREST_MAX else Image.LANCZOS
+    return img.resize((img.width * factor, img.height * factor), resample)
+
+
+def display_scale(width: int, height: int, show_at: int | None) -> tuple[int, str]:
+    """The integer factor that brings the shorter side to at least `show_at` px, and the note saying so
+    ("shown ×4, nearest"; empty when the pictures are shown at their own size)."""
+    if not show_at or min(width, height) >= show_at:
+        return 1, ""
+    k = math.ceil(show_at / max(1, min(width, height)))
+    return k, scale_note(k, max(width, height))
+
+
+def scale_note(factor: int, side: int) -> str:
+    """"shown ×4, nearest": how pictures of `side` px were enlarged (the method `enlarge` uses for them)."""
+    method = t("grid.nearest") if side <= NEAREST_MAX else t("grid.lanczos")
+    return t("grid.shown_scaled", factor=factor, method=method)
 
 
 def auto_font_size(cell_w: int, cell_h: int) -> int:
@@ -130,11 +165,14 @@ def labelled_grid(
     font: str | None = None,
     pad: int | None = None,
     max_label_lines: int = 4,
+    show_at: int | None = None,
 ) -> Grid:
     """Draw `cells` (a list of rows) as one image with labelled rows and columns.
 
     `col_title`/`row_title` name the axes (e.g. "strength", "checkpoint") in the top-left corner;
-    `cell_size` shrinks large cells (1024 px Flux images) so the sheet stays a sensible size.
+    `cell_size` shrinks large cells (1024 px Flux images) so the sheet stays a sensible size;
+    `show_at` enlarges small ones until their shorter side is at least that many px (the title says
+    by how much). The title wraps and is never cut.
     Raises ValueError when the rows are ragged or a label list does not match the cell count.
     """
     rows = [list(r) for r in cells]
@@ -151,12 +189,17 @@ def labelled_grid(
 
     fitted = [[_fit(im.convert("RGB"), cell_size) if im is not None else None for im in r] for r in rows]
     present = [im for r in fitted for im in r if im is not None]
+    if present and show_at:
+        k, note = display_scale(max(im.width for im in present), max(im.height for im in present), show_at)
+        fitted = [[enlarge(im, k) if im is not None else None for im in r] for r in fitted]
+        present = [im for r in fitted for im in r if im is not None]
+        title = f"{title} ({note})" if title and note else (title or note or None)
     if present:
         cw, ch = max(im.width for im in present), max(im.height for im in present)
     else:
         cw, ch = ((cell_size, cell_size) if isinstance(cell_size, int) else (cell_size or (64, 64)))
     fsize = font_size or auto_font_size(cw, ch)
-    fnt, tfnt = get_font(fsize, font), get_font(round(fsize * 1.3), font)
+    fnt, tfnt = fonts_for(fsize, font, [title, col_title, row_title, *(col_labels or []), *(row_labels or [])])
     pad = pad if pad is not None else max(2, fsize // 3)
     lh = line_height(fnt)
 
@@ -176,7 +219,7 @@ def labelled_grid(
         header_h = max(header_h, len(corner) * lh + 2 * pad)
 
     grid_w = label_w + n_cols * cw + (n_cols + 1) * pad
-    title_lines = wrap_text(title, tfnt, grid_w - 2 * pad, 3) if title else []
+    title_lines = wrap_text(title, tfnt, grid_w - 2 * pad) if title else []  # wrapped, never cut
     title_h = len(title_lines) * line_height(tfnt) + 2 * pad if title_lines else 0
     grid_h = title_h + header_h + n_rows * ch + (n_rows + 1) * pad
 
@@ -223,11 +266,11 @@ def stack_panels(panels: Sequence[Image.Image], captions: Sequence[str] | None =
         raise ValueError(f"{len(captions)} captions for {len(panels)} panels")
     width = max(p.width for p in panels)
     fsize = font_size or max(12, min(40, width // 50))
-    fnt, tfnt = get_font(fsize, font), get_font(round(fsize * 1.3), font)
+    fnt, tfnt = fonts_for(fsize, font, [title, *(captions or [])])
     gap = gap if gap is not None else fsize
     blocks: list[tuple[list[str], object]] = []
     if title:
-        blocks.append((wrap_text(title, tfnt, width - 2 * gap, 3), tfnt))
+        blocks.append((wrap_text(title, tfnt, width - 2 * gap), tfnt))  # wrapped, never cut
     heights = [len(ls) * line_height(f) + gap for ls, f in blocks]
     cap_lines = [wrap_text(c, fnt, width - 2 * gap, 3) if c else [] for c in (captions or [""] * len(panels))]
     total = sum(heights) + sum(p.height + gap + (len(cl) * line_height(fnt) if cl else 0)
@@ -278,27 +321,51 @@ def _one_line(text: str, font, width: int) -> str:
     return wrap_text(text, font, width, max_lines=1)[0] if text else text
 
 
+def _wrapped(tile: Tile, font, width: int, max_lines: int) -> Tile:
+    """`tile` with each text line wrapped to `width` px (at most `max_lines` lines each, same colour)."""
+    lines, colors = [], []
+    for j, line in enumerate(tile.lines):
+        color = tile.colors[j] if j < len(tile.colors) else (0, 0, 0)
+        for piece in wrap_text(line, font, width, max_lines):
+            lines.append(piece)
+            colors.append(color)
+    return Tile(tile.image, lines, colors)
+
+
 def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title: str | list[str] = "",
-               font_size: int = 11, background=(255, 255, 255)) -> Image.Image:
-    """Thumbnails in rows of `cols`, each with its text lines below; `title` lines on top."""
-    font = get_font(font_size)
+               font_size: int = 11, background=(255, 255, 255), enlarge_small: bool = False,
+               wrap_lines: int = 1) -> Image.Image:
+    """Thumbnails in rows of `cols`, each with its text lines below; `title` lines on top.
+
+    A text line longer than the tile wraps onto up to `wrap_lines` lines (the last one cut with "…").
+    `enlarge_small`: pictures smaller than the tile are enlarged by a whole factor to fill it (nearest
+    for tiny ones) and a title line says so; otherwise they are only ever shrunk."""
+    heads = [title] if isinstance(title, str) and title else list(title or [])
+    k = 1
+    if enlarge_small and tiles:
+        side = max(max(x.image.size) for x in tiles)
+        k = max(1, tile_size // side)  # a whole factor that still fits the tile
+        if k > 1:
+            heads.append(scale_note(k, side))
+    font = get_font(font_size, label_font_path([*heads, *(ln for x in tiles for ln in x.lines)]))
     line_h = font_size + 3
-    n_lines = max((len(t.lines) for t in tiles), default=0)
+    if wrap_lines > 1:
+        tiles = [_wrapped(x, font, tile_size, wrap_lines) for x in tiles]
+    n_lines = max((len(x.lines) for x in tiles), default=0)
     cols = max(1, min(cols, len(tiles) or 1))
     rows = (len(tiles) + cols - 1) // cols
     pad = 6
     cell_w, cell_h = tile_size + pad, tile_size + n_lines * line_h + pad
-    titles = [wrapped for line in ([title] if isinstance(title, str) and title else list(title or []))
-              for wrapped in wrap_text(line, font, max(cols * cell_w - pad, 200))]
+    width = max(cols * cell_w, 200) + pad
+    titles = [wrapped for line in heads for wrapped in wrap_text(line, font, width - 2 * pad)]
     head = len(titles) * (line_h + 2) + (pad if titles else 0)
-    grid = Image.new("RGB", (max(cols * cell_w, 200) + pad, head + rows * cell_h + pad), background)
+    grid = Image.new("RGB", (width, head + rows * cell_h + pad), background)
     draw = ImageDraw.Draw(grid)
     for i, line in enumerate(titles):
-        draw.text((pad, pad + i * (line_h + 2)), _one_line(line, font, grid.width - 2 * pad), fill=(0, 0, 0),
-                  font=font)
-    for i, t in enumerate(tiles):
+        draw.text((pad, pad + i * (line_h + 2)), line, fill=(0, 0, 0), font=font)
+    for i, tile in enumerate(tiles):
         x, y = pad + (i % cols) * cell_w, head + pad + (i // cols) * cell_h
-        thumb = t.image.copy()
+        thumb = enlarge(tile.image, k) if k > 1 else tile.image.copy()
         thumb.thumbnail((tile_size, tile_size))
         if thumb.mode == "RGBA":  # show transparency on a checkerboard
             board = Image.new("RGB", thumb.size, (200, 200, 200))
@@ -309,8 +376,8 @@ def image_grid(tiles: Sequence[Tile], cols: int = 6, tile_size: int = 160, title
             board.paste(thumb, mask=thumb.getchannel("A"))
             thumb = board
         grid.paste(thumb.convert("RGB"), (x + (tile_size - thumb.width) // 2, y + (tile_size - thumb.height) // 2))
-        for j, line in enumerate(t.lines):
-            color = t.colors[j] if j < len(t.colors) else (0, 0, 0)
+        for j, line in enumerate(tile.lines):
+            color = tile.colors[j] if j < len(tile.colors) else (0, 0, 0)
             draw.text((x, y + tile_size + 2 + j * line_h), _one_line(line, font, tile_size), fill=color,
                       font=font)
     return grid

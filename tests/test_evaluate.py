@@ -331,6 +331,16 @@ def test_run_folder_prompts_and_seeds_make_panels(pipe, loras):
     assert tops == sorted(tops)  # panels stacked top to bottom
 
 
+def test_show_at_enlarges_tiny_cells_on_the_sheet_only(pipe, loras):
+    res = xy_grid(pipe, loras["a"], PROMPT, strengths=[0, 1], steps=STEPS, progress=False, show_at=256,
+                  title="checkpoint x strength")
+    box = res.boxes[0][0][1]
+    assert (box[2] - box[0], box[3] - box[1]) == (256, 256)  # 64 px shown ×4 (nearest: 4x4 pixel blocks)
+    assert same(res.image.crop(box).resize((64, 64), Image.NEAREST), res.cell(0, 1))
+    assert res.cell(0, 1).size == (64, 64)  # the pictures themselves keep their size
+    assert res.image.width > 2 * 256
+
+
 def test_seeds_drawn_in_batches_give_the_same_grid_in_fewer_calls(pipe, loras, monkeypatch):
     """batch=N draws a cell's seeds N per pipeline call, one generator per seed: the pictures match a
     batch of one (to float rounding), the calls drop from cells to cells / N (rounded up)."""

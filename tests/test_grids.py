@@ -160,3 +160,48 @@ def test_image_grid_layout_and_text():
     a = np.asarray(grid)
     assert (a[..., 2] > 200).sum() > 5 * 50 * 30 * 0.9  # the blue thumbnails are there
     assert ((a[..., 0] > 150) & (a[..., 1] < 60)).any()  # red problem text
+
+
+def test_tiny_cells_are_shown_enlarged_and_the_title_says_how(default_language):
+    cells = [[_solid(c, (64, 64)) for c in range(3)]]
+    g = labelled_grid(cells, col_labels=["0", "0.5", "1"], title="demo", show_at=256)
+    box = g.boxes[0][0]
+    assert (box[2] - box[0], box[3] - box[1]) == (256, 256)  # 64 px shown at 256 px
+    big = np.asarray(g.image.crop(box))
+    assert np.array_equal(big[::4, ::4], np.asarray(cells[0][0]))  # nearest: every pixel a 4x4 block
+    # a 300 px picture is already big enough; a 200 px one (not tiny) is enlarged smoothly
+    assert labelled_grid([[_solid(0, (300, 300))]], show_at=256).boxes[0][0][2:] != (0, 0)
+    from lora_nb.grids import display_scale
+
+    assert display_scale(64, 64, 256) == (4, "shown ×4, nearest")
+    assert display_scale(200, 200, 256) == (2, "shown ×2, Lanczos")
+    assert display_scale(300, 300, 256) == (1, "")
+    assert display_scale(64, 64, None) == (1, "")
+
+
+def test_long_titles_wrap_and_are_never_cut():
+    from lora_nb.grids import get_font, line_height
+
+    title = "lora-nb demo: checkpoint x strength · prompt: This image is labeled as xqz. a toy star · seed 42 " * 3
+    g = labelled_grid([[_solid(0, (64, 64))] * 3], title=title)  # a 64 px sheet: ~200 px wide
+    tfont = get_font(13)  # the title font of 64 px cells (label size 10 x 1.3)
+    lines = wrap_text(title, tfont, g.image.width - 2 * 3)
+    assert len(lines) > 3 and not any(x.endswith("…") for x in lines)
+    assert g.boxes[0][0][1] >= len(lines) * line_height(tfont)  # every line has its room above the cells
+    s = stack_panels([_solid(0, (100, 40))], ["a"], title=title)
+    lines = wrap_text(title, get_font(round(12 * 1.3)), 100 - 2 * 12)
+    assert len(lines) > 3 and s.boxes[0][0][1] >= len(lines) * line_height(get_font(round(12 * 1.3)))
+
+
+def test_image_grid_enlarges_small_pictures_and_wraps_labels(default_language):
+    tiles = [Tile(_solid(i, (64, 64)), ["This image is labeled as xqz. a toy star · seed 1234"]) for i in range(2)]
+    img = image_grid(tiles, cols=2, tile_size=256, title="validation images at step 20", enlarge_small=True,
+                     wrap_lines=3)
+    # the 64 px picture fills the 256 px tile (pixel blocks of 4), not a 64 px square in the middle
+    arr = np.asarray(img)
+    rows = np.where((arr == COLOURS[0]).all(axis=2).any(axis=1))[0]
+    assert rows.max() - rows.min() + 1 == 256
+    plain = image_grid(tiles, cols=2, tile_size=256, title="validation images at step 20")
+    rows = np.where((np.asarray(plain) == COLOURS[0]).all(axis=2).any(axis=1))[0]
+    assert rows.max() - rows.min() + 1 == 64
+    assert img.height > plain.height  # the note line and the wrapped label lines

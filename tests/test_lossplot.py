@@ -136,3 +136,18 @@ def test_samples_grid_columns_are_steps_rows_are_prompts(run_dir):
     assert g.image.crop(g.boxes[0][1]).getpixel((5, 5)) == (0, 0, 200)
     one = samples_grid(run_dir, max_columns=1)
     assert len(one.boxes[0]) == 1
+
+
+def test_sample_rows_say_prompt_and_seed_and_tiny_samples_are_shown_enlarged(run_dir, default_language):
+    from lora_nb.config import Config
+    from lora_nb.evaluate.lossplot import sample_labels
+
+    assert sample_labels(run_dir, 2) == ["prompt 1", "prompt 2"]  # no config.toml: still says what a row is
+    Config(sample_prompts=["a red circle", "a blue square"], sample_seed=7).save(run_dir / "config.toml")
+    assert sample_labels(run_dir, 3) == ["a red circle · seed 7", "a blue square · seed 8", "prompt 3"]
+    assert sample_labels(run_dir, 1, "zh") == ["a red circle · 种子 7"]
+    g = samples_grid(run_dir)  # 32 px samples
+    box = g.boxes[0][0]
+    assert box[2] - box[0] == 256 and g.image.crop(box).getpixel((100, 100)) == (200, 0, 0)  # shown ×8
+    own = samples_grid(run_dir, show_at=None).boxes[0][0]
+    assert own[2] - own[0] == 32

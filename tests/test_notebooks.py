@@ -131,6 +131,21 @@ def test_00_setup(smoke):
 
 
 @pytest.mark.slow
+def test_00_setup_keeps_lora_nb_lang(tmp_path, monkeypatch):
+    """LORA_NB_LANG=zh and 00_setup as shipped (LANGUAGE = ""): Chinese from the first output on, saved as zh."""
+    for k, v in {"LORA_NB_SMOKE": "1", "LORA_NB_PROJECTS": str(tmp_path / "projects"), "LORA_NB_LANG": "zh",
+                 "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+                 "TOKENIZERS_PARALLELISM": "false"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("LORA_NB_PROJECT", raising=False)
+    nb = _execute("00_setup")
+    first = next(o for o in _outputs(nb) if o.output_type == "stream")["text"]
+    assert first.startswith(("在本地运行", "运行在 Google Colab 上")), first
+    data = json.loads((tmp_path / "projects" / "my_lora" / "project.json").read_text(encoding="utf-8"))
+    assert data["language"] == "zh"
+
+
+@pytest.mark.slow
 def test_01_collect(smoke):
     nb = _run_in_order(smoke, "01_collect")
     ds = smoke["project"] / "dataset"

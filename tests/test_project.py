@@ -118,3 +118,16 @@ def test_broken_project_file_and_bad_values_are_explained(tmp_path):
     with pytest.raises(ConfigError, match="rank"):  # an invalid Config is never written
         p.save_config(bad)
     assert Project.open(tmp_path / "r").config().rank == 16
+
+
+def test_language_follows_lora_nb_lang_unless_given_and_is_kept_on_a_rerun(tmp_path, monkeypatch):
+    monkeypatch.setenv(i18n.ENV_VAR, "zh")  # 00_setup with LANGUAGE = "" (its default) on a zh machine
+    p = Project.create(tmp_path / "zh", family="sd15", language="")
+    assert p.language == "zh" and json.loads((p.root / PROJECT_FILE).read_text(encoding="utf-8"))["language"] == "zh"
+    monkeypatch.delenv(i18n.ENV_VAR)
+    i18n.set_language("en")
+    assert Project.create(tmp_path / "zh", family="sd15").language == "zh"  # a re-run keeps the project's
+    assert i18n.get_language() == "zh"
+    assert Project.create(tmp_path / "zh", family="sd15", language="en").language == "en"  # given: changed
+    i18n.set_language(None)
+    assert Project.create(tmp_path / "new", family="sd15").language == "en"  # nothing set anywhere: English

@@ -224,3 +224,37 @@ def test_interrupting_wait_stops_the_run_cleanly(tiny_sd15, tiny_dataset, tmp_pa
     result = job.wait(timeout=300)
     assert job.stop_event.is_set() and result.stopped_early
     assert result.steps < 50 and result.checkpoints[-1][0] == result.steps and result.files["kohya"].is_file()
+
+
+def test_live_validation_images_are_shown_enlarged_with_prompt_and_seed(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    import lora_nb.notebook.live as live_mod
+
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    Config(sample_prompts=["toycircle", "a photo of a cat"], sample_seed=1234).save(run / "config.toml")
+    paths = []
+    for i, colour in enumerate(((200, 0, 0), (0, 0, 200))):
+        paths.append(run / "samples" / f"step00000020-p{i}.png")
+        Image.new("RGB", (64, 64), colour).save(paths[-1])
+    seen = {}
+
+    def spy(images, labels=None, **kw):
+        seen["labels"] = labels
+        seen["image"] = image_grid(images, labels, **kw)
+        return seen["image"]
+
+    class Handle:
+        def update(self, obj):
+            seen["shown"] = obj
+
+    monkeypatch.setattr(live_mod, "image_grid", spy)
+    live = LiveTrainDisplay(headless=False)
+    live._sample_handle = Handle()
+    live.on_sample(20, paths)
+    assert seen["labels"] == ["toycircle · seed 1234", "a photo of a cat · seed 1235"]
+    arr = np.asarray(seen["shown"])
+    red = np.where((arr == (200, 0, 0)).all(axis=2))
+    assert red[0].max() - red[0].min() + 1 == 256 and red[1].max() - red[1].min() + 1 == 256  # 64 px shown ×4

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError, DatasetError
+from ..fonts import new_figure
 from ..grids import Tile, image_grid
+from ..i18n import t
 from ..images import ImageRejected, read_image
 from ..options import default
 from ..textio import CAPTION_EXT, read_caption
@@ -253,9 +255,8 @@ def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int 
 
 def plot_balance(a: Audit):
     """Bar chart of effective samples per concept (matplotlib Figure, not displayed)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(max(4, 1.2 * len(a.concepts) + 2), 3), layout="constrained")
+    fig = new_figure([c.folder for c in a.concepts], figsize=(max(4, 1.2 * len(a.concepts) + 2), 3),
+                     layout="constrained")
     ax = fig.add_subplot()
     names = [c.folder for c in a.concepts]
     bars = ax.bar(names, [c.effective for c in a.concepts],
@@ -264,8 +265,8 @@ def plot_balance(a: Audit):
     for b, c in zip(bars, a.concepts, strict=True):
         ax.annotate(f"{c.images}x{c.repeats}\n{c.share:.0%}", (b.get_x() + b.get_width() / 2, b.get_height()),
                     ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel("samples per epoch (images x repeats)")
-    ax.set_title("concept balance")
+    ax.set_ylabel(t("plot.balance_y"))
+    ax.set_title(t("plot.balance_title"))
     ax.margins(y=0.25)
     return fig
 

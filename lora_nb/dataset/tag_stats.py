@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DatasetError, ModelLoadError
+from ..fonts import new_figure
+from ..i18n import t
 from ..textio import CAPTION_EXT, read_caption, read_caption_info
 from .caption_files import load_triggers, path_listing, rel_path, scan_captions
 from .tag_rules import has_trigger, split_tags
@@ -183,20 +185,19 @@ def plot_tag_frequency(stats: CaptionStats | Mapping[str, int], top: int = 30, c
     Tags present in (almost) every caption are what the trigger absorbs or what should be removed
     (FluxTrainer walkthrough §6); rare tags are the ones the LoRA learns to vary.
     """
-    from matplotlib.figure import Figure
-
     if isinstance(stats, CaptionStats):
         items = stats.top(top, concept)
     else:
         items = Counter(stats).most_common(top)
-    fig = Figure(figsize=(7, max(2.0, 0.28 * len(items) + 1)), layout="constrained")
+    names = [tag for tag, _ in items][::-1]
+    fig = new_figure(names, figsize=(7, max(2.0, 0.28 * len(items) + 1)), layout="constrained")
     ax = fig.add_subplot()
-    names = [t for t, _ in items][::-1]
     values = [n for _, n in items][::-1]
     ax.barh(names, values, color="#4c72b0")
-    ax.set_xlabel("occurrences in captions")
-    ax.set_title(title or (f"Top {len(items)} tags" + (f" in {concept}" if concept else "")))
+    ax.set_xlabel(t("plot.tag_count"))
+    ax.set_title(title or (t("plot.top_tags_in", n=len(items), concept=concept) if concept
+                           else t("plot.top_tags", n=len(items))))
     if not items:
-        ax.text(0.5, 0.5, "no tags", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, t("plot.no_tags"), ha="center", va="center", transform=ax.transAxes)
     ax.tick_params(axis="y", labelsize=8)
     return fig

@@ -225,7 +225,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
             sheets.append(labelled_grid(rows, col_labels=x.labels if x.kind else None,
                                         row_labels=y.labels if y.kind else None,
                                         col_title=x.title if x.kind else None, row_title=y.title if y.kind else None,
-                                        cell_size=s.cell_size, font=s.font))
+                                        cell_size=s.cell_size, font=s.font, show_at=s.show_at))
     finally:
         bar.close()
         pipe.scheduler = original

@@ -27,11 +27,13 @@ from pathlib import Path
 
 from ..errors import LoraNbError
 from ..families.facts import FACTS, facts
+from ..fonts import new_figure
+from ..i18n import STRINGS, t
 from ..jsonlines import bad_lines_note, read_json_lines
 
 LOG_RELPATH = Path("logs") / "train_log.jsonl"
 SD15_BAND = FACTS["sd15"].typical_loss  # Kohya practice guide: "LOSS 0.08~0.1 is good, 0.08 better" (SD1.5)
-BAND_LABEL = "0.08-0.10: typical SD1.5 loss (Kohya practice guide) - a hint, not a target"
+BAND_LABEL = STRINGS["plot.band"]["en"]
 
 
 @dataclass
@@ -160,55 +162,57 @@ def loss_figure(
     show_lr: bool = True,
     title: str | None = None,
     figsize: tuple[float, float] = (9.0, 4.5),
+    lang: str | None = None,
 ):
     """A matplotlib Figure of the loss: raw (faint), EMA-smoothed, checkpoint lines, sample markers.
 
     `band` shades Kohya practice guide's SD1.5 range; it is dropped automatically when `family` names another
     model family (Flux/SDXL losses sit at other levels). `show_lr` adds the learning rate on a
     second axis. The Figure is built without pyplot, so it never leaks into global state; a
-    notebook displays it inline, `fig.savefig(path)` writes it.
+    notebook displays it inline, `fig.savefig(path)` writes it. Labels are in `lang` (default: the kit's
+    language); Chinese is drawn with the font `lora_nb.fonts` chooses.
     """
-    from matplotlib.figure import Figure
-
     log = log if isinstance(log, TrainLog) else read_train_log(log)
     if family is not None and facts(family).typical_loss is None:
         band = None
-    fig = Figure(figsize=figsize, layout="constrained")
+    title = title or t("plot.loss_title", lang, run=log.run_dir.name)
+    fig = new_figure([title], figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title or f"Training loss - {log.run_dir.name}")
+    ax.set_xlabel(t("plot.step", lang))
+    ax.set_ylabel(t("plot.loss", lang))
+    ax.set_title(title, wrap=True)
     ax.grid(True, alpha=0.3)
     if band is not None:
-        ax.axhspan(band[0], band[1], color="tab:green", alpha=0.15, label=BAND_LABEL, zorder=0)
+        ax.axhspan(band[0], band[1], color="tab:green", alpha=0.15, label=t("plot.band", lang), zorder=0)
     if not log.steps:
-        ax.text(0.5, 0.5, "no steps logged yet", transform=ax.transAxes, ha="center", va="center")
+        ax.text(0.5, 0.5, t("plot.no_steps", lang), transform=ax.transAxes, ha="center", va="center")
         if band is not None:
             fig.legend(loc="outside lower center", fontsize=8, frameon=False)
         return fig
 
     smooth = ema(log.loss, smoothing)
     if show_raw:
-        ax.plot(log.steps, log.loss, color="tab:blue", alpha=0.25, linewidth=0.8, label="loss (per step)")
-    ax.plot(log.steps, smooth, color="tab:blue", linewidth=2.0, label=f"loss (EMA {smoothing:g})")
+        ax.plot(log.steps, log.loss, color="tab:blue", alpha=0.25, linewidth=0.8, label=t("plot.raw", lang))
+    ax.plot(log.steps, smooth, color="tab:blue", linewidth=2.0, label=t("plot.ema", lang, smoothing=smoothing))
     nan_steps = [s for s, v in zip(log.steps, log.loss) if not math.isfinite(v)]
     if nan_steps:
-        ax.plot(nan_steps, [0.0] * len(nan_steps), "x", color="tab:red", label="NaN loss", clip_on=False)
+        ax.plot(nan_steps, [0.0] * len(nan_steps), "x", color="tab:red", label=t("plot.nan", lang), clip_on=False)
 
     for i, (step, path) in enumerate(log.checkpoints):
-        ax.axvline(step, color="tab:gray", linestyle="--", linewidth=1.0, label="checkpoint" if i == 0 else None)
+        ax.axvline(step, color="tab:gray", linestyle="--", linewidth=1.0,
+                   label=t("plot.checkpoint", lang) if i == 0 else None)
         ax.annotate(str(step), (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
                     textcoords="offset points", fontsize=7, color="tab:gray")
     if log.samples:
         xs = [s for s, _ in log.samples]
         ys = [_value_at(log.steps, smooth, s) for s in xs]
-        ax.plot(xs, ys, "v", color="tab:orange", markersize=8, label="sample images", zorder=3)
+        ax.plot(xs, ys, "v", color="tab:orange", markersize=8, label=t("plot.samples", lang), zorder=3)
 
     handles, labels = ax.get_legend_handles_labels()
     if show_lr and any(math.isfinite(v) for v in log.lr):
         ax2 = ax.twinx()
-        ax2.plot(log.steps, log.lr, color="tab:purple", linestyle=":", linewidth=1.2, label="learning rate")
-        ax2.set_ylabel("learning rate", color="tab:purple")
+        ax2.plot(log.steps, log.lr, color="tab:purple", linestyle=":", linewidth=1.2, label=t("plot.lr", lang))
+        ax2.set_ylabel(t("plot.lr", lang), color="tab:purple")
         ax2.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
@@ -225,9 +229,24 @@ def _value_at(steps: list[int], values: list[float], step: int) -> float:
     return values[max(i, 0)]
 
 
+def sample_labels(run_dir: str | os.PathLike, n: int, lang: str | None = None) -> list[str]:
+    """What each validation-image row shows: its prompt and seed, from the run's config.toml (the
+    trainer draws prompt i with seed sample_seed + i); "prompt 1".. when the run has no config."""
+    from ..config import Config
+
+    try:
+        cfg = Config.load(Path(run_dir) / "config.toml")
+    except (LoraNbError, OSError):
+        cfg = None
+    prompts = list(cfg.sample_prompts) if cfg is not None else []
+    return [t("samples.row", lang, prompt=prompts[i], seed=cfg.sample_seed + i) if i < len(prompts)
+            else t("samples.row_unknown", lang, n=i + 1) for i in range(n)]
+
+
 def samples_grid(log: TrainLog | str | os.PathLike, cell_size: int | None = 256, max_columns: int | None = None,
-                 **grid_kwargs):
-    """The sample images side by side: one column per sampling step, one row per sample prompt.
+                 show_at: int | None = 256, lang: str | None = None, **grid_kwargs):
+    """The sample images side by side: one column per sampling step, one row per sample prompt
+    (labelled with the prompt and its seed). Pictures smaller than `show_at` px are enlarged for display.
 
     Returns a `grids.Grid` (None when no samples were logged). Missing image files leave an empty
     cell rather than failing, so a run that was cut off can still be looked at.
@@ -259,7 +278,8 @@ def samples_grid(log: TrainLog | str | os.PathLike, cell_size: int | None = 256,
                 col.append(None)
         cols.append(col)
     rows = [[cols[c][r] for c in range(len(cols))] for r in range(n_rows)]
-    grid_kwargs.setdefault("col_title", "step")
-    grid_kwargs.setdefault("row_title", "sample")
-    return labelled_grid(rows, col_labels=[f"step {s}" for s, _ in events],
-                         row_labels=[f"#{r + 1}" for r in range(n_rows)], cell_size=cell_size, **grid_kwargs)
+    grid_kwargs.setdefault("col_title", t("samples.axis_x", lang))
+    grid_kwargs.setdefault("row_title", t("samples.axis_y", lang))
+    return labelled_grid(rows, col_labels=[t("samples.col", lang, step=s) for s, _ in events],
+                         row_labels=sample_labels(log.run_dir, n_rows, lang), cell_size=cell_size, show_at=show_at,
+                         **grid_kwargs)

@@ -47,8 +47,11 @@ class SampleSettings(Options):
                                   "sequential when a component does not fit.", choices=OFFLOADS)
     cell_size: int | None = option(None, "Shrink cells on the sheet to at most this many px (the full-size "
                                          "pictures are kept); empty: full size.", min=1)
-    font: str | None = option(None, "Font file for the labels (e.g. a CJK font for Chinese names); empty: PIL's "
-                                    "built-in font.")
+    show_at: int | None = option(None, "Enlarge small pictures on the sheet until their shorter side is this many "
+                                       "px (pixel for pixel up to 128 px; the title says by how much); the saved "
+                                       "cells keep their size. Empty: shown at their own size.", min=1)
+    font: str | None = option(None, "Font file for the labels; empty: PIL's built-in font for Latin labels, a "
+                                    "CJK font for Chinese ones (lora_nb.fonts).")
     progress: bool = option(True, "Show a progress bar over all cells.", cli=False)
     batch: int = option(1, "Pictures per pipeline call: a cell's seeds are drawn this many at a time (faster; "
                            "that many times the activation memory, so keep 1 for SDXL/Flux on a 16 GB card).", min=1)

@@ -75,7 +75,8 @@ class TextEmbeddingCache:
     def build(cls, family, models, captions: list[str], clip_skip: int = 1, batch_size: int = 8,
               progress: bool = True, folder: Path | None = None, model_key: str = "") -> TextEmbeddingCache:
         import torch
-        from tqdm.auto import tqdm
+
+        from ..progress import tqdm
 
         entries: dict = {}
         todo = list(captions)

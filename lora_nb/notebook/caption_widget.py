@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from ..dataset.caption import load_image
 from ..dataset.concepts import scan_concepts
 from ..errors import DatasetError
+from ..i18n import t
 from ..textio import CAPTION_EXT, read_caption, write_caption
 
 
@@ -54,13 +55,13 @@ class CaptionEditor(widgets.VBox):
 
         self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{thumb_size}px"))
         self.text = widgets.Textarea(layout=widgets.Layout(width="100%", height=f"{thumb_size // 2}px"),
-                                     placeholder="(no caption yet: type one and press Save)")
+                                     placeholder=t("caption.placeholder"))
         self.label = widgets.Label()
         self.status = widgets.Label()
-        self.prev_button = widgets.Button(description="◀ Prev", tooltip="Previous image (edits are kept)")
-        self.next_button = widgets.Button(description="Next ▶", tooltip="Next image (edits are kept)")
-        self.save_button = widgets.Button(description="Save", button_style="success",
-                                          tooltip="Write this caption to its .txt file")
+        self.prev_button = widgets.Button(description=t("caption.prev"), tooltip=t("caption.prev_tip"))
+        self.next_button = widgets.Button(description=t("caption.next"), tooltip=t("caption.next_tip"))
+        self.save_button = widgets.Button(description=t("caption.save"), button_style="success",
+                                          tooltip=t("caption.save_tip"))
         self.prev_button.on_click(lambda _: self.show(self.index - 1))
         self.next_button.on_click(lambda _: self.show(self.index + 1))
         self.save_button.on_click(lambda _: self.save())
@@ -113,12 +114,12 @@ class CaptionEditor(widgets.VBox):
     def _status(self, problem: str = "") -> None:
         parts = [problem] if problem else []
         if self.current in self.pending:
-            parts.append("unsaved changes")
+            parts.append(t("caption.unsaved"))
         elif not self.caption_file().is_file():
-            parts.append("no caption file")
+            parts.append(t("caption.no_file"))
         others = len([p for p in self.pending if p != self.current])
         if others:
-            parts.append(f"{others} other image(s) with unsaved changes")
+            parts.append(t("caption.others", n=others))
         self.status.value = " · ".join(parts)
 
     def save(self) -> Path:
@@ -126,7 +127,8 @@ class CaptionEditor(widgets.VBox):
         path = write_caption(self.caption_file(), self.text.value)
         self.pending.pop(self.current, None)
         self._status()
-        self.status.value = (self.status.value + " · " if self.status.value else "") + f"saved {path.name}"
+        done = t("caption.saved", name=path.name)
+        self.status.value = f"{self.status.value} · {done}" if self.status.value else done
         return path
 
 

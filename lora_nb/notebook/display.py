@@ -50,8 +50,9 @@ def config_table(config: Config, fields: Sequence[str] | None = None, lang: str 
 
 
 def image_grid(images: Sequence, labels: Sequence[str] | None = None, cols: int = 6, cell_size: int = 160,
-               title: str | None = None):
-    """Images (paths or PIL images) in rows of `cols`, each with its label below; a PIL image."""
+               title: str | None = None, enlarge_small: bool = False, wrap_lines: int = 1):
+    """Images (paths or PIL images) in rows of `cols`, each with its label below; a PIL image.
+    `enlarge_small`: pictures smaller than `cell_size` are shown enlarged (the title says by how much)."""
     from PIL import Image
 
     tiles = []
@@ -62,7 +63,8 @@ def image_grid(images: Sequence, labels: Sequence[str] | None = None, cols: int 
         tiles.append(Tile(im, [labels[i]] if labels is not None and i < len(labels) else []))
     if not tiles:
         tiles = [Tile(Image.new("RGB", (cell_size, cell_size), (235, 235, 235)), [t("grid.empty")])]
-    return tile_grid(tiles, cols=cols, tile_size=cell_size, title=title or "")
+    return tile_grid(tiles, cols=cols, tile_size=cell_size, title=title or "", enlarge_small=enlarge_small,
+                     wrap_lines=wrap_lines)
 
 
 def dataset_grid(folder: str | Path, max_images: int = 24, cols: int = 6, cell_size: int = 128,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
+from ..progress import quiet_progress
 
 if TYPE_CHECKING:
     from .live import LiveTrainDisplay
@@ -79,7 +80,8 @@ def start_training(config: Config, display: LiveTrainDisplay | None = None, call
 
     def run():
         try:
-            job.result = train(config, callbacks=cbs)
+            with quiet_progress(any(getattr(cb, "shows_progress", False) for cb in cbs)):
+                job.result = train(config, callbacks=cbs)
         except BaseException as e:  # handed to wait()
             job.error = e
         finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..evaluate.lossplot import TrainLog, loss_figure
+from ..evaluate.lossplot import TrainLog, loss_figure, sample_labels
 from ..i18n import get_language, t
 from ..training.trainer import TrainCallback
 from .display import figure_png, image_grid
@@ -36,6 +36,8 @@ class LiveTrainDisplay(TrainCallback):
     runs the trainer in a thread. Outside a notebook (`headless`) it prints one line every
     `every` steps instead.
     """
+
+    shows_progress = True  # start_training then turns the other progress bars off (lora_nb.progress)
 
     def __init__(self, every: int = 10, lang: str | None = None, headless: bool | None = None,
                  family: str | None = None, smoothing: float = 0.9, sample_size: int = 256):
@@ -145,8 +147,9 @@ class LiveTrainDisplay(TrainCallback):
             print(t("train.samples", self.lang, step=step) + ": " + ", ".join(map(str, paths)), flush=True)
             return
         if self._sample_handle is not None and paths:
-            grid = image_grid(paths, [f"#{i + 1}" for i in range(len(paths))], cols=len(paths),
-                              cell_size=self.sample_size, title=t("train.samples", self.lang, step=step))
+            labels = sample_labels(Path(paths[0]).parent.parent, len(paths), self.lang)  # <run>/samples/*.png
+            grid = image_grid(paths, labels, cols=len(paths), cell_size=self.sample_size, enlarge_small=True,
+                              wrap_lines=3, title=t("train.samples", self.lang, step=step))
             self._sample_handle.update(grid)
 
     def on_end(self, result) -> None:

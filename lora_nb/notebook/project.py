@@ -30,7 +30,7 @@ from ..env import in_colab
 from ..errors import LoraNbError
 from ..families.facts import facts
 from ..fileio import atomic_write_text
-from ..i18n import ENV_VAR, normalize_language, set_language, t
+from ..i18n import ENV_VAR, get_language, normalize_language, set_language, t
 from ..toy.builtin import builtin_model_dir
 
 PROJECT_FILE = "project.json"
@@ -141,16 +141,17 @@ class Project:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike, *, family: str = "sd15", language: str = "en",
+    def create(cls, path: str | os.PathLike, *, family: str = "sd15", language: str | None = None,
                pretrained_model: str | None = None, config_overrides: dict | None = None) -> Project:
         """Make (or update) the project at `path`: project.json plus a config.toml for `family`.
 
         Re-running 00_setup on an existing project keeps its steps and config and only changes
-        what is passed (family, language, base model, overrides).
+        what is passed (family, language, base model, overrides). No `language`: the project's own on a
+        re-run, else the current one (`set_language`, $LORA_NB_LANG, else English).
         """
         if family not in FAMILIES:
             raise LoraNbError(f"family {family!r} -> use one of {', '.join(FAMILIES)}")
-        language = normalize_language(language)
+        language = normalize_language(language) if language else None
         root = Path(path).expanduser()
         if root.exists() and not root.is_dir():
             raise LoraNbError(f"{root} is a file -> choose a folder path for the project")
@@ -173,7 +174,7 @@ class Project:
         changes.update(config_overrides or {})
         if cfg.output_dir == "output":  # the Config default: put runs inside the project
             changes.setdefault("output_dir", f"runs/{cfg.output_name or 'lora'}")
-        proj.data.update(family=family, language=language)
+        proj.data.update(family=family, language=language or proj.data.get("language") or get_language())
         proj.save_config(cfg.replace(**changes))
         proj.record("setup", "")
         proj._apply_language()

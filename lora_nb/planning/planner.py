@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
+from ..fonts import new_figure
+from ..i18n import t
 from ..training.data import scan_dataset
 from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
@@ -392,19 +394,17 @@ def render_markdown(p: Plan) -> str:
 
 def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
     """The learning-rate schedule, with the warmup end and the checkpoints marked."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7, 3), layout="constrained")
+    fig = new_figure(figsize=(7, 3), layout="constrained")
     ax = fig.add_subplot()
     ax.plot(curve.steps, curve.lrs, color="tab:blue")
     if curve.warmup_steps:
         ax.axvline(curve.warmup_steps, color="tab:orange", ls="--", lw=1,
-                   label=f"end of warmup ({curve.warmup_steps})")
+                   label=t("plot.warmup_end", steps=curve.warmup_steps))
     for i, s in enumerate(checkpoints or []):
-        ax.axvline(s, color="0.7", lw=0.8, label="checkpoint" if i == 0 else None)
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
-    ax.set_title(f"Learning-rate schedule: {curve.scheduler}")
+        ax.axvline(s, color="0.7", lw=0.8, label=t("plot.checkpoint") if i == 0 else None)
+    ax.set_xlabel(t("plot.step"))
+    ax.set_ylabel(t("plot.lr"))
+    ax.set_title(t("plot.lr_title", scheduler=curve.scheduler))
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     if curve.warmup_steps or checkpoints:
         ax.legend(loc="best", fontsize="small")
@@ -414,8 +414,6 @@ def lr_figure(curve: LRCurve, checkpoints: list[int] | None = None) -> Figure:
 def memory_figure(mf: MemoryFit) -> Figure:
     """Stacked bar of the predicted training-step peak by part against the GPU's memory (plus a bar
     for the caching or encoding phase when that one is higher)."""
-    from matplotlib.figure import Figure
-
     est = mf.estimate
     slack, ctx = CALIBRATION["allocator_slack"], CALIBRATION["cuda_context_gb"]
     parts = {k: v * est.correction for k, v in est.gpu_parts.items()}
@@ -424,13 +422,13 @@ def memory_figure(mf: MemoryFit) -> Figure:
     parts["CUDA context"] = ctx
     other = {k: v * est.correction for k, v in est.phases.items() if k != "training"}
     top = max(other, key=other.get) if other else None
-    fig = Figure(figsize=(8, 3.4), layout="constrained")
+    fig = new_figure(figsize=(8, 3.4), layout="constrained")
     ax = fig.add_subplot()
     left = 0.0
     for i, (k, v) in enumerate(parts.items()):
         ax.barh([1], [v], left=left, label=f"{k} ({v:.1f})", color=f"C{i % 10}")
         left += v
-    labels = ["training step"]
+    labels = [t("plot.training_step")]
     if top and other[top] > train_alloc:  # another phase is the peak: show it too
         ax.barh([0], [other[top] * (1 + slack) + ctx], color="0.85", hatch="//", edgecolor="0.5",
                 label=f"{top} ({other[top]:.1f} allocated)")
@@ -439,7 +437,7 @@ def memory_figure(mf: MemoryFit) -> Figure:
     if mf.gpu is not None:
         ax.axvline(mf.gpu.memory_gb, color="red", lw=2, label=f"{mf.gpu.name} ({mf.gpu.memory_gb:.1f})")
     ax.set_xlabel("GiB")
-    ax.set_title(f"Predicted GPU peak: {est.total_gb:.1f} GiB")
+    ax.set_title(t("plot.memory_title", gb=est.total_gb))
     fig.legend(loc="outside lower center", ncol=3, fontsize="small")
     return fig
 

@@ -125,7 +125,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
                                                   f"{grid_seeds} seeds\n\n{star_table}\n")
     else:
         grid = xy_grid(str(model_dir), ckpts, prompt, strengths=[0.0, 0.5, 1.0], seeds=seed, steps=grid_steps,
-                       width=resolution, height=resolution, progress=progress,
+                       width=resolution, height=resolution, progress=progress, show_at=256,
                        title="lora-nb demo: checkpoint x strength")
     grid_path = out / "xy_grid.png"
     grid.save(grid_path)

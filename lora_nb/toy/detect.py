@@ -380,7 +380,8 @@ def star_curve(base, loras, prompt: str, strengths=(0.0, 0.5, 1.0), seeds=(0, 1,
     from ..evaluate.xy import xy_grid
 
     res = xy_grid(base, loras, prompt, strengths=list(strengths), seeds=list(seeds), x="strength", y="lora",
-                  axes=["seed"], steps=steps, cfg=cfg, width=size, height=size, progress=progress, batch=batch)
+                  axes=["seed"], steps=steps, cfg=cfg, width=size, height=size, progress=progress, batch=batch,
+                  show_at=256)  # the sheet the demo saves: 64 px cells shown at 256 px
     per_seed = np.array(score_grid(res))  # [seed][checkpoint][strength]
     return StarCurve(list(res.y.labels), [float(s) for s in res.x.values], per_seed.mean(axis=0).round(4).tolist(),
                      res)

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from tqdm.auto import tqdm
 
 from ..config import Config
 from ..dataset.tag_stats import tag_frequency
@@ -32,6 +31,7 @@ from ..families.adapters import notes as adapter_notes
 from ..families.textcache import TextEmbeddingCache, captions_to_cache
 from ..families.textcache import enabled as text_cache_enabled
 from ..fileio import atomic_path
+from ..progress import tqdm  # off while the notebook live panel shows progress
 from .data import (
     DatasetScan,
     LatentCache,
