@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -52,9 +52,8 @@ from .export.naming import ExportTarget
 from .noise import make_noise
 from .optimizers import make_optimizer
 from .presets import choose_preset
+from .runfolder import LOG_NAME, own_run_folder
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
-
-LOG_NAME = "logs/train_log.jsonl"
 
 
 class TrainCallback:
@@ -118,7 +117,17 @@ def _short(steps: list[int]) -> str:
 
 # --- the loop --------------------------------------------------------------------------------------
 def train(config: Config, callbacks: list[TrainCallback] | None = None, accelerator=None) -> TrainResult:
-    """Train a LoRA as `config` says; returns the files written. See module docstring."""
+    """Train a LoRA as `config` says; returns the files written. See module docstring.
+
+    The run folder is this run's alone from before anything is loaded or written until the end
+    (`runfolder.own_run_folder`: lock, leftovers of killed writes, no mixing with an earlier run)."""
+    config.validate()
+    main = (accelerator or PartialState()).is_main_process
+    with own_run_folder(config, main):
+        return _train(config, callbacks, accelerator)
+
+
+def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -> TrainResult:
     from diffusers.optimization import get_scheduler  # lazy: diffusers adds ~3 s to importing this module
 
     # 0. the memory preset for this GPU (fields you changed are kept), then every impossible setting
