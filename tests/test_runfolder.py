@@ -259,7 +259,7 @@ def _start_slow_cli(path: Path, log: Path, steps: int = 2):
     return proc
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_saves_a_checkpoint_and_resume_continues_bitwise(base, tmp_path, sig):
     opts = dict(base, max_train_steps=8, save_every_n_steps=0, lr_scheduler="cosine", shuffle_caption=True)
     path = Config(**opts).save(tmp_path / "c.toml")

@@ -122,7 +122,9 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
     The run folder is this run's alone from before anything is loaded or written until the end
     (`runfolder.own_run_folder`: lock, leftovers of killed writes, no mixing with an earlier run)."""
     config.validate()
-    main = (accelerator or PartialState()).is_main_process
+    # only the main process owns the folder; PartialState is the Accelerator's shared state, made with the
+    # cpu flag _train gives the Accelerator (another one breaks `accelerate launch` multi-process runs)
+    main = (accelerator or PartialState(cpu=not torch.cuda.is_available())).is_main_process
     with own_run_folder(config, main):
         return _train(config, callbacks, accelerator)
 
