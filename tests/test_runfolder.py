@@ -144,13 +144,14 @@ def test_a_new_run_into_a_used_folder_is_refused_and_overwrite_starts_over(base,
     assert msg.startswith(f"output_dir {first.output_dir} already holds a previous run (log, resume state, LoRA")
     assert "resume = 'latest'" in msg and "overwrite = true" in msg and "another folder" in msg
     (first.output_dir / "notes.txt").write_text("mine")
+    (first.output_dir / "base.safetensors").write_text("a model, not this run's")
     again = train(cfg.replace(overwrite=True, max_train_steps=3, save_every_n_steps=3))
     out = again.output_dir
     assert read_train_log(out).steps == [1, 2, 3]  # each step once
-    assert sorted(p.name for p in out.glob("*.safetensors")) == ["lora.safetensors"]  # no step-2 file of run 1
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["base.safetensors", "lora.safetensors"]
     assert sorted(p.name for p in (out / "state").iterdir()) == ["step-00000003"]
     assert Config.load(out / "config.toml").max_train_steps == 3
-    assert (out / "notes.txt").read_text() == "mine"  # not a run's file: kept
+    assert (out / "notes.txt").read_text() == "mine"  # not a run's files: kept (the step-2 file of run 1 went)
     assert {p: p.stat().st_mtime_ns for p in (out / "cache").rglob("*.safetensors")} == cached  # reused
 
 
@@ -183,6 +184,11 @@ def test_cli_refuses_a_bad_output_name_in_one_line(base, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "output_name: 'a/b'" in err[0]
     assert not (tmp_path / "run").exists()
+    from lora_nb.cli import build_parser
+    from lora_nb.commands._option_flags import config_from_args
+
+    args = build_parser().parse_args(["train", str(path), "--overwrite", "true"])  # the field is a flag too
+    assert config_from_args(args, args.config).overwrite is True
 
 
 def test_an_output_folder_that_cannot_be_made_is_reported_before_any_model_loads(base, tmp_path):

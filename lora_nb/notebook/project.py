@@ -308,7 +308,7 @@ class Project:
         folder goes into config.toml with `save_config` (so resume = 'latest' continues the newest run) and
         into project.json when the run is recorded (06_evaluate reads that). resume and overwrite keep it."""
         out = Path(config.output_dir)
-        if config.resume or config.overwrite or not previous_run(out):
+        if config.resume or config.overwrite or not previous_run(out, (config.output_name,)):
             return config
         new = next_run_dir(out)
         print(t("train.new_run", old=self._store(out), new=self._store(new)))

@@ -9,6 +9,7 @@ Caches under cache/ are kept: their keys hash the inputs, so a new run reuses th
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -21,26 +22,40 @@ from ..fileio import remove_leftovers
 from .runlock import LOCK_NAME, RunLock
 
 LOG_NAME = "logs/train_log.jsonl"  # the trainer's loss log
-# What a run writes into its folder (trainer.py and export/files.py), as (relative glob, what it is).
-RUN_FILES = ((LOG_NAME, "log"), ("state/step-*", "resume state"), ("*.safetensors", "LoRA files"),
-             ("*_diffusers", "LoRA files"), ("*_peft", "LoRA files"), ("samples/*.png", "validation images"))
 RUN_CONFIG = "config.toml"
 
 
-def previous_run(out: str | os.PathLike) -> list[str]:
+def run_files(out: str | os.PathLike, names: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """What a run writes into `out` (trainer.py, export/files.py) as (relative glob, what it is). LoRA files
+    match by name only (`names` and the output_name in `out`'s config.toml): an output_dir of '.' may hold
+    a base model's .safetensors that no overwrite may touch."""
+    names = set(names)
+    try:
+        names.add(Config.load(Path(out) / RUN_CONFIG).output_name)
+    except (LoraNbError, OSError, ValueError):
+        pass  # none, or not readable: the given names
+    found = [(LOG_NAME, "log"), ("state/step-*", "resume state"), ("samples/step*-p*.png", "validation images")]
+    for n in sorted(names):
+        for stem in (glob.escape(n), glob.escape(n) + "-step*"):
+            found += [(f"{stem}.safetensors", "LoRA files"), (f"{stem}_diffusers", "LoRA files"),
+                      (f"{stem}_peft", "LoRA files")]
+    return found
+
+
+def previous_run(out: str | os.PathLike, names: tuple[str, ...] = ()) -> list[str]:
     """What of an earlier run `out` holds, e.g. ['log', 'LoRA files']; [] for a new or empty folder."""
     out = Path(out)
     found: list[str] = []
-    for pattern, what in RUN_FILES:
+    for pattern, what in run_files(out, names):
         if what not in found and next(out.glob(pattern), None) is not None:
             found.append(what)
     return found
 
 
-def clear_previous_run(out: str | os.PathLike) -> int:
+def clear_previous_run(out: str | os.PathLike, names: tuple[str, ...] = ()) -> int:
     """Delete an earlier run's log, state, checkpoints, samples and config.toml (not cache/); returns the count."""
     out = Path(out)
-    paths = [p for pattern, _ in RUN_FILES for p in out.glob(pattern)] + [out / RUN_CONFIG]
+    paths = [p for pattern, _ in run_files(out, names) for p in out.glob(pattern)] + [out / RUN_CONFIG]
     n = 0
     for p in paths:
         if p.is_dir() and not p.is_symlink():
@@ -95,12 +110,13 @@ def own_run_folder(config: Config, main: bool = True):
         removed = remove_leftovers(out)
         if removed:
             print(f"removed {removed} temporary file(s) left by interrupted writes in {out}")
-        found = [] if config.resume else previous_run(out)
+        names = (config.output_name,)
+        found = [] if config.resume else previous_run(out, names)
         if found and not config.overwrite:
             raise LoraNbError(_refusal(out, found))
         if found:
             print(f"overwrite: removed the previous run's {', '.join(found)} from {out} (cache/ is kept)")
-            clear_previous_run(out)
+            clear_previous_run(out, names)
         yield
     finally:
         lock.release()
