@@ -25,7 +25,7 @@ def run(args) -> int:
     with stop.installed():  # Ctrl-C / kill: checkpoint at the end of the step, then a clean exit
         result = train(config, callbacks=[stop])
     files = ", ".join(str(p) for p in result.files.values())
-    if stop.signum:
+    if stop.signum and result.stopped_early:  # (a signal after the last step changes nothing)
         print(f"stopped by {stop.name} at step {result.steps}; checkpoint: {files} -> continue with --resume latest")
         return stop.exit_code
     print(f"done: {result.steps} steps; LoRA files: {files}")
