@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .fileio import file_name_problems
 from .options import coerce, field_info, field_problems, unknown_fields
 from .options import option as _f
 from .textio import CAPTION_EXT
@@ -213,6 +214,9 @@ class Config:
                           "saving")
     resume: str = _f("", "Resume from 'latest' (newest state in output_dir) or a state folder; empty starts anew.",
                      "saving")
+    overwrite: bool = _f(False, "Start over in an output_dir that holds an earlier run: its log, resume state, "
+                                "checkpoints, samples and config.toml are deleted first (cache/ is kept). Off: "
+                                "such a folder is refused, so two runs never mix. Ignored with resume.", "saving")
     training_comment: str = _f("", "Free text stored as ss_training_comment in the LoRA metadata.", "saving")
 
     # --- sampling ----------------------------------------------------------------------------
@@ -273,6 +277,9 @@ class Config:
             out.append("sample_prompts: every prompt must be a string")
         if not self.target_modules or any(not isinstance(m, str) for m in self.target_modules):
             out.append("target_modules: must be a non-empty list of module names, e.g. ['to_q', 'to_k']")
+        out += file_name_problems(self.output_name, "output_name", "my_lora")
+        if not self.output_dir.strip() or any(ord(c) < 32 for c in self.output_dir):
+            out.append(f"output_dir: {self.output_dir!r} is not a folder path -> set it to e.g. 'runs/my_lora'")
         if self.optimizer in ("prodigy", "dadaptation") and self.learning_rate < 0.1:
             out.append(f"learning_rate: {self.optimizer} adapts the step size itself and expects "
                        f"learning_rate=1.0 (LoRA explainer), not {self.learning_rate}")

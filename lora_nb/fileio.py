@@ -11,6 +11,7 @@ because the disk is full or read-only raises one `StorageError` naming the folde
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from contextlib import contextmanager
@@ -43,6 +44,14 @@ def _refuse_special(path: Path) -> None:
         raise StorageError(f"{path} is {kind}, not a file -> write to a file path in a folder")
 
 
+TMP_SUFFIX = ".tmp"  # ends every temporary file name
+OLD_SUFFIX = ".old"  # the replaced folder during `atomic_dir`'s swap
+# What a kill inside a write leaves: `.NAME.<8 random chars>SUFFIX.tmp` files (`_fresh`),
+# `.NAME.<8 random chars>` and `.NAME.old` folders (`atomic_dir` and its swap).
+_LEFTOVER_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}.*" + re.escape(TMP_SUFFIX) + "$")
+_LEFTOVER_DIR = re.compile(r"^\..+\.([a-z0-9_]{8}|" + re.escape(OLD_SUFFIX[1:]) + ")$")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     """Yield a temporary path next to `path`; on success it replaces `path` atomically."""
@@ -50,7 +59,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None):
     _refuse_special(path)
     with storage_errors(path.parent):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _fresh(path.parent, f".{path.name}.", suffix or path.suffix + ".tmp", _new_file)
+        tmp = _fresh(path.parent, f".{path.name}.", suffix or path.suffix + TMP_SUFFIX, _new_file)
     try:
         with storage_errors(path.parent):
             yield tmp
@@ -85,7 +94,7 @@ def atomic_dir(path: str | os.PathLike):
         with storage_errors(path.parent):
             yield tmp
             if path.exists():
-                old = path.with_name(f".{path.name}.old")
+                old = path.with_name(f".{path.name}{OLD_SUFFIX}")
                 shutil.rmtree(old, ignore_errors=True)
                 os.replace(path, old)
                 os.replace(tmp, path)
@@ -95,3 +104,44 @@ def atomic_dir(path: str | os.PathLike):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def leftovers(folder: str | os.PathLike) -> list[Path]:
+    """The temporary files and folders that the writers above leave under `folder` when the process is
+    killed inside a write (their `finally` never ran); nothing else matches."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        for d in list(dirs):
+            if _LEFTOVER_DIR.match(d):
+                found.append(Path(root) / d)
+                dirs.remove(d)  # its content goes with it
+        found += [Path(root) / f for f in files if _LEFTOVER_FILE.match(f)]
+    return found
+
+
+def remove_leftovers(folder: str | os.PathLike) -> int:
+    """Delete `leftovers(folder)`; returns how many were removed. A `.NAME.old` folder whose NAME is
+    missing (killed between `atomic_dir`'s two renames) is the last complete copy: it is put back."""
+    found = leftovers(folder)
+    for p in found:
+        target = p.with_name(p.name[1:-len(OLD_SUFFIX)])
+        if p.name.endswith(OLD_SUFFIX) and p.is_dir() and not target.exists():
+            os.replace(p, target)
+        elif p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return len(found)
+
+
+def file_name_problems(name: str, field: str, example: str) -> list[str]:
+    """['field: what is wrong -> fix'] when `name` cannot be a file name on every system (a LoRA goes from
+    Colab to Windows): empty, a path, '.'/'..', a leading dot (hidden), reserved characters, too long."""
+    bad = sorted({c for c in name if c in '<>:"/\\|?*' or ord(c) < 32})
+    what = ("is empty" if not name.strip() else
+            f"contains {' '.join(repr(c) for c in bad)}, not allowed in file names" if bad else
+            "is not a file name" if name.strip(".") == "" else
+            "starts with '.', which hides the files" if name.startswith(".") else
+            "ends with a space or '.', which Windows drops" if name[-1] in " ." else
+            "is longer than 200 characters" if len(name.encode()) > 200 else "")
+    return [f"{field}: {name!r} {what} -> use a plain file name such as {example!r}"] if what else []

@@ -128,6 +128,10 @@ STRINGS: dict[str, dict[str, str]] = {
                    "zh": "完成：{steps} 步，最后 loss {loss:.4f}。LoRA 文件：{files}"},
     "train.stopped": {"en": "Stopped at step {step}; a checkpoint was saved. Resume with resume = 'latest'.",
                       "zh": "已在第 {step} 步停止并保存检查点。设置 resume = 'latest' 可继续训练。"},
+    "train.new_run": {"en": "{old} already holds a run: this training starts a new run folder, {new} "
+                            "(to continue the old one set resume = 'latest', to replace it overwrite = True).",
+                      "zh": "{old} 中已有一次训练：本次训练使用新的文件夹 {new}"
+                            "（要继续旧的训练请设置 resume = 'latest'，要替换它请设置 overwrite = True）。"},
     "train.loss_title": {"en": "Training loss", "zh": "训练 loss"},
     # pictures: loss plot, sample sheets, fonts (lora_nb.fonts, grids, evaluate/lossplot)
     "plot.step": {"en": "step", "zh": "步数"},
@@ -294,6 +298,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "save_formats": ("Save formats", "保存格式"),
     "save_state": ("Save resume state", "保存续训状态"),
     "resume": ("Resume from", "继续训练自"),
+    "overwrite": ("Overwrite previous run", "覆盖之前的训练"),
     "training_comment": ("Training comment", "训练备注"),
     "sample_every_n_steps": ("Sample every N steps", "每 N 步生成验证图"),
     "sample_prompts": ("Sample prompts", "验证提示词"),
@@ -381,6 +386,8 @@ FIELD_HELP_ZH: dict[str, str] = {
     "save_formats": "每个检查点写出的文件格式：kohya（A1111/Forge/ComfyUI）和 diffusers。",
     "save_state": "每个检查点同时保存优化器/调度器/随机数状态，以便继续训练。",
     "resume": "从 'latest'（output_dir 中最新的状态）或某个状态文件夹继续训练；留空则重新开始。",
+    "overwrite": "在已有一次训练的 output_dir 中重新开始：先删除它的日志、续训状态、检查点、验证图像和 config.toml"
+                 "（保留 cache/）。关闭时拒绝这样的文件夹，两次训练绝不混在一起。设置 resume 时忽略。",
     "training_comment": "写入 LoRA 元数据 ss_training_comment 的备注文字。",
     "sample_every_n_steps": "每 N 步生成验证图像；-1 跟随 save_every_n_steps（《Flux LoRA 训练经验》：相同间隔），0 "
                             "表示关闭。",

@@ -11,6 +11,9 @@ import json
 import os
 from pathlib import Path
 
+# the trainer's loss log inside a run folder: written by training.runlog, read by evaluate.lossplot
+TRAIN_LOG = Path("logs") / "train_log.jsonl"
+
 
 def read_json_lines(path: str | os.PathLike) -> tuple[list[dict], list[int]]:
     """(records, numbers of the lines that are not a JSON object), blank lines ignored."""

@@ -152,7 +152,7 @@ def test_many_options_together(base):
     cached = list((res.output_dir / "cache" / "latents").glob("*.safetensors"))
     assert cached  # a second run reuses them
     mtimes = {p: p.stat().st_mtime_ns for p in cached}
-    train(cfg.replace(output_dir=str(res.output_dir), max_train_steps=1))
+    train(cfg.replace(output_dir=str(res.output_dir), max_train_steps=1, overwrite=True))
     assert all(p.stat().st_mtime_ns == t for p, t in mtimes.items())
 
 

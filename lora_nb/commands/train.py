@@ -18,10 +18,17 @@ def add_arguments(p):
 
 def run(args) -> int:
     from ..fscheck import writable_folder
+    from ..training.signals import SignalStop
     from ..training.trainer import train
 
     config = config_from_args(args, args.config)
     writable_folder(config.output_dir, "output_dir")
-    result = train(config)
-    print(f"done: {result.steps} steps; LoRA files: " + ", ".join(str(p) for p in result.files.values()))
+    stop = SignalStop()
+    with stop.installed():  # Ctrl-C / kill: checkpoint at the end of the step, then a clean exit
+        result = train(config, callbacks=[stop])
+    files = ", ".join(str(p) for p in result.files.values())
+    if stop.signum and result.stopped_early:  # (a signal after the last step changes nothing)
+        print(f"stopped by {stop.name} at step {result.steps}; checkpoint: {files} -> continue with --resume latest")
+        return stop.exit_code
+    print(f"done: {result.steps} steps; LoRA files: {files}")
     return 0

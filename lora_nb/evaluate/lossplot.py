@@ -29,9 +29,9 @@ from ..errors import LoraNbError
 from ..families.facts import FACTS, facts
 from ..fonts import new_figure
 from ..i18n import STRINGS, t
-from ..jsonlines import bad_lines_note, read_json_lines
+from ..jsonlines import TRAIN_LOG, bad_lines_note, read_json_lines
 
-LOG_RELPATH = Path("logs") / "train_log.jsonl"
+LOG_RELPATH = TRAIN_LOG
 SD15_BAND = FACTS["sd15"].typical_loss  # Kohya practice guide: "LOSS 0.08~0.1 is good, 0.08 better" (SD1.5)
 BAND_LABEL = STRINGS["plot.band"]["en"]
 

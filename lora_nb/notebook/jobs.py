@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
+from ..errors import LoraNbError
 from ..progress import quiet_progress
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class TrainingJob:
     started: float = 0.0
     finished: float = 0.0
     stop_event: threading.Event = field(default_factory=threading.Event)
+    output_dir: str = ""
 
     @property
     def done(self) -> bool:
@@ -60,17 +62,24 @@ class TrainingJob:
         return self.result
 
 
+_live: TrainingJob | None = None  # the kernel's running job: one at a time
+
+
 def start_training(config: Config, display: LiveTrainDisplay | None = None, callbacks: Sequence = (),
                    background: bool = True) -> TrainingJob:
     """Train `config` with the live display. `background=True` returns at once (the cell ends, the
     stop button works, `job.wait()` later gives the result); `False` waits here (headless runs)."""
     from ..training.trainer import TrainCallback, train
 
+    global _live
     config.validate()
+    if _live is not None and not _live.done:  # a second click or re-run cell while one trains
+        raise LoraNbError(f"a training run is already running in this notebook (into {_live.output_dir}) -> wait "
+                          f"for it (job.wait()), or stop it (its Stop button or job.stop()) before starting another")
     if display is not None:
         display.family = display.family or config.family
         display.show()  # in this cell, before the thread starts
-    job = TrainingJob(threading.Thread(target=lambda: None), display)
+    job = TrainingJob(threading.Thread(target=lambda: None), display, output_dir=config.output_dir)
 
     class _JobStop(TrainCallback):  # job.stop() works with or without a display
         def should_stop(self) -> bool:
@@ -91,6 +100,7 @@ def start_training(config: Config, display: LiveTrainDisplay | None = None, call
     job.thread = threading.Thread(target=ctx.run, args=(run,), name="lora-nb-train", daemon=True)
     job.started = time.time()
     job.thread.start()
+    _live = job
     if not background:
         job.wait()
     return job

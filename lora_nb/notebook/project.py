@@ -32,6 +32,7 @@ from ..families.facts import facts
 from ..fileio import atomic_write_text
 from ..i18n import ENV_VAR, get_language, normalize_language, set_language, t
 from ..toy.builtin import builtin_model_dir
+from ..training.runfolder import next_run_dir, previous_run
 
 PROJECT_FILE = "project.json"
 CONFIG_FILE = "config.toml"
@@ -301,6 +302,18 @@ class Project:
         self.data["family"] = config.family
         self.save()
         return path
+
+    def new_run(self, config: Config) -> Config:
+        """`config` for a new training run (05_train's Train): when its output_dir already holds a run, a
+        new run folder beside it (runs/lora -> runs/lora-2), said in one line. Runs never mix, and the new
+        folder goes into config.toml with `save_config` (so resume = 'latest' continues the newest run) and
+        into project.json when the run is recorded (06_evaluate reads that). resume and overwrite keep it."""
+        out = Path(config.output_dir)
+        if config.resume or config.overwrite or not previous_run(out, (config.output_name,)):
+            return config
+        new = next_run_dir(out)
+        print(t("train.new_run", old=self._store(out), new=self._store(new)))
+        return config.replace(output_dir=str(new))
 
     # -- recording -----------------------------------------------------------------------------
     def record(self, step: str, output: str | os.PathLike | None, summary: str = "", **info) -> None:

@@ -103,7 +103,7 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     cfg = Config(pretrained_model=str(model_dir), train_data_dir=str(out / "3_captions"), resolution=resolution,
                  **DEMO_RECIPE, max_train_steps=steps, save_every_n_steps=save_every, seed=seed,
                  output_dir=str(out / "4_run"), sample_prompts=[prompt, "a red circle on a blue background"],
-                 sample_steps=10,
+                 sample_steps=10, overwrite=True,  # the demo replaces its earlier run, as its other steps do
                  training_comment=f"lora-nb demo on {'datasets_sample' if data_is_sample else data.name}")
     cfg.save(out / "config.toml")
     the_plan = plan(cfg, purpose="object")

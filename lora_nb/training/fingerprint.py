@@ -66,6 +66,7 @@ NOT_WEIGHTS = {
     "save_formats": "which file formats are exported",
     "save_state": "whether resume states are written",
     "resume": "where to continue from",
+    "overwrite": "whether an earlier run in the folder is cleared first (a new run, not a resume)",
     "training_comment": "free text in the metadata",
     "sample_every_n_steps": "validation images only",
     "sample_prompts": "validation images only",

@@ -10,16 +10,14 @@ import json
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-from ..jsonlines import bad_lines_note, read_json_lines
-
-LOG_NAME = "logs/train_log.jsonl"
+from ..jsonlines import TRAIN_LOG, bad_lines_note, read_json_lines
 
 
 class RunLog:
     """Appends one JSON object per line; only the main process writes."""
 
     def __init__(self, out: Path, enabled: bool = True):
-        self.path = out / LOG_NAME
+        self.path = out / TRAIN_LOG
         self.enabled = enabled
         if enabled:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 
 from ..config import Config
 from ..dataset.tag_stats import tag_frequency
@@ -50,6 +50,7 @@ from .fingerprint import check_resume, run_fingerprint
 from .noise import make_noise
 from .optimizers import make_optimizer
 from .presets import choose_preset
+from .runfolder import own_run_folder
 from .runlog import RunLog
 from .samples import missing_samples, sample_path
 from .state import find_state, load_state, read_state_info, save_state
@@ -117,7 +118,19 @@ def _short(steps: list[int]) -> str:
 
 # --- the loop --------------------------------------------------------------------------------------
 def train(config: Config, callbacks: list[TrainCallback] | None = None, accelerator=None) -> TrainResult:
-    """Train a LoRA as `config` says; returns the files written. See module docstring."""
+    """Train a LoRA as `config` says; returns the files written. See module docstring.
+
+    The run folder is this run's alone from before anything is loaded or written until the end
+    (`runfolder.own_run_folder`: lock, leftovers of killed writes, no mixing with an earlier run)."""
+    config.validate()
+    # only the main process owns the folder; PartialState is the Accelerator's shared state, made with the
+    # cpu flag _train gives the Accelerator (another one breaks `accelerate launch` multi-process runs)
+    main = (accelerator or PartialState(cpu=not torch.cuda.is_available())).is_main_process
+    with own_run_folder(config, main):
+        return _train(config, callbacks, accelerator)
+
+
+def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -> TrainResult:
     from diffusers.optimization import get_scheduler  # lazy: diffusers adds ~3 s to importing this module
 
     # 0. the memory preset for this GPU (fields you changed are kept), then every impossible setting
