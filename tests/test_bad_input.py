@@ -182,7 +182,8 @@ def test_xy_sizes_must_suit_the_vae(capsys):
     line = _error_line(capsys, ["xy", "--base", "some/model", "--prompt", "a", "--width", "100", "--height", "64"])
     assert "width/height: 100x64: sides must be positive multiples of 8 -> use 96x64" in line
     line = _error_line(capsys, ["xy", "--base", "some/model", "--prompt", "a", "--width", "100"])
-    assert "width: 100: sides must be positive multiples of 8 -> use 96" in line and "given without height" in line
+    assert "width: 100: sides must be positive multiples of 8 -> use 96" in line
+    assert "width is given without height -> set height too" in line
     with pytest.raises(ConfigError, match="multiples of 8 -> use 8x64"):
         SampleSettings(width=-8, height=64)
     flux_pipe = type("FluxPipeline", (), {})()  # the family is read from the pipeline's class name

@@ -79,6 +79,6 @@ class SampleSettings(Options):
             out.append(f"{'/'.join(given)}: {problem}")
         if len(given) == 1 and (self.width is None) != (self.height is None):
             missing = "height" if "width" in given else "width"
-            out.append(f"{next(iter(given))}: given without {missing} -> give both (e.g. width 512, height 768), "
-                       f"or neither for the model's default size")
+            out.append(f"give both width and height, or neither: {next(iter(given))} is given without {missing} "
+                       f"-> set {missing} too, or neither for the model's default size")
         return out
