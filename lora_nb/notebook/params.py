@@ -12,8 +12,8 @@ from .form import default_advisor, lr_matches
 OVERRIDES_NAME = "CONFIG_OVERRIDES"  # the parameters cell's dict of any further Config fields
 
 
-def apply_params(config: Config, params: dict, advisor: Callable[[Config], float | None] | None | str = "default",
-                 overrides: Mapping | None = None) -> Config:
+def apply_params(config: Config, params: dict, overrides: Mapping | None = None,
+                 advisor: Callable[[Config], float | None] | None | str = "default") -> Config:
     """The notebook's parameters cell applied to the project's Config: values left at None keep
     the Config's; a new rank brings its learning rate (Flux LoRA guide's lr-by-rank rule) unless a
     learning rate is given or the Config's was set by hand (it differs from the rule's).
