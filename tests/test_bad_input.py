@@ -142,6 +142,26 @@ def test_safetensors_without_a_unet_or_of_another_family(capsys, config_file, tm
         get_family("sd15").load_parts(Config(pretrained_model=str(broken)), "cpu", torch.float32)
 
 
+def test_a_single_file_checkpoint_without_its_layout(tmp_path, monkeypatch):
+    """diffusers' single-file loader reads the layout from the family's reference repo: one line when it cannot."""
+    from huggingface_hub import constants
+
+    ckpt = tmp_path / "model.safetensors"
+    save_file({"model.diffusion_model.out.2.bias": torch.zeros(4),
+               "cond_stage_model.transformer.text_model.final_layer_norm.bias": torch.zeros(4)}, str(ckpt))
+    cfg = Config(pretrained_model=str(ckpt))
+    with pytest.raises(ModelLoadError, match=r"cannot load .*model.safetensors as a single-file sd15 checkpoint: .* "
+                                             r"-> use a complete sd15 checkpoint or a diffusers folder"):
+        get_family("sd15").load_parts(cfg, "cpu", torch.float32)  # HF_HUB_OFFLINE (conftest): not in the cache
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", UNREACHABLE)
+    for var in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ModelLoadError, match="stable-diffusion-v1-5/stable-diffusion-v1-5 is a Hugging Face repo id, "
+                                             "but 127.0.0.1:9 cannot be reached"):
+        get_family("sd15").load_parts(cfg, "cpu", torch.float32)
+
+
 # --- the hub without a network ------------------------------------------------------------------------
 def test_a_hub_id_without_network_fails_fast_from_the_cli(config_file, tmp_path):
     """The real path: no HF_HUB_OFFLINE, a hub that cannot be reached. huggingface_hub alone retries every
