@@ -73,4 +73,6 @@ def hf_token() -> str | None:
 
 
 def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    """HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE (huggingface_hub honours both), is set: no hub requests."""
+    return any(os.environ.get(v, "0").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))

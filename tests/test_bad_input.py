@@ -14,6 +14,7 @@ from lora_nb.config import Config
 from lora_nb.env import GPUInfo, resolve_mixed_precision
 from lora_nb.errors import ConfigError, LoraNbError, ModelLoadError
 from lora_nb.families import get_family
+from lora_nb.families.loading import check_model_source
 from lora_nb.families.modelcheck import folder_family, hub_reachable
 from lora_nb.notebook.params import apply_params
 
@@ -36,6 +37,17 @@ def config_file(tiny_sd15, tiny_dataset, tmp_path):
     cfg = Config(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), resolution=64, optimizer="adamw",
                  max_train_steps=1, rank=4, alpha=2.0, output_dir=str(tmp_path / "run"), trigger_word="猫咪")
     return cfg.save(tmp_path / "config.toml")
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """This process as on a machine without a network: not offline, the hub unreachable, no proxy."""
+    from huggingface_hub import constants
+
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", UNREACHABLE)
 
 
 @pytest.fixture(scope="module")
@@ -142,10 +154,8 @@ def test_safetensors_without_a_unet_or_of_another_family(capsys, config_file, tm
         get_family("sd15").load_parts(Config(pretrained_model=str(broken)), "cpu", torch.float32)
 
 
-def test_a_single_file_checkpoint_without_its_layout(tmp_path, monkeypatch):
+def test_a_single_file_checkpoint_without_its_layout(tmp_path, request):
     """diffusers' single-file loader reads the layout from the family's reference repo: one line when it cannot."""
-    from huggingface_hub import constants
-
     ckpt = tmp_path / "model.safetensors"
     save_file({"model.diffusion_model.out.2.bias": torch.zeros(4),
                "cond_stage_model.transformer.text_model.final_layer_norm.bias": torch.zeros(4)}, str(ckpt))
@@ -153,10 +163,7 @@ def test_a_single_file_checkpoint_without_its_layout(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match=r"cannot load .*model.safetensors as a single-file sd15 checkpoint: .* "
                                              r"-> use a complete sd15 checkpoint or a diffusers folder"):
         get_family("sd15").load_parts(cfg, "cpu", torch.float32)  # HF_HUB_OFFLINE (conftest): not in the cache
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "ENDPOINT", UNREACHABLE)
-    for var in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.delenv(var, raising=False)
+    request.getfixturevalue("no_network")
     with pytest.raises(ModelLoadError, match="stable-diffusion-v1-5/stable-diffusion-v1-5 is a Hugging Face repo id, "
                                              "but 127.0.0.1:9 cannot be reached"):
         get_family("sd15").load_parts(cfg, "cpu", torch.float32)
@@ -178,20 +185,14 @@ def test_a_hub_id_without_network_fails_fast_from_the_cli(config_file, tmp_path)
     assert "and pass the folder, or set HF_HUB_OFFLINE=1 with a cached model" in line
 
 
-def test_a_hub_id_without_network_in_process(capsys, monkeypatch):
-    from huggingface_hub import constants
-
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "ENDPOINT", UNREACHABLE)
-    for var in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.delenv(var, raising=False)
+def test_a_hub_id_without_network_in_process(capsys, monkeypatch, no_network):
     assert not hub_reachable()
     line = _error_line(capsys, ["xy", "--base", "some-owner/some-model", "--prompt", "a cat"])
     assert "base model: some-owner/some-model is a Hugging Face repo id, but 127.0.0.1:9 cannot be reached" in line
     with pytest.raises(ModelLoadError, match="vae: some-owner/some-vae .*cannot be reached"):
-        from lora_nb.families.loading import check_model_source
-
         check_model_source("some-owner/some-vae", False, "vae")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")  # offline as huggingface_hub reads it: the cache decides
+    assert check_model_source("some-owner/some-vae", False, "vae") == "some-owner/some-vae"
 
 
 # --- XY picture sizes --------------------------------------------------------------------------------
