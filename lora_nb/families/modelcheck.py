@@ -22,7 +22,9 @@ from .facts import FACTS, family_of_pipeline
 
 HUB_TIMEOUT_S = 5.0  # one TCP connect; the hub answers in well under a second where it is reachable
 # Tensor names only adapter files have: kohya/LyCORIS (lora_down/up, LoHa, LoKr), peft/diffusers (lora_A/B)
-_ADAPTER_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1", ".lokr_w1")
+# and diffusers' older attention-processor layout (lora.down/up)
+_ADAPTER_MARKERS = (".lora_down.", ".lora_up.", ".lora_A.", ".lora_B.", ".hada_w1", ".lokr_w1", ".lora.down.",
+                    ".lora.up.")
 _LDM_UNET = "model.diffusion_model."  # the UNet inside an original (ldm/sgm) single-file checkpoint
 
 
