@@ -195,6 +195,20 @@ def test_a_hub_id_without_network_in_process(capsys, monkeypatch, no_network):
     assert check_model_source("some-owner/some-vae", False, "vae") == "some-owner/some-vae"
 
 
+def test_a_cached_hub_model_without_network_points_at_hf_hub_offline(tmp_path, monkeypatch, no_network):
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "models--some-owner--cached-model" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (snapshot / "model_index.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "models--some-owner--cached-model" / "refs").mkdir()
+    (tmp_path / "models--some-owner--cached-model" / "refs" / "main").write_text("abc123", encoding="utf-8")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelLoadError, match="cannot be reached .*-> a copy is in the Hugging Face cache: set "
+                                             "HF_HUB_OFFLINE=1 to use it"):
+        check_model_source("some-owner/cached-model", False)
+
+
 # --- XY picture sizes --------------------------------------------------------------------------------
 def test_xy_sizes_must_suit_the_vae(capsys):
     from lora_nb.evaluate.engine import _check_sizes
