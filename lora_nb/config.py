@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, DatasetError
 from .fileio import file_name_problems
 from .options import coerce, field_info, field_problems, unknown_fields
 from .options import option as _f
-from .textio import CAPTION_EXT
+from .textio import CAPTION_EXT, decode_text
 
 GROUPS = ("model", "dataset", "network", "optimizer", "schedule", "training", "saving", "sampling")
 
@@ -347,11 +347,12 @@ class Config:
         if not path.is_file():
             raise ConfigError(f"config file not found: {path} -> check the path, or create one with "
                               f"`lora-nb config --out {path.name}`")
+        text = _read_utf8(path)
         try:
             if path.suffix == ".json":
-                data = json.loads(path.read_text(encoding="utf-8-sig"))
+                data = json.loads(text)
             else:
-                data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+                data = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({e}) "
                               f"-> fix the syntax at the position shown") from None
@@ -366,3 +367,23 @@ class Config:
     def field_info(cls) -> list[dict[str, Any]]:
         """One dict per field: name, type, default, help, group, choices/min/max when given."""
         return field_info(cls)
+
+
+# what `textio.decode_text` names an encoding, as a learner's editor would name it
+_ENCODING_NAMES = {"gb18030": "GBK/GB18030", "utf-16": "UTF-16"}
+
+
+def _read_utf8(path: Path) -> str:
+    """The config file's text. TOML is UTF-8 by its spec (JSON too, RFC 8259), so a file saved in a
+    local code page is refused with the fix rather than guessed at: a wrong guess would change values."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        try:
+            looks = _ENCODING_NAMES.get(decode_text(data, str(path))[1], "another encoding")
+        except DatasetError:
+            looks = "an unknown encoding"
+        raise ConfigError(f"{path}: not UTF-8 (byte 0x{data[e.start]:02x} at position {e.start}; the file looks "
+                          f"like {looks}) -> config files must be UTF-8: open it in a text editor and save it as "
+                          f"UTF-8") from None

@@ -9,6 +9,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from .errors import ConfigError
+
 
 def in_colab() -> bool:
     return "google.colab" in sys.modules or bool(os.environ.get("COLAB_RELEASE_TAG"))
@@ -35,10 +37,18 @@ def gpu_info() -> GPUInfo | None:
 
 
 def resolve_mixed_precision(setting: str, gpu: GPUInfo | None = None) -> str:
-    """'auto' -> fp16 on Turing (T4), bf16 on Ampere+, no on CPU; explicit settings pass through."""
-    if setting != "auto":
+    """'auto' -> fp16 on Turing (T4), bf16 on Ampere+, no on CPU; explicit settings pass through,
+    except fp16 without a CUDA GPU: torch has no fp16 autocast/loss scaling on the CPU, so training
+    would stop at the first layer with a dtype mismatch."""
+    if setting not in ("auto", "fp16"):
         return setting
     gpu = gpu if gpu is not None else gpu_info()
+    if setting == "fp16":
+        if gpu is None:
+            raise ConfigError('mixed_precision: "fp16" needs a CUDA GPU and none is visible -> set mixed_precision '
+                              '= "no" or "auto" (auto picks fp16/bf16 on a GPU, no on the CPU), or on Colab choose '
+                              'Runtime > Change runtime type > T4 GPU')
+        return setting
     if gpu is None:
         return "no"
     return "bf16" if gpu.supports_bf16 else "fp16"
@@ -63,4 +73,6 @@ def hf_token() -> str | None:
 
 
 def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    """HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE (huggingface_hub honours both), is set: no hub requests."""
+    return any(os.environ.get(v, "0").strip().lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))

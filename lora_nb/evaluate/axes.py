@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..families.facts import FACTS
 from .files import LoraFile, lora_files
+
+MIN_PIXEL_MULTIPLE = min(f.pixel_multiple for f in FACTS.values())  # what any family's VAE needs
 
 # name -> (diffusers scheduler class, extra from_config arguments). A1111-style names are accepted
 # too (see _SAMPLER_ALIASES). "default" is the scheduler the base model ships with.
@@ -128,9 +131,19 @@ def _parse_size(v) -> tuple[int, int]:
         if not m:
             raise ValueError(f"{v!r} is not WxH")
         w, h = int(m.group(1)), int(m.group(2))
-    if w % 8 or h % 8 or w <= 0 or h <= 0:
-        raise ValueError(f"{w}x{h}: sides must be positive multiples of 8 (64 for training resolutions)")
+    problem = size_problem(w, h)
+    if problem:
+        raise ValueError(problem)
     return w, h
+
+
+def size_problem(*sides: int, multiple: int = MIN_PIXEL_MULTIPLE) -> str | None:
+    """What is wrong with picture sides (w, h or one of them) for a VAE that needs them divisible by
+    `multiple`, with the nearest size that works; None when they work."""
+    if all(v > 0 and not v % multiple for v in sides):
+        return None
+    fix = "x".join(str(max(multiple, round(v / multiple) * multiple)) for v in sides)
+    return f"{'x'.join(map(str, sides))}: sides must be positive multiples of {multiple} -> use {fix}"
 
 
 def _canonical_sampler(name: str) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError, LoraNbError
 from ..families.facts import facts
 from ..grids import labelled_grid, stack_panels
-from .axes import SAMPLERS, Axis
+from .axes import SAMPLERS, Axis, size_problem
 from .files import LoraFile
 from .pipeline import pipeline_family
 from .result import XYResult
@@ -176,6 +176,18 @@ def _describe_fixed(axes: Sequence[Axis], params: dict, varying: set[str]) -> li
     return parts
 
 
+def _check_sizes(pipe, params: dict, axes: Sequence[Axis]) -> None:
+    """Every picture size of the grid fits this family's VAE (Flux: multiples of 16, which FluxPipeline
+    would otherwise silently round), checked before the first cell is drawn."""
+    family = pipeline_family(pipe)
+    sizes = [(params["width"], params["height"])] if params.get("width") else []
+    sizes += [v for a in axes if a.kind == "size" for v in a.values]
+    for w, h in sizes:
+        problem = size_problem(w, h, multiple=facts(family).pixel_multiple)
+        if problem:
+            raise ConfigError(f"width/height: {problem} (a {family} model)")
+
+
 def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], params: dict,
             loras: Sequence[LoraFile], s: SampleSettings, *, title: str | None, base_label: str,
             desc: str) -> XYResult:
@@ -197,6 +209,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     cache: dict = {}
     for name in {params["sampler"], *(v for a in (x, y, *panels) if a.kind == "sampler" for v in a.values)}:
         _scheduler(pipe, name, cache, original)  # an incompatible sampler fails before any cell is drawn
+    _check_sizes(pipe, params, (x, y, *panels))
     combos = list(itertools.product(*[range(len(a)) for a in panels]))
     ordered = sorted([(a, "p", k) for k, a in enumerate(panels)] + [(y, "y", 0), (x, "x", 0)],
                      key=lambda t: _APPLY_ORDER.get(t[0].kind, 1))

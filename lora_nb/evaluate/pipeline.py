@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..env import gpu_info, resolve_mixed_precision
 from ..errors import ConfigError, ModelLoadError
-from ..families.facts import FACTS, facts
+from ..families.facts import facts, family_of_pipeline
+from ..families.loading import check_model_source
 from ..families.lorafiles import load_into_pipeline
 from .files import LoraFile
 
@@ -29,10 +30,10 @@ def pipeline_family(pipe) -> str:
     """sd15 / sdxl / flux from the pipeline class (StableDiffusionXL*, Flux*, StableDiffusion*): the family
     whose `pipeline_prefix` is the longest one the class name starts with."""
     name = type(pipe).__name__
-    matches = [f for f in FACTS.values() if name.startswith(f.pipeline_prefix)]
-    if not matches:
+    family = family_of_pipeline(name)
+    if family is None:
         raise ConfigError(f"{name}: not a pipeline of a supported family -> load an SD1.5, SDXL or Flux pipeline")
-    return max(matches, key=lambda f: len(f.pipeline_prefix)).name
+    return family
 
 
 def resolve_device(device: str | None = None):
@@ -67,6 +68,7 @@ def load_pipeline(base: str | os.PathLike, device: str | None = None, dtype: str
     """Load the base model once (diffusers `DiffusionPipeline.from_pretrained`, safetensors only) and
     place it with `prepare_pipeline`. `quantize="nf4"` loads the denoiser (and T5 for Flux) in 4-bit
     with bitsandbytes, which is how Flux fits a 15 GB T4 without sequential offload (GPU only)."""
+    base = check_model_source(str(base), allow_pickle=False, what="base model")  # a hub id: fails fast offline
     from diffusers import DiffusionPipeline
 
     dev = resolve_device(device)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..families.facts import FACTS
 from ..options import Options, option
-from .axes import SAMPLERS, _canonical_sampler, _parse_size
+from .axes import SAMPLERS, _canonical_sampler, size_problem
 from .pipeline import DTYPES, OFFLOADS
 
 # the XY grid's strength axis (FluxTrainer walkthrough §8: LoRA strength 0.0 -> 1.0 in 0.2 steps)
@@ -76,11 +76,12 @@ class SampleSettings(Options):
             bad = [s for s in self.seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
             if bad:
                 out.append(f"seeds: {bad[0]!r} is not a whole number >= 0 -> give seeds such as 1,2,3")
-        if (self.width is None) != (self.height is None):
-            out.append("give both width and height, or neither (the model's default size)")
-        elif isinstance(self.width, int) and isinstance(self.height, int):
-            try:
-                _parse_size((self.width, self.height))
-            except ValueError as e:
-                out.append(f"width/height: {e}")
+        given = {k: v for k, v in (("width", self.width), ("height", self.height)) if isinstance(v, int)}
+        problem = size_problem(*given.values()) if given else None
+        if problem:
+            out.append(f"{'/'.join(given)}: {problem}")
+        if len(given) == 1 and (self.width is None) != (self.height is None):
+            missing = "height" if "width" in given else "width"
+            out.append(f"give both width and height, or neither: {next(iter(given))} is given without {missing} "
+                       f"-> set {missing} too, or neither for the model's default size")
         return out

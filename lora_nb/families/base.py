@@ -3,13 +3,18 @@ targets as exact module names, validation-pipeline prompt arguments."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from ..config import Config
+from ..env import offline
+from ..errors import ConfigError, ModelLoadError
 from . import Models
 from .adapters import conv_names, matches_suffix
 from .facts import FACTS, FamilyFacts
-from .loading import load_part
+from .loading import check_model_source, load_part
+from .modelcheck import check_folder_family, check_hub_reachable, check_single_file
 from .quantize import load_quantized
 from .textcache import enabled
 
@@ -38,6 +43,29 @@ class Family:
         m = self.load_parts(config, device, dtype)
         self.load_denoiser(m, config, device, dtype)
         return m
+
+    def model_source(self, config: Config) -> str:
+        """`config.pretrained_model` checked before anything loads: an existing path or a reachable repo
+        id, no unpermitted pickle, and a model of this family (not a LoRA, not another family's)."""
+        src = check_model_source(config.pretrained_model, config.allow_pickle)
+        if Path(src).is_dir():
+            check_folder_family(src, self.name)
+        elif Path(src).is_file():
+            check_single_file(src, self.name)
+        return src
+
+    def from_single_file(self, pipeline_cls, path: str, **kw):
+        """diffusers' single-file loader, which reads the model's layout from the family's reference
+        repo on the hub (or its cached copy): fail at once without a hub, and in one line on errors."""
+        if not offline():
+            check_hub_reachable(self.facts.base_model, "pretrained_model (a single file reads its layout from)")
+        try:
+            return pipeline_cls.from_single_file(path, **kw)
+        except (OSError, ValueError) as e:
+            raise ModelLoadError(f"cannot load {path} as a single-file {self.name} checkpoint: "
+                                 f"{str(e).splitlines()[0][:300]} -> use a complete {self.name} checkpoint or a "
+                                 f"diffusers folder (a single file also needs {self.facts.base_model}'s layout "
+                                 f"from the hub: connect once so it is cached)") from None
 
     def load_parts(self, config: Config, device, dtype) -> Models:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -84,7 +112,23 @@ class Family:
         freeze(m.vae, device, self.vae_dtype(m.vae, config, dtype))
         m.offloaded = [te for te in m.text_encoders if next(te.parameters()).device.type == "cpu"
                        and torch.device(device).type != "cpu"]
+        self.check_clip_skip(m, config.clip_skip)
         return m
+
+    clip_skip_base = 0  # hidden layers from the end the family itself skips (SDXL reads the penultimate)
+
+    def check_clip_skip(self, m: Models, clip_skip: int) -> None:
+        """A ConfigError, once the text encoders are loaded (before any caption is encoded), when
+        clip_skip reaches past the first layer of one of them (the tiny test models have 2-3 layers,
+        SD1.5's CLIP 12)."""
+        for i, te in enumerate(m.text_encoders):
+            layers = getattr(getattr(te, "config", None), "num_hidden_layers", None)
+            if isinstance(layers, int) and clip_skip + self.clip_skip_base > layers:
+                most = layers - self.clip_skip_base
+                name = self.facts.text_encoders[i] if i < len(self.facts.text_encoders) else f"text encoder {i + 1}"
+                raise ConfigError(f"clip_skip: {clip_skip} is deeper than {name} goes "
+                                  f"({layers} layers; this model allows clip_skip 1 to {most}) -> set clip_skip "
+                                  f"= {min(2, most)} or lower (2 is the usual anime setting, 1 the model's own)")
 
     @staticmethod
     def vae_dtype(vae, config: Config, dtype) -> torch.dtype:

@@ -39,6 +39,8 @@ class FamilyFacts:
     text_stream_targets: tuple[str, ...]    # attention projections of a separate text stream (MM-DiT)
     fp16_overflows: bool                    # trained in bf16; fp16 activations overflow
     big_text_encoder: tuple[str, float] | None  # (name, GiB in 16 bits) of a frozen encoder worth caching away
+    checkpoint_marker: str                  # a tensor-name prefix only its original single-file checkpoints have
+    pixel_multiple: int                     # image sides divide by it: the VAE's 8x (Flux: x2, 2x2 latent packing)
     # UIs that load the family's kohya-format LoRA file (A1111 runs no Flux; Forge's Flux loading is untested here)
     kohya_file_uis: tuple[str, ...] = ("ComfyUI", "AUTOMATIC1111", "Forge")
     kohya_mlp_in_diffusers: bool = True     # diffusers' load_lora_weights reads kohya keys of MLP layers too
@@ -53,7 +55,8 @@ FACTS: dict[str, FamilyFacts] = {
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te"},
         sample_steps=20, sample_cfg=7.0, guidance_pass=True, typical_loss=(0.08, 0.10), large=False,
         kohya_lora_module="", prediction_type="epsilon", flux_guide=False, pipeline_prefix="StableDiffusion",
-        micro_conditioning=False, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None),
+        micro_conditioning=False, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None,
+        checkpoint_marker="cond_stage_model.", pixel_multiple=8),
     "sdxl": FamilyFacts(
         name="sdxl", base_model="stabilityai/stable-diffusion-xl-base-1.0",
         resolution=1024, crop_resolutions=(1024, 768), base_model_version="sdxl_base_v1-0",
@@ -63,7 +66,8 @@ FACTS: dict[str, FamilyFacts] = {
         kohya_prefixes={"unet": "lora_unet", "text_encoder": "lora_te1", "text_encoder_2": "lora_te2"},
         sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True,
         kohya_lora_module="", prediction_type="epsilon", flux_guide=False, pipeline_prefix="StableDiffusionXL",
-        micro_conditioning=True, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None),
+        micro_conditioning=True, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None,
+        checkpoint_marker="conditioner.embedders.", pixel_multiple=8),
     "flux": FamilyFacts(
         name="flux", base_model="black-forest-labs/FLUX.1-dev",
         resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",
@@ -74,6 +78,7 @@ FACTS: dict[str, FamilyFacts] = {
         kohya_lora_module="networks.lora_flux", prediction_type="", flux_guide=True, pipeline_prefix="Flux",
         micro_conditioning=False, text_stream_targets=("add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"),
         fp16_overflows=True, big_text_encoder=("T5-XXL", 9.0),
+        checkpoint_marker="double_blocks.", pixel_multiple=16,
         # diffusers' kohya-Flux converter reads attention keys only: MLP keys fail or are skipped (tester, issue 19)
         kohya_file_uis=("ComfyUI",), kohya_mlp_in_diffusers=False),
 }
@@ -84,3 +89,10 @@ def facts(family: str) -> FamilyFacts:
     if family not in FACTS:
         raise ConfigError(f"family: {family!r} is not supported in this version -> use one of {', '.join(FACTS)}")
     return FACTS[family]
+
+
+def family_of_pipeline(class_name: str) -> str | None:
+    """The family of a diffusers pipeline class name (StableDiffusionXLPipeline -> sdxl): the one whose
+    `pipeline_prefix` is the longest the name starts with; None for another kind of pipeline."""
+    matches = [f for f in FACTS.values() if class_name.startswith(f.pipeline_prefix)]
+    return max(matches, key=lambda f: len(f.pipeline_prefix)).name if matches else None

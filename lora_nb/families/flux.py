@@ -65,7 +65,7 @@ class Flux(Family):
         from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
         from transformers import CLIPTextModel, CLIPTokenizer, T5EncoderModel, T5TokenizerFast
 
-        src = check_model_source(config.pretrained_model, config.allow_pickle)
+        src = self.model_source(config)
         if Path(src).is_file():
             raise ModelLoadError(f"pretrained_model: {src} is a single file; Flux needs the diffusers folder "
                                  f"(transformer/, text_encoder_2/, ...) -> use black-forest-labs/FLUX.1-dev or a "

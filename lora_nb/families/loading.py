@@ -13,6 +13,7 @@ from pathlib import Path
 from ..config import Config
 from ..env import hf_token, offline
 from ..errors import ModelLoadError
+from .modelcheck import check_hub_reachable
 
 PICKLE_EXTS = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -32,6 +33,8 @@ def check_model_source(source: str, allow_pickle: bool, what: str = "pretrained_
     if p.is_absolute() or source.startswith((".", "~")) or not _REPO_ID.match(source):
         raise ModelLoadError(f"{what}: {source} is neither an existing folder/file nor a Hugging Face repo id "
                              f"(owner/name) -> check the path")
+    if not offline():
+        check_hub_reachable(source, what)
     return source
 
 

@@ -20,7 +20,7 @@ class SD15(Family):
         from diffusers import AutoencoderKL, DDPMScheduler
         from transformers import CLIPTextModel, CLIPTokenizer
 
-        src = check_model_source(config.pretrained_model, config.allow_pickle)
+        src = self.model_source(config)
         if Path(src).is_file():
             return self._load_single_file(src, config, device, dtype)
         tokenizer = load_part(CLIPTokenizer, src, "tokenizer", config)
@@ -45,7 +45,7 @@ class SD15(Family):
         """A single .safetensors checkpoint (as shared on model sites), via diffusers' converter."""
         from diffusers import DDPMScheduler, StableDiffusionPipeline
 
-        pipe = StableDiffusionPipeline.from_single_file(path, safety_checker=None)
+        pipe = self.from_single_file(StableDiffusionPipeline, path, safety_checker=None)
         sched = DDPMScheduler.from_config(pipe.scheduler.config)
         m = Models(None, pipe.vae, [pipe.text_encoder], [pipe.tokenizer], sched, path, device=device,
                    extra={"single_file_unet": pipe.unet})

@@ -28,12 +28,13 @@ from .quantize import quantize_linears
 
 class SDXL(Family):
     name = "sdxl"
+    clip_skip_base = 1  # clip_skip 1 is SDXL's own penultimate layer (see the module docstring)
 
     def load_parts(self, config: Config, device, dtype) -> Models:
         from diffusers import AutoencoderKL, DDPMScheduler
         from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-        src = check_model_source(config.pretrained_model, config.allow_pickle)
+        src = self.model_source(config)
         if Path(src).is_file():
             return self._load_single_file(src, config, device, dtype)
         toks = [load_part(CLIPTokenizer, src, "tokenizer", config),
@@ -49,7 +50,7 @@ class SDXL(Family):
     def _load_single_file(self, path: str, config: Config, device, dtype) -> Models:
         from diffusers import DDPMScheduler, StableDiffusionXLPipeline
 
-        pipe = StableDiffusionXLPipeline.from_single_file(path, add_watermarker=False)
+        pipe = self.from_single_file(StableDiffusionXLPipeline, path, add_watermarker=False)
         sched = DDPMScheduler.from_config(pipe.scheduler.config)
         m = Models(None, pipe.vae, [pipe.text_encoder, pipe.text_encoder_2], [pipe.tokenizer, pipe.tokenizer_2],
                    sched, path, device=device, extra={"single_file_unet": pipe.unet})
@@ -79,7 +80,7 @@ class SDXL(Family):
                 out = te(ids.to(m.device), output_hidden_states=True)
             if out[0].ndim == 2:  # CLIPTextModelWithProjection: text_embeds (pooled + projected)
                 pooled = out[0]
-            hidden.append(out.hidden_states[-(clip_skip + 1)])
+            hidden.append(out.hidden_states[-(clip_skip + self.clip_skip_base)])
         return {"encoder_hidden_states": torch.cat(hidden, dim=-1), "text_embeds": pooled}
 
     def noisy_inputs(self, m: Models, latents, noise, generator, config: Config):
