@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import ConfigError, DatasetError
 from .fileio import file_name_problems
+from .fscheck import file_problem
 from .options import coerce, field_info, field_problems, unknown_fields
 from .options import option as _f
 from .textio import CAPTION_EXT, decode_text
@@ -345,6 +346,8 @@ class Config:
     def load(cls, path: str | os.PathLike, **overrides) -> Config:
         path = Path(path)
         if not path.is_file():
+            if path.exists() or path.is_symlink():  # a FIFO would block the read, a device never end
+                raise ConfigError(f"config file {path}: {file_problem(path)} -> pass a .toml or .json file")
             raise ConfigError(f"config file not found: {path} -> check the path, or create one with "
                               f"`lora-nb config --out {path.name}`")
         text = _read_utf8(path)

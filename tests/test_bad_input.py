@@ -242,3 +242,15 @@ def test_config_overrides_in_the_train_notebook():
     with pytest.raises(LoraNbError, match="CONFIG_OVERRIDES: expected a dict of Config fields, got list"):
         apply_params(base, params, overrides=["learning_rate", 3e-4])
     assert apply_params(base, params, overrides={}) == base
+
+
+def test_a_fifo_as_the_config_file_is_refused_without_blocking(tmp_path, capsys):
+    import os
+
+    from lora_nb.cli import main
+
+    fifo = tmp_path / "cfg.toml"
+    os.mkfifo(fifo)
+    assert main(["train", str(fifo)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cfg.toml" in err[0] and "FIFO" in err[0].upper() and "-> pass a .toml" in err[0]

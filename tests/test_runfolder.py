@@ -304,6 +304,23 @@ def test_a_second_signal_exits_at_once(base, tmp_path):
     assert not (out / LOCK_NAME).exists()  # the lock is still released on the way out
 
 
+def test_under_a_launcher_its_sigterm_echo_of_ctrl_c_is_not_a_second_signal(monkeypatch, capfd):
+    from lora_nb.training.signals import SignalStop
+
+    stop = SignalStop()
+    monkeypatch.setenv("LOCAL_RANK", "0")  # what torchrun / accelerate launch set in each worker
+    stop._handle(signal.SIGINT, None)
+    stop._handle(signal.SIGTERM, None)  # torchrun passing the Ctrl-C on: the step still finishes
+    assert stop.should_stop() and stop.exit_code == 130
+    with pytest.raises(KeyboardInterrupt):
+        stop._handle(signal.SIGINT, None)  # the same signal again is the user's second request
+    monkeypatch.delenv("LOCAL_RANK")
+    plain = SignalStop()
+    plain._handle(signal.SIGINT, None)
+    with pytest.raises(SystemExit):  # without a launcher any second signal exits at once
+        plain._handle(signal.SIGTERM, None)
+
+
 def test_signal_handlers_are_restored_and_not_installed_off_the_main_thread():
     from lora_nb.training.signals import SignalStop
 

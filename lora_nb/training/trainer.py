@@ -252,6 +252,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         for cb in callbacks:
             cb.on_step(step, logs)
         stop = any(cb.should_stop() for cb in callbacks)
+        if nproc > 1:  # a signal reaches each rank in its own time; the checkpoint needs all of them at one step
+            stop = accelerator.reduce(torch.tensor([float(stop)], device=device), reduction="sum").item() > 0
         if step in run.checkpoint_steps or stop:
             files = save_checkpoint(step, step == total, family=family, models=models, config=config, run=run,
                                     tag_freq=tag_freq, optimizer=optimizer, lr_scheduler=lr_scheduler,
