@@ -61,7 +61,8 @@ def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
                     f"diffusers ignores it, so no tool reproduces it exactly; the diffusers-format file is exact "
                     f"in diffusers")
     if kind in ("loha", "lokr"):
-        return uis, f"diffusers' load_lora_weights cannot read {kind} (LyCORIS) keys: use the peft folder there"
+        return uis, (f"diffusers' load_lora_weights cannot apply {kind} (LyCORIS) keys (for Flux it loads the file "
+                     f"and changes nothing): use the peft folder there")
     return uis + [DIFFUSERS], ""
 
 
