@@ -19,8 +19,6 @@ if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
 
 DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # diffusers' LORA_WEIGHT_NAME_SAFE
-# LyCORIS factor names (LoHa, LoKr): diffusers' load_lora_weights cannot apply them
-LYCORIS_KEYS = (".hada_w1_a", ".lokr_w1")
 
 # diffusers reads `text_model.`-named text-encoder LoRA keys (every tool's names) into transformers'
 # flattened CLIPTextModel (transformers >= 5.6 has no `.text_model`) from 0.41 on; before, no module
@@ -78,18 +76,21 @@ def load_into_pipeline(pipe, path: str | os.PathLike, **kwargs) -> None:
     """
     p = Path(path)
     folder, name = (p, DIFFUSERS_WEIGHT_NAME) if p.is_dir() else (p.parent, p.name)
-    if (folder / name).suffix == ".safetensors" and (folder / name).is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(folder / name), framework="pt") as fh:
-            lycoris = any(k in key for key in fh.keys() for k in LYCORIS_KEYS)
-        if lycoris:
-            raise ModelLoadError(f"{folder / name}: a LoHa/LoKr (LyCORIS) file, which diffusers' load_lora_weights "
-                                 f"cannot apply (Flux: it loads and changes nothing) -> in diffusers load the run's "
-                                 f"<name>_peft/<component>/ folder with peft.PeftModel.from_pretrained; this file is "
-                                 f"for ComfyUI / Forge")
+    if (folder / name).suffix == ".safetensors" and (folder / name).is_file() and is_lycoris(folder / name):
+        raise ModelLoadError(f"{folder / name}: a LoHa/LoKr (LyCORIS) file, which diffusers' load_lora_weights "
+                             f"cannot apply (Flux: it loads and changes nothing) -> in diffusers load the run's "
+                             f"<name>_peft/<component>/ folder with peft.PeftModel.from_pretrained; this file is "
+                             f"for ComfyUI / Forge")
     with _flat_clip_backport():
         pipe.load_lora_weights(str(folder), weight_name=name, **kwargs)
+
+
+def is_lycoris(path: str | os.PathLike) -> bool:
+    """Whether a .safetensors LoRA file holds LyCORIS LoHa/LoKr factors (hada_w*, lokr_w*)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return any(".hada_w" in k or ".lokr_w" in k for k in fh.keys())
 
 
 def read_lora_file(path: str | os.PathLike, *, allow_pickle: bool = False

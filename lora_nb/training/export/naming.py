@@ -20,7 +20,7 @@ class ExportTarget:
 
     component: str  # diffusers component name: "unet", "text_encoder", "text_encoder_2", "transformer"
     module: torch.nn.Module  # the peft-wrapped (get_peft_model) or add_adapter'd module
-    kohya_prefix: str  # "lora_unet", "lora_te", "lora_te1", "lora_te2", "lora_transformer", ...
+    kohya_prefix: str  # "lora_unet", "lora_te", "lora_te1", "lora_te2", ...
     key_name: Callable[[str], str | None] | None = None  # module name -> kohya name (SDXL UNet: sgm blocks)
     # module names -> {kohya name of a fused layer: the modules stacked into it} (Flux: BFL's fused qkv)
     fused: Callable[[list[str]], dict[str, tuple[str, ...]]] | None = None
