@@ -118,9 +118,10 @@ def test_loha_run_lists_its_peft_folders_and_no_diffusers_claim(base):
     ("sd15", "lora", False, UIS + [DIFFUSERS], ""),
     ("sdxl", "locon", False, UIS + [DIFFUSERS], ""),
     ("sd15", "dora", False, [], "no tool reproduces it exactly"),
-    ("sd15", "lokr", False, UIS, "cannot read lokr"),
-    ("flux", "lora", False, ["ComfyUI", DIFFUSERS], ""),  # A1111 runs no Flux
-    ("flux", "lora", True, ["ComfyUI"], "MLP layers"),  # diffusers skips or fails on Flux MLP kohya keys
+    ("sd15", "lokr", False, UIS, "cannot apply lokr"),
+    ("flux", "lora", False, ["ComfyUI", "Forge", DIFFUSERS], ""),  # A1111 runs no Flux
+    ("flux", "lora", True, ["ComfyUI", "Forge", DIFFUSERS], ""),  # BFL names: diffusers reads the MLP keys too
+    ("flux", "loha", True, ["ComfyUI", "Forge"], "changes nothing"),  # diffusers loads it without effect
 ])
 def test_kohya_file_claims(family, kind, mlp, tools, note):
     got, why = loaders("kohya", Config(family=family, network_type=kind, train_mlp=mlp))

@@ -16,7 +16,7 @@ from ..env import gpu_info, resolve_mixed_precision
 from ..errors import ConfigError, ModelLoadError
 from ..families.facts import facts, family_of_pipeline
 from ..families.loading import check_model_source
-from ..families.lorafiles import load_into_pipeline
+from ..families.lorafiles import is_lycoris, load_into_pipeline
 from .files import LoraFile
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _adapter_names(pipe) -> set[str]:
 def load_lora(pipe, lora: LoraFile, adapter: str) -> None:
     """Load one LoRA file into `pipe` as adapter `adapter`; explain a mismatch instead of a stack trace."""
     family = pipeline_family(pipe)
-    if _is_lycoris(lora.path):
+    if is_lycoris(lora.path):
         raise ModelLoadError(
             f"{lora.path}: a LyCORIS LoHa/LoKr file, which diffusers' LoRA loader cannot apply -> compare its "
             f"checkpoints in ComfyUI or A1111/Forge, or train with network_type lora, locon or dora for grids here")
@@ -203,13 +203,6 @@ def load_lora(pipe, lora: LoraFile, adapter: str) -> None:
     if adapter not in _adapter_names(pipe):
         raise ModelLoadError(f"{lora.path}: none of its weights match a layer of this {family} model -> it was "
                              f"trained for another model family or is not a LoRA file")
-
-
-def _is_lycoris(path: Path) -> bool:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        return any(".hada_w" in k or ".lokr_w" in k for k in f.keys())
 
 
 @contextmanager

@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from .facts import facts
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -48,10 +49,15 @@ def problems(config: Config, family=None) -> list[str]:
 def notes(config: Config) -> list[str]:
     """What the user should know about the files this variant produces."""
     t = config.network_type
-    if t in ("loha", "lokr") and "diffusers" in config.save_formats:
-        return [f"diffusers has no {t} loader: instead of a diffusers file each checkpoint gets a peft folder "
-                f"(<name>_peft/<component>/, load with peft.PeftModel.from_pretrained); the .safetensors file "
-                f"(LyCORIS keys) loads in ComfyUI and A1111/Forge"]
+    if t in ("loha", "lokr"):
+        uis = " / ".join(facts(config.family).kohya_file_uis)
+        out = [f"{t}: the .safetensors file (LyCORIS keys) is for {uis}; do not give it to diffusers' "
+               f"load_lora_weights, which cannot apply it (for Flux it even loads it without error and changes "
+               f"nothing)"]
+        if "diffusers" in config.save_formats:
+            out.append(f"diffusers has no {t} loader: instead of a diffusers file each checkpoint gets a peft "
+                       f"folder (<name>_peft/<component>/, load with peft.PeftModel.from_pretrained)")
+        return out
     if t == "dora":
         out = ["DoRA: the diffusers file reproduces training exactly; the kohya file's dora_scale is LyCORIS' "
                "per-output-row form, which A1111 does not read and ComfyUI applies approximately"]

@@ -154,6 +154,11 @@ class Family:
         are the same (SDXL's UNet uses the original sgm block names)."""
         return None
 
+    def kohya_fused(self, component: str):
+        """A function from the component's module names to {kohya name of a fused layer: the modules
+        stacked into it}, or None when kohya files fuse nothing (Flux's BFL names fuse q/k/v)."""
+        return None
+
     # --- pieces shared by the UNet families -------------------------------------------------------
     def encode_pixels(self, m: Models, pixels: torch.Tensor) -> torch.Tensor:
         vae = m.vae

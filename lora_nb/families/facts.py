@@ -41,9 +41,8 @@ class FamilyFacts:
     big_text_encoder: tuple[str, float] | None  # (name, GiB in 16 bits) of a frozen encoder worth caching away
     checkpoint_marker: str                  # a tensor-name prefix only its original single-file checkpoints have
     pixel_multiple: int                     # image sides divide by it: the VAE's 8x (Flux: x2, 2x2 latent packing)
-    # UIs that load the family's kohya-format LoRA file (A1111 runs no Flux; Forge's Flux loading is untested here)
+    # UIs that load the family's kohya-format LoRA file (A1111 runs no Flux)
     kohya_file_uis: tuple[str, ...] = ("ComfyUI", "AUTOMATIC1111", "Forge")
-    kohya_mlp_in_diffusers: bool = True     # diffusers' load_lora_weights reads kohya keys of MLP layers too
 
 
 FACTS: dict[str, FamilyFacts] = {
@@ -73,14 +72,15 @@ FACTS: dict[str, FamilyFacts] = {
         resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",
         modelspec_architecture="flux-1", modelspec_implementation="https://github.com/black-forest-labs/flux",
         denoiser="transformer", text_encoders=("text_encoder",),
-        kohya_prefixes={"transformer": "lora_transformer", "text_encoder": "lora_te1"},
+        # kohya's sd-scripts names (Black Forest Labs' modules, families/flux_names.py)
+        kohya_prefixes={"transformer": "lora_unet", "text_encoder": "lora_te1"},
         sample_steps=20, sample_cfg=3.5, guidance_pass=False, typical_loss=None, large=True,
         kohya_lora_module="networks.lora_flux", prediction_type="", flux_guide=True, pipeline_prefix="Flux",
         micro_conditioning=False, text_stream_targets=("add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"),
         fp16_overflows=True, big_text_encoder=("T5-XXL", 9.0),
         checkpoint_marker="double_blocks.", pixel_multiple=16,
-        # diffusers' kohya-Flux converter reads attention keys only: MLP keys fail or are skipped (tester, issue 19)
-        kohya_file_uis=("ComfyUI",), kohya_mlp_in_diffusers=False),
+        # Forge maps lora_unet_ + its BFL-named Flux modules (backend/nn/flux.py, comfyui_lora_collection)
+        kohya_file_uis=("ComfyUI", "Forge")),
 }
 
 

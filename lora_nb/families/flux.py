@@ -10,8 +10,10 @@ T5-XXL is ~10 GB in bf16 and is never trained: captions are encoded once before 
 is loaded and the encoders are freed (`cache_text_embeddings`), which with an NF4 transformer is
 what fits Flux-dev into 12-16 GB. Adapters go on the attention projections of both streams (an
 attention name such as to_q covers its text-stream twin add_q_proj) and, with `train_mlp`, on the
-feed-forward layers. Files: diffusers `transformer.*` keys (FluxPipeline.load_lora_weights,
-ComfyUI) and kohya-style `lora_transformer_*` keys (ComfyUI, OneTrainer's form).
+feed-forward layers. Files: diffusers `transformer.*` keys (FluxPipeline.load_lora_weights) and
+kohya's `lora_unet_*` keys with Black Forest Labs' module names, q/k/v fused as in BFL's checkpoint
+(`flux_names`; ComfyUI, Forge and FluxPipeline.load_lora_weights load them). LoKr is refused: its
+Kronecker factors of separate q/k/v layers cannot be written as one fused layer.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..env import hf_token
 from ..errors import ModelLoadError
 from . import Models
 from .base import Family, adapter_layers
+from .flux_names import bfl_name, fused_groups
 from .loading import check_model_source, load_part
 
 # An attention projection named in target_modules also targets its text-stream twin (double blocks).
@@ -48,6 +51,10 @@ class Flux(Family):
         if config.clip_skip != 1:
             out.append("clip_skip: Flux reads only CLIP's pooled output (and T5), so clip_skip changes nothing -> "
                        "set clip_skip = 1")
+        if config.network_type == "lokr":
+            out.append("network_type: LoKr's Kronecker factors of Flux's separate q/k/v layers cannot be written as "
+                       "the fused qkv/linear1 layers ComfyUI and Forge load, and diffusers ignores a LoKr Flux file "
+                       "without a word -> use network_type 'lora', 'dora' or 'loha'")
         return out
 
     def kohya_metadata(self, config: Config) -> dict:
@@ -193,6 +200,12 @@ class Flux(Family):
 
     def conv_targets(self, denoiser) -> list[str]:
         return []
+
+    def kohya_name_map(self, component: str, module):
+        return bfl_name if component == self.facts.denoiser else None
+
+    def kohya_fused(self, component: str):
+        return fused_groups if component == self.facts.denoiser else None
 
 
 FAMILY = Flux()

@@ -72,11 +72,25 @@ def load_into_pipeline(pipe, path: str | os.PathLike, **kwargs) -> None:
     is not given, and refuses outright when offline ("you must specify a `weight_name`"), even for a
     local file; with the folder and the name given every version reads it straight from disk. Text-
     encoder weights load into a flattened CLIP on older diffusers too (`_flat_clip_backport`).
+    A LoHa/LoKr file is refused: diffusers rejects it for SD, and for Flux loads it without any effect.
     """
     p = Path(path)
     folder, name = (p, DIFFUSERS_WEIGHT_NAME) if p.is_dir() else (p.parent, p.name)
+    if (folder / name).suffix == ".safetensors" and (folder / name).is_file() and is_lycoris(folder / name):
+        raise ModelLoadError(f"{folder / name}: a LoHa/LoKr (LyCORIS) file, which diffusers' load_lora_weights "
+                             f"cannot apply (Flux: it loads and changes nothing) -> in diffusers load the run's "
+                             f"<name>_peft/<component>/ folder with peft.PeftModel.from_pretrained; this file is "
+                             f"for ComfyUI / Forge")
     with _flat_clip_backport():
         pipe.load_lora_weights(str(folder), weight_name=name, **kwargs)
+
+
+def is_lycoris(path: str | os.PathLike) -> bool:
+    """Whether a .safetensors LoRA file holds LyCORIS LoHa/LoKr factors (hada_w*, lokr_w*)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return any(".hada_w" in k or ".lokr_w" in k for k in fh.keys())
 
 
 def read_lora_file(path: str | os.PathLike, *, allow_pickle: bool = False

@@ -408,7 +408,8 @@ def _diverged(step: int, last_good: int | None, config: Config, log: RunLog) -> 
 def export_targets(family, models: Models, accelerator, config: Config):
     def target(comp, module):
         module = accelerator.unwrap_model(module)
-        return ExportTarget(comp, module, family.facts.kohya_prefixes[comp], family.kohya_name_map(comp, module))
+        return ExportTarget(comp, module, family.facts.kohya_prefixes[comp], family.kohya_name_map(comp, module),
+                            family.kohya_fused(comp))
 
     targets = [target(family.facts.denoiser, models.denoiser)]
     if config.train_text_encoder:

@@ -38,17 +38,20 @@ DoRA caveat: LyCORIS' loaders apply ``dora_scale`` exactly; A1111 reads only the
 (LyCORIS' default, which peft does not train) and ComfyUI divides by the base weight's norm
 instead of the adapted weight's, so there the result differs slightly from training; the
 diffusers file is exact. SDXL's UNet keys use the original sgm block names (input_blocks.N...)
-through `ExportTarget.key_name`; Flux's kohya keys are ``lora_transformer_`` + the diffusers
-module path (the form ComfyUI and OneTrainer use).
+through `ExportTarget.key_name`; Flux's are kohya sd-scripts' ``lora_unet_`` + Black Forest Labs'
+module names (``double_blocks_N_img_attn_qkv``, ``single_blocks_N_linear1`` ...), the form ComfyUI,
+Forge and diffusers all load, with diffusers' separate q/k/v (+ proj_mlp) written as BFL's fused
+layers (`fusing`: stacked downs, block-diagonal ups, alpha scaled to keep alpha / rank).
 
 Only ``.safetensors`` is written or read by default: pickle files (.ckpt/.pt/.bin) can run code
 when loaded.
 
-Which tool takes which file (DoRA, LoHa/LoKr and Flux MLP files do not load everywhere) is in
+Which tool takes which file (DoRA and LoHa/LoKr files do not load everywhere) is in
 `loaders`: each file's ``lora_nb_loaders`` header entry and the run folder's ``files.md`` say it.
 
 Modules: `naming` (which peft layers, under which checkpoint names), `state_dicts` (kohya /
 diffusers / peft tensors), `metadata` (ss_* / modelspec.* header, sshs_* hashes), `dataset_info`
 (kohya's dataset keys from the run's scan), `loaders` (which tool takes which file, files.md),
-`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely).
+`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely), `fusing`
+(separately trained layers as one fused layer of the original checkpoint).
 """

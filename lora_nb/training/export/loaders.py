@@ -4,10 +4,11 @@ Only loaders that reproduce the trained adapter are claimed (tests/test_adapters
 and what the project's tester measured in the tools themselves):
 
     file                          claimed loaders                    not claimed, because
-    kohya lora / locon            ComfyUI, A1111, Forge (SD), and    A1111 runs no Flux; Forge's Flux loading
-                                  diffusers `load_lora_weights`      is untested; diffusers skips or fails on
-                                                                     Flux MLP keys (facts.kohya_mlp_in_diffusers)
-    kohya loha / lokr             the UIs (LyCORIS keys)             diffusers fails or does nothing
+    kohya lora / locon            ComfyUI, A1111, Forge (SD),        A1111 runs no Flux
+                                  ComfyUI, Forge (Flux), and
+                                  diffusers `load_lora_weights`
+    kohya loha / lokr             the UIs (LyCORIS keys)             diffusers fails on them (SD, Flux's
+                                                                     fused names); Flux refuses LoKr
     kohya dora                    none exactly                       A1111 / ComfyUI compute the magnitude
                                                                      differently, diffusers drops dora_scale
     diffusers (lora/locon/dora)   diffusers `load_lora_weights`      ComfyUI loads 24-29% of its keys, at 2x
@@ -60,10 +61,8 @@ def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
                     f"diffusers ignores it, so no tool reproduces it exactly; the diffusers-format file is exact "
                     f"in diffusers")
     if kind in ("loha", "lokr"):
-        return uis, f"diffusers' load_lora_weights cannot read {kind} (LyCORIS) keys: use the peft folder there"
-    if config.train_mlp and not f.kohya_mlp_in_diffusers:
-        return uis, ("diffusers' load_lora_weights skips or fails on the MLP layers of this file (train_mlp): use "
-                     "the diffusers-format file there")
+        return uis, (f"diffusers' load_lora_weights cannot apply {kind} (LyCORIS) keys (for Flux it loads the file "
+                     f"and changes nothing): use the peft folder there")
     return uis + [DIFFUSERS], ""
 
 

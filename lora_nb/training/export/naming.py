@@ -20,8 +20,10 @@ class ExportTarget:
 
     component: str  # diffusers component name: "unet", "text_encoder", "text_encoder_2", "transformer"
     module: torch.nn.Module  # the peft-wrapped (get_peft_model) or add_adapter'd module
-    kohya_prefix: str  # "lora_unet", "lora_te", "lora_te1", "lora_te2", "lora_transformer", ...
-    key_name: Callable[[str], str] | None = None  # module name -> kohya name (SDXL UNet: sgm blocks)
+    kohya_prefix: str  # "lora_unet", "lora_te", "lora_te1", "lora_te2", ...
+    key_name: Callable[[str], str | None] | None = None  # module name -> kohya name (SDXL UNet: sgm blocks)
+    # module names -> {kohya name of a fused layer: the modules stacked into it} (Flux: BFL's fused qkv)
+    fused: Callable[[list[str]], dict[str, tuple[str, ...]]] | None = None
 
 
 def _unwrap(module):
@@ -55,6 +57,11 @@ def _base_module_names(module) -> list[str]:
         if isinstance(m, BaseTunerLayer) or isinstance(getattr(m, "weight", None), torch.Tensor):
             names.append(name)
     return names
+
+
+def fused_groups(target: ExportTarget) -> dict[str, tuple[str, ...]]:
+    """{kohya name of a fused layer: the target's modules stacked into it}; empty when nothing is fused."""
+    return target.fused(_base_module_names(target.module)) if target.fused else {}
 
 
 def _adapter_kind(layer) -> str | None:
@@ -99,9 +106,14 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
                               f"weight (lora_bias, modules_to_save or trainable tokens cannot be exported) -> "
                               f"train with a plain adapter config")
     out: dict[str, dict[str, Any]] = {}
+    # members of fused layers keep their own names here: `fusing` merges them for the kohya file only
+    members = {m for ms in fused_groups(target).values() for m in ms}
     for name, (kind, layer) in layers.items():
         what = f"{target.component}.{name}"
-        canonical = target.key_name(name) if target.key_name else prefix + name
+        canonical = target.key_name(name) if target.key_name and name not in members else prefix + name
+        if canonical is None:
+            raise LoraNbError(f"{what}: this layer has no name in {target.kohya_prefix} files (the checkpoint "
+                              f"format the UIs load) -> leave it out of target_modules")
         scaling = float(layer.scaling[adapter_name])
         rank = int(layer.r[adapter_name])
         # diffusers files use the original checkpoints' names too (text_model.encoder...), never sgm ones

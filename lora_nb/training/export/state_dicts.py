@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import LoraNbError
 from ...fileio import atomic_dir
-from .naming import ExportTarget, _cast, _dtype, _lora_layers, _unwrap
+from .fusing import fuse_layers
+from .naming import ExportTarget, _cast, _dtype, _lora_layers, _unwrap, fused_groups
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
@@ -18,7 +19,8 @@ if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
 def kohya_state_dict(targets: list[ExportTarget], dtype: torch.dtype | str = "fp16",
                      adapter_name: str = "default") -> dict[str, torch.Tensor]:
     """Kohya ``networks.lora`` tensors: ``{prefix}_{path}.lora_down.weight/.lora_up.weight/.alpha``
-    (+ ``.dora_scale`` for DoRA), or the LyCORIS ``hada_*`` / ``lokr_*`` factors for LoHa / LoKr.
+    (+ ``.dora_scale`` for DoRA), or the LyCORIS ``hada_*`` / ``lokr_*`` factors for LoHa / LoKr. Layers
+    the original checkpoint fuses (`ExportTarget.fused`: Flux's qkv) are written fused (`fusing`).
 
     ``.alpha`` is the adapter's real alpha (peft ``scaling * r``, i.e. ``lora_alpha`` for plain
     LoRA), stored as a 0-d tensor in the save dtype like kohya's `LoRANetwork.save_weights`.
@@ -29,7 +31,11 @@ def kohya_state_dict(targets: list[ExportTarget], dtype: torch.dtype | str = "fp
     out: dict[str, torch.Tensor] = {}
     stems: set[str] = set()
     for target in targets:
-        for name, layer in _lora_layers(target, adapter_name).items():
+        layers = _lora_layers(target, adapter_name)
+        groups = fused_groups(target)
+        if groups:
+            layers = fuse_layers(layers, groups, _unwrap(target.module).get_submodule)
+        for name, layer in layers.items():
             stem = f"{target.kohya_prefix}_{name.replace('.', '_')}"
             if stem in stems:
                 raise LoraNbError(f"two targets write the kohya key {stem!r} -> give each component its own "
