@@ -24,6 +24,7 @@ from lora_nb.config import NETWORK_TYPES, Config
 from lora_nb.families import get_family
 from lora_nb.families.adapters import add_adapters, problems
 from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
+from lora_nb.training.export.a1111_keys import a1111_key_map, a1111_layer_names
 from lora_nb.training.export.applied import (
     A1111,
     COMFYUI,
@@ -124,9 +125,15 @@ def _setup(family_name, variant, extra, path, tmp_path, **save):
 
 
 def _ui_changes(family, comps, sd, base, loader):
-    key_names = {c: f for c, m in comps.items() if (f := family.kohya_name_map(c, m))}
-    key_map = comfyui_key_map(comps, family.facts.kohya_prefixes, key_names)
     stems = {k.split(".", 1)[0] for k in sd}
+    # A1111: its own name conversion, written for SD1/SDXL's two layers per block (the tiny SD1.5 has one, so there
+    # the conversion is checked on the full-size layout instead: test_a1111_converts_full_size_sd15_names).
+    # ComfyUI and Forge (ComfyUI's lora code) share ComfyUI's key map.
+    if loader == A1111 and comps[family.facts.denoiser].config.layers_per_block == 2:
+        key_map = a1111_key_map(stems, a1111_layer_names(comps, family.facts.denoiser, family.facts.text_encoders))
+    else:
+        key_names = {c: f for c, m in comps.items() if (f := family.kohya_name_map(c, m))}
+        key_map = comfyui_key_map(comps, family.facts.kohya_prefixes, key_names)
     if not stems <= set(key_map):
         return {}
     changes = applied_deltas(sd, {s: base[key_map[s]] for s in stems}, loader)
@@ -238,3 +245,33 @@ def test_dora_files_say_their_convention_and_the_a1111_file_is_opt_in(models_dir
     assert "save_dora_a1111" in notes(cfg)[0] and "ComfyUI" in notes(cfg)[0]
     assert "a1111.safetensors" in notes(cfg.replace(save_dora_a1111=True))[0]
     assert DORA_SCALE_KEY not in read_lora_file(files["diffusers"])[1]
+
+
+def test_a1111_converts_full_size_sd15_names():
+    """Every kohya stem of a full-size SD1.5 (diffusers names, as the kit writes them) reaches the module A1111
+    holds under the original checkpoint's name; SDXL's sgm stems and OpenCLIP q/k/v take A1111's fallbacks."""
+    import diffusers
+    import transformers
+
+    from lora_nb.families.reference import REFERENCE
+    from lora_nb.training.export.a1111_keys import a1111_candidates
+
+    ref = REFERENCE["sd15"]
+    cls, kw = ref["denoiser"]
+    tcls, tkw = ref["text_encoders"][0]
+    with torch.device("meta"):
+        unet = getattr(diffusers, cls)(**kw)
+        te = getattr(transformers, tcls)(transformers.CLIPTextConfig(**tkw))
+    comps = {"unet": unet, "text_encoder": te}
+    layers = a1111_layer_names(comps, "unet", ("text_encoder",))
+    key_map = comfyui_key_map(comps, {"unet": "lora_unet", "text_encoder": "lora_te"})
+    stems = [s for s in key_map if s.startswith("lora_te_") or any(
+        p in s for p in ("attn1_to", "attn2_to", "proj_in", "ff_net", "resnets", "samplers", "conv_in", "time_emb"))]
+    resolved = a1111_key_map(stems, layers)
+    assert len(stems) > 300 and resolved == {s: key_map[s] for s in stems}
+    assert resolved["lora_unet_up_blocks_1_resnets_2_conv_shortcut"] == "unet.up_blocks.1.resnets.2.conv_shortcut"
+    assert a1111_candidates("lora_unet_down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q")[0] == (
+        "diffusion_model_input_blocks_4_1_transformer_blocks_0_attn1_to_q")
+    assert a1111_candidates("lora_te2_text_model_encoder_layers_3_self_attn_q_proj")[:2] == [
+        "1_model_transformer_resblocks_3_attn_q_proj", "1_model_transformer_resblocks_3_attn"]
+    assert a1111_candidates("lora_unet_input_blocks_4_1_proj_in")[-1] == "diffusion_model_input_blocks_4_1_proj_in"

@@ -55,6 +55,7 @@ Which tool takes which file (DoRA, LoHa/LoKr and Flux MLP files do not load ever
 Modules: `naming` (which peft layers, under which checkpoint names), `state_dicts` (kohya /
 diffusers / peft tensors), `metadata` (ss_* / modelspec.* header, sshs_* hashes), `dataset_info`
 (kohya's dataset keys from the run's scan), `loaders` (which tool takes which file, files.md),
-`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely), `applied` (the
-weight change each UI loader applies from a file, and the DoRA conventions).
+`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely), `a1111_keys`
+(A1111's name conversion, the same for A1111), `applied` (the weight change each UI loader applies from a file,
+and the DoRA conventions).
 """

@@ -4,7 +4,8 @@ What a file claims (`loaders`) is tested against this (tests/test_exactness.py),
 in the convention these functions describe. Sources, read for their conventions (nothing is copied):
 
     ComfyUI   comfy/weight_adapter/{lora,loha,lokr}.py and base.py `weight_decompose`; comfy/lora.py ".diff"
-    Forge     backend/patcher/lora.py `merge_lora_to_weight` / `weight_decompose` (ComfyUI's, incl. its DoRA)
+    Forge     backend/patcher/lora.py `merge_lora_to_weight` / `weight_decompose` (ComfyUI's, incl. its DoRA,
+              with ComfyUI-derived key maps)
     A1111     extensions-builtin/Lora/network.py `finalize_updown` / `apply_weight_decompose`,
               network_{lora,hada,lokr,full}.py
 
@@ -131,7 +132,8 @@ def applied_delta(tensors: dict[str, torch.Tensor], weight: torch.Tensor, loader
 def applied_deltas(state_dict: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], loader: str,
                    strength: float = 1.0) -> dict[str, torch.Tensor]:
     """{kohya stem: weight change} for every module of a kohya/LyCORIS state dict; `weights` holds each stem's
-    base weight (the loader's key map resolves stems to modules: `compat.comfyui_key_map`)."""
+    base weight (the loader's key map resolves stems to modules: `compat.comfyui_key_map` for ComfyUI and
+    Forge, `a1111_keys.a1111_key_map` for A1111)."""
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in state_dict.items():
         stem, suffix = key.split(".", 1)
