@@ -7,7 +7,8 @@ text encoder as ``transformer_text_model_...``, SDXL's embedders with their inde
 MultiheadAttention, MLP ``c_fc`` / ``c_proj``). A kohya key stem is converted from diffusers names
 (``convert_diffusers_name_to_compvis``), then tried as OpenCLIP q/k/v, then as sgm names (``lora_unet`` ->
 ``diffusion_model``) or ``lora_te1_text_model`` -> ``0_transformer_text_model`` / ``transformer_text_model``.
-SD2's OpenCLIP-only text encoder is not covered (the kit trains no SD2).
+SD2's OpenCLIP-only text encoder is not covered (the kit trains no SD2). On SDXL's fused q/k/v, A1111's DoRA
+normalises against the fused weight and fails; no DoRA kohya file is claimed for A1111 anyway (`applied`).
 """
 
 from __future__ import annotations
