@@ -211,6 +211,10 @@ class Config:
     save_precision: str = _f("fp16", "Precision of saved LoRA weights.", "saving", choices=("fp16", "bf16", "fp32"))
     save_formats: list = _f(["kohya", "diffusers"], "File formats written for each checkpoint: kohya "
                                                     "(A1111/Forge/ComfyUI) and diffusers.", "saving")
+    save_dora_a1111: bool = _f(False, "DoRA only: also write <name>.a1111.safetensors, each adapted layer's full "
+                                      "weight change, exact in AUTOMATIC1111 too (its dora_scale form cannot hold "
+                                      "DoRA's magnitude); large: about 240 MB for SD1.5, 2.4 GB for SDXL in fp16.",
+                               "saving")
     save_state: bool = _f(True, "Save optimizer/scheduler/RNG state with each checkpoint so the run can resume.",
                           "saving")
     resume: str = _f("", "Resume from 'latest' (newest state in output_dir) or a state folder; empty starts anew.",

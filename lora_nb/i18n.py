@@ -296,6 +296,7 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "save_every_n_steps": ("Save every N steps", "每 N 步保存"),
     "save_precision": ("Save precision", "保存精度"),
     "save_formats": ("Save formats", "保存格式"),
+    "save_dora_a1111": ("DoRA file for A1111", "DoRA 的 A1111 文件"),
     "save_state": ("Save resume state", "保存续训状态"),
     "resume": ("Resume from", "继续训练自"),
     "overwrite": ("Overwrite previous run", "覆盖之前的训练"),
@@ -384,6 +385,9 @@ FIELD_HELP_ZH: dict[str, str] = {
                           "检查点间隔与验证图间隔保持一致。",
     "save_precision": "保存 LoRA 权重的精度。",
     "save_formats": "每个检查点写出的文件格式：kohya（A1111/Forge/ComfyUI）和 diffusers。",
+    "save_dora_a1111": "仅 DoRA：另写 <name>.a1111.safetensors，保存每层完整的权重变化，"
+                       "在 AUTOMATIC1111 中也完全一致（它的 dora_scale 算法无法表示 DoRA 的幅度）；"
+                       "文件很大：SD1.5 约 240 MB，SDXL 约 2.4 GB（fp16）。",
     "save_state": "每个检查点同时保存优化器/调度器/随机数状态，以便继续训练。",
     "resume": "从 'latest'（output_dir 中最新的状态）或某个状态文件夹继续训练；留空则重新开始。",
     "overwrite": "在已有一次训练的 output_dir 中重新开始：先删除它的日志、续训状态、检查点、验证图像和 config.toml"

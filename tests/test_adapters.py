@@ -3,8 +3,8 @@ with the loader its ecosystem has, and reproduces the in-memory adapter.
 
 Loaders: diffusers' `load_lora_weights` for LoRA / LoCon / DoRA (kohya and diffusers files), peft
 for the LoHa / LoKr folders, and -- where only ComfyUI/A1111/LyCORIS read a format (LoHa/LoKr
-factors, DoRA's dora_scale) -- `merge_like_comfyui`, which applies the file the way those loaders
-compute a weight (comfy/weight_adapter/{lora,loha,lokr}.py, LyCORIS' weight decomposition).
+factors, DoRA's dora_scale) -- `merge_like_comfyui`, which applies the file the way ComfyUI computes a
+weight (`lora_nb.training.export.applied`; tests/test_exactness.py covers every loader and family).
 """
 
 import json
@@ -15,6 +15,7 @@ import torch
 from lora_nb.config import Config
 from lora_nb.errors import ConfigError
 from lora_nb.families.lorafiles import load_into_pipeline, read_lora_file
+from lora_nb.training.export.applied import COMFYUI, applied_deltas
 from lora_nb.training.export.compat import comfyui_key_map
 
 RANK, ALPHA, CONV_RANK, CONV_ALPHA = 4, 2.0, 2, 1.0
@@ -48,40 +49,15 @@ def _fresh(path):
 
 
 def merge_like_comfyui(components: dict, sd: dict, prefixes: dict, key_names: dict | None = None) -> int:
-    """Add every module's update from a kohya/LyCORIS state dict to the weights, as ComfyUI computes
-    it: LoRA up @ down * alpha/rank (flattened for convs), LoHa (w1a@w1b)*(w2a@w2b) * alpha/rank,
-    LoKr kron(w1, w2) * alpha/dim (1 when both factors are full), and DoRA's dora_scale as LyCORIS
-    applies it with wd_on_out (W+dW rescaled per output row). Returns the number of modules patched."""
+    """Add every module's update from a kohya/LyCORIS state dict to the weights as ComfyUI computes it
+    (`lora_nb.training.export.applied`: LoRA, LoHa, LoKr, DoRA's dora_scale). Returns the modules patched."""
     key_map = comfyui_key_map(components, prefixes, key_names)
     stems = sorted({k.split(".", 1)[0] for k in sd})
-    patched = 0
-    for stem in stems:
-        comp, name = key_map[stem].split(".", 1)
-        module = components[comp].get_submodule(name)
-        w = module.weight.data
-        t = {k.split(".", 1)[1]: v.float() for k, v in sd.items() if k.split(".", 1)[0] == stem}
-        alpha = t.get("alpha")
-        if "lora_down.weight" in t:
-            up, down = t["lora_up.weight"], t["lora_down.weight"]
-            delta = (up.flatten(1) @ down.flatten(1)).reshape(w.shape) * (alpha / down.shape[0])
-        elif "hada_w1_a" in t:
-            delta = ((t["hada_w1_a"] @ t["hada_w1_b"]) * (t["hada_w2_a"] @ t["hada_w2_b"])).reshape(w.shape)
-            delta = delta * (alpha / t["hada_w1_b"].shape[0])
-        else:
-            w1 = t["lokr_w1"] if "lokr_w1" in t else t["lokr_w1_a"] @ t["lokr_w1_b"]
-            w2 = t["lokr_w2"] if "lokr_w2" in t else t["lokr_w2_a"] @ t["lokr_w2_b"]
-            dim = (t["lokr_w2_b"].shape[0] if "lokr_w2_b" in t
-                   else t["lokr_w1_b"].shape[0] if "lokr_w1_b" in t else None)
-            if w2.dim() == 4:
-                w1 = w1[:, :, None, None]
-            delta = torch.kron(w1, w2).reshape(w.shape) * (alpha / dim if alpha is not None and dim else 1.0)
-        new = w + delta
-        if "dora_scale" in t:  # LyCORIS wd_on_out: magnitude per output row of the adapted weight
-            norm = new.reshape(new.shape[0], -1).norm(dim=1).reshape(new.shape[0], *[1] * (new.dim() - 1))
-            new = new * (t["dora_scale"] / norm)
-        module.weight.data = new
-        patched += 1
-    return patched
+    modules = {s: components[key_map[s].split(".", 1)[0]].get_submodule(key_map[s].split(".", 1)[1]) for s in stems}
+    deltas = applied_deltas(sd, {s: m.weight.data for s, m in modules.items()}, COMFYUI)
+    for stem, module in modules.items():
+        module.weight.data = module.weight.data + deltas[stem].to(module.weight.dtype)
+    return len(modules)
 
 
 # --- the variants ----------------------------------------------------------------------------------

@@ -402,7 +402,8 @@ def test_text_cache_on_disk_trains_as_in_memory_and_is_not_encoded_twice(tiny_fl
     assert len(encoded) == 2 * n_mem and len(files) == n_mem  # one file per distinct caption
     assert read_train_log(mem.output_dir).loss == read_train_log(disk.output_dir).loss
 
-    train(disk_cfg.replace(output_dir=str(tmp_path / "disk" / "run"), max_train_steps=1, overwrite=True))  # cache/ survives
+    # overwrite clears the run but keeps cache/
+    train(disk_cfg.replace(output_dir=str(tmp_path / "disk" / "run"), max_train_steps=1, overwrite=True))
     assert len(encoded) == 2 * n_mem  # every caption came from the files
     assert sorted((tmp_path / "disk" / "run" / "cache" / "text").glob("*.safetensors")) == files
     with pytest.raises(ConfigError, match="cache_text_embeddings"):

@@ -117,7 +117,8 @@ def test_loha_run_lists_its_peft_folders_and_no_diffusers_claim(base):
 @pytest.mark.parametrize("family, kind, mlp, tools, note", [
     ("sd15", "lora", False, UIS + [DIFFUSERS], ""),
     ("sdxl", "locon", False, UIS + [DIFFUSERS], ""),
-    ("sd15", "dora", False, [], "no tool reproduces it exactly"),
+    ("sd15", "dora", False, ["ComfyUI", "Forge"], "per input column"),  # dora_scale for ComfyUI's formula
+    ("flux", "dora", False, ["ComfyUI", "Forge"], "strength 1"),
     ("sd15", "lokr", False, UIS, "cannot apply lokr"),
     ("flux", "lora", False, ["ComfyUI", "Forge", DIFFUSERS], ""),  # A1111 runs no Flux
     ("flux", "lora", True, ["ComfyUI", "Forge", DIFFUSERS], ""),  # BFL names: diffusers reads the MLP keys too

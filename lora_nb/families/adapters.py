@@ -59,8 +59,12 @@ def notes(config: Config) -> list[str]:
                        f"folder (<name>_peft/<component>/, load with peft.PeftModel.from_pretrained)")
         return out
     if t == "dora":
-        out = ["DoRA: the diffusers file reproduces training exactly; the kohya file's dora_scale is LyCORIS' "
-               "per-output-row form, which A1111 does not read and ComfyUI applies approximately"]
+        a1111 = ("the <name>.a1111.safetensors file (full weight change) is exact in AUTOMATIC1111 too"
+                 if config.save_dora_a1111 else
+                 "AUTOMATIC1111 cannot apply it exactly (set save_dora_a1111 for a large file exact there)")
+        out = [f"DoRA: the diffusers file is exact in diffusers; the .safetensors file's dora_scale is written for "
+               f"ComfyUI's and Forge's formula, exact there at strength 1 (other strengths follow their own DoRA "
+               f"interpolation); {a1111}"]
         if config.network_dropout:
             # peft (as the DoRA paper) drops out the layer input for the whole decomposed weight
             out.append("DoRA with network_dropout: the dropout applies to the whole layer's input, not only the "

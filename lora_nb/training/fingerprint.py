@@ -64,6 +64,7 @@ NOT_WEIGHTS = {
     "save_every_n_steps": "which steps write files",
     "save_precision": "the exported files' precision; the resume state keeps fp32",
     "save_formats": "which file formats are exported",
+    "save_dora_a1111": "whether an extra full-weight DoRA file is exported",
     "save_state": "whether resume states are written",
     "resume": "where to continue from",
     "overwrite": "whether an earlier run in the folder is cleared first (a new run, not a resume)",

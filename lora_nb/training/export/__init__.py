@@ -27,21 +27,27 @@ LoRA variants (Kohya practice guide §1.4) are written in the layout each ecosys
 
     network_type   kohya file (A1111/Forge/ComfyUI)           diffusers format
     lora, locon    lora_down / lora_up / alpha (convs too)     pytorch_lora_weights.safetensors
-    dora           + dora_scale (LyCORIS, wd_on_out: one       + lora_magnitude_vector (exact in
-                   magnitude per output row, as peft trains)   diffusers' load_lora_weights)
+    dora           + dora_scale, one value per output row,     + lora_magnitude_vector (exact in
+                   written for ComfyUI's / Forge's formula     diffusers' load_lora_weights)
+                   (exact there at strength 1); with
+                   save_dora_a1111 also {name}.a1111.safetensors:
+                   full ``diff`` keys, exact in A1111 too
     loha           LyCORIS hada_w1_a/_b, hada_w2_a/_b, alpha   no diffusers loader exists: a peft
     lokr           LyCORIS lokr_w1[_a/_b], lokr_w2[_a/_b]      folder per component instead
                                                                ({name}_peft/<component>/, load with
                                                                peft.PeftModel.from_pretrained)
 
-DoRA caveat: LyCORIS' loaders apply ``dora_scale`` exactly; A1111 reads only the input-axis form
-(LyCORIS' default, which peft does not train) and ComfyUI divides by the base weight's norm
-instead of the adapted weight's, so there the result differs slightly from training; the
-diffusers file is exact. SDXL's UNet keys use the original sgm block names (input_blocks.N...)
-through `ExportTarget.key_name`; Flux's are kohya sd-scripts' ``lora_unet_`` + Black Forest Labs'
-module names (``double_blocks_N_img_attn_qkv``, ``single_blocks_N_linear1`` ...), the form ComfyUI,
-Forge and diffusers all load, with diffusers' separate q/k/v (+ proj_mlp) written as BFL's fused
-layers (`fusing`: stacked downs, block-diagonal ups, alpha scaled to keep alpha / rank).
+DoRA: ComfyUI and Forge divide a per-output-row dora_scale by the ORIGINAL weight's row norm, so the file stores
+``m * ||W|| / ||W + dW||`` (the base weight is known at export) and their result is peft's. A1111 always
+normalises per input column, which no dora_scale can turn into DoRA's per-row magnitude: only the full-weight
+file is exact there; diffusers drops dora_scale from kohya files (its own format is exact). `applied` has each
+UI loader's maths; tests/test_exactness.py measures every claim against the adapter.
+
+SDXL's UNet keys use the original sgm block names (input_blocks.N...) through `ExportTarget.key_name`;
+Flux's are kohya sd-scripts' ``lora_unet_`` + Black Forest Labs' module names
+(``double_blocks_N_img_attn_qkv``, ``single_blocks_N_linear1`` ...), the form ComfyUI, Forge and diffusers
+all load, with diffusers' separate q/k/v (+ proj_mlp) written as BFL's fused layers (`fusing`: stacked
+downs, block-diagonal ups, alpha scaled to keep alpha / rank).
 
 Only ``.safetensors`` is written or read by default: pickle files (.ckpt/.pt/.bin) can run code
 when loaded.
@@ -52,6 +58,7 @@ Which tool takes which file (DoRA and LoHa/LoKr files do not load everywhere) is
 Modules: `naming` (which peft layers, under which checkpoint names), `state_dicts` (kohya /
 diffusers / peft tensors), `metadata` (ss_* / modelspec.* header, sshs_* hashes), `dataset_info`
 (kohya's dataset keys from the run's scan), `loaders` (which tool takes which file, files.md),
-`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely), `fusing`
-(separately trained layers as one fused layer of the original checkpoint).
+`files` (`save_lora_files`), `compat` (ComfyUI's key map, to check a file loads completely), `a1111_keys`
+(A1111's name conversion), `applied` (the weight change each UI loader applies from a file, and the DoRA
+conventions), `fusing` (separately trained layers as one fused layer of the original checkpoint).
 """

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 from ...errors import LoraNbError
 from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
 from ...fileio import atomic_dir, atomic_path
-from .loaders import loader_metadata, write_files_md
+from .loaders import A1111_SUFFIX, loader_metadata, write_files_md
 from .metadata import kohya_model_hashes
 from .naming import ExportTarget, _dtype
 from .state_dicts import (
     adapter_kind,
     diffusers_adapter_metadata,
     diffusers_state_dict,
+    full_diff_state_dict,
     kohya_state_dict,
     save_peft_folder,
 )
@@ -30,13 +31,14 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
                     precision: str | None = None, adapter_name: str = "default") -> dict[str, Path]:
     """Write the LoRA in each format (default: config.save_formats, config.save_precision), atomically.
 
-    kohya:     ``out_dir/{name}.safetensors`` with `metadata` + sshs_* hashes in the header.
+    kohya:     ``out_dir/{name}.safetensors`` with `metadata` + sshs_* hashes in the header; DoRA with
+               ``save_dora_a1111`` also ``out_dir/{name}.a1111.safetensors`` (full ``diff`` keys, exact in A1111).
     diffusers: ``out_dir/{name}_diffusers/pytorch_lora_weights.safetensors`` (the folder is
                replaced as a whole), written by diffusers' `LoraBaseMixin.write_lora_layers`.
                LoHa/LoKr have no diffusers loader: ``out_dir/{name}_peft/<component>/`` instead.
     Each file's header names the tools that load it (`loaders`), and ``out_dir/files.md`` is rewritten to list
     every such file of the folder.
-    Returns ``{"kohya": file, "diffusers": file}`` (``"peft": folder``) for the formats written.
+    Returns ``{"kohya": file, "diffusers": file}`` (``"peft": folder``, ``"full": file``) for what was written.
     """
     from safetensors.torch import save_file
 
@@ -60,6 +62,14 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
         with atomic_path(path) as tmp:
             save_file(sd, str(tmp), metadata=md)
         written["kohya"] = path
+        if config.network_type == "dora" and config.save_dora_a1111:
+            full = full_diff_state_dict(targets, dtype, adapter_name)
+            md = {**metadata, **loader_metadata("full", config)}
+            md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(full, md)
+            path = out_dir / f"{name}{A1111_SUFFIX}.safetensors"
+            with atomic_path(path) as tmp:
+                save_file(full, str(tmp), metadata=md)
+            written["full"] = path
     if "diffusers" in formats and adapter_kind(targets, adapter_name) != "lora":
         written["peft"] = save_peft_folder(out_dir / f"{name}_peft", targets, dtype, adapter_name,
                                            metadata=loader_metadata("peft", config))

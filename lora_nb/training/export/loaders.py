@@ -1,7 +1,8 @@
 """Which tool takes which LoRA file: the ``lora_nb_loaders`` header key and the run folder's ``files.md``.
 
-Only loaders that reproduce the trained adapter are claimed (tests/test_adapters.py, tests/test_families.py,
-and what the project's tester measured in the tools themselves):
+Only loaders that reproduce the trained adapter are claimed; tests/test_exactness.py measures every claim (the UIs
+through `applied`, their maths; diffusers and peft through their own loaders) and that the loaders not claimed
+are indeed not exact:
 
     file                          claimed loaders                    not claimed, because
     kohya lora / locon            ComfyUI, A1111, Forge (SD),        A1111 runs no Flux
@@ -9,8 +10,10 @@ and what the project's tester measured in the tools themselves):
                                   diffusers `load_lora_weights`
     kohya loha / lokr             the UIs (LyCORIS keys)             diffusers fails on them (SD, Flux's
                                                                      fused names); Flux refuses LoKr
-    kohya dora                    none exactly                       A1111 / ComfyUI compute the magnitude
-                                                                     differently, diffusers drops dora_scale
+    kohya dora                    ComfyUI, Forge (dora_scale         A1111 normalises dora_scale per input
+                                  written for their formula)         column (cannot hold DoRA's per-row
+                                                                     magnitude); diffusers drops dora_scale
+    full (dora, NAME.a1111)       A1111, ComfyUI, Forge (`diff`)     diffusers has no loader for diff keys
     diffusers (lora/locon/dora)   diffusers `load_lora_weights`      ComfyUI loads 24-29% of its keys, at 2x
     peft folder (loha / lokr)     peft `PeftModel.from_pretrained`
 
@@ -28,13 +31,18 @@ from typing import TYPE_CHECKING
 from ...families.facts import facts
 from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
 from ...fileio import atomic_write_text
+from .applied import dora_scale_exact_in
 
 if TYPE_CHECKING:
     from ...config import Config
 
 LOADERS_KEY = "lora_nb_loaders"   # JSON list of the tools that load the file as trained
 NOTE_KEY = "lora_nb_loader_note"  # what else to know: where it loads only approximately or not at all
-FORMAT_KEY = "lora_nb_format"     # kohya / diffusers / peft
+FORMAT_KEY = "lora_nb_format"     # kohya / diffusers / peft / full
+DORA_SCALE_KEY = "lora_nb_dora_scale"  # which formula the file's dora_scale is written for
+DORA_SCALE_FORM = ("comfyui: magnitude * ||W||_row / ||W + dW||_row per output row, so ComfyUI's and Forge's "
+                   "W' = (W + dW) * dora_scale / ||W||_row gives peft's DoRA weight; LyCORIS' own loaders expect "
+                   "the magnitude itself")
 FILES_MD = "files.md"
 DIFFUSERS = "diffusers load_lora_weights"
 PEFT = "peft PeftModel.from_pretrained"
@@ -43,7 +51,9 @@ PEFT_WEIGHT_NAME = "adapter_model.safetensors"  # peft's SAFETENSORS_WEIGHTS_NAM
 _WHERE = {"ComfyUI": "ComfyUI (models/loras)", "AUTOMATIC1111": "AUTOMATIC1111 (models/Lora)",
           "Forge": "Forge (models/Lora)", DIFFUSERS: "diffusers pipe.load_lora_weights(file)",
           PEFT: "peft PeftModel.from_pretrained(pipe.<component>, folder)"}
-_FORMAT_NAMES = {"kohya": "kohya/LyCORIS format", "diffusers": "diffusers format", "peft": "peft adapter"}
+_FORMAT_NAMES = {"kohya": "kohya/LyCORIS format", "diffusers": "diffusers format", "peft": "peft adapter",
+                 "full": "full weight change (LyCORIS diff)"}
+A1111_SUFFIX = ".a1111"  # the DoRA full-diff file: {name}.a1111.safetensors
 
 
 def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
@@ -56,10 +66,17 @@ def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
         return [DIFFUSERS], "not for ComfyUI / A1111 / Forge (they load only part of its keys): use the kohya file"
     f = facts(config.family)
     uis = list(f.kohya_file_uis)
+    if fmt == "full":
+        return uis, "diffusers cannot read full-weight (diff) keys: use the diffusers-format file there"
     if kind == "dora":
-        return [], (f"DoRA: {' / '.join(uis)} apply the magnitude (dora_scale) differently from training and "
-                    f"diffusers ignores it, so no tool reproduces it exactly; the diffusers-format file is exact "
-                    f"in diffusers")
+        exact = [u for u in uis if dora_scale_exact_in(u)]
+        others = [u for u in uis if u not in exact]
+        why = (f"{' / '.join(others)} normalises dora_scale per input column and cannot hold DoRA's per-row "
+               f"magnitude (set save_dora_a1111 for a {A1111_SUFFIX}.safetensors file exact there); " if others
+               else "")
+        return exact, (f"DoRA: dora_scale is written for ComfyUI's formula, exact at strength 1 (other strengths "
+                       f"follow ComfyUI's own DoRA interpolation); {why}diffusers ignores dora_scale: use the "
+                       f"diffusers-format file there")
     if kind in ("loha", "lokr"):
         return uis, (f"diffusers' load_lora_weights cannot apply {kind} (LyCORIS) keys (for Flux it loads the file "
                      f"and changes nothing): use the peft folder there")
@@ -69,7 +86,10 @@ def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
 def loader_metadata(fmt: str, config: Config) -> dict[str, str]:
     """Header keys saying which tools take a `fmt` file (every value a string, as safetensors requires)."""
     tools, note = loaders(fmt, config)
-    return {FORMAT_KEY: fmt, LOADERS_KEY: json.dumps(tools), NOTE_KEY: note}
+    md = {FORMAT_KEY: fmt, LOADERS_KEY: json.dumps(tools), NOTE_KEY: note}
+    if fmt == "kohya" and config.network_type == "dora":
+        md[DORA_SCALE_KEY] = DORA_SCALE_FORM
+    return md
 
 
 def _line(rel: str, md: dict[str, str]) -> str:

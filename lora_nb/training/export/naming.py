@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import LoraNbError
+from .applied import comfyui_dora_scale
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
@@ -117,7 +118,7 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
         scaling = float(layer.scaling[adapter_name])
         rank = int(layer.r[adapter_name])
         # diffusers files use the original checkpoints' names too (text_model.encoder...), never sgm ones
-        entry: dict[str, Any] = {"name": name, "path": prefix + name, "kind": kind, "rank": rank}
+        entry: dict[str, Any] = {"name": name, "path": prefix + name, "kind": kind, "rank": rank, "layer": layer}
         if kind == "lora":
             down, up = layer.lora_A[adapter_name].weight, layer.lora_B[adapter_name].weight
             # the update the model applies is scaling * B @ A; kohya applies (alpha / rank) * up @ down
@@ -127,8 +128,8 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
             if adapter_name in mag:
                 m = mag[adapter_name].weight  # peft: one magnitude per output row/channel
                 entry["magnitude"] = m
-                # LyCORIS wd_on_out layout: (out, 1) for Linear, (out, 1, 1, 1) for conv
-                entry["tensors"]["dora_scale"] = m.reshape(up.shape[0], *[1] * (up.dim() - 1))
+                # (out, 1[, 1, 1]) in the convention ComfyUI / Forge apply exactly (`applied`)
+                entry["tensors"]["dora_scale"] = _comfyui_dora_scale(layer, adapter_name, m)
         elif kind == "loha":
             if adapter_name in layer.hada_t1:
                 raise LoraNbError(f"{what}: LoHa with use_effective_conv2d (Tucker) is not exported -> train "
@@ -157,6 +158,22 @@ def _lora_layers(target: ExportTarget, adapter_name: str) -> dict[str, dict[str,
         raise LoraNbError(f"{target.component}: the adapter {adapter_name!r} holds no LoRA layers -> check "
                           f"target_modules matches module names of the model")
     return out
+
+
+def base_and_update(layer, adapter_name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(base weight, dequantised when 4/8-bit; the LoRA update scaling * B @ A) of a peft LoRA/DoRA layer."""
+    import torch
+    from peft.utils.integrations import dequantize_module_weight
+
+    with torch.no_grad():
+        weight = dequantize_module_weight(layer.get_base_layer()).detach()
+        return weight, layer.get_delta_weight(adapter_name).detach().to(weight.device)
+
+
+def _comfyui_dora_scale(layer, adapter_name: str, magnitude: torch.Tensor) -> torch.Tensor:
+    """``dora_scale`` for a DoRA layer from its base weight and LoRA update."""
+    weight, delta = base_and_update(layer, adapter_name)
+    return comfyui_dora_scale(weight, delta, magnitude.detach().to(weight.device))
 
 
 def _cast(t: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:

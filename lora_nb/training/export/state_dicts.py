@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import LoraNbError
 from ...fileio import atomic_dir
+from .applied import dora_merged
 from .fusing import fuse_layers
-from .naming import ExportTarget, _cast, _dtype, _lora_layers, _unwrap, fused_groups
+from .naming import ExportTarget, _cast, _dtype, _lora_layers, _unwrap, base_and_update, fused_groups
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
     import torch
@@ -46,6 +47,24 @@ def kohya_state_dict(targets: list[ExportTarget], dtype: torch.dtype | str = "fp
                 out[f"{stem}.{suffix}"] = _cast(tensor, dtype, what)
             if layer["alpha"] is not None:
                 out[f"{stem}.alpha"] = torch.tensor(layer["alpha"], dtype=dtype)
+    return out
+
+
+def full_diff_state_dict(targets: list[ExportTarget], dtype: torch.dtype | str = "fp16",
+                         adapter_name: str = "default") -> dict[str, torch.Tensor]:
+    """Each DoRA layer's whole weight change (peft's adapted weight - base) as LyCORIS ``{stem}.diff`` keys:
+    AUTOMATIC1111 (network_full), ComfyUI and Forge add it as it is, so the file is exact in all three."""
+    dtype = _dtype(dtype)
+    out = {}
+    for target in targets:
+        for name, layer in _lora_layers(target, adapter_name).items():
+            what = f"{target.component}.{layer['name']}"
+            if "magnitude" not in layer:
+                raise LoraNbError(f"{what}: the full-weight file is written for DoRA only -> set network_type "
+                                  f"'dora', or use the kohya file (exact in every UI for {layer['kind']})")
+            weight, delta = base_and_update(layer["layer"], adapter_name)
+            diff = dora_merged(weight, delta, layer["magnitude"].detach().to(weight.device)) - weight.float()
+            out[f"{target.kohya_prefix}_{name.replace('.', '_')}.diff"] = _cast(diff, dtype, what)
     return out
 
 
