@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..families.lbw import PRESETS as BLOCK_PRESETS
+from ..families.lbw import canonical as canonical_blocks
 from .files import LoraFile, lora_files
 
 # name -> (diffusers scheduler class, extra from_config arguments). A1111-style names are accepted
@@ -53,6 +55,8 @@ AXIS_KINDS = {
     "steps": "inference (denoising) steps",
     "sampler": "scheduler: " + ", ".join(["default", *SAMPLERS]),
     "size": "image size WxH, e.g. 512x512,512x768",
+    "blocks": "per-block LoRA strength (SD1.5/SDXL), LoRA Block Weight presets: " + ", ".join(BLOCK_PRESETS)
+              + ', or the weights in quotes ("1,0,0,...": SD1.5 17, SDXL 12)',
 }
 _FLOAT_KINDS, _INT_KINDS = {"strength", "cfg"}, {"seed", "steps"}
 
@@ -70,7 +74,7 @@ class Axis:
         if self.kind.startswith("weight:"):
             return f"{self.kind[7:]} weight"
         return {"lora": "checkpoint", "prompt_sr": f"prompt S/R ({self.values[0]})" if self.values else "prompt S/R",
-                "cfg": "CFG", "mix": "LoRA weights"}.get(self.kind, self.kind)
+                "cfg": "CFG", "mix": "LoRA weights", "blocks": "block weights"}.get(self.kind, self.kind)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -92,6 +96,8 @@ def make_axis(kind: str, values: Sequence[Any], labels: Sequence[str] | None = N
             values = [_parse_size(v) for v in values]
         elif kind == "sampler":
             values = [_canonical_sampler(v) for v in values]
+        elif kind == "blocks":
+            values = [_block_value(v) for v in values]
         elif kind == "lora" and not all(isinstance(v, LoraFile) for v in values):
             values = lora_files([v.path if isinstance(v, LoraFile) else v for v in values], sort=False)
     except (TypeError, ValueError) as e:
@@ -131,6 +137,13 @@ def _parse_size(v) -> tuple[int, int]:
     if w % 8 or h % 8 or w <= 0 or h <= 0:
         raise ValueError(f"{w}x{h}: sides must be positive multiples of 8 (64 for training resolutions)")
     return w, h
+
+
+def _block_value(v) -> str:
+    try:
+        return canonical_blocks(v)
+    except ValueError as e:
+        raise ConfigError(f"axis 'blocks': {e}") from None
 
 
 def _canonical_sampler(name: str) -> str:
