@@ -17,7 +17,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from lora_nb.config import Config
-from lora_nb.errors import ConfigError
+from lora_nb.errors import ConfigError, LoraNbError
 from lora_nb.evaluate.axes import parse_axis
 from lora_nb.evaluate.pipeline import load_pipeline
 from lora_nb.evaluate.xy import xy_grid
@@ -233,3 +233,26 @@ def test_blocks_axis_on_a_tiny_pipeline(tiny_sd15, unet_lora):
         xy_grid(pipe, unet_lora, PROMPT, strengths=[1], x='blocks="1,0"', steps=2, progress=False)
     with pytest.raises(ConfigError, match="a lora/strength/blocks axis needs LoRA files"):
         xy_grid(pipe, [], PROMPT, x="blocks=ALL,NONE", steps=2, progress=False)
+
+
+def test_resume_with_block_weights_is_bitwise(tiny_sd15, tiny_dataset, tmp_path):
+    from lora_nb.training.trainer import TrainCallback, train
+
+    opts = dict(pretrained_model=str(tiny_sd15), train_data_dir=str(tiny_dataset), resolution=64, optimizer="adamw",
+                learning_rate=1e-3, max_train_steps=4, save_every_n_steps=2, save_formats=["kohya"],
+                sample_every_n_steps=0, down_lr_weight="cosine", up_lr_weight="reverse_linear+0.1")
+    full = train(Config(**opts, output_dir=str(tmp_path / "a")))
+
+    class Crash(TrainCallback):
+        def on_step(self, step, logs):
+            if step == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(Config(**opts, output_dir=str(tmp_path / "b")), [Crash()])
+    resumed = train(Config(**opts, output_dir=str(tmp_path / "b"), resume="latest"))
+    a, b = load_file(str(full.files["kohya"])), load_file(str(resumed.files["kohya"]))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(LoraNbError, match='down_lr_weight "cosine" -> "linear"'):  # other weights: refused
+        train(Config(**{**opts, "down_lr_weight": "linear", "max_train_steps": 6}, output_dir=str(tmp_path / "b"),
+                     resume="latest"))
