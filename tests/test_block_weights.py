@@ -256,3 +256,31 @@ def test_resume_with_block_weights_is_bitwise(tiny_sd15, tiny_dataset, tmp_path)
     with pytest.raises(LoraNbError, match='down_lr_weight "cosine" -> "linear"'):  # other weights: refused
         train(Config(**{**opts, "down_lr_weight": "linear", "max_train_steps": 6}, output_dir=str(tmp_path / "b"),
                      resume="latest"))
+
+
+def test_notebook_form_has_the_fields_and_shows_a_bad_value_in_one_line():
+    from lora_nb.notebook.form import config_form
+
+    form = config_form(Config(), lang="en", advisor=None)
+    w = form.widgets["down_lr_weight"]
+    assert type(w).__name__ == "Text"
+    w.value = "1,-1"
+    assert any(p.startswith("down_lr_weight: -1 is not a weight >= 0") for p in form.problems)
+    w.value = "cosine"
+    assert form.problems == [] and form.config.down_lr_weight == "cosine"
+
+
+def test_cli_xy_blocks_axis(tiny_sd15, unet_lora, tmp_path, capsys):
+    from lora_nb.cli import main
+
+    out = tmp_path / "blocks.png"
+    rc = main(["xy", "--base", str(tiny_sd15), "--lora", str(unet_lora), "--prompt", PROMPT, "--strengths", "1",
+               "--x", "blocks=ALL,OUTALL", "--steps", "2", "--device", "cpu", "--out", str(out), "--no-progress"])
+    assert rc == 0 and "1 x 2 (checkpoint x block weights)" in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert json.loads(im.text["lora-nb"])["x"]["labels"] == ["ALL", "OUTALL"]
+    rc = main(["xy", "--base", str(tiny_sd15), "--lora", str(unet_lora), "--prompt", PROMPT, "--x", "blocks=OUT",
+               "--device", "cpu", "--out", str(tmp_path / "bad.png"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 2 and "axis 'blocks': 'OUT' is not a LoRA Block Weight preset -> use one of NONE, ALL" in err
+    assert err.endswith("(SD1.5: 17)")

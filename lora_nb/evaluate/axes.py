@@ -100,6 +100,8 @@ def make_axis(kind: str, values: Sequence[Any], labels: Sequence[str] | None = N
             values = [_block_value(v) for v in values]
         elif kind == "lora" and not all(isinstance(v, LoraFile) for v in values):
             values = lora_files([v.path if isinstance(v, LoraFile) else v for v in values], sort=False)
+    except ConfigError:
+        raise  # already one what -> fix line (a blocks value)
     except (TypeError, ValueError) as e:
         what = "numbers" if kind in _FLOAT_KINDS | _INT_KINDS else "values"
         raise ConfigError(f"axis {kind!r}: bad value ({e}) -> {what} separated by commas") from None
