@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .blockweights import notation_problems as block_weight_problems
 from .errors import ConfigError, DatasetError
 from .fileio import file_name_problems
 from .fscheck import file_problem
@@ -127,6 +128,15 @@ class Config:
                            min=0.0, max=4096.0)
     train_mlp: bool = _f(False, "Flux: also put the adapter on the MLP (feed-forward) layers, not only attention: "
                                 "more capacity, larger file.", "network")
+    down_lr_weight: str = _f("", "SD1.5/SDXL: learning-rate weight per UNet input block, shallow -> deep (kohya "
+                                 "down_lr_weight): 12 numbers for SD1.5, 9 for SDXL, or a curve: cosine, sine, "
+                                 "linear, reverse_linear, zeros (+0.25 lifts it). 0 leaves a block without LoRA; "
+                                 "empty = all 1.", "network")
+    mid_lr_weight: str = _f("", "SD1.5/SDXL: learning-rate weight of the UNet middle block (kohya mid_lr_weight): "
+                                "1 number for SD1.5, 3 for SDXL; empty = 1.", "network")
+    up_lr_weight: str = _f("", "SD1.5/SDXL: learning-rate weight per UNet output block, deep -> shallow (kohya "
+                               "up_lr_weight): 12 numbers for SD1.5, 9 for SDXL, or a curve as down_lr_weight; "
+                               "empty = all 1.", "network")
 
     # --- optimizer ---------------------------------------------------------------------------
     optimizer: str = _f("adamw8bit", "Optimizer. adamw8bit (LoRA explainer's recommendation) saves memory; lion needs "
@@ -271,6 +281,7 @@ class Config:
         if self.random_crop and self.cache_latents != "none":
             out.append("random_crop: a latent cache stores one crop per image -> set cache_latents='none' to use "
                        "random_crop (or keep the centre crop the tutorials recommend)")
+        out += block_weight_problems(self)  # the notation; the count per family: families.blocks
         if self.min_bucket_reso > self.max_bucket_reso:
             out.append("min_bucket_reso: larger than max_bucket_reso -> lower it or raise max_bucket_reso")
         if self.max_train_steps == 0 and self.max_train_epochs == 0:

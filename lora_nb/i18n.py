@@ -312,6 +312,9 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "conv_rank": ("Conv rank", "卷积层秩"),
     "conv_alpha": ("Conv alpha", "卷积层 alpha"),
     "train_mlp": ("Train MLP layers", "训练 MLP 层"),
+    "down_lr_weight": ("Down-block lr weights", "下行块学习率权重"),
+    "mid_lr_weight": ("Mid-block lr weight", "中间块学习率权重"),
+    "up_lr_weight": ("Up-block lr weights", "上行块学习率权重"),
     "timestep_sampling": ("Timestep sampling", "时间步采样"),
     "sigmoid_scale": ("Sigmoid scale", "sigmoid 尺度"),
     "flow_shift": ("Flow shift", "flow 偏移"),
@@ -417,6 +420,13 @@ FIELD_HELP_ZH: dict[str, str] = {
                  "不超过 32）；0 表示使用 rank。",
     "conv_alpha": "卷积层上的 alpha（《Kohya LoRA 训练实践》：1 或更低）；0 表示使用 alpha。",
     "train_mlp": "Flux：除注意力层外，也在 MLP（前馈）层上加适配器：容量更大，文件也更大。",
+    "down_lr_weight": "SD1.5/SDXL：UNet 每个输入块的学习率权重，从浅到深（kohya 的 down_lr_weight）：SD1.5 写 12 个"
+                      "数，SDXL 写 9 个，或写曲线名 cosine、sine、linear、reverse_linear、zeros（+0.25 整体加高）。"
+                      "权重为 0 的块不加 LoRA；留空表示全部为 1。",
+    "mid_lr_weight": "SD1.5/SDXL：UNet 中间块的学习率权重（kohya 的 mid_lr_weight）：SD1.5 写 1 个数，SDXL 写 3 个；"
+                     "留空表示 1。",
+    "up_lr_weight": "SD1.5/SDXL：UNet 每个输出块的学习率权重，从深到浅（kohya 的 up_lr_weight）：SD1.5 写 12 个数，"
+                    "SDXL 写 9 个，或写曲线名（同 down_lr_weight）；留空表示全部为 1。",
     "timestep_sampling": "Flux（流匹配）：训练时噪声强度的抽样方式。sigmoid：logit-normal，大多在中等噪声（Esser 等，"
                          "2024）；"
                          "uniform：均匀；shift：sigmoid 后按 flow_shift 向高噪声偏移；"

@@ -7,6 +7,7 @@ at 1500 steps, best strength near 0.8"). Any axis can be another parameter:
   lora-nb xy --base MODEL --lora run/ --prompt "uehxbfklaq cat on a sofa" --seeds 1 --out grid.png
   lora-nb xy --base MODEL --lora run/lora.safetensors --prompt "a cat" --y cfg=5,7,9 --x steps=10,20
   lora-nb xy --base MODEL --lora a.safetensors --prompt "a cat" --x "prompt_sr=cat,dog,fox"
+  lora-nb xy --base MODEL --lora a.safetensors --prompt "a cat" --x blocks=ALL,INALL,OUTALL --strengths 1
   lora-nb xy --base MODEL --mix --lora land=l.safetensors car=c.safetensors --weights 0,0.5,1 \\
              --weights 0,0.5,1 --prompt "xqzlandsc landscape, vkrmcarzz car"
   lora-nb xy --base MODEL --forgetting --lora run/lora.safetensors --concept-prompt "uehxbfklaq cat"
@@ -43,7 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Prompt(s); more than one adds a panel per prompt. Include the trigger word.")
     p.add_argument("--x", default=None, metavar="AXIS",
                    help="Across: strength (default), lora, prompt, seed, or NAME=V1,V2 with NAME one of cfg, steps, "
-                        "sampler, prompt_sr, size, seed, strength, prompt, negative (e.g. cfg=5,7,9).")
+                        "sampler, prompt_sr, size, seed, strength, prompt, negative, blocks (e.g. cfg=5,7,9; "
+                        "blocks=ALL,INALL,OUTALL: LoRA Block Weight presets, SD1.5/SDXL).")
     p.add_argument("--y", default=None, metavar="AXIS", help="Down: lora (default) or any axis as for --x.")
     p.add_argument("--z", action="append", default=[], metavar="AXIS",
                    help="Further axis as NAME=V1,V2; each value gets its own panel. Repeatable.")

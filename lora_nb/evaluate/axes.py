@@ -14,6 +14,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..families.facts import FACTS
+from ..families.lbw import PRESETS as BLOCK_PRESETS
+from ..families.lbw import canonical as canonical_blocks
 from .files import LoraFile, lora_files
 
 MIN_PIXEL_MULTIPLE = min(f.pixel_multiple for f in FACTS.values())  # what any family's VAE needs
@@ -56,6 +58,8 @@ AXIS_KINDS = {
     "steps": "inference (denoising) steps",
     "sampler": "scheduler: " + ", ".join(["default", *SAMPLERS]),
     "size": "image size WxH, e.g. 512x512,512x768",
+    "blocks": "per-block LoRA strength (SD1.5/SDXL), LoRA Block Weight presets: " + ", ".join(BLOCK_PRESETS)
+              + ', or the weights in quotes ("1,0,0,...": SD1.5 17, SDXL 12)',
 }
 _FLOAT_KINDS, _INT_KINDS = {"strength", "cfg"}, {"seed", "steps"}
 
@@ -73,7 +77,7 @@ class Axis:
         if self.kind.startswith("weight:"):
             return f"{self.kind[7:]} weight"
         return {"lora": "checkpoint", "prompt_sr": f"prompt S/R ({self.values[0]})" if self.values else "prompt S/R",
-                "cfg": "CFG", "mix": "LoRA weights"}.get(self.kind, self.kind)
+                "cfg": "CFG", "mix": "LoRA weights", "blocks": "block weights"}.get(self.kind, self.kind)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -95,8 +99,12 @@ def make_axis(kind: str, values: Sequence[Any], labels: Sequence[str] | None = N
             values = [_parse_size(v) for v in values]
         elif kind == "sampler":
             values = [_canonical_sampler(v) for v in values]
+        elif kind == "blocks":
+            values = [_block_value(v) for v in values]
         elif kind == "lora" and not all(isinstance(v, LoraFile) for v in values):
             values = lora_files([v.path if isinstance(v, LoraFile) else v for v in values], sort=False)
+    except ConfigError:
+        raise  # already one what -> fix line (a blocks value)
     except (TypeError, ValueError) as e:
         what = "numbers" if kind in _FLOAT_KINDS | _INT_KINDS else "values"
         raise ConfigError(f"axis {kind!r}: bad value ({e}) -> {what} separated by commas") from None
@@ -144,6 +152,13 @@ def size_problem(*sides: int, multiple: int = MIN_PIXEL_MULTIPLE) -> str | None:
         return None
     fix = "x".join(str(max(multiple, round(v / multiple) * multiple)) for v in sides)
     return f"{'x'.join(map(str, sides))}: sides must be positive multiples of {multiple} -> use {fix}"
+
+
+def _block_value(v) -> str:
+    try:
+        return canonical_blocks(v)
+    except ValueError as e:
+        raise ConfigError(f"axis 'blocks': {e}") from None
 
 
 def _canonical_sampler(name: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, LoraNbError
+from ..families import lbw
 from ..families.facts import facts
 from ..grids import labelled_grid, stack_panels
 from .axes import SAMPLERS, Axis, size_problem
@@ -64,6 +65,35 @@ def _active_adapters(params: dict, by_name: Mapping[str, LoraFile]) -> dict[str,
     if isinstance(lf, LoraFile) and params.get("strength", 0) != 0:
         return {lf.adapter: params["strength"]}
     return {}
+
+
+def _block_scaler(pipe, axes: Sequence[Axis]):
+    """(value, adapter, strength) -> that adapter's diffusers weights under a block preset (`families.lbw`), or
+    None without a blocks axis. Every preset is checked against the pipeline before any cell is drawn."""
+    values = list(dict.fromkeys(v for a in axes if a.kind == "blocks" for v in a.values))
+    if not values:
+        return None
+    f = facts(pipeline_family(pipe))
+    holders = pipe.get_list_adapters() if hasattr(pipe, "get_list_adapters") else {}  # {"unet": [adapter, ...]}
+
+    def scale(value: str, adapter: str, strength: float):
+        return lbw.adapter_weights(pipe, f, value, strength, [c for c, names in holders.items() if adapter in names])
+
+    try:
+        for v in values:
+            lbw.adapter_weights(pipe, f, v, 1.0, [f.denoiser])
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return scale
+
+
+def _with_blocks(adapters: dict[str, float], params: dict, scale) -> dict:
+    """The cell's adapter weights under its block preset; a LoRA whose blocks are all at 0 is left out, so the
+    cell is the base model's picture exactly (as at strength 0)."""
+    if scale is None or params.get("blocks") is None:
+        return adapters
+    scaled = {a: scale(params["blocks"], a, w) for a, w in adapters.items()}
+    return {a: w for a, w in scaled.items() if not (isinstance(w, float) and w == 0)}
 
 
 def _scheduler(pipe, name: str | None, cache: dict, original):
@@ -153,7 +183,8 @@ class _SeedBatches:
 
 
 def _cell_record(params: dict, adapters: dict[str, float], by_adapter: Mapping[str, LoraFile]) -> dict:
-    return {"prompt": params["prompt"], "negative_prompt": params["negative_prompt"], "seed": params["seed"],
+    extra = {"blocks": params["blocks"]} if params.get("blocks") is not None else {}
+    return {**extra, "prompt": params["prompt"], "negative_prompt": params["negative_prompt"], "seed": params["seed"],
             "steps": params["steps"], "cfg": params["cfg"], "sampler": params["sampler"] or "default",
             "width": params["width"], "height": params["height"],
             "loras": {str(by_adapter[a].path): w for a, w in adapters.items()}}
@@ -213,6 +244,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     combos = list(itertools.product(*[range(len(a)) for a in panels]))
     ordered = sorted([(a, "p", k) for k, a in enumerate(panels)] + [(y, "y", 0), (x, "x", 0)],
                      key=lambda t: _APPLY_ORDER.get(t[0].kind, 1))
+    scale = _block_scaler(pipe, (x, y, *panels, *fixed_axes))
     seeds = _SeedBatches(next((a for a in (x, y, *panels) if a.kind == "seed"), None), s.batch)
     bar = tqdm(total=len(combos) * len(y) * len(x), desc=desc, unit="img", disable=not s.progress)
     cells, records, sheets, captions = [], [], [], []
@@ -227,7 +259,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
                         _apply(p, axis, {"p": combo[k] if where == "p" else 0, "y": r, "x": c}[where])
                     adapters = _active_adapters(p, by_name)
                     sched = _scheduler(pipe, p["sampler"], cache, original)
-                    row.append(seeds.image(pipe, p, adapters, has_adapters, sched))
+                    row.append(seeds.image(pipe, p, _with_blocks(adapters, p, scale), has_adapters, sched))
                     rec.append(_cell_record(p, adapters, by_adapter))
                     bar.update(1)
                 rows.append(row)
@@ -262,4 +294,4 @@ def _base_params(pipe, prompt: str, s: SampleSettings) -> dict:
     return {"prompt": prompt, "negative_prompt": s.negative_prompt, "seed": s.seeds[0],
             "steps": s.steps if s.steps is not None else f.sample_steps,
             "cfg": float(f.sample_cfg if s.cfg is None else s.cfg), "sampler": s.sampler,
-            "width": s.width, "height": s.height, "lora": None, "strength": 0.0, "weights": None}
+            "width": s.width, "height": s.height, "lora": None, "strength": 0.0, "weights": None, "blocks": None}

@@ -19,7 +19,8 @@ them again.
 
 Any axis can be another parameter, as in AUTOMATIC1111's X/Y/Z plot: `cfg=5,7,9`, `steps=10,20`,
 `sampler=euler,dpmsolver++`, `prompt_sr=cat,dog,fox` (find "cat" in the prompt, replace it by
-each value), `seed=1,2,3`, `size=512x512,512x768`. Axes beyond x and y become stacked panels.
+each value), `seed=1,2,3`, `size=512x512,512x768`, `blocks=ALL,INALL,OUTALL` (per-block strength,
+LoRA Block Weight presets; `families.lbw`). Axes beyond x and y become stacked panels.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def xy_grid(
         x = None if x in ("strength", "lora") else x
         y = None if y in ("strength", "lora") else y
     ax, ay, panels, fixed = _layout(builtins, x, y, axes)  # bad axes fail before the model loads
-    if any(a.kind in ("lora", "strength") for a in (ax, ay, *panels)) and not files:
-        raise ConfigError("a lora/strength axis needs LoRA files -> pass loras=[...] (CLI --lora FILE)")
+    if any(a.kind in ("lora", "strength", "blocks") for a in (ax, ay, *panels, *fixed)) and not files:
+        raise ConfigError("a lora/strength/blocks axis needs LoRA files -> pass loras=[...] (CLI --lora FILE)")
     pipe, label = _open(base, s)
     params = _base_params(pipe, prompts[0], s)
     lora_axis = next((a for a in (ax, ay, *panels, *fixed) if a.kind == "lora"), None)

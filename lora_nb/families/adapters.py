@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from . import blocks
 from .facts import facts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,15 +107,17 @@ def adapter_config(config: Config, targets: list[str], conv_targets: list[str] =
 
 def add_adapters(family, models, config: Config) -> list[dict]:
     """Inject the adapters into the denoiser (and the text encoders when trained); returns the
-    optimizer parameter groups (denoiser lr, text-encoder lr), LoRA weights in fp32."""
+    optimizer parameter groups (denoiser lr, or one per block weight; text-encoder lr), LoRA weights in fp32."""
     import torch
 
     torch.manual_seed(config.seed)  # A matrices are random: same seed, same start
     den = models.denoiser
-    targets = family.lora_targets(den, config)
-    conv = family.conv_targets(den) if config.network_type in CONV_TYPES else []
+    w = blocks.weights(config, family.facts)  # per-block lr weights; blocks at 0 get no LoRA, as in kohya
+    targets = blocks.kept(family.lora_targets(den, config), w, family.facts)
+    conv = blocks.kept(family.conv_targets(den), w, family.facts) if config.network_type in CONV_TYPES else []
     inject(den, adapter_config(config, targets, conv))
-    groups = [{"params": trainable(den), "lr": config.effective_unet_lr}]
+    trainable(den)
+    groups = blocks.param_groups(den, config.effective_unet_lr, w, family.facts)
     if config.train_text_encoder:
         tes = trained_text_encoders(family, models)
         for te in tes:
@@ -182,4 +185,5 @@ def network_args(config: Config) -> dict:
     if t in CONV_TYPES:
         args["conv_dim"] = str(config.conv_rank or config.rank)
         args["conv_alpha"] = str(config.conv_alpha or config.alpha)
+    args.update(blocks.network_args(config))
     return args

@@ -43,6 +43,11 @@ class FamilyFacts:
     pixel_multiple: int                     # image sides divide by it: the VAE's 8x (Flux: x2, 2x2 latent packing)
     # UIs that load the family's kohya-format LoRA file (A1111 runs no Flux)
     kohya_file_uis: tuple[str, ...] = ("ComfyUI", "AUTOMATIC1111", "Forge")
+    # kohya's down/mid/up_lr_weight lengths (sd-scripts networks/lora.py); None: sd-scripts has no block lr for it
+    lr_blocks: tuple[int, int, int] | None = None
+    # the LoRA Block Weight extension's block ids, one weight each (hako-mikan/sd-webui-lora-block-weight);
+    # None: diffusers has no block-wise scaling for the denoiser (set_adapters scales UNets only)
+    lbw_blocks: tuple[str, ...] | None = None
 
 
 FACTS: dict[str, FamilyFacts] = {
@@ -55,7 +60,9 @@ FACTS: dict[str, FamilyFacts] = {
         sample_steps=20, sample_cfg=7.0, guidance_pass=True, typical_loss=(0.08, 0.10), large=False,
         kohya_lora_module="", prediction_type="epsilon", flux_guide=False, pipeline_prefix="StableDiffusion",
         micro_conditioning=False, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None,
-        checkpoint_marker="cond_stage_model.", pixel_multiple=8),
+        checkpoint_marker="cond_stage_model.", pixel_multiple=8,
+        lr_blocks=(12, 1, 12), lbw_blocks=("BASE", "IN01", "IN02", "IN04", "IN05", "IN07", "IN08", "M00", "OUT03",
+                                           "OUT04", "OUT05", "OUT06", "OUT07", "OUT08", "OUT09", "OUT10", "OUT11")),
     "sdxl": FamilyFacts(
         name="sdxl", base_model="stabilityai/stable-diffusion-xl-base-1.0",
         resolution=1024, crop_resolutions=(1024, 768), base_model_version="sdxl_base_v1-0",
@@ -66,7 +73,9 @@ FACTS: dict[str, FamilyFacts] = {
         sample_steps=25, sample_cfg=7.0, guidance_pass=True, typical_loss=None, large=True,
         kohya_lora_module="", prediction_type="epsilon", flux_guide=False, pipeline_prefix="StableDiffusionXL",
         micro_conditioning=True, text_stream_targets=(), fp16_overflows=False, big_text_encoder=None,
-        checkpoint_marker="conditioner.embedders.", pixel_multiple=8),
+        checkpoint_marker="conditioner.embedders.", pixel_multiple=8,
+        lr_blocks=(9, 3, 9), lbw_blocks=("BASE", "IN04", "IN05", "IN07", "IN08", "M00", "OUT00", "OUT01", "OUT02",
+                                         "OUT03", "OUT04", "OUT05")),
     "flux": FamilyFacts(
         name="flux", base_model="black-forest-labs/FLUX.1-dev",
         resolution=1024, crop_resolutions=(1024, 768, 512), base_model_version="flux1",

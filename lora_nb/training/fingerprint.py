@@ -32,7 +32,7 @@ WEIGHT_FIELDS = (
     "caption_dropout_rate", "cache_latents",  # compared as on/off: memory and disk hold the same latents
     # network
     "network_type", "rank", "alpha", "network_dropout", "target_modules", "train_text_encoder", "conv_rank",
-    "conv_alpha", "train_mlp",
+    "conv_alpha", "train_mlp", "down_lr_weight", "mid_lr_weight", "up_lr_weight",
     # optimizer and schedule
     "optimizer", "learning_rate", "unet_lr", "text_encoder_lr", "weight_decay", "max_grad_norm",
     "lr_scheduler", "lr_warmup_steps", "lr_warmup_ratio", "lr_scheduler_num_cycles", "lr_scheduler_power",
