@@ -118,7 +118,7 @@ def _setup(family_name, variant, extra, path, tmp_path, **save):
     add_adapters(family, SimpleNamespace(denoiser=comps[family.facts.denoiser],
                                          text_encoders=[comps[c] for c in family.facts.text_encoders]), cfg)
     _randomise(comps)
-    targets = [ExportTarget(c, m, family.facts.kohya_prefixes[c], family.kohya_name_map(c, m))
+    targets = [ExportTarget(c, m, family.facts.kohya_prefixes[c], family.kohya_name_map(c, m), family.kohya_fused(c))
                for c, m in comps.items()]
     files = save_lora_files(tmp_path / "run", "x", targets, cfg, {})
     return family, cfg, comps, files
@@ -133,11 +133,27 @@ def _ui_changes(family, comps, sd, base, loader):
         key_map = a1111_key_map(stems, a1111_layer_names(comps, family.facts.denoiser, family.facts.text_encoders))
     else:
         key_names = {c: f for c, m in comps.items() if (f := family.kohya_name_map(c, m))}
-        key_map = comfyui_key_map(comps, family.facts.kohya_prefixes, key_names)
+        fused = {c: f for c in comps if (f := family.kohya_fused(c))}
+        key_map = comfyui_key_map(comps, family.facts.kohya_prefixes, key_names, fused)
     if not stems <= set(key_map):
         return {}
-    changes = applied_deltas(sd, {s: base[key_map[s]] for s in stems}, loader)
-    return {key_map[s]: d for s, d in changes.items()}
+    # a fused layer (Flux's BFL qkv / linear1) is its members' weights stacked by rows: apply, then split back
+    members = {s: key_map[s].split("+") for s in stems}
+
+    def weight(m):  # a member trained without an adapter (proj_mlp in an attention-only run) is in no `base`
+        if m in base:
+            return base[m]
+        comp, name = m.split(".", 1)
+        return comps[comp].get_submodule(name).weight.detach().float()
+
+    changes = applied_deltas(sd, {s: torch.cat([weight(m) for m in members[s]]) for s in stems}, loader)
+    out = {}
+    for s, d in changes.items():
+        for m, part in zip(members[s], d.split([weight(m).shape[0] for m in members[s]])):
+            # an untrained member must come back unchanged (DoRA: up to the fp16 rounding of its scale)
+            if m in base or part.abs().max() > TOL * weight(m).abs().max():
+                out[m] = part
+    return out
 
 
 def _diffusers_changes(family, path, file):
@@ -162,6 +178,10 @@ def _measure(family, path, comps, file, fmt, true, base) -> dict[str, float]:
     if fmt == "peft":
         return {PEFT: _worst(_peft_changes(family, path, file), true)}
     out = {DIFFUSERS: _worst(_diffusers_changes(family, path, file), true)}
+    if fmt == "kohya" and family.kohya_fused(family.facts.denoiser):
+        # diffusers splits BFL's fused Flux layers at the full model's fixed widths (3072 x 3 + 12288), which the
+        # tiny model does not have: tests/test_flux_files.py measures it at full width; here it is taken as claimed
+        out.pop(DIFFUSERS)
     if fmt != "diffusers":
         sd, _ = read_lora_file(file)
         for loader in family.facts.kohya_file_uis:  # the UIs that load this family at all
@@ -174,24 +194,27 @@ def _measure(family, path, comps, file, fmt, true, base) -> dict[str, float]:
 def test_every_claimed_loader_is_exact_and_no_other(family_name, variant, extra, models_dir, tmp_path):
     family = get_family(family_name)
     cfg = Config(family=family_name, network_type=variant, **extra)
-    if problems(cfg, family):  # a combination the kit refuses is not trained, so it writes no file
-        assert variant == "locon" and not family.has_conv_layers
+    if problems(cfg, family) or family.problems(cfg):  # a combination the kit refuses writes no file
+        assert (variant == "locon" and not family.has_conv_layers) or (variant == "lokr" and family_name == "flux")
         return
     save = {"save_dora_a1111": True} if variant == "dora" else {}
     family, cfg, comps, files = _setup(family_name, variant, extra, models_dir[family_name], tmp_path, **save)
     true, base = _true_changes(comps)
     assert true and all(float(d.abs().max()) > 1e-3 for d in true.values())  # every layer really changes
     expected = {"kohya", "diffusers" if variant in ("lora", "locon", "dora") else "peft"}
-    assert set(files) == expected | ({"full"} if variant == "dora" else set())
+    full = variant == "dora" and A1111 in family.facts.kohya_file_uis  # the full-weight file is for A1111 alone
+    assert set(files) == expected | ({"full"} if full else set())
     for fmt, file in files.items():
         md = read_lora_file(file if file.is_file() else next(file.rglob("adapter_model.safetensors")))[1]
         assert md[FORMAT_KEY] == fmt
         claimed = set(json.loads(md[LOADERS_KEY]))
         measured = _measure(family, models_dir[family_name], comps, file, fmt, true, base)
         exact = {loader for loader, err in measured.items() if err < TOL}
+        unmeasured = {DIFFUSERS} - set(measured) if fmt == "kohya" else set()  # Flux: test_flux_files.py, full width
+        exact |= claimed & unmeasured
         assert claimed == exact, f"{fmt}: claims {sorted(claimed)}, measured errors {measured}"
         assert claimed, f"{fmt}: no loader reproduces it ({measured})"
-        if claimed != set(measured):
+        if claimed != set(measured) | unmeasured:
             assert md[NOTE_KEY], f"{fmt}: a loader is left out without a note"
     files_md = (tmp_path / "run" / "files.md").read_text(encoding="utf-8")  # one line per file (peft: per component)
     assert files_md.count("\n- `") == sum(1 if f.is_file() else len(list(f.rglob("*.safetensors")))

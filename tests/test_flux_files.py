@@ -175,7 +175,7 @@ def _args():
 @pytest.mark.parametrize("mlp", [False, True])
 def test_fused_loha_and_dora_apply_as_trained(tiny_flux_model, kind, mlp):
     """Fused LoHa (LyCORIS: (w1a @ w1b) * (w2a @ w2b) * alpha / w1b rows, as ComfyUI/Forge merge it) and
-    fused DoRA (dora_scale per output row, applied as peft trains it) give the adapter's output; a member
+    fused DoRA (dora_scale per output row, applied with ComfyUI's formula) give the adapter's output; a member
     without adapter (proj_mlp, attention only) keeps its rows."""
     from peft import LoHaConfig, LoraConfig
 
@@ -204,7 +204,8 @@ def test_fused_loha_and_dora_apply_as_trained(tiny_flux_model, kind, mlp):
             else:
                 down = sd[f"{stem}.lora_down.weight"]
                 new = w + sd[f"{stem}.lora_up.weight"] @ down * sd[f"{stem}.alpha"] / down.shape[0]
-                new = sd[f"{stem}.dora_scale"] * new / new.norm(dim=1, keepdim=True)
+                # ComfyUI / Forge: a per-row dora_scale over the ORIGINAL weight's row norm (as the file is written)
+                new = sd[f"{stem}.dora_scale"] * new / w.norm(dim=1, keepdim=True)
             for m, rows in zip(mods, new.split([m.weight.shape[0] for m in mods])):
                 m.weight.copy_(rows)
         got = fresh(**_args()).sample

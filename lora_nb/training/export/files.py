@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import LoraNbError
+from ...families.facts import facts
 from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
 from ...fileio import atomic_dir, atomic_path
+from .applied import A1111
 from .loaders import A1111_SUFFIX, loader_metadata, write_files_md
 from .metadata import kohya_model_hashes
 from .naming import ExportTarget, _dtype
@@ -62,7 +64,8 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
         with atomic_path(path) as tmp:
             save_file(sd, str(tmp), metadata=md)
         written["kohya"] = path
-        if config.network_type == "dora" and config.save_dora_a1111:
+        # the full-weight file exists for AUTOMATIC1111 alone (ComfyUI and Forge take the kohya file exactly)
+        if config.network_type == "dora" and config.save_dora_a1111 and A1111 in facts(config.family).kohya_file_uis:
             full = full_diff_state_dict(targets, dtype, adapter_name)
             md = {**metadata, **loader_metadata("full", config)}
             md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(full, md)

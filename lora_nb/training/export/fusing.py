@@ -81,7 +81,9 @@ def fuse_entries(fused: str, members: tuple[str, ...], entries: dict[str, dict[s
             else:
                 tensors[down_key], tensors[up_key] = torch.cat(downs), torch.block_diag(*ups)
         if kind == "lora" and any("magnitude" in e for e in entries.values()):
-            mags = [entries[m]["magnitude"].detach() if m in entries else _row_norms(base_module(m))
+            # each member's dora_scale as written for ComfyUI's formula (`naming`); its rows are its own, so the
+            # fused scale is their concatenation. A member without an adapter keeps its rows: ||W|| (m = ||W||).
+            mags = [entries[m]["tensors"]["dora_scale"].detach() if m in entries else _row_norms(base_module(m))
                     for m in members]
             tensors["dora_scale"] = torch.cat([v.reshape(-1).float() for v in mags]).reshape(-1, 1)
     entry = {"name": fused, "path": fused, "kind": kind, "rank": n * rank, "alpha": scale * n * rank,
