@@ -5,6 +5,7 @@ import json
 import random
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -94,7 +95,8 @@ def test_problems_in_the_reg_folder_are_one_line_naming_it(data, tmp_path):
     (reg_dir / "1_circle" / "small.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     with pytest.raises(DatasetError) as e:
         scan_dataset(cfg(data))
-    assert "\n" not in str(e.value) and "in reg_data_dir cannot be read" in str(e.value) and "small.png" in str(e.value)
+    msg = str(e.value)
+    assert "\n" not in msg and "in reg_data_dir cannot be read" in msg and "small.png" in msg
 
 
 # --- step math, plan, metadata ---------------------------------------------------------------------
@@ -234,3 +236,14 @@ def test_the_reg_folder_is_copied_with_a_moved_dataset(run_opts, tmp_path):
     shutil.copytree(run_opts["reg_data_dir"], moved)
     with pytest.raises(LoraNbError, match="ends at step 4 but the saved state"):  # matched: only the run is done
         train(Config(**{**opts, "reg_data_dir": str(moved), "output_dir": str(tmp_path / "r"), "resume": "latest"}))
+
+
+def test_notebook_05_teaches_reg_images():
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "05_train.ipynb", as_version=4)
+    md = [c.source for c in nb.cells if c.cell_type == "markdown" and "reg_data_dir" in c.source]
+    assert len(md) == 1 and "prior_loss_weight" in md[0] and "LoRA explainer (过拟合 / 欠拟合)" in md[0]
+    assert "twice the steps" in md[0] and "10–20" in md[0]
+    params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert '# CONFIG_OVERRIDES = {"reg_data_dir":' in params

@@ -206,7 +206,8 @@ def assign_buckets(samples: list[Sample], config: Config, where: str = "") -> li
             reduced.append(s.image.name)
     if too_small:
         names = ", ".join(f"{s.image.name} {s.size[0]}x{s.size[1]}" for s in too_small[:5])
-        raise DatasetError(f"{len(too_small)} image(s){' in ' + where if where else ''} have a side below the smallest bucket side {min_side}px: "
+        raise DatasetError(f"{len(too_small)} image(s){' in ' + where if where else ''} have a side below the "
+                           f"smallest bucket side {min_side}px: "
                            f"{names} -> use larger images, lower min_bucket_reso/resolution, or set "
                            f"upscale_small=true to upscale them")
     if upscaled:
