@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from lora_nb.config import Config
 from lora_nb.errors import DatasetError, LoraNbError
+from lora_nb.families.lorafiles import read_lora_file
 from lora_nb.planning.planner import plan, render_markdown
 from lora_nb.toy.testing import make_toy_dataset
 from lora_nb.training.data import epoch_batches, scan_dataset, steps_per_epoch
@@ -82,8 +83,9 @@ def test_problems_in_the_reg_folder_are_one_line_naming_it(data, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match=r"no images in .*empty.*\(reg_data_dir\) -> add class images"):
         scan_dataset(cfg((train_dir, tmp_path / "empty")))
-    with pytest.raises(DatasetError, match="reg_data_dir .* is train_data_dir or inside it"):
-        scan_dataset(cfg((train_dir, train_dir / "2_toycircle")))
+    for overlapping in (train_dir / "2_toycircle", train_dir, tmp_path):
+        with pytest.raises(DatasetError, match="reg_data_dir .* overlap .* -> keep the regularization images"):
+            scan_dataset(cfg((train_dir, overlapping)))
     loose = tmp_path / "loose"
     loose.mkdir()
     Image.new("RGB", (64, 64)).save(loose / "a.png")
@@ -110,6 +112,7 @@ def test_step_math_and_plan_count_the_reg_samples(data):
     assert (sp.images, sp.samples_per_epoch, sp.reg_images, sp.reg_samples_per_epoch) == (3, 12, 5, 6)
     assert (sp.steps_per_epoch, sp.total_steps) == (6, 18)
     assert "3 images x repeats = 6 samples per epoch + 6 from 5 reg images" in sp.formula
+    assert any(n.startswith("reg_data_dir adds 6 class samples") for n in sp.notes)
     assert "| reg (class images, loss x 1) | 5 | | 6 | 3 | 9 | |" in render_markdown(p)
 
 
@@ -181,6 +184,8 @@ def test_resume_with_reg_images_is_bitwise_and_a_changed_reg_caption_is_refused(
         train(Config(**{**opts, "output_dir": str(tmp_path / "b"), "resume": "latest", "prior_loss_weight": 0.5}))
     resumed = train(Config(**{**opts, "output_dir": str(tmp_path / "b"), "resume": "latest"}))
     a, b = _weights(full), _weights(resumed)
+    tags = json.loads(read_lora_file(resumed.files["kohya"])[1]["ss_tag_frequency"])
+    assert set(tags) == {"2_toycircle", "1_circle"} and "zqk" not in tags["1_circle"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -117,6 +117,10 @@ def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None
                          f"batches are formed within a bucket, so each bucket's last batch may be partly empty "
                          f"and still counts as a step.")
     eff = per_epoch_b if per_epoch_b is not None else per_epoch
+    if reg[1]:
+        notes.append(f"reg_data_dir adds {reg[1]} class samples to each epoch (kohya: as many as the training "
+                     f"samples), so an epoch has twice the steps; the tutorials' step counts are for the training "
+                     f"images alone -> compare them with the training samples' share.")
     if config.max_train_steps > 0:
         total, source = config.max_train_steps, "max_train_steps"
         epochs = total / eff

@@ -95,9 +95,10 @@ def scan_dataset(config: Config) -> DatasetScan:
 def _add_reg(scan: DatasetScan, config: Config) -> None:
     root = Path(config.reg_data_dir).expanduser()
     train_root = Path(config.train_data_dir).expanduser().resolve()
-    if root.resolve() == train_root or root.resolve().is_relative_to(train_root):
-        raise DatasetError(f"reg_data_dir {root} is train_data_dir or inside it, so its images would also train "
-                           f"as the subject -> keep the regularization images in a folder of their own")
+    if root.resolve().is_relative_to(train_root) or train_root.is_relative_to(root.resolve()):
+        raise DatasetError(f"reg_data_dir {root} and train_data_dir {train_root} overlap (one is inside the other), "
+                           f"so images would train both as the subject and as its class -> keep the "
+                           f"regularization images in a folder of their own")
     reg, notes = _read_folder(root, config, reg=True)
     notes += assign_buckets(reg, config, where=f"reg_data_dir {root}")
     scan.num_reg_images = sum(s.repeats for s in reg)

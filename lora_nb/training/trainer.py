@@ -198,7 +198,9 @@ def train(config: Config, callbacks: list[TrainCallback] | None = None, accelera
         redraw_samples(start, family=family, models=models, config=config, run=run, accelerator=accelerator, log=log,
                        callbacks=callbacks)
 
-    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency
+    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency,
+    if config.reg_data_dir:  # which lists the reg folders too
+        tag_freq = {**tag_frequency(config.reg_data_dir, config.caption_extension), **tag_freq}
     result = TrainResult(out, {}, log_path=log.path)
     epoch_cache: dict[int, list[list[int]]] = {}
     bar = tqdm(total=total, initial=start, desc="train", disable=not accelerator.is_main_process)
