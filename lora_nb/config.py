@@ -69,6 +69,11 @@ class Config:
     # --- dataset -----------------------------------------------------------------------------
     train_data_dir: str = _f("", "Folder of training images with .txt captions, or of kohya concept folders "
                                  "named N_name (N = repeats).", "dataset")
+    reg_data_dir: str = _f("", "Optional folder of regularization (class) images in N_class folders; captions hold "
+                               "the class words only (no trigger), a missing .txt means the folder's class. kohya "
+                               "balances them to as many samples per epoch as the training images, so an epoch "
+                               "has twice the steps. Empty: none.",
+                           "dataset")
     resolution: int = _f(512, "Training resolution: the longest bucket side (SD1.5 512, SDXL/Flux 1024). "
                               "Must be a multiple of 64.", "dataset", min=64, max=4096)
     enable_bucket: bool = _f(True, "Aspect-ratio buckets: keep each image's shape instead of cropping to a square.",
@@ -186,6 +191,9 @@ class Config:
                                         min=0.0, max=1.0)
     min_snr_gamma: float = _f(0.0, "Min-SNR loss weighting gamma (Hang et al. 2023, typical 5); 0 disables.",
                               "training", min=0.0, max=100.0)
+    prior_loss_weight: float = _f(1.0, "Loss weight of the regularization images (reg_data_dir) against the "
+                                       "training images' 1.0 (kohya's prior_loss_weight).", "training", min=0.0,
+                                  max=100.0)
     clip_skip: int = _f(1, "Use the text encoder's n-th layer from the end (1 = last; 2 is common for anime "
                            "models).", "training", min=1, max=12)
     timestep_sampling: str = _f("sigmoid", "Flux (flow matching): how training noise levels are drawn. sigmoid: "

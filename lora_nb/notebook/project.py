@@ -52,7 +52,7 @@ STEPS: dict[str, tuple[str, str, str]] = {
 DATA_STEPS = ("clean", "caption", "crop", "collect")
 
 # Config fields holding folders that usually lie inside the project.
-PATH_FIELDS = ("train_data_dir", "output_dir")
+PATH_FIELDS = ("train_data_dir", "reg_data_dir", "output_dir")
 
 PROJECTS_ENV = "LORA_NB_PROJECTS"
 SMOKE_ENV = "LORA_NB_SMOKE"

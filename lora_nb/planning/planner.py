@@ -74,6 +74,8 @@ class StepPlan:
     concepts: list[ConceptSteps]
     formula: str
     notes: list[str] = field(default_factory=list)
+    reg_images: int = 0  # regularization images found (reg_data_dir)
+    reg_samples_per_epoch: int = 0  # of samples_per_epoch: kohya balances them to the training samples
 
 
 def steps_per_epoch_for_buckets(buckets: Mapping[Any, int], batch: int, grad_accum: int) -> int:
@@ -83,12 +85,14 @@ def steps_per_epoch_for_buckets(buckets: Mapping[Any, int], batch: int, grad_acc
     return math.ceil(batches / grad_accum)
 
 
-def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None) -> StepPlan:
+def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None, reg: tuple[int, int] = (0, 0)
+              ) -> StepPlan:
     """The step arithmetic for `config` on a dataset.
 
     concepts: `lora_nb.dataset.concepts.scan_concepts` output, or {name: n_images} / {name: (repeats,
     n_images)} for "what if" questions. buckets: {bucket: samples per epoch (images x repeats)}
-    when the aspect-ratio bucket assignment is known; it gives the trainer's exact count.
+    when the aspect-ratio bucket assignment is known; it gives the trainer's exact count. reg: (reg images,
+    reg samples per epoch after kohya's balancing) of a reg_data_dir; they add to every epoch's samples.
     """
     cs = as_counts(concepts)
     if not cs or sum(c.images for c in cs) == 0:
@@ -96,7 +100,8 @@ def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None
                            "or pass counts for a what-if plan")
     b, ga = config.train_batch_size, config.gradient_accumulation_steps
     images = sum(c.images for c in cs)
-    samples = sum(c.samples for c in cs)
+    train_samples = sum(c.samples for c in cs)
+    samples = train_samples + reg[1]
     per_epoch = math.ceil(math.ceil(samples / b) / ga)
     notes = []
     per_epoch_b = None
@@ -112,6 +117,10 @@ def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None
                          f"batches are formed within a bucket, so each bucket's last batch may be partly empty "
                          f"and still counts as a step.")
     eff = per_epoch_b if per_epoch_b is not None else per_epoch
+    if reg[1]:
+        notes.append(f"reg_data_dir adds {reg[1]} class samples to each epoch (kohya: as many as the training "
+                     f"samples), so an epoch has twice the steps; the tutorials' step counts are for the training "
+                     f"images alone -> compare them with the training samples' share.")
     if config.max_train_steps > 0:
         total, source = config.max_train_steps, "max_train_steps"
         epochs = total / eff
@@ -136,13 +145,15 @@ def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None
                      "prompt, to watch the concept and forgetting (Flux LoRA guide §4.2).")
     concepts_out = [ConceptSteps(c.name, c.images, c.repeats, c.samples, c.samples / (b * ga),
                                  c.samples * epochs / (b * ga), c.repeats * epochs) for c in cs]
-    formula = (f"{images} images x repeats = {samples} samples per epoch; "
+    formula = (f"{images} images x repeats = {train_samples} samples per epoch"
+               + (f" + {reg[1]} from {reg[0]} reg images (as many as the training samples) = {samples}"
+                  if reg[1] else "") + "; "
                f"{samples} / (batch {b} x accumulation {ga}) = {samples / (b * ga):g} -> {per_epoch} steps per epoch"
                + (f" ({per_epoch_b} with buckets)" if per_epoch_b is not None and per_epoch_b != per_epoch else "")
                + (f"; x {config.max_train_epochs} epochs = {total} steps" if source == "max_train_epochs"
                   else f"; max_train_steps = {total} ({epochs:.2f} epochs)"))
     return StepPlan(images, samples, b, ga, per_epoch, per_epoch_b, epochs, total, source, warmup, ckpts,
-                    samples_at, concepts_out, formula, notes)
+                    samples_at, concepts_out, formula, notes, *reg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,21 +226,26 @@ class Plan:
 
 
 def _scan(config: Config):
-    """Concepts (name, images, repeats), samples per bucket, identifiers and notes, from the trainer's
-    own dataset scan (`lora_nb.training.data.scan_dataset`: same images, captions and buckets as training)."""
+    """Concepts (name, images, repeats), samples per bucket, identifiers, notes, caption count and (reg images,
+    reg samples), from the trainer's own dataset scan (`lora_nb.training.data.scan_dataset`: same images,
+    captions, buckets and reg balancing as training)."""
     scan = scan_dataset(config)
     concepts: dict[str, ConceptCount] = {}
     captions: dict[str, list[str]] = {}
     buckets: dict = {}
     for smp in scan.samples:
+        buckets[smp.bucket] = buckets.get(smp.bucket, 0) + smp.repeats
+        if smp.is_reg:
+            continue
         parsed = parse_concept_folder(smp.concept)
         name = parsed[1] if parsed else smp.concept
         c = concepts.setdefault(name, ConceptCount(name, 0, smp.repeats))
         c.images += 1
         captions.setdefault(name, []).append(smp.caption)
-        buckets[smp.bucket] = buckets.get(smp.bucket, 0) + smp.repeats
     ids = find_identifiers(captions) if len(concepts) > 1 else None
-    return list(concepts.values()), buckets, ids, list(scan.warnings), len(set(s.caption for s in scan.samples))
+    reg = (sum(d["img_count"] for d in scan.reg_dirs.values()), scan.samples_per_epoch - scan.train_samples_per_epoch)
+    return (list(concepts.values()), buckets, ids, list(scan.warnings), len(set(s.caption for s in scan.samples)),
+            reg)
 
 
 def gpu_preset(config: Config, gpu: GPU | None) -> PresetChoice:
@@ -258,13 +274,13 @@ def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None
     gpu = resolve_gpu(gpu)
     preset = gpu_preset(config, gpu)
     config = preset.config
-    identifiers, n_captions, scan_notes = None, None, []
+    identifiers, n_captions, scan_notes, reg = None, None, [], (0, 0)
     if counts is not None:
         concepts, source = as_counts(counts), "counts"
     else:
-        concepts, buckets, identifiers, scan_notes, n_captions = _scan(config)
+        concepts, buckets, identifiers, scan_notes, n_captions, reg = _scan(config)
         source = str(Path(config.train_data_dir))
-    sp = step_plan(config, concepts, buckets)
+    sp = step_plan(config, concepts, buckets, reg)
     sp.notes[:0] = scan_notes
     curve = lr_curve(config, sp.total_steps, sp.warmup_steps)
     rec = recommend(concepts=concepts, purpose=purpose or "person", family=config.family, optimizer=config.optimizer,
@@ -272,7 +288,7 @@ def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None
                     similar=similar, dataset_type=dataset_type, identifiers=identifiers)
     adv = advise(config, concepts, purpose=purpose, dataset_type=dataset_type, fit=fit, similar=similar,
                  total_steps=sp.total_steps, identifiers=identifiers)
-    mf = memory_fit(config, gpu, n_images=sp.images, n_captions=n_captions, measured=measured)
+    mf = memory_fit(config, gpu, n_images=sp.images + sp.reg_images, n_captions=n_captions, measured=measured)
     if step_seconds is None and measured is not None:
         step_seconds = measured.step_seconds
     t = estimate_time(config, sp.total_steps, len(sp.sample_steps), gpu, step_seconds)
@@ -313,6 +329,10 @@ def render_markdown(p: Plan) -> str:
     for cs in sp.concepts:
         L.append(f"| {cs.name} | {cs.images} | {cs.repeats} | {cs.samples_per_epoch} | {cs.steps_per_epoch:g} | "
                  f"{cs.total_steps:.0f} | {cs.times_seen:.3g}x |")
+    if sp.reg_samples_per_epoch:
+        share = sp.reg_samples_per_epoch / (sp.batch * sp.grad_accum)
+        L.append(f"| reg (class images, loss x {c.prior_loss_weight:g}) | {sp.reg_images} | | "
+                 f"{sp.reg_samples_per_epoch} | {share:g} | {share * sp.epochs:.0f} | |")
     L.append(f"| **all** | {sp.images} | | {sp.samples_per_epoch} | {sp.steps_per_epoch} | {sp.total_steps} | |")
     L.append("")
     L.append(f"- Warmup: {sp.warmup_steps} steps"

@@ -29,6 +29,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_path
 from ..prompts import UNRELATED_PROMPTS
 from ..textio import read_caption
+from .reg import balance_reg_repeats
 
 
 @dataclass
@@ -39,20 +40,29 @@ class Sample:
     repeats: int
     size: tuple[int, int]  # original (w, h)
     bucket: tuple[int, int] = (0, 0)
+    is_reg: bool = False   # a regularization (class) image: its loss counts prior_loss_weight times
 
 
 @dataclass
 class DatasetScan:
-    samples: list[Sample]
+    samples: list[Sample]  # the training images, then the reg images with their balanced repeats (`reg.py`)
     warnings: list[str] = field(default_factory=list)
+    num_reg_images: int = 0  # kohya's count: reg images x their folder repeats, before balancing
+    reg_dirs: dict[str, dict[str, int]] = field(default_factory=dict)  # {folder: {"n_repeats", "img_count"}}
 
     @property
     def num_images(self) -> int:
-        return len(self.samples)
+        """Training images (reg images not counted)."""
+        return sum(not s.is_reg for s in self.samples)
 
     @property
     def samples_per_epoch(self) -> int:
+        """What one epoch's batches hold: training images x repeats, plus as many reg samples."""
         return sum(s.repeats for s in self.samples)
+
+    @property
+    def train_samples_per_epoch(self) -> int:
+        return sum(s.repeats for s in self.samples if not s.is_reg)
 
     def bucket_counts(self) -> dict[tuple[int, int], int]:
         return dict(Counter(s.bucket for s in self.samples))
@@ -67,26 +77,68 @@ def with_trigger(caption: str, trigger: str) -> str:
 
 
 def scan_dataset(config: Config) -> DatasetScan:
-    """Find every image and caption under `config.train_data_dir`, check them, assign buckets.
+    """Find every image and caption under `config.train_data_dir` (and `reg_data_dir`), check them, assign
+    buckets, balance the reg images against the training images as kohya does.
 
-    Raises DatasetError naming the problem and the fix before any model is loaded.
+    Raises DatasetError naming the problem, the folder and the fix before any model is loaded.
     """
+    if not config.train_data_dir:
+        raise DatasetError("train_data_dir is empty -> set it to the folder of your training images")
+    samples, notes = _read_folder(Path(config.train_data_dir).expanduser(), config, reg=False)
+    notes += assign_buckets(samples, config)
+    scan = DatasetScan(samples, notes)
+    if config.reg_data_dir:
+        _add_reg(scan, config)
+    return scan
+
+
+def _add_reg(scan: DatasetScan, config: Config) -> None:
+    root = Path(config.reg_data_dir).expanduser()
+    train_root = Path(config.train_data_dir).expanduser().resolve()
+    if root.resolve().is_relative_to(train_root) or train_root.is_relative_to(root.resolve()):
+        raise DatasetError(f"reg_data_dir {root} and train_data_dir {train_root} overlap (one is inside the other), "
+                           f"so images would train both as the subject and as its class -> keep the "
+                           f"regularization images in a folder of their own")
+    reg, notes = _read_folder(root, config, reg=True)
+    notes += assign_buckets(reg, config, where=f"reg_data_dir {root}")
+    scan.num_reg_images = sum(s.repeats for s in reg)
+    for s in reg:
+        entry = scan.reg_dirs.setdefault(s.concept, {"n_repeats": s.repeats, "img_count": 0})
+        entry["img_count"] += 1
+    train = scan.train_samples_per_epoch
+    for s, repeats in zip(reg, balance_reg_repeats(train, [s.repeats for s in reg])):
+        s.repeats = repeats
+    used = [s for s in reg if s.repeats]
+    if len(used) < len(reg):
+        notes.append(f"{len(reg) - len(used)} of {len(reg)} reg image(s) are not used: an epoch takes as many reg "
+                     f"samples as training samples ({train}), as kohya does")
+    scan.samples += used
+    scan.warnings += [f"reg_data_dir: {n}" for n in notes]
+
+
+_FOLDER_WORDS = {  # (config field, what it holds, a hint when it is missing, what to do when it is empty)
+    False: ("train_data_dir", "training folder", "did the crop/collect step write somewhere else?",
+            "add .png/.jpg/.webp images (run the collect step first)"),
+    True: ("reg_data_dir", "regularization folder", "or set it to '' to train without class images",
+           "add class images in N_class folders, or set reg_data_dir to '' to train without them"),
+}
+
+
+def _read_folder(root: Path, config: Config, reg: bool) -> tuple[list[Sample], list[str]]:
+    """The images and captions of one dataset folder (train_data_dir or reg_data_dir), every problem raised
+    as one line naming the folder. Reg captions never get the trigger: they describe the class alone."""
     from PIL import Image
 
-    root = Path(config.train_data_dir).expanduser() if config.train_data_dir else None
-    if root is None:
-        raise DatasetError("train_data_dir is empty -> set it to the folder of your training images")
+    name, what, hint, fill = _FOLDER_WORDS[reg]
     try:
         skipped: list[tuple[Path, str]] = []
         concepts = scan_concepts(root, config.default_repeats, skipped)
     except FileNotFoundError:
-        raise DatasetError(f"training folder not found: {root} -> check train_data_dir (did the crop/collect "
-                           f"step write somewhere else?)") from None
+        raise DatasetError(f"{what} not found: {root} -> check {name} ({hint})") from None
     except NotADirectoryError:
-        raise DatasetError(f"train_data_dir is a file, not a folder: {root} -> point it at the folder") from None
+        raise DatasetError(f"{name} is a file, not a folder: {root} -> point it at the folder") from None
     if not concepts:
-        raise DatasetError(f"no images in {root} or its N_name concept folders -> add .png/.jpg/.webp images "
-                           f"(run the collect step first)")
+        raise DatasetError(f"no images in {root} or its N_name concept folders ({name}) -> {fill}")
     samples, notes, broken, uncaptioned = [], [], [], []
     for c in concepts:
         for img in c.images:
@@ -100,32 +152,42 @@ def scan_dataset(config: Config) -> DatasetScan:
                 broken.append(f"{img} ({type(e).__name__}: {e})")
                 continue
             cap_file = caption_path(img, config.caption_extension)
-            if cap_file.is_file():
-                caption = read_caption(cap_file)
-            else:
+            caption = read_caption(cap_file) if cap_file.is_file() else ""
+            if not cap_file.is_file():
                 uncaptioned.append(img)
-                caption = ""
-            if config.missing_caption == "warn_trigger" or cap_file.is_file():
+            if reg:  # kohya: an uncaptioned reg image is captioned with its folder's class words
+                caption = caption or (c.name if c.folder != root else "")
+            elif config.missing_caption == "warn_trigger" or cap_file.is_file():
                 caption = with_trigger(caption, config.trigger_word)
-            samples.append(Sample(img, caption, c.folder.name, c.repeats, size))
+            samples.append(Sample(img, caption, c.folder.name, c.repeats, size, is_reg=reg))
     if broken:
-        raise DatasetError(f"{len(broken)} image(s) cannot be read: {'; '.join(broken[:5])}"
+        raise DatasetError(f"{len(broken)} image(s) in {name} cannot be read: {'; '.join(broken[:5])}"
                            f"{' ...' if len(broken) > 5 else ''} -> delete or re-export them (the collect step "
                            f"reports and skips broken files)")
     if uncaptioned:
         names = ", ".join(p.name for p in uncaptioned[:5]) + (" ..." if len(uncaptioned) > 5 else "")
-        if config.missing_caption == "error":
+        if reg:
+            loose = [p for p in uncaptioned if p.parent == root]
+            if loose:
+                raise DatasetError(f"{len(loose)} reg image(s) directly in reg_data_dir {root} have no "
+                                   f"{config.caption_extension} caption: {', '.join(p.name for p in loose[:5])} -> "
+                                   f"move them into a folder named N_class (e.g. 1_cat) or add captions")
+            notes.append(f"{len(uncaptioned)} image(s) without a caption file train with their folder's class "
+                         f"words: {names}")
+        elif config.missing_caption == "error":
             raise DatasetError(f"{len(uncaptioned)} image(s) have no {config.caption_extension} caption: {names} "
                                f"-> run the caption step, or set missing_caption to warn_empty/warn_trigger")
-        how = "the trigger word" if config.missing_caption == "warn_trigger" and config.trigger_word else "''"
-        notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
+        else:
+            how = "the trigger word" if config.missing_caption == "warn_trigger" and config.trigger_word else "''"
+            notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
     notes += [f"skipped {p}: {why}" for p, why in skipped]
-    notes += assign_buckets(samples, config)
-    return DatasetScan(samples, notes)
+    return samples, notes
 
 
 # --- buckets ------------------------------------------------------------------------------------
-def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
+def assign_buckets(samples: list[Sample], config: Config, where: str = "") -> list[str]:
+    """Put each sample in its bucket; notes for reduced/upscaled images. `where` names a folder other than
+    train_data_dir in the error."""
     res = config.resolution
     if config.enable_bucket:
         buckets = make_buckets(res, min(config.min_bucket_reso, res), max(config.max_bucket_reso, res))
@@ -145,7 +207,8 @@ def assign_buckets(samples: list[Sample], config: Config) -> list[str]:
             reduced.append(s.image.name)
     if too_small:
         names = ", ".join(f"{s.image.name} {s.size[0]}x{s.size[1]}" for s in too_small[:5])
-        raise DatasetError(f"{len(too_small)} image(s) have a side below the smallest bucket side {min_side}px: "
+        raise DatasetError(f"{len(too_small)} image(s){' in ' + where if where else ''} have a side below the "
+                           f"smallest bucket side {min_side}px: "
                            f"{names} -> use larger images, lower min_bucket_reso/resolution, or set "
                            f"upscale_small=true to upscale them")
     if upscaled:

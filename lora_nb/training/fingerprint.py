@@ -40,6 +40,7 @@ WEIGHT_FIELDS = (
     "train_batch_size", "gradient_accumulation_steps", "mixed_precision",  # compared as resolved (auto -> fp16...)
     "noise_offset", "multires_noise_iterations", "multires_noise_discount", "min_snr_gamma", "clip_skip",
     "timestep_sampling", "sigmoid_scale", "flow_shift", "guidance_scale", "t5_max_length", "seed",
+    "prior_loss_weight",
 )
 
 # Decide the weights, but compared through what they point at.
@@ -47,6 +48,7 @@ COMPARED_OTHERWISE = {
     "pretrained_model": "the base model's files are compared (a cheap hash), so a moved folder resumes",
     "revision": "compared with pretrained_model",
     "train_data_dir": "the images, captions and repeats in it are compared, so a moved folder resumes",
+    "reg_data_dir": "as train_data_dir: its images, captions and balanced repeats are compared",
     "max_train_steps": "the run's length: a longer (or shorter, past the saved step) run is accepted with a note "
                        "on the lr schedule",
     "max_train_epochs": "as max_train_steps",
@@ -88,7 +90,7 @@ def run_fingerprint(config: Config, scan: DatasetScan, precision: str, num_proce
         "fields": fields,
         "base_model": {"source": config.pretrained_model, "revision": config.revision,
                        "files": base_model_digest(config.pretrained_model, config.revision)},
-        "dataset": dataset_digest(scan, config.train_data_dir),
+        "dataset": dataset_digest(scan, config.train_data_dir, config.reg_data_dir),
         "run": {"total_steps": total, "warmup_steps": warmup_steps(config, total), "num_processes": num_processes},
         "other": {name: getattr(config, name) for name in NOT_WEIGHTS if name not in _NOT_REPORTED},
     }))
@@ -168,13 +170,15 @@ def _base_changes(old: dict | None, new: dict) -> list[str]:
 
 
 # --- the dataset -------------------------------------------------------------------------------------
-def dataset_digest(scan: DatasetScan, root: str) -> dict[str, list]:
-    """{image path relative to train_data_dir: [content hash, caption hash, repeats, bucket]}."""
-    base = Path(root).expanduser().resolve()
+def dataset_digest(scan: DatasetScan, root: str, reg_root: str = "") -> dict[str, list]:
+    """{image path relative to train_data_dir, or "reg_data_dir/" + path relative to reg_data_dir: [content hash,
+    caption hash, repeats (reg: as balanced), bucket]}."""
     out = {}
     for s in scan.samples:
         img = s.image.resolve()
+        base = Path(reg_root if s.is_reg else root).expanduser().resolve()
         rel = img.relative_to(base).as_posix() if img.is_relative_to(base) else img.name
+        rel = f"reg_data_dir/{rel}" if s.is_reg else rel
         out[rel] = [_file_sha(img), hashlib.sha256(s.caption.encode()).hexdigest()[:12], s.repeats, list(s.bucket)]
     return out
 
@@ -197,7 +201,9 @@ def _dataset_changes(old: dict | None, new: dict) -> list[str]:
                for k in sorted(set(old) & set(new)) if old[k] != new[k]]
     parts = [f"{len(names)} {label} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
              for label, names in (("added", added), ("removed", removed), ("changed", changed)) if names]
-    return [f"train_data_dir contents: {'; '.join(parts)}"]
+    where = "train_data_dir" if not any(k.startswith("reg_data_dir/") for k in set(old) ^ set(new) | {
+        k for k in set(old) & set(new) if old[k] != new[k]}) else "train_data_dir / reg_data_dir"
+    return [f"{where} contents: {'; '.join(parts)}"]
 
 
 # --- the run's length and its lr schedule -------------------------------------------------------------

@@ -87,10 +87,13 @@ class RunInfo:
     mixed_precision: str
     device: str
     started_at: float = field(default_factory=time.time)
+    reg_samples: int = 0  # of samples_per_epoch: regularization images, as many as the training samples
 
     def describe(self) -> str:
         per = self.batch_size * self.grad_accum * self.num_processes
-        return (f"{self.num_images} images -> {self.samples_per_epoch} samples/epoch (images x repeats); "
+        reg = (f" + {self.reg_samples} reg = {self.samples_per_epoch}" if self.reg_samples else "")
+        return (f"{self.num_images} images -> {self.samples_per_epoch - self.reg_samples} samples/epoch (images x "
+                f"repeats){reg}; "
                 f"/ (batch {self.batch_size} x grad accum {self.grad_accum}"
                 + (f" x {self.num_processes} processes" if self.num_processes > 1 else "")
                 + f" = {per}) = {self.steps_per_epoch} steps/epoch; {self.total_steps} steps total "
@@ -185,7 +188,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
 
     run = RunInfo(scan.num_images, scan.samples_per_epoch, config.train_batch_size, config.gradient_accumulation_steps,
                   nproc, spe, total, round(total / spe, 2), warmup, checkpoint_steps(config, total),
-                  sample_steps(config, total), precision, str(device))
+                  sample_steps(config, total), precision, str(device),
+                  reg_samples=scan.samples_per_epoch - scan.train_samples_per_epoch)
     log = RunLog(out, enabled=accelerator.is_main_process)
 
     # 5. resume: adapter weights, optimizer, schedule and step from the state found in 2b
@@ -207,7 +211,9 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         redraw_samples(start, family=family, models=models, config=config, run=run, accelerator=accelerator, log=log,
                        callbacks=callbacks)
 
-    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency
+    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency,
+    if config.reg_data_dir:  # which lists the reg folders too
+        tag_freq = {**tag_frequency(config.reg_data_dir, config.caption_extension), **tag_freq}
     result = TrainResult(out, {}, log_path=log.path)
     epoch_cache: dict[int, list[list[int]]] = {}
     bar = tqdm(total=total, initial=start, desc="train", disable=not accelerator.is_main_process)
@@ -321,7 +327,7 @@ def conditioning(family, models: Models, captions: list[str], config: Config) ->
 def make_batch(scan: DatasetScan, idx: list[int], family, models: Models, cache: LatentCache, config: Config,
                rng: random.Random, device) -> dict:
     """Latents (cached or freshly encoded), processed captions and SDXL-style size info for a batch."""
-    lats, caps, orig, crops = [], [], [], []
+    lats, caps, orig, crops, weights = [], [], [], [], []
     for i in idx:
         s = scan.samples[i]
         flip = config.flip_aug and rng.random() < 0.5
@@ -334,9 +340,10 @@ def make_batch(scan: DatasetScan, idx: list[int], family, models: Models, cache:
         caps.append(process_caption(s.caption, config, rng))
         orig.append(s.size[::-1])  # (h, w) as SDXL's add_time_ids expects
         crops.append(crop)
+        weights.append(config.prior_loss_weight if s.is_reg else 1.0)  # kohya's loss_weights
     latents = torch.stack([x.to(device) for x in lats]).float()
     return {"latents": latents, "captions": caps, "original_sizes": orig, "crop_top_lefts": crops,
-            "target_size": scan.samples[idx[0]].bucket[::-1]}
+            "target_size": scan.samples[idx[0]].bucket[::-1], "loss_weights": torch.tensor(weights, device=device)}
 
 
 def center_crop(sample) -> tuple[int, int]:
@@ -357,6 +364,8 @@ def family_loss(family, models: Models, batch: dict, gen: torch.Generator, confi
     loss = torch.nn.functional.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
     if weights is not None:
         loss = loss * weights
+    if "loss_weights" in batch:  # per sample: reg images count prior_loss_weight times
+        loss = loss * batch["loss_weights"].to(loss.device)
     return loss.mean()
 
 

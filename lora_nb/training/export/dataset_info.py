@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 
 def dataset_dirs(scan: DatasetScan) -> dict[str, dict[str, int]]:
-    """``{concept folder: {"n_repeats": N, "img_count": K}}``: images found per folder (without repeats)."""
+    """``{concept folder: {"n_repeats": N, "img_count": K}}``: images found per training folder (without repeats;
+    the reg folders are `DatasetScan.reg_dirs`)."""
     out: dict[str, dict[str, int]] = {}
     for s in scan.samples:
+        if s.is_reg:
+            continue
         entry = out.setdefault(s.concept, {"n_repeats": s.repeats, "img_count": 0})
         entry["img_count"] += 1
     return out

@@ -54,7 +54,8 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
 
     Every key sd-scripts' `train_network.py` always writes, with its meaning, and the family's own
     (`Family.kohya_metadata`: Flux's). `dataset` (the run's scan) gives ``ss_num_train_images`` (images x
-    repeats, as kohya counts), ``ss_dataset_dirs`` ({folder: {"n_repeats", "img_count"}}), ``ss_bucket_info``
+    repeats, as kohya counts), ``ss_dataset_dirs`` ({folder: {"n_repeats", "img_count"}}), their ``ss_reg_*``
+    twins for reg_data_dir (``ss_num_reg_images`` before kohya's balancing), ``ss_bucket_info``
     and ``ss_num_batches_per_epoch``; without it `num_train_images` / `dataset_dirs` are written as given.
     `tag_frequency` is ``{concept folder: {tag: count}}``. `max_train_steps`, `num_epochs`, `warmup_steps`
     and `mixed_precision` are the values the trainer resolved (the config may hold 0 / "auto" / a ratio).
@@ -64,9 +65,11 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
     """
     if dataset is None and num_train_images is None:
         raise TypeError("lora_metadata needs the run's dataset scan (dataset=) or num_train_images=")
+    num_reg_images, reg_dirs = 0, {}
     if dataset is not None:
-        num_train_images = dataset.samples_per_epoch
+        num_train_images = dataset.train_samples_per_epoch
         dataset_dirs = dataset_info.dataset_dirs(dataset)
+        num_reg_images, reg_dirs = dataset.num_reg_images, dataset.reg_dirs
     now = time.time()
     started = now if training_started_at is None else float(training_started_at)
     family = config.family
@@ -81,7 +84,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
         "ss_text_encoder_lr": config.effective_text_encoder_lr if config.train_text_encoder else 0.0,
         "ss_num_train_images": num_train_images,
         "ss_num_validation_images": 0,  # no validation split
-        "ss_num_reg_images": 0,
+        "ss_num_reg_images": num_reg_images,  # kohya: reg images x folder repeats, before balancing
         "ss_num_batches_per_epoch": (dataset_info.batches_per_epoch(dataset, config, num_processes)
                                      if dataset is not None else None),
         "ss_num_epochs": num_epochs if num_epochs is not None else config.max_train_epochs,
@@ -117,7 +120,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
         "ss_caption_dropout_every_n_epochs": 0,
         "ss_caption_tag_dropout_rate": 0.0,
         "ss_face_crop_aug_range": None,
-        "ss_prior_loss_weight": 1.0,
+        "ss_prior_loss_weight": config.prior_loss_weight,
         "ss_min_snr_gamma": config.min_snr_gamma,
         "ss_scale_weight_norms": None,
         "ss_ip_noise_gamma": None,
@@ -150,7 +153,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
         "ss_max_bucket_reso": config.max_bucket_reso,
         "ss_keep_tokens": config.keep_tokens,
         "ss_dataset_dirs": json.dumps(dataset_dirs or {}),
-        "ss_reg_dataset_dirs": json.dumps({}),
+        "ss_reg_dataset_dirs": json.dumps(reg_dirs),
         "ss_tag_frequency": json.dumps(tag_frequency),
         # kohya: json.dumps of the dataset's bucket_info, "null" without bucketing
         "ss_bucket_info": json.dumps(dataset_info.bucket_info(dataset, config) if dataset is not None else None),
