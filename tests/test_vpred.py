@@ -221,9 +221,9 @@ def test_xy_grid_samples_as_the_model_needs(tiny_vpred, tiny_eps, monkeypatch):
 
 # --- end to end: a v-pred run, and the wrong objective fails -------------------------------------------
 def _run(model, data, tmp_path, name, **kw):
-    base = dict(pretrained_model=str(model), train_data_dir=str(data), optimizer="adamw", learning_rate=3e-3,
-                max_train_steps=12, rank=8, alpha=8.0, save_precision="fp32", output_dir=str(tmp_path / name),
-                save_state=False, gpu_preset="none", seed=7)
+    base = dict(pretrained_model=str(model), train_data_dir=str(data), optimizer="adamw", learning_rate=1e-2,
+                network_type="locon", max_train_steps=24, rank=8, alpha=8.0, save_precision="fp32",
+                output_dir=str(tmp_path / name), save_state=False, gpu_preset="none", seed=7)
     return _cfg(model, **{**base, **kw})
 
 
@@ -243,35 +243,42 @@ def test_vpred_run_metadata_and_validation_images(tiny_vpred, tiny_dataset, tmp_
     assert "note: objective: v-prediction, zero terminal SNR" in out and "scheduler_config.json" in out
 
 
-def _v_loss(models, config, seed=12345, rounds=4):
-    """The v-objective loss of the trained adapter on held-out noise and timesteps (fixed seeds, not the run's)."""
+def _v_losses(models, config, timesteps=(750, 875, 999)):
+    """The v-objective loss of a trained adapter at fixed high-noise timesteps on held-out noise (a seed the runs
+    never drew), under the model's own (zero-terminal-SNR, v) scheduler. At low noise v ~ sqrt(a) * noise, so
+    the two objectives nearly agree there; they part where noise dominates, down to the terminal step."""
     import random
 
     from lora_nb.training.data import scan_dataset
-    from lora_nb.training.trainer import LatentCache, family_loss, make_batch
+    from lora_nb.training.trainer import LatentCache, conditioning, make_batch
 
+    sched = _parts(config.pretrained_model).noise_scheduler
     scan = scan_dataset(config)
-    cache = LatentCache("none", None, "")
-    total = 0.0
+    batch = make_batch(scan, list(range(len(scan.samples))), SDXL, models, LatentCache("none", None, ""),
+                       config.replace(cache_latents="none"), random.Random(0), "cpu")
+    lat = batch["latents"]
+    noise = torch.randn(lat.shape, generator=torch.Generator().manual_seed(999))
+    cond = conditioning(SDXL, models, batch["captions"], config)
+    out = []
     with torch.no_grad():
-        for r in range(rounds):
-            gen = torch.Generator().manual_seed(seed + r)
-            batch = make_batch(scan, list(range(len(scan.samples))), SDXL, models, cache,
-                               config.replace(cache_latents="none"), random.Random(r), "cpu")
-            total += family_loss(SDXL, models, batch, gen, config).item()
-    return total / rounds
+        for step in timesteps:
+            t = torch.full((lat.shape[0],), step)
+            pred = SDXL.predict(models, sched.add_noise(lat, noise, t), t, cond, batch)
+            out.append(torch.nn.functional.mse_loss(pred, sched.get_velocity(lat, noise, t)).item())
+    return out
 
 
 def test_a_lora_trained_with_the_wrong_objective_does_not_pass(tiny_vpred, tiny_dataset, tmp_path, train_capture):
+    """The same v-pred zsnr model trained 24 steps with its own objective, and forced to epsilon on the
+    unrescaled schedule (what an SDXL trainer that ignores the model's scheduler config does)."""
     right_cfg = _run(tiny_vpred, tiny_dataset, tmp_path, "right")
     _, right = train_capture(right_cfg)
-    wrong_cfg = _run(tiny_vpred, tiny_dataset, tmp_path, "wrong", v_parameterization="no", zero_terminal_snr="no")
-    _, wrong = train_capture(wrong_cfg)
+    _, wrong = train_capture(_run(tiny_vpred, tiny_dataset, tmp_path, "wrong", v_parameterization="no",
+                                  zero_terminal_snr="no"))
     assert wrong.noise_scheduler.config.prediction_type == "epsilon"
-    wrong.noise_scheduler = right.noise_scheduler  # both judged under the model's own objective
     base = _parts(tiny_vpred)
     SDXL.load_denoiser(base, right_cfg, "cpu", torch.float32)
-    base.text_cache = right.text_cache
-    l_right, l_wrong, l_base = (_v_loss(m, right_cfg) for m in (right, wrong, base))
-    assert l_right < l_base, (l_right, l_base)
-    assert l_right < 0.8 * l_wrong, (l_right, l_wrong, l_base)
+    l_right, l_wrong, l_base = (_v_losses(m, right_cfg) for m in (right, wrong, base))
+    for r, w, b in zip(l_right, l_wrong, l_base):
+        assert r < b, (l_right, l_base)          # it learned the model's objective
+        assert r < 0.5 * w, (l_right, l_wrong)   # the epsilon-trained LoRA is measurably worse at it
