@@ -148,6 +148,16 @@ def test_config_overrides_the_model(tiny_eps, tiny_vpred):
         Config(v_parameterization="sometimes")
 
 
+def test_sd15_takes_the_same_path(tiny_sd15):
+    """SD 2.x-style v-prediction on the SD1.5 family: the same loader code, override and sampler settings."""
+    sd15 = get_family("sd15")
+    m = sd15.load_parts(Config(pretrained_model=str(tiny_sd15), v_parameterization="yes", zero_terminal_snr="yes"),
+                        "cpu", torch.float32)
+    assert (m.noise_scheduler.config.prediction_type, m.extra["prediction"].zero_snr) == ("v_prediction", True)
+    sched = sd15.pipeline(m).scheduler
+    assert (sched.config.prediction_type, sched.config.timestep_spacing) == ("v_prediction", "trailing")
+
+
 def test_overrides_that_cannot_work_are_refused():
     with pytest.raises(ConfigError, match="v_parameterization: flux is trained with flow matching.*-> leave it"):
         check_config(Config(family="flux", v_parameterization="yes"))

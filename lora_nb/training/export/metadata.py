@@ -162,7 +162,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
         "ss_steps": steps,
         "ss_epoch": epoch,
     }
-    if pred:  # what model-info readers (and kohya's sd-scripts flag of that name) call a v-prediction LoRA
+    if pred:  # kohya's flag name; train_network.py leaves it out, but model-info readers look for it
         md["ss_v_parameterization"] = pred.type == "v_prediction"
     if config.vae:
         md["ss_vae_name"] = _model_name(config.vae)
