@@ -4,8 +4,6 @@ rescaled schedule, the LoRA's metadata says so, validation images and XY grids s
 (trailing timesteps, guidance rescale 0.7), and a LoRA trained with the wrong objective measurably fails."""
 
 import functools
-import json
-import shutil
 
 import pytest
 import torch
@@ -29,15 +27,11 @@ def tiny_eps(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_vpred(tiny_eps, tmp_path_factory):
-    """The tiny SDXL with a NoobAI-XL v-pred style scheduler config."""
-    path = tmp_path_factory.mktemp("models") / "tiny-sdxl-vpred"
-    shutil.copytree(tiny_eps, path)
-    cfg_file = path / "scheduler" / "scheduler_config.json"
-    cfg = json.loads(cfg_file.read_text())
-    cfg.update(prediction_type="v_prediction", rescale_betas_zero_snr=True)
-    cfg_file.write_text(json.dumps(cfg))
-    return path
+def tiny_vpred(tmp_path_factory):
+    """The tiny SDXL with a NoobAI-XL v-pred style scheduler config (v_prediction, rescale_betas_zero_snr)."""
+    from lora_nb.toy.testing import build_tiny_model
+
+    return build_tiny_model("sdxl-vpred", tmp_path_factory.mktemp("models") / "tiny-sdxl-vpred")
 
 
 def _cfg(model, **kw):
