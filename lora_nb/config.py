@@ -41,6 +41,7 @@ NETWORK_TYPES = ("lora", "locon", "loha", "lokr", "dora")
 QUANTIZATIONS = ("none", "nf4", "int8")
 GPU_PRESETS = ("auto", "none", "12GB", "16GB", "24GB", "40GB")
 TIMESTEP_SAMPLINGS = ("sigmoid", "uniform", "shift", "flux_shift")
+AUTO_YES_NO = ("auto", "yes", "no")  # read from the base model, or overridden
 
 
 @dataclass
@@ -65,6 +66,14 @@ class Config:
                                 "images/NaN in fp16), else the training precision; an fp16-safe VAE such as "
                                 "madebyollin/sdxl-vae-fp16-fix (set vae) runs in fp16.", "model",
                         choices=("auto", "fp32", "fp16", "bf16"))
+    v_parameterization: str = _f("auto", "SD1.5/SDXL: train the v objective (v-prediction; kohya "
+                                         "v_parameterization). auto: as the base model says (scheduler_config.json "
+                                         "prediction_type, or the v_pred key of a single .safetensors file such as "
+                                         "NoobAI-XL v-pred); yes/no override it.", "model", choices=AUTO_YES_NO)
+    zero_terminal_snr: str = _f("auto", "SD1.5/SDXL: noise schedule rescaled to zero terminal SNR (Lin et al. "
+                                        "2023; kohya zero_terminal_snr; needs v-prediction). auto: as the base model "
+                                        "says (rescale_betas_zero_snr, or a single file's ztsnr key); yes/no "
+                                        "override it.", "model", choices=AUTO_YES_NO)
 
     # --- dataset -----------------------------------------------------------------------------
     train_data_dir: str = _f("", "Folder of training images with .txt captions, or of kohya concept folders "
@@ -258,6 +267,10 @@ class Config:
 
     # ------------------------------------------------------------------------------------------
     def __post_init__(self):
+        for name in ("v_parameterization", "zero_terminal_snr"):  # kohya's flags are booleans: accept those too
+            v = getattr(self, name)
+            if isinstance(v, bool) or (isinstance(v, str) and v.lower() in ("true", "false")):
+                setattr(self, name, "yes" if str(v).lower() == "true" else "no")
         self.validate()
 
     # --- derived values (never stored) -----------------------------------------------------------

@@ -310,6 +310,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "sample_guidance_scale": ("Sample CFG scale", "验证图 CFG"),
     "quantization": ("Quantization", "量化"),
     "vae_dtype": ("VAE precision", "VAE 精度"),
+    "v_parameterization": ("V-prediction", "v 预测"),
+    "zero_terminal_snr": ("Zero terminal SNR", "零终端信噪比"),
     "cache_text_embeddings": ("Cache text embeddings", "缓存文本嵌入"),
     "conv_rank": ("Conv rank", "卷积层秩"),
     "conv_alpha": ("Conv alpha", "卷积层 alpha"),
@@ -414,6 +416,12 @@ FIELD_HELP_ZH: dict[str, str] = {
                     "none 保持 16 位权重。",
     "vae_dtype": "VAE 的精度。auto：VAE 需要时用 fp32（SDXL 的 VAE 在 fp16 下会出黑图/NaN），否则用训练精度；"
                  "支持 fp16 的 VAE（如 madebyollin/sdxl-vae-fp16-fix，在 vae 中设置）可用 fp16。",
+    "v_parameterization": "SD1.5/SDXL：用 v 目标训练（v 预测；kohya 的 v_parameterization）。auto：按底模的设置"
+                          "（scheduler_config.json 的 prediction_type，或单个 .safetensors 文件中的 v_pred 键，"
+                          "如 NoobAI-XL v-pred）；yes/no 可强制指定。",
+    "zero_terminal_snr": "SD1.5/SDXL：把噪声调度重新缩放到零终端信噪比（Lin 等，2023；kohya 的 zero_terminal_snr；"
+                         "需要 v 预测）。auto：按底模的设置（rescale_betas_zero_snr，或单个文件中的 ztsnr 键）；"
+                         "yes/no 可强制指定。",
     "cache_text_embeddings": "训练前把每条标注编码一次并释放文本编码器（仅 Flux 的 T5 就约 10 GB）。"
                              "auto：能缓存时就缓存（不训练文本编码器、不打乱标签）；yes：必须缓存（不可能时报错）；"
                              "disk：必须缓存，存成训练目录旁的文件而不占内存"

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError, LoraNbError
 from ..families import lbw
 from ..families.facts import facts
+from ..families.prediction import pipeline_kwargs, sampler
 from ..grids import labelled_grid, stack_panels
 from .axes import SAMPLERS, Axis, size_problem
 from .files import LoraFile
-from .pipeline import pipeline_family
+from .pipeline import model_sampler, pipeline_family
 from .result import XYResult
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def _scheduler(pipe, name: str | None, cache: dict, original):
             ok = sorted(n for n, (c, _) in SAMPLERS.items() if c in compatible)
             raise ConfigError(f"sampler {name!r} ({name_cls}) does not work with this {pipeline_family(pipe)} model "
                               f"-> use one of: default, {', '.join(ok)}")
-        cache[name] = cls.from_config(original.config, **extra)
+        cache[name] = sampler(cls, original.config, **extra)  # the model's objective and noise schedule carry over
     return cache[name]
 
 
@@ -124,6 +125,7 @@ def _call_kwargs(pipe, params: dict, generator) -> dict:
         kw["negative_prompt"] = params["negative_prompt"]
     if params.get("width"):
         kw["width"], kw["height"] = params["width"], params["height"]
+    kw.update(params.get("model_kwargs") or {})
     return {k: v for k, v in kw.items() if k in accepted}
 
 
@@ -237,9 +239,10 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     by_adapter = {lf.adapter: lf for lf in loras}
     has_adapters = bool(loras)
     original = pipe.scheduler
+    default = model_sampler(original)
     cache: dict = {}
     for name in {params["sampler"], *(v for a in (x, y, *panels) if a.kind == "sampler" for v in a.values)}:
-        _scheduler(pipe, name, cache, original)  # an incompatible sampler fails before any cell is drawn
+        _scheduler(pipe, name, cache, default)  # an incompatible sampler fails before any cell is drawn
     _check_sizes(pipe, params, (x, y, *panels))
     combos = list(itertools.product(*[range(len(a)) for a in panels]))
     ordered = sorted([(a, "p", k) for k, a in enumerate(panels)] + [(y, "y", 0), (x, "x", 0)],
@@ -258,7 +261,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
                     for axis, where, k in ordered:
                         _apply(p, axis, {"p": combo[k] if where == "p" else 0, "y": r, "x": c}[where])
                     adapters = _active_adapters(p, by_name)
-                    sched = _scheduler(pipe, p["sampler"], cache, original)
+                    sched = _scheduler(pipe, p["sampler"], cache, default)
                     row.append(seeds.image(pipe, p, _with_blocks(adapters, p, scale), has_adapters, sched))
                     rec.append(_cell_record(p, adapters, by_adapter))
                     bar.update(1)
@@ -294,4 +297,6 @@ def _base_params(pipe, prompt: str, s: SampleSettings) -> dict:
     return {"prompt": prompt, "negative_prompt": s.negative_prompt, "seed": s.seeds[0],
             "steps": s.steps if s.steps is not None else f.sample_steps,
             "cfg": float(f.sample_cfg if s.cfg is None else s.cfg), "sampler": s.sampler,
-            "width": s.width, "height": s.height, "lora": None, "strength": 0.0, "weights": None, "blocks": None}
+            "width": s.width, "height": s.height, "lora": None, "strength": 0.0, "weights": None, "blocks": None,
+            # what the model's noise schedule asks of every call (zero terminal SNR: guidance rescale)
+            "model_kwargs": pipeline_kwargs(pipe.scheduler.config)}

@@ -17,6 +17,7 @@ from ..errors import ConfigError, ModelLoadError
 from ..families.facts import facts, family_of_pipeline
 from ..families.loading import check_model_source
 from ..families.lorafiles import is_lycoris, load_into_pipeline
+from ..families.prediction import sampler, zero_snr
 from .files import LoraFile
 
 if TYPE_CHECKING:
@@ -138,6 +139,13 @@ def prepare_pipeline(pipe, device: str | None = None, offload: str = "auto") -> 
         if hasattr(vae, method):
             getattr(vae, method)()
     return {"sequential": "sequential_offload", "model": "model_offload"}.get(offload, "cuda")
+
+
+def model_sampler(scheduler):
+    """The scheduler cells draw with by default: the model's own, set up as its noise schedule needs (a
+    zero-terminal-SNR model, e.g. a v-pred SDXL with rescale_betas_zero_snr, starts from the last timestep:
+    trailing spacing, Lin et al. 2023); returned as it is otherwise. The pipeline itself is left unchanged."""
+    return sampler(type(scheduler), scheduler.config) if zero_snr(scheduler.config) else scheduler
 
 
 class _DropMessages(logging.Filter):

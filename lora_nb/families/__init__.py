@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from . import adapters, blocks, quantize
+from . import adapters, blocks, prediction, quantize
 from .facts import FACTS, facts
 from .textcache import problems as cache_problems
 
@@ -97,6 +97,6 @@ def check_config(config) -> None:
     family = get_family(config.family)
     probs = family.problems(config) + adapters.problems(config, family) + quantize.problems(config)
     probs += blocks.problems(config, family.facts)
-    probs += cache_problems(config)
+    probs += cache_problems(config) + prediction.problems(config)
     if probs:
         raise ConfigError("invalid config: " + "; ".join(probs))

@@ -9,7 +9,8 @@ def noisy_inputs(scheduler, latents, noise, generator, min_snr_gamma: float = 0.
     """Sample timesteps, noise the latents, and return the target (epsilon or v) and loss weights.
 
     Min-SNR weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting")
-    caps the weight of easy low-noise timesteps at gamma.
+    caps the weight of easy low-noise timesteps at gamma. The scheduler decides the target: its
+    `prediction_type` and, for zero terminal SNR, its rescaled betas (see `prediction`).
     """
     b = latents.shape[0]
     t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator).to(latents.device)
@@ -27,5 +28,8 @@ def noisy_inputs(scheduler, latents, noise, generator, min_snr_gamma: float = 0.
 
         snr = compute_snr(scheduler, t)
         w = torch.clamp(snr, max=min_snr_gamma)
-        weights = w / snr if pred_type == "epsilon" else w / (snr + 1)
+        if pred_type == "epsilon":  # min(snr, gamma) / snr -> 1 as snr -> 0 (zero terminal SNR's last step)
+            weights = torch.where(snr > 0, w / snr.clamp(min=1e-12), torch.ones_like(snr))
+        else:
+            weights = w / (snr + 1)
     return noisy, t, target, weights

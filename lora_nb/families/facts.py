@@ -32,7 +32,8 @@ class FamilyFacts:
     typical_loss: tuple[float, float] | None  # the Kohya practice guide's "good" loss range, where one is known
     large: bool                             # 2.6B+ denoiser: one pipeline at a time on a < 24 GB GPU
     kohya_lora_module: str                  # ss_network_module of a plain LoRA, when kohya has its own
-    prediction_type: str                    # modelspec.prediction_type ("" where kohya leaves it out)
+    prediction_type: str                    # the reference model's DDPM objective ("" for flow matching); a run
+                                            # trains and records what its base model says (families.prediction)
     flux_guide: bool                        # the Flux LoRA guide's recipe covers it (else the SD tutorials')
     pipeline_prefix: str                    # diffusers pipeline classes start with it (longest match wins)
     micro_conditioning: bool                # SDXL's added conditions: pooled text embedding + size/crop ids

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config
-from . import Models, ddpm
+from . import Models, ddpm, prediction
 from .base import Family, freeze
 from .loading import check_model_source, load_part
 from .quantize import quantize_linears
@@ -27,8 +27,10 @@ class SD15(Family):
         text_encoder = self.load_text_encoder(CLIPTextModel, src, "text_encoder", config, device, dtype)
         vae = (load_part(AutoencoderKL, check_model_source(config.vae, config.allow_pickle, "vae"), None, config)
                if config.vae else load_part(AutoencoderKL, src, "vae", config))
-        noise_scheduler = load_part(DDPMScheduler, src, "scheduler", config)
-        m = Models(None, vae, [text_encoder], [tokenizer], noise_scheduler, src, device=device)
+        noise_scheduler, pred = prediction.training_scheduler(load_part(DDPMScheduler, src, "scheduler", config),
+                                                              config, where=f"{src}/scheduler/scheduler_config.json")
+        m = Models(None, vae, [text_encoder], [tokenizer], noise_scheduler, src, device=device,
+                   extra={"prediction": pred})
         return self.place_parts(m, config, device, dtype)
 
     def load_denoiser(self, m: Models, config: Config, device, dtype) -> None:
@@ -43,12 +45,13 @@ class SD15(Family):
 
     def _load_single_file(self, path: str, config: Config, device, dtype) -> Models:
         """A single .safetensors checkpoint (as shared on model sites), via diffusers' converter."""
-        from diffusers import DDPMScheduler, StableDiffusionPipeline
+        from diffusers import StableDiffusionPipeline
 
         pipe = self.from_single_file(StableDiffusionPipeline, path, safety_checker=None)
-        sched = DDPMScheduler.from_config(pipe.scheduler.config)
+        sched, pred = prediction.training_scheduler(pipe.scheduler, config, prediction.file_markers(path),
+                                                    where=Path(path).name)
         m = Models(None, pipe.vae, [pipe.text_encoder], [pipe.tokenizer], sched, path, device=device,
-                   extra={"single_file_unet": pipe.unet})
+                   extra={"single_file_unet": pipe.unet, "prediction": pred})
         freeze(pipe.text_encoder, self.text_encoder_device(config, device, config.train_text_encoder), dtype)
         return self.place_parts(m, config, device, dtype)
 
@@ -81,7 +84,8 @@ class SD15(Family):
 
         return StableDiffusionPipeline(
             vae=m.vae, text_encoder=m.text_encoders[0] if m.text_encoders else None, tokenizer=m.tokenizers[0],
-            unet=unet or m.denoiser, scheduler=DPMSolverMultistepScheduler.from_config(m.noise_scheduler.config),
+            unet=unet or m.denoiser,
+            scheduler=prediction.sampler(DPMSolverMultistepScheduler, m.noise_scheduler.config),
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
 
     def prompt_kwargs(self, cond: dict, negative: dict) -> dict:

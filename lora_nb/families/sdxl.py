@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ..config import Config
-from . import Models, ddpm
+from . import Models, ddpm, prediction
 from .base import Family, freeze
 from .loading import check_model_source, load_part
 from .quantize import quantize_linears
@@ -43,17 +43,22 @@ class SDXL(Family):
                self.load_text_encoder(CLIPTextModelWithProjection, src, "text_encoder_2", config, device, dtype)]
         vae = (load_part(AutoencoderKL, check_model_source(config.vae, config.allow_pickle, "vae"), None, config)
                if config.vae else load_part(AutoencoderKL, src, "vae", config))
-        # the hub repo ships EulerDiscrete; training reads its betas into DDPM (same schedule)
-        sched = load_part(DDPMScheduler, src, "scheduler", config)
-        return self.place_parts(Models(None, vae, tes, toks, sched, src, device=device), config, device, dtype)
+        # the hub repo ships EulerDiscrete; training reads its betas into DDPM (same schedule), with the
+        # objective its config names (v-prediction, zero terminal SNR) unless the Config overrides it
+        sched, pred = prediction.training_scheduler(load_part(DDPMScheduler, src, "scheduler", config), config,
+                                                    where=f"{src}/scheduler/scheduler_config.json")
+        return self.place_parts(Models(None, vae, tes, toks, sched, src, device=device, extra={"prediction": pred}),
+                                config, device, dtype)
 
     def _load_single_file(self, path: str, config: Config, device, dtype) -> Models:
-        from diffusers import DDPMScheduler, StableDiffusionXLPipeline
+        from diffusers import StableDiffusionXLPipeline
 
         pipe = self.from_single_file(StableDiffusionXLPipeline, path, add_watermarker=False)
-        sched = DDPMScheduler.from_config(pipe.scheduler.config)
+        # diffusers' converter assumes epsilon for every SDXL file: v-pred / zsnr checkpoints say so in marker keys
+        sched, pred = prediction.training_scheduler(pipe.scheduler, config, prediction.file_markers(path),
+                                                    where=Path(path).name)
         m = Models(None, pipe.vae, [pipe.text_encoder, pipe.text_encoder_2], [pipe.tokenizer, pipe.tokenizer_2],
-                   sched, path, device=device, extra={"single_file_unet": pipe.unet})
+                   sched, path, device=device, extra={"single_file_unet": pipe.unet, "prediction": pred})
         for te in m.text_encoders:
             freeze(te, self.text_encoder_device(config, device, config.train_text_encoder), dtype)
         return self.place_parts(m, config, device, dtype)
@@ -105,7 +110,7 @@ class SDXL(Family):
         return StableDiffusionXLPipeline(
             vae=m.vae, text_encoder=tes[0], text_encoder_2=tes[1], tokenizer=m.tokenizers[0],
             tokenizer_2=m.tokenizers[1], unet=unet or m.denoiser,
-            scheduler=DPMSolverMultistepScheduler.from_config(m.noise_scheduler.config),
+            scheduler=prediction.sampler(DPMSolverMultistepScheduler, m.noise_scheduler.config),
             force_zeros_for_empty_prompt=True, add_watermarker=False)
 
     def prompt_kwargs(self, cond: dict, negative: dict) -> dict:

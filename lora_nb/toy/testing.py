@@ -147,13 +147,14 @@ def build_tiny_sd15(path: str | os.PathLike, seed: int = 0) -> Path:
     return path
 
 
-def build_tiny_sdxl(path: str | os.PathLike, seed: int = 0) -> Path:
+def build_tiny_sdxl(path: str | os.PathLike, seed: int = 0, v_prediction: bool = False) -> Path:
     """A Stable-Diffusion-XL-shaped pipeline folder in the layout of
     `stabilityai/stable-diffusion-xl-base-1.0`: unet/ (text_time added conditioning), text_encoder/
     (CLIPTextModel), text_encoder_2/ (CLIPTextModelWithProjection), tokenizer/, tokenizer_2/, vae/
     (scaling 0.13025, force_upcast like the hub VAE), scheduler/ (EulerDiscrete). Shapes follow
     diffusers' own SDXL test components: 3 UNet levels, 2 layers per block, so the kohya/sgm block
-    numbering (input_blocks.N) is the real one."""
+    numbering (input_blocks.N) is the real one. `v_prediction`: the scheduler config of a NoobAI-XL v-pred
+    style model (prediction_type v_prediction, rescale_betas_zero_snr)."""
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
@@ -183,7 +184,8 @@ def build_tiny_sdxl(path: str | os.PathLike, seed: int = 0) -> Path:
     )
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                        num_train_timesteps=1000, steps_offset=1, timestep_spacing="leading",
-                                       prediction_type="epsilon")
+                                       prediction_type="v_prediction" if v_prediction else "epsilon",
+                                       rescale_betas_zero_snr=v_prediction)
     pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
                                      tokenizer=tokenizer, tokenizer_2=tokenizer_2,
                                      unet=unet, scheduler=scheduler, force_zeros_for_empty_prompt=True,
@@ -264,8 +266,12 @@ def build_tiny_flux_schnell(path: str | os.PathLike, seed: int = 0) -> Path:
     return build_tiny_flux(path, seed=seed, guidance_embeds=False)
 
 
-BUILDERS = {"sd15": build_tiny_sd15, "sdxl": build_tiny_sdxl, "flux": build_tiny_flux,
-            "flux-schnell": build_tiny_flux_schnell}
+def build_tiny_sdxl_vpred(path: str | os.PathLike, seed: int = 0) -> Path:
+    return build_tiny_sdxl(path, seed=seed, v_prediction=True)
+
+
+BUILDERS = {"sd15": build_tiny_sd15, "sdxl": build_tiny_sdxl, "sdxl-vpred": build_tiny_sdxl_vpred,
+            "flux": build_tiny_flux, "flux-schnell": build_tiny_flux_schnell}
 
 
 def build_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:

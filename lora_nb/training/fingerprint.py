@@ -25,7 +25,7 @@ from .stepmath import total_steps, warmup_steps
 # Compared value by value: a change means other weights.
 WEIGHT_FIELDS = (
     # model
-    "family", "vae", "quantization", "vae_dtype",
+    "family", "vae", "quantization", "vae_dtype", "v_parameterization", "zero_terminal_snr",
     # dataset: which pixels and captions each step sees
     "resolution", "enable_bucket", "min_bucket_reso", "max_bucket_reso", "upscale_small", "random_crop", "flip_aug",
     "default_repeats", "caption_extension", "missing_caption", "trigger_word", "shuffle_caption", "keep_tokens",

@@ -28,6 +28,8 @@ from ..errors import TrainingDiverged
 from ..families import Models, check_config, get_family, sample_guidance
 from ..families.adapters import add_adapters, trained_text_encoders
 from ..families.adapters import notes as adapter_notes
+from ..families.prediction import notes as prediction_notes
+from ..families.prediction import of_scheduler, pipeline_kwargs
 from ..families.textcache import TextEmbeddingCache, captions_to_cache
 from ..families.textcache import enabled as text_cache_enabled
 from ..fileio import atomic_path
@@ -202,7 +204,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / "config.toml")
         print(preset.describe())
-        for note in scan.warnings + adapter_notes(config) + resume_notes:
+        objective = prediction_notes(models.extra.get("prediction"))
+        for note in scan.warnings + adapter_notes(config) + objective + resume_notes:
             print("note:", note)
         print((f"resuming at step {start}: " if start else "") + run.describe())
     for cb in callbacks:
@@ -442,7 +445,8 @@ def save_checkpoint(step: int, final: bool, *, family, models: Models, config: C
                              tag_frequency=tag_freq, max_train_steps=run.total_steps,
                              num_epochs=math.ceil(run.total_steps / run.steps_per_epoch),
                              mixed_precision=run.mixed_precision, num_processes=run.num_processes,
-                             training_started_at=run.started_at, architecture=family.architecture(models))
+                             training_started_at=run.started_at, architecture=family.architecture(models),
+                             prediction=of_scheduler(models.noise_scheduler))
         targets = export_targets(family, models, accelerator, config)
         files = save_lora_files(out, name, targets, config, meta, formats=tuple(config.save_formats),
                                 precision=config.save_precision)
@@ -466,6 +470,7 @@ def generate_samples(family, models: Models, config: Config, step: int, out: Pat
     pipe.set_progress_bar_config(disable=True)
     res = config.resolution
     negative = conditioning(family, models, [""], config)
+    model_kwargs = pipeline_kwargs(models.noise_scheduler.config)  # zero terminal SNR: guidance rescale
     for i, prompt in enumerate(config.sample_prompts):
         if indices is not None and i not in indices:
             continue
@@ -473,7 +478,7 @@ def generate_samples(family, models: Models, config: Config, step: int, out: Pat
         prompts = family.prompt_kwargs(conditioning(family, models, [prompt], config), negative)
         with models.running(models.vae), accelerator.autocast():
             img = pipe(**prompts, num_inference_steps=config.sample_steps, guidance_scale=sample_guidance(config),
-                       height=res, width=res, generator=gen).images[0]
+                       height=res, width=res, generator=gen, **model_kwargs).images[0]
         with atomic_path(sample_path(out, step, i)) as tmp:
             img.save(tmp, format="PNG")
     return [sample_path(out, step, i) for i in range(len(config.sample_prompts))]

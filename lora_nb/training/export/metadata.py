@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...families import get_family
 from ...families.adapters import KOHYA_MODULE, network_args
 from ...families.facts import facts
+from ...families.prediction import Prediction
 from . import dataset_info
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
@@ -49,7 +50,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
                   max_train_steps: int | None = None, num_epochs: int | None = None, warmup_steps: int | None = None,
                   mixed_precision: str | None = None, num_processes: int = 1,
                   training_started_at: float | None = None, dataset_dirs: dict[str, dict[str, int]] | None = None,
-                  extra: dict[str, Any] | None = None) -> dict[str, str]:
+                  prediction: Prediction | None = None, extra: dict[str, Any] | None = None) -> dict[str, str]:
     """Kohya ``ss_*`` training metadata plus ``modelspec.*`` keys, every value a string.
 
     Every key sd-scripts' `train_network.py` always writes, with its meaning, and the family's own
@@ -59,6 +60,8 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
     and ``ss_num_batches_per_epoch``; without it `num_train_images` / `dataset_dirs` are written as given.
     `tag_frequency` is ``{concept folder: {tag: count}}``. `max_train_steps`, `num_epochs`, `warmup_steps`
     and `mixed_precision` are the values the trainer resolved (the config may hold 0 / "auto" / a ratio).
+    `prediction` is the objective the run trained (`prediction.of_scheduler` of its scheduler: v-prediction,
+    zero terminal SNR); without it, the Config's override or else the family's reference objective.
     `extra` adds or overrides keys (values become strings, dicts/lists JSON). ``sshs_*`` hashes depend on
     the saved tensors: `save_lora_files` adds them (and which tools take the file, `loaders`).
     Holds no credentials: Config has none and nothing here reads the environment.
@@ -74,6 +77,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
     started = now if training_started_at is None else float(training_started_at)
     family = config.family
     reso = config.resolution
+    pred = _prediction(config, prediction)
     md: dict[str, Any] = {
         "ss_session_id": int(hashlib.sha256(f"{started}".encode()).hexdigest()[:8], 16),
         "ss_training_started_at": started,
@@ -111,7 +115,7 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
         "ss_multires_noise_iterations": config.multires_noise_iterations,
         "ss_multires_noise_discount": config.multires_noise_discount,
         "ss_adaptive_noise_scale": None,
-        "ss_zero_terminal_snr": False,
+        "ss_zero_terminal_snr": bool(pred and pred.zero_snr),
         "ss_training_comment": config.training_comment,
         "ss_sd_scripts_commit_hash": NO_SD_SCRIPTS_COMMIT,
         "ss_optimizer": f"{_OPTIMIZER_NAMES[config.optimizer]}(weight_decay={config.weight_decay})",
@@ -161,10 +165,12 @@ def lora_metadata(config: Config, *, steps: int, epoch: int, tag_frequency: dict
         "ss_steps": steps,
         "ss_epoch": epoch,
     }
+    if pred:  # kohya's flag name; train_network.py leaves it out, but model-info readers look for it
+        md["ss_v_parameterization"] = pred.type == "v_prediction"
     if config.vae:
         md["ss_vae_name"] = _model_name(config.vae)
     md.update(get_family(family).kohya_metadata(config))
-    md.update(_modelspec(config, timestamp=now, architecture=architecture))
+    md.update(_modelspec(config, timestamp=now, architecture=architecture, prediction=pred))
     md.update(extra or {})
     return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)
             for k, v in md.items()}
@@ -178,13 +184,25 @@ def _network_args(config: Config) -> str:
     return json.dumps({k: str(v) for k, v in args.items()})
 
 
+def _prediction(config: Config, prediction: Prediction | None) -> Prediction | None:
+    """The run's objective; None for families without a DDPM one (Flux's flow matching)."""
+    reference = facts(config.family).prediction_type
+    if not reference:
+        return None
+    if prediction is not None:
+        return prediction
+    kind = {"yes": "v_prediction", "no": "epsilon"}.get(config.v_parameterization, reference)
+    return Prediction(kind, config.zero_terminal_snr == "yes")
+
+
 def _network_module(config: Config) -> str:
     own = facts(config.family).kohya_lora_module
     if config.network_type == "lora" and own:
         return own
     return KOHYA_MODULE[config.network_type]
 
-def _modelspec(config: Config, timestamp: float, architecture: str | None = None) -> dict[str, str]:
+def _modelspec(config: Config, timestamp: float, architecture: str | None = None,
+               prediction: Prediction | None = None) -> dict[str, str]:
     """ModelSpec 1.0.0 keys as kohya's `sai_model_spec.build_metadata` writes them for a LoRA.
 
     `architecture`: the loaded model's id (`Family.architecture`, e.g. flux-1-schnell); without it, the
@@ -200,8 +218,8 @@ def _modelspec(config: Config, timestamp: float, architecture: str | None = None
         "modelspec.resolution": f"{reso}x{reso}",
         "modelspec.date": datetime.datetime.fromtimestamp(int(timestamp)).isoformat(),
     }
-    if f.prediction_type:  # kohya leaves it out for Flux
-        spec["modelspec.prediction_type"] = f.prediction_type
+    if prediction:  # kohya's "epsilon" / "v"; it leaves the key out for Flux
+        spec["modelspec.prediction_type"] = prediction.modelspec
     if config.clip_skip != 1:
         spec["modelspec.encoder_layer"] = str(config.clip_skip)
     return spec
