@@ -138,7 +138,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "plot.loss": {"en": "loss", "zh": "loss（损失）"},
     "plot.loss_title": {"en": "Training loss - {run}", "zh": "训练 loss - {run}"},
     "plot.band": {"en": "0.08-0.10: typical SD1.5 loss (Kohya practice guide) - a hint, not a target",
-                  "zh": "0.08-0.10：SD1.5 常见 loss（《Kohya 训练实践》）——仅供参考，不是目标"},
+                  "zh": "0.08-0.10：SD1.5 常见 loss（《Kohya LoRA 训练实践》）——仅供参考，不是目标"},
     "plot.no_steps": {"en": "no steps logged yet", "zh": "还没有记录任何步"},
     "plot.raw": {"en": "loss (per step)", "zh": "loss（每步）"},
     "plot.ema": {"en": "loss (EMA {smoothing:g})", "zh": "loss（EMA {smoothing:g} 平滑）"},

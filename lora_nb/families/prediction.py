@@ -6,7 +6,7 @@
 - zero terminal SNR (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed",
   arXiv 2305.08891): betas rescaled so the last timestep is pure noise. It needs v-prediction (epsilon
   carries no information about the image there), and sampling from the last timestep
-  (`timestep_spacing="trailing"`) with guidance rescale 0.7 against over-exposure (its §3.3-3.4).
+  (`timestep_spacing="trailing"`) with guidance rescale 0.7 against over-exposure (arXiv 2305.08891 §3.3-3.4).
 
 Where it is written: a diffusers folder's `scheduler/scheduler_config.json` (`prediction_type`,
 `rescale_betas_zero_snr`); a single-file checkpoint carries empty marker tensors `v_pred` and `ztsnr`
@@ -26,7 +26,7 @@ from .facts import facts
 V_MARKER, ZSNR_MARKER = "v_pred", "ztsnr"  # marker keys of community v-pred / zsnr SDXL checkpoints
 TYPES = ("epsilon", "v_prediction")        # diffusers' names of the objectives trained here
 MODELSPEC = {"epsilon": "epsilon", "v_prediction": "v"}  # kohya sai_model_spec PRED_TYPE_EPSILON / PRED_TYPE_V
-GUIDANCE_RESCALE = 0.7                     # Lin et al. 2023 §3.4: phi = 0.7
+GUIDANCE_RESCALE = 0.7                     # Lin et al. 2023, arXiv 2305.08891 §3.4: phi = 0.7
 
 
 @dataclass(frozen=True)
