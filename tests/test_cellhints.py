@@ -128,3 +128,24 @@ def dump():
             print(f"        {k!r}: {v!r},")
         print("    },")
     print("}")
+
+
+@pytest.mark.slow
+def test_a_notebook_cell_run_before_the_project_cell_names_it(tmp_path, monkeypatch):
+    """01_collect in a real kernel: the parameters cell, then the import cell without the cells between."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("LORA_NB_PROJECTS", str(tmp_path))
+    nb = nbformat.read(NB_DIR / "01_collect.ipynb", as_version=4)
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    skipped_to = next(c for c in nb.cells if c.cell_type == "code" and "report = collect(" in c.source)
+    nb.cells = [params, skipped_to]
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(NB_DIR)}})
+    with pytest.raises(nbclient.exceptions.CellExecutionError) as err:
+        client.execute()
+    msg = str(err.value)
+    cell = cellhints.CELLS["01_collect"]["project"]
+    assert cell.startswith("0. Install and parameters · `project = ui.notebook_start(")
+    assert f"`project` is not defined yet -> run this cell first: {cell} (or Run All Above)." in msg
+    assert "Traceback" not in msg
