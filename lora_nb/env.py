@@ -93,15 +93,29 @@ def usable_physical_cores() -> int:
                 cores.add((pkg.read().strip(), core.read().strip()))
         except OSError:  # no topology (not Linux, or hidden): count the CPU itself
             cores.add(("", str(cpu)))
-    n = len(cores)
+    n, quota = len(cores), _cgroup_cpus()
+    return max(1, min(n, quota) if quota else n)
+
+
+def _cgroup_cpus() -> int | None:
+    """The cgroup CPU quota in whole CPUs, rounded up (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`);
+    None when there is none."""
     try:
         with open(f"{SYS}/fs/cgroup/cpu.max") as f:
             quota, period = f.read().split()[:2]
-        if quota != "max":
-            n = min(n, max(1, -(-int(quota) // int(period))))
     except (OSError, ValueError):
-        pass
-    return max(1, n)
+        try:
+            v1 = f"{SYS}/fs/cgroup/cpu/cpu.cfs_"
+            with open(v1 + "quota_us") as q, open(v1 + "period_us") as p:
+                quota, period = q.read().strip(), p.read().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return max(1, -(-int(quota) // int(period)))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def limit_cpu_threads(processes: int = 1) -> int | None:

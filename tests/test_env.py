@@ -53,6 +53,14 @@ def test_physical_cores_count_hyperthreads_once_and_follow_affinity_and_quota(tm
     assert env.usable_physical_cores() == 2
     monkeypatch.setattr(env, "SYS", _fake_sys(tmp_path / "c", cores, quota="max 100000"))
     assert env.usable_physical_cores() == 4
+    v1 = _fake_sys(tmp_path / "d", cores)  # cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us, -1 = no quota
+    (tmp_path / "d" / "fs" / "cgroup" / "cpu").mkdir(parents=True)
+    (tmp_path / "d" / "fs" / "cgroup" / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "d" / "fs" / "cgroup" / "cpu" / "cpu.cfs_quota_us").write_text("300000\n")
+    monkeypatch.setattr(env, "SYS", v1)
+    assert env.usable_physical_cores() == 3
+    (tmp_path / "d" / "fs" / "cgroup" / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert env.usable_physical_cores() == 4
     monkeypatch.setattr(env, "SYS", str(tmp_path / "none"))  # no topology shown: each CPU counts
     assert env.usable_physical_cores() == 8
 
