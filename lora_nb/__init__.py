@@ -7,6 +7,7 @@ torch/diffusers until a step actually needs them.
 from __future__ import annotations
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,10 @@ from .config import Config  # noqa: E402  (light: stdlib only)
 from .errors import LoraNbError  # noqa: E402
 
 quiet.install()  # library warnings a learner cannot act on (lora_nb/quiet.py), before any library is imported
+if "IPython" in sys.modules:  # in a kernel: a notebook cell run too early names the cell to run first
+    from .notebook import cellhints  # noqa: E402  (light: i18n and errors only)
+
+    cellhints.install()
 
 # verb -> module that defines it. A verb never shares its name with a module: importing the module
 # would otherwise replace the function on the package (lora_nb.train must stay callable).

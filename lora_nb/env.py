@@ -76,3 +76,58 @@ def offline() -> bool:
     """HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE (huggingface_hub honours both), is set: no hub requests."""
     return any(os.environ.get(v, "0").strip().lower() in ("1", "true", "yes", "on")
                for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+SYS = "/sys"  # where Linux shows the CPU topology and the cgroup quota (a test points it at a fake tree)
+
+
+def usable_physical_cores() -> int:
+    """The physical cores this process may run on: the CPUs in its affinity mask with hyper-threads of
+    one core counted once, capped by a cgroup CPU quota (containers, Colab) when there is one."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in allowed:
+        topo = f"{SYS}/devices/system/cpu/cpu{cpu}/topology/"
+        try:
+            with open(topo + "physical_package_id") as pkg, open(topo + "core_id") as core:
+                cores.add((pkg.read().strip(), core.read().strip()))
+        except OSError:  # no topology (not Linux, or hidden): count the CPU itself
+            cores.add(("", str(cpu)))
+    n, quota = len(cores), _cgroup_cpus()
+    return max(1, min(n, quota) if quota else n)
+
+
+def _cgroup_cpus() -> int | None:
+    """The cgroup CPU quota in whole CPUs, rounded up (cgroup v2 `cpu.max`, else v1 `cpu.cfs_quota_us`);
+    None when there is none."""
+    try:
+        with open(f"{SYS}/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+    except (OSError, ValueError):
+        try:
+            v1 = f"{SYS}/fs/cgroup/cpu/cpu.cfs_"
+            with open(v1 + "quota_us") as q, open(v1 + "period_us") as p:
+                quota, period = q.read().strip(), p.read().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return max(1, -(-int(quota) // int(period)))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def limit_cpu_threads(processes: int = 1) -> int | None:
+    """CPU training: torch gets one thread per usable physical core (`usable_physical_cores`), shared
+    out among `processes` training processes on this machine (at least one each). Torch's
+    default counts every logical CPU of the machine, and on a shared or hyper-threaded machine OpenMP
+    threads then wait on each other (the CPU demo ran ~10x slower). OMP_NUM_THREADS set by the user wins:
+    nothing is changed and None is returned; otherwise the thread count set."""
+    if os.environ.get("OMP_NUM_THREADS", "").strip():
+        return None
+    import torch
+
+    n = max(1, usable_physical_cores() // max(1, processes))
+    torch.set_num_threads(n)
+    return n

@@ -212,6 +212,12 @@ STRINGS: dict[str, dict[str, str]] = {
                          "On Colab: Runtime > Change runtime type > T4 GPU.",
                    "zh": "没有 GPU：训练在 CPU 上运行（冒烟测试可以，真实训练太慢）。"
                          "Colab：代码执行程序 > 更改运行时类型 > T4 GPU。"},
+    "nb.run_first": {"en": "`{name}` is not defined yet -> run this cell first: {cell} (or Run All Above).",
+                     "zh": "`{name}` 还没有定义 -> 请先运行这个单元格：{cell}（或“运行上方所有单元格”）。"},
+    "nb.since_plan": {"en": "Changed in the form since the Plan cell: {fields} -> training uses the form's values "
+                            "(run the Plan cell again to check the plan for them).",
+                      "zh": "规划单元格运行后表单有改动：{fields} -> 训练使用表单当前的值"
+                            "（可重新运行规划单元格检查）。"},
     "env.smoke": {"en": "Smoke mode (LORA_NB_SMOKE=1): tiny offline model, sample dataset, a few steps.",
                   "zh": "冒烟模式（LORA_NB_SMOKE=1）：离线微型模型、示例数据集、只训练几步。"},
     "doctor.ok": {"en": "Doctor: no blocking problem in this environment.", "zh": "环境检查：没有阻碍训练的问题。"},

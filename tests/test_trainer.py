@@ -242,3 +242,23 @@ def test_default_validation_prompts_watch_concepts_and_forgetting(base):
     assert len(cfg.sample_prompts) == 3
     assert sorted(p.split(",")[0] for p in cfg.sample_prompts[:2]) == ["toycircle", "toysquare"]
     assert len(list((res.output_dir / "samples").glob("step00000002-p*.png"))) == 3
+
+
+def test_cpu_training_limits_torch_threads_and_says_so(base, tmp_path, capsys, monkeypatch):
+    """env.limit_cpu_threads is where CPU training starts: one thread per usable physical core, said in one line;
+    OMP_NUM_THREADS set by the user is left alone."""
+    from lora_nb.env import usable_physical_cores
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        train(Config(**{**base, "max_train_steps": 1, "sample_prompts": [], "save_every_n_steps": 0}))
+        n = usable_physical_cores()
+        assert torch.get_num_threads() == n
+        assert f"note: CPU training with {n} torch thread(s), one per usable physical core" in capsys.readouterr().out
+        torch.set_num_threads(before)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        train(Config(**{**base, "max_train_steps": 1, "output_dir": str(tmp_path / "run2")}))
+        assert torch.get_num_threads() == before and "torch thread" not in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)

@@ -258,3 +258,36 @@ def test_live_validation_images_are_shown_enlarged_with_prompt_and_seed(tmp_path
     arr = np.asarray(seen["shown"])
     red = np.where((arr == (200, 0, 0)).all(axis=2))
     assert red[0].max() - red[0].min() + 1 == 256 and red[1].max() - red[1].min() + 1 == 256  # 64 px shown ×4
+
+
+# --- the Train cell trains what the form shows (notebook/since_plan.py) ---------------------------
+def test_train_config_takes_the_form_edited_after_the_plan_and_names_the_change(capsys):
+    from lora_nb import i18n
+    from lora_nb.notebook.since_plan import plan_config, train_config
+
+    form = config_form(Config(rank=16, alpha=8), advisor=None)
+    planned = plan_config(form)  # the Plan cell
+    assert planned.rank == 16 and capsys.readouterr().out == ""
+    assert train_config(form).rank == 16 and capsys.readouterr().out == ""  # nothing changed: nothing said
+    form.widgets["rank"].value = 4  # edited after planning
+    trained = train_config(form)  # the Train cell
+    assert trained.rank == 4 and trained.alpha == 8
+    out = capsys.readouterr().out.strip()
+    assert out == i18n.t("nb.since_plan", fields="rank 16 → 4")
+    assert out.startswith("Changed in the form since the Plan cell: rank 16 → 4 -> training uses the form's values")
+    plan_config(form)  # planned again: the form and the plan agree
+    assert train_config(form).rank == 4 and capsys.readouterr().out == ""
+    form.widgets["output_name"].value = "a/b"  # invalid: refused, never trained with a stale config
+    with pytest.raises(ConfigError, match="output_name"):
+        train_config(form)
+
+
+def test_train_config_says_it_in_chinese(capsys):
+    from lora_nb.notebook.since_plan import plan_config, train_config
+
+    form = config_form(Config(rank=16), lang="zh", advisor=None)
+    plan_config(form)
+    form.widgets["optimizer"].value = "lion"
+    assert train_config(form, lang="zh").optimizer == "lion"
+    out = capsys.readouterr().out
+    assert out.startswith("规划单元格运行后表单有改动：optimizer") and "'lion'" in out

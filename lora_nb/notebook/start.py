@@ -1,36 +1,17 @@
 """The first lora_nb cell of every notebook: friendly errors (a LoraNbError shows as its message, not
-a traceback), Google Drive, the project opened and where things stand."""
+a traceback; a NameError names the cell to run first), Google Drive, the project opened and where things stand."""
 
 from __future__ import annotations
 
-from ..errors import LoraNbError
 from ..i18n import t
+from . import cellhints
 from .project import mount_drive, open_project, smoke_mode
 
 
-def _friendly_handler(shell, etype, value, tb, tb_offset=None):
-    """Show a LoraNbError as its message (what is wrong -> how to fix it), not a traceback wall.
-    It is still a real error for the kernel: the cell fails and headless runs stop there."""
-    stb = [f"\x1b[1;31m{etype.__name__}\x1b[0m: {value}"]
-    shell._showtraceback(etype, value, stb)
-    return stb
-
-
 def friendly_errors(enable: bool = True) -> bool:
-    """In IPython, print `LoraNbError`s as one clear message instead of a traceback. Returns
-    whether a kernel was there to install it in."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    ip = get_ipython()
-    if ip is None:
-        return False
-    if enable:
-        ip.set_custom_exc((LoraNbError,), _friendly_handler)
-    else:
-        ip.set_custom_exc((), None)
-    return True
+    """In IPython, print `LoraNbError`s as one clear message instead of a traceback, and a NameError
+    of a course name as the cell to run first (cellhints.py). Returns whether a kernel was there."""
+    return cellhints.install(enable)
 
 
 def notebook_start(project: str = "", use_drive: bool = True, **create_kwargs):

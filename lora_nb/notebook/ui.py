@@ -7,11 +7,13 @@ from .display import config_table, dataset_grid, figure, markdown
 from .form import config_form, options_form
 from .jobs import start_training
 from .params import apply_params
+from .since_plan import plan_config, train_config
 from .start import friendly_errors, notebook_start
 from .summaries import step_summary
 
 __all__ = ["apply_params", "config_form", "config_table", "dataset_grid", "figure", "friendly_errors", "markdown",
-           "notebook_start", "options_form", "start_training", "step_summary", "suggest_prompts",
+           "notebook_start", "options_form", "plan_config", "start_training", "step_summary", "suggest_prompts",
+           "train_config",
            "LiveTrainDisplay"]  # noqa: F822  (LiveTrainDisplay: from __getattr__ below)
 
 

@@ -23,7 +23,7 @@ from accelerate import Accelerator, PartialState
 
 from ..config import Config
 from ..dataset.tag_stats import tag_frequency
-from ..env import resolve_mixed_precision
+from ..env import limit_cpu_threads, resolve_mixed_precision
 from ..errors import TrainingDiverged
 from ..families import Models, check_config, get_family, sample_guidance
 from ..families.adapters import add_adapters, trained_text_encoders
@@ -156,6 +156,7 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
     precision = resolve_mixed_precision(config.mixed_precision)
     accelerator = accelerator or Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
     device, nproc, rank = accelerator.device, accelerator.num_processes, accelerator.process_index
+    threads = limit_cpu_threads(nproc) if device.type == "cpu" else None  # env.py: a thread per physical core
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
     # 2b. what decides the weights (saved with each state); a resume is checked against its state now, so a
     #     mismatch or a damaged state is reported before any model loads
@@ -204,6 +205,9 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         out.mkdir(parents=True, exist_ok=True)
         config.save(out / "config.toml")
         print(preset.describe())
+        if threads:
+            print(f"note: CPU training with {threads} torch thread(s), one per usable physical core "
+                  "(set OMP_NUM_THREADS to choose)")
         objective = prediction_notes(models.extra.get("prediction"))
         for note in scan.warnings + adapter_notes(config) + objective + resume_notes:
             print("note:", note)
