@@ -29,6 +29,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_path
 from ..prompts import UNRELATED_PROMPTS
 from ..textio import read_caption
+from .holdout import split_samples
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Sample:
 class DatasetScan:
     samples: list[Sample]
     warnings: list[str] = field(default_factory=list)
+    held_out: list[Sample] = field(default_factory=list)  # validation-loss images, never trained on (holdout.py)
 
     @property
     def num_images(self) -> int:
@@ -121,7 +123,29 @@ def scan_dataset(config: Config) -> DatasetScan:
         notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
     notes += [f"skipped {p}: {why}" for p, why in skipped]
     notes += assign_buckets(samples, config)
-    return DatasetScan(samples, notes)
+    return _hold_out(DatasetScan(samples, notes), config)
+
+
+def _hold_out(scan: DatasetScan, config: Config) -> DatasetScan:
+    """Move the validation-loss images out of the training list (validation_split), or scan them from
+    validation_data_dir, with the same captions and buckets as training images."""
+    if config.validation_data_dir.strip():
+        folder = Path(config.validation_data_dir).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(f"validation_data_dir: folder not found: {folder} -> point it at a folder of held-out "
+                               f"images, or leave it empty")
+        if folder.resolve() == Path(config.train_data_dir).expanduser().resolve():
+            raise DatasetError("validation_data_dir: is train_data_dir itself, so its images are trained on -> use "
+                               "a folder of other images, or validation_split to hold some out")
+        try:
+            held = scan_dataset(config.replace(train_data_dir=config.validation_data_dir, validation_data_dir=""))
+        except DatasetError as e:
+            raise DatasetError(f"validation_data_dir: {e}") from None
+        scan.held_out = held.samples
+        scan.warnings += [f"validation_data_dir: {w}" for w in held.warnings]
+    elif config.validation_split:
+        scan.samples, scan.held_out = split_samples(scan.samples, config.validation_split, config.seed)
+    return scan
 
 
 # --- buckets ------------------------------------------------------------------------------------
