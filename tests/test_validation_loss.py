@@ -2,6 +2,7 @@
 event, the plot and the U-curve detector - on the tiny SD1.5 model."""
 
 import json
+import random
 import shutil
 
 import numpy as np
@@ -105,7 +106,9 @@ def test_validation_is_logged_deterministic_and_leaves_the_weights_unchanged(bas
     assert len({r["val_loss"] for r in recs}) == 4  # the weights moved, the measurement followed them
     # the same weights give the same number: measuring the final checkpoint again
     v = built[0]
+    torch_rng, py_rng = torch.get_rng_state(), random.getstate()
     assert v.measure(v.held) == v.measure(v.held) == recs[-1]["val_loss"]
+    assert torch.equal(torch.get_rng_state(), torch_rng) and random.getstate() == py_rng  # draws nothing global
     assert v.measure(v.train) == recs[-1]["train_eval_loss"]
 
     # the same training images without validation (the held-out ones deleted): bitwise the same LoRA
