@@ -145,6 +145,11 @@ def _hold_out(scan: DatasetScan, config: Config) -> DatasetScan:
         scan.warnings += [f"validation_data_dir: {w}" for w in held.warnings]
     elif config.validation_split:
         scan.samples, scan.held_out = split_samples(scan.samples, config.validation_split, config.seed)
+    if scan.held_out:
+        where = (f"from {config.validation_data_dir}" if config.validation_data_dir.strip()
+                 else f"by validation_split {config.validation_split:g}, not trained on")
+        scan.warnings.append(f"validation loss: {len(scan.held_out)} held-out image(s) {where}, measured at step 0 "
+                             f"and every checkpoint")
     return scan
 
 
