@@ -108,7 +108,7 @@ class Config:
 
     validation_split: float = _f(0.0, "Hold out training images to measure a validation loss at every checkpoint "
                                       "(the curve falls, then rises when the LoRA starts to overtrain): a fraction "
-                                      "(0.1 = 10%, at least 1 image) or a whole count (3 = three images), drawn "
+                                      "(0.1 = a tenth, at least 1 image) or a whole count (3 = three images), drawn "
                                       "with the seed and removed from training, as sd-scripts' validation_split. "
                                       "Recommended 0.1 when you have 10+ images; 0 turns it off.", "dataset",
                                  min=0.0, max=100_000.0)

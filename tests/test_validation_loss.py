@@ -227,3 +227,14 @@ def test_live_panel_shows_validation_points(default_language):
     assert live.messages[-1] == "step 2: validation loss 0.8000 (held-out), 0.7000 (training images)"
     labels = [ln.get_label() for ln in live.loss_figure().axes[0].get_lines()]
     assert t("plot.val_loss", "en") in labels
+
+
+def test_cli_help_shows_the_fields_help_verbatim():
+    import argparse
+
+    from lora_nb.commands._option_flags import add_option_flags
+
+    parser = argparse.ArgumentParser(prog="lora-nb train", formatter_class=argparse.RawTextHelpFormatter)
+    add_option_flags(parser, Config, "cfg_")
+    text = parser.format_help()  # a '%' in a help text (e.g. "~30% slower") was read as a format directive
+    assert "~30% slower" in text and "0.1 = a tenth, at least 1 image" in text
