@@ -165,7 +165,7 @@ def test_over_training_shows_as_a_gap_between_training_and_held_out_images(tiny_
     gaps = [r["val_loss"] - r["train_eval_loss"] for r in recs]
     first, last = recs[0], recs[-1]
     assert last["train_eval_loss"] < last["val_loss"] * 0.95, recs  # lower on the images it trained on
-    assert gaps[-1] > 2 * gaps[0] and gaps[-1] == max(gaps), gaps  # ... and the gap opened with training
+    assert gaps[-1] > 2 * gaps[0], gaps  # ... and the gap opened with training
     assert last["val_loss"] < first["val_loss"]  # both fell: the LoRA learned the shared part too
 
 
