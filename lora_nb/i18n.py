@@ -146,6 +146,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "plot.checkpoint": {"en": "checkpoint", "zh": "检查点"},
     "plot.samples": {"en": "sample images", "zh": "验证图像"},
     "plot.lr": {"en": "learning rate", "zh": "学习率"},
+    "plot.val_loss": {"en": "validation loss (held-out images, fixed noise)",
+                      "zh": "验证 loss（留出的图像，固定噪声）"},
+    "plot.train_eval_loss": {"en": "same measure on training images", "zh": "训练图像上的同一测量"},
+    "plot.val_best": {"en": "lowest validation loss (step {step}), rising since",
+                      "zh": "验证 loss 最低点（第 {step} 步），之后上升"},
+    "train.val_loss": {"en": "step {step}: validation loss {val:.4f} (held-out), {train:.4f} (training images)",
+                       "zh": "第 {step} 步：验证 loss {val:.4f}（留出图像），{train:.4f}（训练图像）"},
     "plot.warmup_end": {"en": "end of warmup ({steps})", "zh": "预热结束（{steps}）"},
     "plot.lr_title": {"en": "Learning-rate schedule: {scheduler}", "zh": "学习率调度：{scheduler}"},
     "plot.memory_title": {"en": "Predicted GPU peak: {gb:.1f} GiB", "zh": "预计显存峰值：{gb:.1f} GiB"},
@@ -332,6 +339,8 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "t5_max_length": ("T5 max tokens", "T5 最大 token 数"),
     "gpu_preset": ("GPU preset", "GPU 预设"),
     "cpu_offload": ("CPU offload", "CPU 卸载"),
+    "validation_split": ("Validation split", "验证集划分"),
+    "validation_data_dir": ("Validation folder", "验证集文件夹"),
 }
 
 FIELD_HELP_ZH: dict[str, str] = {
@@ -461,4 +470,10 @@ FIELD_HELP_ZH: dict[str, str] = {
                   "auto 按检测到的 GPU 选择；你改过默认值的字段保持不变；none 关闭预设。",
     "cpu_offload": "把冻结的 VAE 和文本编码器放在内存（CPU）中，只在运行时移到 GPU（缓存、生成验证图，"
                    "或未缓存时每一步）。",
+    "validation_split": "留出一部分训练图像，在每个检查点测量验证 loss（曲线先降后升时，说明 LoRA 开始过拟合）："
+                        "小数表示比例（0.1 = 10%，至少 1 张），整数表示张数（3 = 三张）；"
+                        "按随机种子选取并从训练中移除，"
+                        "与 sd-scripts 的 validation_split 相同。有 10 张以上图像时推荐 0.1；0 表示关闭。",
+    "validation_data_dir": "单独的验证图像文件夹（与 train_data_dir 结构相同），用它代替 validation_split 测量验证 "
+                           "loss；这些图像从不参与训练。留空表示不用。",
 }

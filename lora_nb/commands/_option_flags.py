@@ -31,8 +31,9 @@ def add_option_flags(parser: argparse.ArgumentParser, cls, prefix: str, title: s
         tp = base_type(info["type"])[0]
         sep = info.get("sep", ",")
         metavar = f"A{sep}B{sep}..." if tp is list else ("BOOL" if tp is bool else info["name"].upper())
+        text = f"{info['help']}{extra} (default: {info['default']!r})".replace("%", "%%")  # argparse %-formats help
         groups[g].add_argument(f"--{info['name'].replace('_', '-')}", dest=f"{prefix}{info['name']}", default=None,
-                               metavar=metavar, help=f"{info['help']}{extra} (default: {info['default']!r})")
+                               metavar=metavar, help=text)
 
 
 def given_options(args: argparse.Namespace, prefix: str) -> dict:

@@ -6,6 +6,8 @@ The trainer appends one JSON object per line to `<output_dir>/logs/train_log.jso
     {"event": "checkpoint", "step": 500, "path": "lora-step00000500.safetensors"}
     {"event": "sample", "step": 500, "paths": ["samples/step00000500_0.png", ...]}
     {"event": "resume", "step": 500, "state": "step-00000500", "notes": [...]}  a resumed run (not plotted)
+    {"event": "val_loss", "step": 500, "val_loss": 0.11, "train_eval_loss": 0.09, "n": 3}   validation loss
+                                                   (lora_nb.training.validation), at step 0 and each checkpoint
 
 A line cut off by a full disk or a disconnect is skipped and named in `TrainLog.note`.
 
@@ -48,6 +50,9 @@ class TrainLog:
     time: list[float] = field(default_factory=list)
     checkpoints: list[tuple[int, str]] = field(default_factory=list)  # (step, path)
     samples: list[tuple[int, list[str]]] = field(default_factory=list)  # (step, image paths)
+    val_steps: list[int] = field(default_factory=list)  # validation loss: held-out images, fixed noise
+    val_loss: list[float] = field(default_factory=list)
+    train_eval_loss: list[float] = field(default_factory=list)  # the same measure on as many training images
     skipped_lines: int = 0  # lines that were not valid JSON (e.g. cut off by a Colab disconnect)
     note: str = ""  # one line saying which lines were skipped and why, '' when none were
 
@@ -79,6 +84,7 @@ def read_train_log(run: str | os.PathLike) -> TrainLog:
     by_step: dict[int, dict] = {}
     ckpts: dict[int, str] = {}
     samples: dict[int, list[str]] = {}
+    vals: dict[int, dict] = {}
     records, bad = read_json_lines(path)
     stepless = 0
     for rec in records:
@@ -92,6 +98,8 @@ def read_train_log(run: str | os.PathLike) -> TrainLog:
             ckpts[step] = str(rec["path"])
         elif event == "sample":
             samples[step] = [str(p) for p in rec.get("paths", [])]
+        elif event == "val_loss":
+            vals[step] = rec
         elif event is None and "loss" in rec:
             by_step[step] = rec  # a resumed run logs the step again: the later record wins
     note = bad_lines_note(path, bad)
@@ -107,6 +115,10 @@ def read_train_log(run: str | os.PathLike) -> TrainLog:
         log.time.append(_float(rec.get("time")))
     log.checkpoints = sorted(ckpts.items())
     log.samples = sorted(samples.items())
+    for step in sorted(vals):
+        log.val_steps.append(step)
+        log.val_loss.append(_float(vals[step].get("val_loss")))
+        log.train_eval_loss.append(_float(vals[step].get("train_eval_loss")))
     return log
 
 
@@ -203,6 +215,15 @@ def loss_figure(
                    label=t("plot.checkpoint", lang) if i == 0 else None)
         ax.annotate(str(step), (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
                     textcoords="offset points", fontsize=7, color="tab:gray")
+    if log.val_steps:
+        ax.plot(log.val_steps, log.val_loss, "o-", color="tab:red", linewidth=1.5, markersize=5,
+                label=t("plot.val_loss", lang), zorder=4)
+        ax.plot(log.val_steps, log.train_eval_loss, "s--", color="tab:green", linewidth=1.0, markersize=4,
+                label=t("plot.train_eval_loss", lang), zorder=4)
+        curve = val_curve(log)
+        if curve is not None and curve.rising:
+            ax.plot([curve.best_step], [curve.best_loss], "*", color="tab:red", markersize=14, zorder=5,
+                    label=t("plot.val_best", lang, step=curve.best_step))
     if log.samples:
         xs = [s for s, _ in log.samples]
         ys = [_value_at(log.steps, smooth, s) for s in xs]
@@ -219,6 +240,35 @@ def loss_figure(
     # below the axes, so it never hides the curve or the checkpoint step numbers
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
     return fig
+
+
+@dataclass
+class ValCurve:
+    """Where the validation loss is lowest, and whether it has been rising since (overtraining)."""
+
+    best_step: int
+    best_loss: float
+    rising: bool      # the last value is above the minimum by more than the margin, and so are 2+ points
+    last_step: int
+    last_loss: float
+
+
+VAL_RISE_MARGIN = 0.03  # relative: the fixed-noise measurement moves by ~1% between close checkpoints
+
+
+def val_curve(log: TrainLog | str | os.PathLike, margin: float = VAL_RISE_MARGIN) -> ValCurve | None:
+    """The U-curve of overtraining in the validation loss: its minimum, and `rising` when the curve has
+    clearly turned up after it - the last value exceeds the minimum by more than `margin` (relative) AND at
+    least two points after the minimum do, so one noisy point is not read as a turn. None without points."""
+    log = log if isinstance(log, TrainLog) else read_train_log(log)
+    pts = [(s, v) for s, v in zip(log.val_steps, log.val_loss) if math.isfinite(v)]
+    if not pts:
+        return None
+    i = min(range(len(pts)), key=lambda k: pts[k][1])  # the first minimum when tied
+    best_step, best = pts[i]
+    limit = best + abs(best) * margin
+    above = sum(v > limit for _, v in pts[i + 1:])
+    return ValCurve(best_step, best, pts[-1][1] > limit and above >= 2, pts[-1][0], pts[-1][1])
 
 
 def _value_at(steps: list[int], values: list[float], step: int) -> float:

@@ -9,7 +9,8 @@ in `facts.FACTS`, not a new `if` in the loop:
                                                    share the GPU; load() does both
     encode_prompts(models, captions, clip_skip) -> dict          text conditioning for a batch
     encode_pixels(models, pixels) -> latents       VAE encode (scaled/shifted as the family expects)
-    noisy_inputs(models, latents, noise, generator, config) -> (noisy, timesteps, target, weights)
+    noisy_inputs(models, latents, noise, generator, config, levels=None) -> (noisy, timesteps, target, weights)
+                                                   levels in [0, 1) fix the noise levels (validation loss)
     predict(models, noisy, timesteps, cond, batch) -> prediction  (same shape as the target)
     pipeline(models, unet) / prompt_kwargs(cond, negative)        validation images from embeddings
     lora_targets(denoiser, config) / conv_targets(denoiser)       exact module names for adapters

@@ -5,15 +5,20 @@ from __future__ import annotations
 import torch
 
 
-def noisy_inputs(scheduler, latents, noise, generator, min_snr_gamma: float = 0.0):
+def noisy_inputs(scheduler, latents, noise, generator, min_snr_gamma: float = 0.0, levels=None):
     """Sample timesteps, noise the latents, and return the target (epsilon or v) and loss weights.
+    `levels` (one per sample, in [0, 1)) fixes the timesteps instead: t = level x num_train_timesteps.
 
     Min-SNR weighting (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting")
     caps the weight of easy low-noise timesteps at gamma. The scheduler decides the target: its
     `prediction_type` and, for zero terminal SNR, its rescaled betas (see `prediction`).
     """
     b = latents.shape[0]
-    t = torch.randint(0, scheduler.config.num_train_timesteps, (b,), generator=generator).to(latents.device)
+    n_t = scheduler.config.num_train_timesteps
+    if levels is None:
+        t = torch.randint(0, n_t, (b,), generator=generator).to(latents.device)
+    else:
+        t = (levels * n_t).long().clamp(0, n_t - 1).to(latents.device)
     noisy = scheduler.add_noise(latents, noise, t)
     pred_type = scheduler.config.prediction_type
     if pred_type == "epsilon":

@@ -149,9 +149,13 @@ class Flux(Family):
             t = math.exp(mu) / (math.exp(mu) + (1 / t - 1))
         return t.clamp(1e-5, 1 - 1e-5)
 
-    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config):
+    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config, levels=None):
         b, _, h, w = latents.shape
-        t = self.sample_sigmas(b, generator, config, (h // 2) * (w // 2), m.noise_scheduler.config).to(latents.device)
+        if levels is None:
+            t = self.sample_sigmas(b, generator, config, (h // 2) * (w // 2), m.noise_scheduler.config)
+        else:  # fixed noise levels (validation loss): the sigma itself
+            t = levels.clamp(1e-5, 1 - 1e-5)
+        t = t.to(latents.device)
         tt = t.view(-1, 1, 1, 1)
         noisy = (1 - tt) * latents + tt * noise       # rectified flow: straight path from data to noise
         target = noise - latents                       # its velocity

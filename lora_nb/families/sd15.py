@@ -72,8 +72,8 @@ class SD15(Family):
                 h = te(ids)[0]
         return {"encoder_hidden_states": h}
 
-    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config):
-        return ddpm.noisy_inputs(m.noise_scheduler, latents, noise, generator, config.min_snr_gamma)
+    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config, levels=None):
+        return ddpm.noisy_inputs(m.noise_scheduler, latents, noise, generator, config.min_snr_gamma, levels)
 
     def predict(self, m: Models, noisy, timesteps, cond: dict, batch: dict) -> torch.Tensor:
         return m.denoiser(noisy, timesteps, encoder_hidden_states=cond["encoder_hidden_states"]).sample

@@ -88,8 +88,8 @@ class SDXL(Family):
             hidden.append(out.hidden_states[-(clip_skip + self.clip_skip_base)])
         return {"encoder_hidden_states": torch.cat(hidden, dim=-1), "text_embeds": pooled}
 
-    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config):
-        return ddpm.noisy_inputs(m.noise_scheduler, latents, noise, generator, config.min_snr_gamma)
+    def noisy_inputs(self, m: Models, latents, noise, generator, config: Config, levels=None):
+        return ddpm.noisy_inputs(m.noise_scheduler, latents, noise, generator, config.min_snr_gamma, levels)
 
     @staticmethod
     def time_ids(batch: dict, device, dtype) -> torch.Tensor:

@@ -53,6 +53,7 @@ class LiveTrainDisplay(TrainCallback):
         self.lr: list[float] = []
         self.checkpoints: list[tuple[int, str]] = []
         self.samples: list[tuple[int, list[str]]] = []
+        self.val: list[dict] = []  # the trainer's val_loss records, as they come
         self.plot_updates = 0
         self.messages: list[str] = []
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="320px"))
@@ -100,6 +101,9 @@ class LiveTrainDisplay(TrainCallback):
                        lr=list(self.lr), epochs=[0] * len(self.steps), time=[0.0] * len(self.steps))
         log.checkpoints = list(self.checkpoints)
         log.samples = list(self.samples)
+        log.val_steps = [int(r["step"]) for r in self.val]
+        log.val_loss = [float(r["val_loss"]) for r in self.val]
+        log.train_eval_loss = [float(r["train_eval_loss"]) for r in self.val]
         return log
 
     def loss_figure(self):
@@ -140,6 +144,12 @@ class LiveTrainDisplay(TrainCallback):
         path = files.get("kohya") or next(iter(files.values()), "")
         self.checkpoints.append((step, str(path)))
         self._say(t("train.checkpoint", self.lang, step=step, path=path))
+
+    def on_validation(self, step: int, record: dict) -> None:
+        self.val.append(record)
+        self._say(t("train.val_loss", self.lang, step=step, val=record["val_loss"], train=record["train_eval_loss"]))
+        if step:  # step 0 comes before the first loss point; the next step's redraw shows it
+            self._update_plot()
 
     def on_sample(self, step: int, paths: list) -> None:
         self.samples.append((step, [str(p) for p in paths]))

@@ -29,6 +29,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_path
 from ..prompts import UNRELATED_PROMPTS
 from ..textio import read_caption
+from .holdout import split_samples
 from .reg import balance_reg_repeats
 
 
@@ -49,6 +50,7 @@ class DatasetScan:
     warnings: list[str] = field(default_factory=list)
     num_reg_images: int = 0  # kohya's count: reg images x their folder repeats, before balancing
     reg_dirs: dict[str, dict[str, int]] = field(default_factory=dict)  # {folder: {"n_repeats", "img_count"}}
+    held_out: list[Sample] = field(default_factory=list)  # validation-loss images, never trained on (holdout.py)
 
     @property
     def num_images(self) -> int:
@@ -86,7 +88,7 @@ def scan_dataset(config: Config) -> DatasetScan:
         raise DatasetError("train_data_dir is empty -> set it to the folder of your training images")
     samples, notes = _read_folder(Path(config.train_data_dir).expanduser(), config, reg=False)
     notes += assign_buckets(samples, config)
-    scan = DatasetScan(samples, notes)
+    scan = _hold_out(DatasetScan(samples, notes), config)  # before the reg images balance against the rest
     if config.reg_data_dir:
         _add_reg(scan, config)
     return scan
@@ -182,6 +184,34 @@ def _read_folder(root: Path, config: Config, reg: bool) -> tuple[list[Sample], l
             notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
     notes += [f"skipped {p}: {why}" for p, why in skipped]
     return samples, notes
+
+
+def _hold_out(scan: DatasetScan, config: Config) -> DatasetScan:
+    """Move the validation-loss images out of the training list (validation_split), or scan them from
+    validation_data_dir, with the same captions and buckets as training images."""
+    if config.validation_data_dir.strip():
+        folder = Path(config.validation_data_dir).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(f"validation_data_dir: folder not found: {folder} -> point it at a folder of held-out "
+                               f"images, or leave it empty")
+        if folder.resolve() == Path(config.train_data_dir).expanduser().resolve():
+            raise DatasetError("validation_data_dir: is train_data_dir itself, so its images are trained on -> use "
+                               "a folder of other images, or validation_split to hold some out")
+        try:
+            held = scan_dataset(config.replace(train_data_dir=config.validation_data_dir, validation_data_dir="",
+                                               reg_data_dir=""))
+        except DatasetError as e:
+            raise DatasetError(f"validation_data_dir: {e}") from None
+        scan.held_out = held.samples
+        scan.warnings += [f"validation_data_dir: {w}" for w in held.warnings]
+    elif config.validation_split:
+        scan.samples, scan.held_out = split_samples(scan.samples, config.validation_split, config.seed)
+    if scan.held_out:
+        where = (f"from {config.validation_data_dir}" if config.validation_data_dir.strip()
+                 else f"by validation_split {config.validation_split:g}, not trained on")
+        scan.warnings.append(f"validation loss: {len(scan.held_out)} held-out image(s) {where}, measured at step 0 "
+                             f"and every checkpoint")
+    return scan
 
 
 # --- buckets ------------------------------------------------------------------------------------

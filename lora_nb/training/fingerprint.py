@@ -30,6 +30,7 @@ WEIGHT_FIELDS = (
     "resolution", "enable_bucket", "min_bucket_reso", "max_bucket_reso", "upscale_small", "random_crop", "flip_aug",
     "default_repeats", "caption_extension", "missing_caption", "trigger_word", "shuffle_caption", "keep_tokens",
     "caption_dropout_rate", "cache_latents",  # compared as on/off: memory and disk hold the same latents
+    "validation_split",  # which images are held out, so which ones train
     # network
     "network_type", "rank", "alpha", "network_dropout", "target_modules", "train_text_encoder", "conv_rank",
     "conv_alpha", "train_mlp", "down_lr_weight", "mid_lr_weight", "up_lr_weight",
@@ -71,6 +72,7 @@ NOT_WEIGHTS = {
     "resume": "where to continue from",
     "overwrite": "whether an earlier run in the folder is cleared first (a new run, not a resume)",
     "training_comment": "free text in the metadata",
+    "validation_data_dir": "held-out images in their own folder are only measured, never trained on",
     "sample_every_n_steps": "validation images only",
     "sample_prompts": "validation images only",
     "sample_seed": "validation images only",

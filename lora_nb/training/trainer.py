@@ -57,6 +57,7 @@ from .runlog import RunLog
 from .samples import missing_samples, sample_path
 from .state import find_state, load_state, read_state_info, save_state
 from .stepmath import checkpoint_steps, sample_steps, total_steps, warmup_steps
+from .validation import ValidationLoss, validate
 
 
 class TrainCallback:
@@ -66,6 +67,7 @@ class TrainCallback:
     def on_step(self, step: int, logs: dict) -> None: ...
     def on_checkpoint(self, step: int, files: dict) -> None: ...
     def on_sample(self, step: int, paths: list[Path]) -> None: ...
+    def on_validation(self, step: int, record: dict) -> None: ...  # the logged val_loss record
     def on_end(self, result: TrainResult) -> None: ...
     def should_stop(self) -> bool:
         return False
@@ -168,6 +170,7 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
     models = family.load_parts(config, device, weight_dtype)
     cache = LatentCache(config.cache_latents, out / "cache" / "latents", f"{models.model_id}|{config.vae}")
     prepare_caches(family, models, scan, cache, config)
+    validator = ValidationLoss.build(family, models, scan, cache, config)  # None without held-out images
     family.load_denoiser(models, config, device, weight_dtype)
     lora_params = add_adapters(family, models, config)
     trainable = [p for g in lora_params for p in g["params"]]
@@ -214,6 +217,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         print((f"resuming at step {start}: " if start else "") + run.describe())
     for cb in callbacks:
         cb.on_start(run)
+    if not start:  # the start of the validation curve (a resumed run logged it already)
+        validate(validator, 0, log, accelerator, callbacks)
     if start and accelerator.is_main_process:
         redraw_samples(start, family=family, models=models, config=config, run=run, accelerator=accelerator, log=log,
                        callbacks=callbacks)
@@ -268,6 +273,7 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         if nproc > 1:  # a signal reaches each rank in its own time; the checkpoint needs all of them at one step
             stop = accelerator.reduce(torch.tensor([float(stop)], device=device), reduction="sum").item() > 0
         if step in run.checkpoint_steps or stop:
+            validate(validator, step, log, accelerator, callbacks)  # before the state: a resume redoes both
             files = save_checkpoint(step, step == total, family=family, models=models, config=config, run=run,
                                     tag_freq=tag_freq, optimizer=optimizer, lr_scheduler=lr_scheduler,
                                     accelerator=accelerator, log=log, fingerprint=fingerprint, scan=scan)
@@ -312,7 +318,7 @@ def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache
     elif config.cpu_offload:
         models.offload(models.vae)
     if text_cache_enabled(config):
-        captions = [s.caption for s in scan.samples] + ([""] if config.caption_dropout_rate else [])
+        captions = [s.caption for s in scan.samples + scan.held_out] + ([""] if config.caption_dropout_rate else [])
         on_disk = config.cache_text_embeddings == "disk"
         models.text_cache = TextEmbeddingCache.build(
             family, models, captions_to_cache(captions, config), config.clip_skip,
