@@ -214,9 +214,10 @@ STRINGS: dict[str, dict[str, str]] = {
                          "zh": "无关提示词的变化是概念提示词的 {ratio:.0%}。"},
     "rec.underfit": {"en": "Under-fit: {measure} still rises at the last checkpoint ({prev:.3f} -> {last:.3f} at "
                            "{label}) -> train longer.",
-                     "zh": "欠拟合：{measure} 在最后一个检查点仍在上升（{prev:.3f} -> {last:.3f}，{label}）-> 多训练一些步数。"},
-    "rec.not_learned": {"en": "Under-fit: no checkpoint shows the concept yet ({measure} at most {best:.3f}, base model "
-                               "{base:.3f}) -> train longer or with a higher learning rate.",
+                     "zh": "欠拟合：{measure} 在最后一个检查点仍在上升（{prev:.3f} -> {last:.3f}，{label}）"
+                           "-> 多训练一些步数。"},
+    "rec.not_learned": {"en": "Under-fit: no checkpoint shows the concept yet ({measure} at most {best:.3f}, base "
+                               "model {base:.3f}) -> train longer or with a higher learning rate.",
                         "zh": "欠拟合：还没有检查点学会这个概念（{measure} 最高 {best:.3f}，基础模型 {base:.3f}）"
                               "-> 多训练一些步数或提高学习率。"},
     "rec.overfit": {"en": "Over-fit: {signs} -> take an earlier checkpoint or a lower strength.",

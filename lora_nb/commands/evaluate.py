@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scorer", action="append", default=[], choices=sorted(SCORERS),
                    help="Add a concept scorer: " + "; ".join(f"{k}: {v}" for k, v in SCORERS.items()) + ".")
     p.add_argument("--no-grid", action="store_true", help="Skip the framed XY grid (grid.png).")
-    p.add_argument("--out", default=None, metavar="DIR", help="Where to write the report (default RUN_DIR/evaluation).")
+    p.add_argument("--out", default=None, metavar="DIR", help="Report folder (default RUN_DIR/evaluation).")
     p.add_argument("--json", action="store_true", help="Print the recommendation and measures as one JSON object.")
     p.add_argument("--lang", default=None, choices=("en", "zh"), help="Language of the reason and warnings.")
     add_option_flags(p, SampleSettings, "sample_", "sample settings (every picture)")

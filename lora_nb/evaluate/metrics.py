@@ -62,7 +62,8 @@ class EvalModels:
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"cannot load the evaluation model: {str(e).splitlines()[0]} -> give a local folder "
                                  f"or hub id for clip_model/dino_model (CLI --clip-model/--dino-model), or '' to "
-                                 f"leave that measure out; offline, set HF_HUB_OFFLINE=1 with a cached model") from None
+                                 f"leave that measure out; offline, set HF_HUB_OFFLINE=1 with a cached model"
+                                 ) from None
 
     @property
     def key(self) -> str:
