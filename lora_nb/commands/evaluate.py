@@ -54,6 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Add a concept scorer: " + "; ".join(f"{k}: {v}" for k, v in SCORERS.items()) + ".")
     p.add_argument("--no-grid", action="store_true", help="Skip the framed XY grid (grid.png).")
     p.add_argument("--out", default=None, metavar="DIR", help="Report folder (default RUN_DIR/evaluation).")
+    p.add_argument("--no-progress", action="store_true", help="Hide the progress bars.")
     p.add_argument("--json", action="store_true", help="Print the recommendation and measures as one JSON object.")
     p.add_argument("--lang", default=None, choices=("en", "zh"), help="Language of the reason and warnings.")
     add_option_flags(p, SampleSettings, "sample_", "sample settings (every picture)")
@@ -67,7 +68,8 @@ def run(args) -> int:
     from ..fscheck import writable_folder
     from ._option_flags import options_from_args
 
-    s = options_from_args(args, SampleSettings, "sample_", seeds=list(EVAL_SEEDS), progress=not args.json)
+    s = options_from_args(args, SampleSettings, "sample_", seeds=list(EVAL_SEEDS),
+                          progress=not (args.json or args.no_progress))
     scorers = []
     if "star" in args.scorer:
         from ..toy.detect import STAR_SCORER

@@ -22,9 +22,10 @@ from .pipeline import _open, loras_loaded
 from .result import XYResult
 from .settings import SampleSettings
 
-# unrelated prompts changing half as much as the concept prompt: the LoRA overrides everything
-# (the verdict here and the over-fit sign in evaluate.recommend)
-DRIFT_RATIO = 0.5
+# unrelated prompts changing almost as much as the concept prompt: the LoRA overrides everything
+# (the verdict here and the over-fit sign in evaluate.recommend). On the toy world a normal run's
+# checkpoints stay below ~0.7, an lr-10x run's reach 1-2.5 (bench/README.md).
+DRIFT_RATIO = 0.8
 
 
 @dataclass

@@ -110,12 +110,13 @@ def recommend_checkpoint(m: Measurements, val_losses: list[tuple[int, float]] = 
     # under-fit: at the chosen strength the last checkpoint still gains over the one before
     curve = [value[(i, cj)] for i in range(len(m.cells))]
     learned = best - base > tol
-    if not learned:
+    over = _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned)
+    # with over-fit signs "train longer" would be harmful advice, even when the concept is not there yet
+    if not over and not learned:
         warnings["underfit"] = t("rec.not_learned", lang, measure=name, best=best, base=base)
-    elif len(curve) > 1 and curve[-1] - curve[-2] > tol and curve[-1] >= best - tol:
+    elif not over and len(curve) > 1 and curve[-1] - curve[-2] > tol and curve[-1] >= best - tol:
         warnings["underfit"] = t("rec.underfit", lang, measure=name, prev=curve[-2], last=curve[-1],
                                  label=m.labels[-1])
-    over = _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned)
     if over:
         warnings["overfit"] = t("rec.overfit", lang, signs="; ".join(over))
     leak = _leak(chosen, name, base, value[(ci, cj)], tol)
@@ -127,14 +128,18 @@ def recommend_checkpoint(m: Measurements, val_losses: list[tuple[int, float]] = 
 
 
 def _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned) -> list[str]:
-    """Validation loss always counts; the picture signs only once the concept is there (before that
-    every change is the LoRA starting to learn, not over-fitting)."""
+    """Validation loss and unrelated drift always count; the concept's own signs (peak, collapse) only
+    once the concept is there (before that they are the LoRA starting to learn)."""
     signs = []
     if len(val_losses) >= 2:
         low_step, low = min(val_losses, key=lambda sv: (sv[1], sv[0]))
         last_step, last = val_losses[-1]
         if last_step > low_step and last > low * (1 + VAL_RISE):
             signs.append(t("rec.sign_val", lang, low=low, low_step=low_step, last=last, last_step=last_step))
+    r_last = max((r for r in (ratio((len(m.cells) - 1, j)) for j in range(len(m.strengths))) if r is not None),
+                 default=None)
+    if r_last is not None and r_last > DRIFT_RATIO:
+        signs.append(t("rec.sign_drift", lang, ratio=r_last))
     if not learned:
         return signs
     curve = [value[(i, cj)] for i in range(len(m.cells))]
@@ -147,9 +152,6 @@ def _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned
         kept = (1 - last_sim) / (1 - base_sim)
         if kept < COLLAPSE:
             signs.append(t("rec.sign_collapse", lang, kept=kept))
-    r_last = ratio((len(m.cells) - 1, cj))
-    if r_last is not None and r_last > DRIFT_RATIO:
-        signs.append(t("rec.sign_drift", lang, ratio=r_last))
     return signs
 
 
