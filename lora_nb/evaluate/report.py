@@ -56,6 +56,19 @@ class EvalReport:
         first = [self.recommendation.measure, f"class_{self.recommendation.measure}"]
         return [k for k in dict.fromkeys([*first, *SHOWN]) if k in present]
 
+    def frame(self, result: XYResult) -> XYResult:
+        """`result` (an XY grid of checkpoints x strengths) with the recommended cell framed in every panel;
+        unchanged when the grid has no such row and column."""
+        r = self.recommendation
+        axes = {a.kind: a for a in (result.x, result.y)}
+        if "lora" not in axes or "strength" not in axes or r.checkpoint not in axes["lora"].labels \
+                or r.strength not in axes["strength"].values:
+            return result
+        at = {"lora": axes["lora"].labels.index(r.checkpoint), "strength": axes["strength"].values.index(r.strength)}
+        for p in range(len(result.cells)):
+            result = frame_cell(result, at[result.y.kind], at[result.x.kind], p)
+        return result
+
     def markdown(self) -> str:
         m, r = self.measurements, self.recommendation
         names = self.measures()
@@ -142,12 +155,13 @@ def class_prompt_of(prompt: str, trigger: str) -> str | None:
 
 def evaluate_run(run_dir: str | os.PathLike, *, base=None, prompt: str | None = None,
                  class_prompt: str | None = None, trigger: str | None = None,
-                 unrelated: Sequence[str] | None = None, strengths: Sequence[float] = EVAL_STRENGTHS,
+                 unrelated: Sequence[str] | None = None, strengths: Sequence[float] | None = None,
                  references: str | os.PathLike | Sequence[Any] | None = None,
                  clip_model: str = DEFAULT_CLIP, dino_model: str = DEFAULT_DINO, models: EvalModels | None = None,
                  scorers: Sequence[ConceptScorer] = (), grid: bool = True, lang: str | None = None,
                  settings: SampleSettings | None = None, **overrides) -> EvalReport:
-    """Measure every checkpoint of `run_dir` at `strengths` (and 0), recommend one, draw the framed grid.
+    """Measure every checkpoint of `run_dir` at `strengths` (None: `EVAL_STRENGTHS`; 0, the base model, is
+    always added), recommend one, draw the framed grid.
 
     Defaults from the run's config.toml: `base` its pretrained_model, `prompt` its first validation
     prompt, `unrelated` the other validation prompts (else the kit's unrelated prompts), `trigger`
@@ -181,7 +195,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, base=None, prompt: str | None = 
     pipe, _ = _open(base, s)
     s = s.changed(device=None)
     final_step = cfg.get("max_train_steps") if isinstance(cfg.get("max_train_steps"), int) else None
-    m = measure(pipe, files, prompt=prompt, class_prompt=class_prompt, unrelated=unrelated, strengths=strengths,
+    m = measure(pipe, files, prompt=prompt, class_prompt=class_prompt, unrelated=unrelated,
+                strengths=EVAL_STRENGTHS if strengths is None else strengths,
                 references=references, models=models, scorers=scorers, settings=s, cache_dir=run_dir,
                 final_step=final_step)
     val = read_val_losses(run_dir)
