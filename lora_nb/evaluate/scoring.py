@@ -130,6 +130,7 @@ def measure(base, checkpoints: Sequence[LoraFile], *, prompt: str, class_prompt:
     strengths = sorted({0.0, *(float(s) for s in strengths)})
     seeds = list(settings.seeds)
     drawing = {k: getattr(settings, k) for k in ("negative_prompt", "steps", "cfg", "sampler", "width", "height")}
+    drawing["base"] = str(base) if isinstance(base, (str, os.PathLike)) else str(getattr(base, "name_or_path", ""))
     mkey = ";".join([models.key, *sorted(sc.name for sc in scorers)])
     cache_path = Path(cache_dir) / CACHE_FILE
     cache = _read_cache(cache_path)
