@@ -226,8 +226,9 @@ STRINGS: dict[str, dict[str, str]] = {
                      "zh": "验证 loss 从 {low:.4f}（第 {low_step} 步）升到 {last:.4f}（第 {last_step} 步）"},
     "rec.sign_peak": {"en": "{measure} peaked at {peak:.3f} ({label}) and fell to {last:.3f} at the last checkpoint",
                       "zh": "{measure} 在 {label} 达到最高 {peak:.3f}，最后一个检查点降到 {last:.3f}"},
-    "rec.sign_collapse": {"en": "the seeds' pictures kept only {kept:.0%} of the base model's diversity",
-                          "zh": "不同种子的图像只保留了基础模型 {kept:.0%} 的多样性"},
+    "rec.sign_collapse": {"en": "at the last checkpoint the seeds' pictures kept only {kept:.0%} of the chosen "
+                                "checkpoint's diversity",
+                          "zh": "最后一个检查点中不同种子的图像只保留了所选检查点 {kept:.0%} 的多样性"},
     "rec.sign_drift": {"en": "unrelated prompts change {ratio:.0%} as much as the concept prompt",
                        "zh": "无关提示词的变化达到概念提示词的 {ratio:.0%}"},
     "rec.leak": {"en": "Concept leak: the class prompt without the trigger word gets {ratio:.0%} of the trigger's "

@@ -28,7 +28,7 @@ from .scoring import Measurements
 NOISE_SE = 2.0  # two standard errors over seeds: ~95% of reruns with other seeds land within this
 MIN_TOLERANCE = 0.02  # share of the LoRA's gain over the base below which two cells count as equal
 VAL_RISE = 0.05  # validation loss 5% above its minimum at the last evaluation: rising, not noise
-COLLAPSE = 0.5  # the seeds' pictures lost half of the base model's diversity (1 - mean pairwise similarity)
+COLLAPSE = 0.5  # the last checkpoint lost half the chosen one's diversity (1 - mean pairwise similarity of seeds)
 LEAK_RATIO = 0.8  # the class prompt without the trigger gets 80% of the trigger's gain: the trigger is not needed
 
 
@@ -136,8 +136,9 @@ def _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned
         last_step, last = val_losses[-1]
         if last_step > low_step and last > low * (1 + VAL_RISE):
             signs.append(t("rec.sign_val", lang, low=low, low_step=low_step, last=last, last_step=last_step))
-    r_last = max((r for r in (ratio((len(m.cells) - 1, j)) for j in range(len(m.strengths))) if r is not None),
-                 default=None)
+    # at the lowest strength measured: if a lower strength keeps unrelated prompts, that is the fix, not a sign
+    low = min((j for j in range(len(m.strengths)) if m.strengths[j]), key=lambda j: m.strengths[j])
+    r_last = ratio((len(m.cells) - 1, low))
     if r_last is not None and r_last > DRIFT_RATIO:
         signs.append(t("rec.sign_drift", lang, ratio=r_last))
     if not learned:
@@ -146,10 +147,10 @@ def _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned
     peak = max(range(len(curve)), key=lambda i: (curve[i], -i))
     if peak < len(curve) - 1 and curve[-1] < curve[peak] - tol:
         signs.append(t("rec.sign_peak", lang, measure=name, peak=curve[peak], label=m.labels[peak], last=curve[-1]))
-    j0 = m.strengths.index(0.0)
-    base_sim, last_sim = m.cells[0][j0].get("seed_similarity"), m.cells[-1][cj].get("seed_similarity")
-    if base_sim is not None and last_sim is not None and base_sim < 1:
-        kept = (1 - last_sim) / (1 - base_sim)
+    # diversity lost after the chosen checkpoint (training on made the seeds' pictures alike)
+    chosen_sim, last_sim = m.cells[ci][cj].get("seed_similarity"), m.cells[-1][cj].get("seed_similarity")
+    if ci < len(m.cells) - 1 and chosen_sim is not None and last_sim is not None and chosen_sim < 1:
+        kept = (1 - last_sim) / (1 - chosen_sim)
         if kept < COLLAPSE:
             signs.append(t("rec.sign_collapse", lang, kept=kept))
     return signs
