@@ -50,6 +50,7 @@ class EvalModels:
         self.clip_id, self.dino_id = clip or "", dino or ""
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.clip = self.clip_processor = self.dino = self.dino_processor = None
+        # here, not at the top: toy.detect imports ConceptScorer from this module, and the CLI must stay light
         from transformers import AutoImageProcessor, CLIPModel, CLIPProcessor, Dinov2Model
 
         try:

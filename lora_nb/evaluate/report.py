@@ -171,7 +171,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, base=None, prompt: str | None = 
     """
     run_dir = Path(run_dir)
     cfg = _run_config(run_dir)
-    overrides.setdefault("seeds", list(EVAL_SEEDS)) if settings is None else None
+    if settings is None:
+        overrides.setdefault("seeds", list(EVAL_SEEDS))
     s = SampleSettings.resolve(settings, overrides, "evaluate_run")
     files = lora_files(run_dir)
     base = base if base is not None else cfg.get("pretrained_model")
