@@ -214,3 +214,16 @@ def test_cli_evaluate_json_and_bad_run_dir(run, tiny_eval_models, tmp_path, caps
     rc = main(["evaluate", str(tmp_path / "missing"), "--clip-model", clip])
     err = capsys.readouterr().err
     assert rc == 2 and "not a folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_forgetting_check_gives_a_verdict_not_a_bare_percentage():
+    from lora_nb.evaluate.forgetting import DRIFT_RATIO, ForgettingReport
+
+    ok = ForgettingReport(None, ["a dog", "a city"], [0.02, 0.05], "toycircle", 0.1)
+    assert ok.ratio == pytest.approx(0.5) and DRIFT_RATIO > 0.5
+    assert ok.verdict("en") == "unrelated prompts change 50% as much as the concept prompt: fine, the LoRA keeps to " \
+                               "its concept"
+    bad = ForgettingReport(None, ["a dog"], [0.09], "toycircle", 0.1)
+    assert "too much" in bad.verdict("en") and "earlier checkpoint" in bad.summary()
+    assert "过多" in bad.verdict("zh")
+    assert ForgettingReport(None, ["a dog"], [0.09]).verdict() is None
