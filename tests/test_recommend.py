@@ -192,6 +192,15 @@ def test_evaluate_run_measures_every_cell_once_and_caches(run, tiny_eval_models,
     assert saved["recommendation"]["checkpoint"] == rep.recommendation.checkpoint
 
 
+def test_strength_zero_alone_is_refused(run, tiny_eval_models):
+    from lora_nb.errors import LoraNbError
+    from lora_nb.evaluate.report import evaluate_run
+
+    with pytest.raises(LoraNbError, match="only 0 given"):
+        evaluate_run(run, clip_model=str(tiny_eval_models[0]), dino_model="", strengths=[0], steps=1,
+                     progress=False)
+
+
 def test_class_prompt_is_the_prompt_without_its_trigger():
     from lora_nb.evaluate.report import class_prompt_of
 

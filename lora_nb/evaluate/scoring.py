@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from .files import LoraFile
 from .forgetting import image_difference
@@ -128,6 +129,9 @@ def measure(base, checkpoints: Sequence[LoraFile], *, prompt: str, class_prompt:
     """Measures of every checkpoint x strength (strength 0 added: the base model), from the cache where
     present. `base`: a loaded pipeline (or model folder / hub id, loaded on first need)."""
     strengths = sorted({0.0, *(float(s) for s in strengths)})
+    if len(strengths) < 2:
+        raise ConfigError("strengths: only 0 given -> give the LoRA strengths to measure, e.g. 0.5,0.8,1 (0, the "
+                          "base model, is always added)")
     seeds = list(settings.seeds)
     drawing = {k: getattr(settings, k) for k in ("negative_prompt", "steps", "cfg", "sampler", "width", "height")}
     drawing["base"] = str(base) if isinstance(base, (str, os.PathLike)) else str(getattr(base, "name_or_path", ""))
