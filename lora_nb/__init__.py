@@ -49,6 +49,7 @@ _VERBS = {
     "forgetting_check": "evaluate.forgetting", "SampleSettings": "evaluate.settings",
     "loss_figure": "evaluate.lossplot", "read_train_log": "evaluate.lossplot", "samples_grid": "evaluate.lossplot",
     "load_pipeline": "evaluate.pipeline",
+    "evaluate_run": "evaluate.report", "recommend_checkpoint": "evaluate.recommend",
     # notebooks
     "open_project": "notebook.project", "smoke_mode": "notebook.project", "smoke_overrides": "notebook.project",
     "sample_sources": "notebook.project", "run_selftest": "notebook.selftest", "config_form": "notebook.form",

@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "plan": "Before training: step math, recipe advice from the tutorials and memory fit.",
     "train": "Step 5: train a LoRA from a config file.",
     "xy": "Step 6: XY grid of checkpoints x strengths (x prompts x seeds).",
+    "evaluate": "Step 6, measured: recommend a checkpoint and strength, with report.md and plots.",
     "demo": "Run the whole pipeline on datasets_sample/ with the built-in tiny model on CPU.",
     "doctor": "Check the library stack and this machine: versions, known-bad pairs (with the fix), GPU, disk.",
     "config": "Write a config file with every field at its default (or print the field help).",

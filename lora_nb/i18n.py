@@ -206,6 +206,54 @@ STRINGS: dict[str, dict[str, str]] = {
     "what.run": {"en": "training run", "zh": "训练结果"},
     "what.config": {"en": "config", "zh": "配置"},
     "what.evaluation": {"en": "evaluation", "zh": "效果验证"},
+    # checkpoint recommendation (evaluate/recommend.py, evaluate/report.py)
+    "rec.reason": {"en": "Take {label} at strength {strength:g}: its {measure} is {value:.3f} (base model {base:.3f}; "
+                         "best {best:.3f} at {best_label}, strength {best_strength:g}; cells within ±{tol:.3f} of the "
+                         "best count as equal, the seeds' noise).",
+                   "zh": "选 {label}，强度 {strength:g}：它的 {measure} 为 {value:.3f}（基础模型 {base:.3f}；"
+                         "最高 {best:.3f}，在 {best_label}、强度 {best_strength:g}；与最高值相差不到 ±{tol:.3f} 的格子"
+                         "视为一样好，这是种子带来的误差）。"},
+    "rec.reason_earlier": {"en": "Among equally good cells the earliest checkpoint and the lowest strength win: less "
+                                 "training and less weight keep more of the base model.",
+                           "zh": "一样好的格子中选最早的检查点和最低的强度：训练越少、权重越低，基础模型保留得越多。"},
+    "rec.reason_other": {"en": "Its other measures: {values}.", "zh": "其他指标：{values}。"},
+    "rec.reason_drift": {"en": "Unrelated prompts change {ratio:.0%} as much as the concept prompt.",
+                         "zh": "无关提示词的变化是概念提示词的 {ratio:.0%}。"},
+    "rec.underfit": {"en": "Under-fit: {measure} still rises at the last checkpoint ({prev:.3f} -> {last:.3f} at "
+                           "{label}) -> train longer.",
+                     "zh": "欠拟合：{measure} 在最后一个检查点仍在上升（{prev:.3f} -> {last:.3f}，{label}）"
+                           "-> 多训练一些步数。"},
+    "rec.not_learned": {"en": "Under-fit: no checkpoint shows the concept yet ({measure} at most {best:.3f}, base "
+                               "model {base:.3f}) -> train longer or with a higher learning rate.",
+                        "zh": "欠拟合：还没有检查点学会这个概念（{measure} 最高 {best:.3f}，基础模型 {base:.3f}）"
+                              "-> 多训练一些步数或提高学习率。"},
+    "rec.overfit": {"en": "Over-fit: {signs} -> take an earlier checkpoint or a lower strength.",
+                    "zh": "过拟合：{signs} -> 选更早的检查点或更低的强度。"},
+    "rec.sign_val": {"en": "validation loss rose from {low:.4f} (step {low_step}) to {last:.4f} (step {last_step})",
+                     "zh": "验证 loss 从 {low:.4f}（第 {low_step} 步）升到 {last:.4f}（第 {last_step} 步）"},
+    "rec.sign_peak": {"en": "{measure} peaked at {peak:.3f} ({label}) and fell to {last:.3f} at the last checkpoint",
+                      "zh": "{measure} 在 {label} 达到最高 {peak:.3f}，最后一个检查点降到 {last:.3f}"},
+    "rec.sign_collapse": {"en": "at the last checkpoint the seeds' pictures kept only {kept:.0%} of the chosen "
+                                "checkpoint's diversity",
+                          "zh": "最后一个检查点中不同种子的图像只保留了所选检查点 {kept:.0%} 的多样性"},
+    "rec.sign_drift": {"en": "unrelated prompts change {ratio:.0%} as much as the concept prompt",
+                       "zh": "无关提示词的变化达到概念提示词的 {ratio:.0%}"},
+    "rec.leak": {"en": "Concept leak: the class prompt without the trigger word gets {ratio:.0%} of the trigger's "
+                       "{measure} gain -> the trigger is not needed; caption what varies, use a rarer trigger, or "
+                       "train fewer steps.",
+                 "zh": "概念泄漏：不带触发词的类别提示词也得到了触发词 {ratio:.0%} 的 {measure} 提升 -> "
+                       "触发词已不起作用；标注图中变化的内容、换更少见的触发词，或减少训练步数。"},
+    "rec.none": {"en": "No warnings.", "zh": "没有警告。"},
+    "rec.title": {"en": "Recommendation", "zh": "推荐"},
+    "rec.table": {"en": "Measures (mean over seeds)", "zh": "指标（各种子的平均值）"},
+    "rec.plot_title": {"en": "{measure} over training steps", "zh": "{measure} 随训练步数的变化"},
+    "rec.strength": {"en": "strength {strength:g}", "zh": "强度 {strength:g}"},
+    "rec.forgetting": {"en": "unrelated prompts change {ratio:.0%} as much as the concept prompt: {verdict}",
+                       "zh": "无关提示词的变化是概念提示词的 {ratio:.0%}：{verdict}"},
+    "rec.forgetting_ok": {"en": "fine, the LoRA keeps to its concept", "zh": "正常，LoRA 只影响它的概念"},
+    "rec.forgetting_bad": {"en": "too much, the LoRA redraws unrelated prompts -> take an earlier checkpoint or a "
+                                 "lower strength",
+                           "zh": "过多，LoRA 改变了无关提示词的图像 -> 选更早的检查点或更低的强度"},
     # environment / self-test
     "env.colab": {"en": "Running on Google Colab", "zh": "运行在 Google Colab 上"},
     "env.local": {"en": "Running locally (Jupyter)", "zh": "在本地运行（Jupyter）"},

@@ -69,3 +69,11 @@ def default_language(monkeypatch):
     i18n.set_language(None)
     yield
     i18n.set_language(None)
+
+
+@pytest.fixture(scope="session")
+def tiny_eval_models(tmp_path_factory):
+    """(CLIP folder, DINOv2 folder): tiny random evaluation models with the real classes (evaluate.metrics)."""
+    from lora_nb.toy.testing import build_tiny_eval_models
+
+    return build_tiny_eval_models(tmp_path_factory.mktemp("eval-models"))

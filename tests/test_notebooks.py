@@ -219,7 +219,10 @@ def test_06_evaluate(smoke):
     nb = _run_in_order(smoke, "06_evaluate")
     grid = smoke["project"] / "evaluate" / "xy_grid.png"
     assert grid.is_file() and Image.open(grid).size[0] > 2 * 64
-    assert len(_outputs(nb, "image/png")) >= 2  # XY grid + forgetting check
+    assert len(_outputs(nb, "image/png")) >= 3  # measures plot + XY grid + forgetting check
+    text = (smoke["project"] / "evaluate" / "report.md").read_text(encoding="utf-8")
+    assert "Take step" in _text(nb) and "| checkpoint | step | strength |" in text  # the recommendation
+    assert (smoke["project"] / "evaluate" / "measures.png").is_file()
     assert _outputs(_cell(nb, "ui.options_form("), WIDGET)  # the sample settings form
     assert "change with/without LoRA" in _text(nb)
 

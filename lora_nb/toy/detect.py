@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..evaluate.metrics import ConceptScorer
 from .scenes import BACKGROUND_COLOURS, OBJECT_COLOURS
 
 SIGNATURE_RAYS = 64  # directions sampled around the blob's centre for its radial outline
@@ -294,6 +295,11 @@ def mean_star_score(images) -> float:
     """Mean `star_score` over pictures (e.g. several seeds of one XY-grid cell)."""
     images = list(images)
     return float(np.mean([star_score(im).score for im in images])) if images else 0.0
+
+
+# the star score as a concept measure for `evaluate.evaluate_run` / `recommend_checkpoint`: the CPU course
+# and the tests get the same recommendation logic as CLIP/DINO on a real model
+STAR_SCORER = ConceptScorer("star", lambda images: [star_score(im).score for im in images])
 
 
 def score_grid(result) -> list[list[list[float]]]:

@@ -323,3 +323,54 @@ def make_toy_dataset(root: str | os.PathLike, concepts: dict[str, tuple[int, int
             shape = "circle" if "circle" in name else "square"
             (folder / f"{i:03d}.txt").write_text(f"{name}, a {fg} {shape}, {bg} background", encoding="utf-8")
     return root
+
+
+# --------------------------------------------------------------------------------------------------
+# Tiny evaluation models (evaluate.metrics): CLIP for CLIP-I/CLIP-T, DINOv2 for DINO similarity
+# --------------------------------------------------------------------------------------------------
+def build_tiny_clip(path: str | os.PathLike, seed: int = 0, image_size: int = 32) -> Path:
+    """A CLIPModel + CLIPProcessor folder in the layout of `openai/clip-vit-base-patch32`, tiny and random."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    path = Path(path)
+    tokenizer = build_tiny_clip_tokenizer(path)
+    text = tiny_clip_text_config(tokenizer, projection=16)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  image_size=image_size, patch_size=8, projection_dim=16, hidden_act="quick_gelu")
+    torch.manual_seed(seed)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    images = CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size,
+                                                                               "width": image_size})
+    model.save_pretrained(path, safe_serialization=True)
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(path)
+    return path
+
+
+def build_tiny_dinov2(path: str | os.PathLike, seed: int = 0, image_size: int = 32) -> Path:
+    """A Dinov2Model + its image processor in the layout of `facebook/dinov2-small`, tiny and random."""
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    path = Path(path)
+    torch.manual_seed(seed)
+    model = Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, mlp_ratio=2,
+                                     patch_size=8, image_size=image_size))
+    model.save_pretrained(path, safe_serialization=True)
+    BitImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size},
+                      do_convert_rgb=True, image_mean=[0.485, 0.456, 0.406],
+                      image_std=[0.229, 0.224, 0.225]).save_pretrained(path)
+    return path
+
+
+def build_tiny_eval_models(root: str | os.PathLike) -> tuple[Path, Path]:
+    """(CLIP folder, DINOv2 folder) under `root`, built once and reused (the tests' and the toy course's
+    stand-ins for `openai/clip-vit-base-patch32` and `facebook/dinov2-small`)."""
+    from ..fileio import atomic_dir
+
+    out = []
+    for name, builder in (("tiny-clip", build_tiny_clip), ("tiny-dinov2", build_tiny_dinov2)):
+        path = Path(root) / name
+        if not (path / "config.json").is_file():
+            with atomic_dir(path) as tmp:
+                builder(tmp)
+        out.append(path)
+    return out[0], out[1]

@@ -1,0 +1,181 @@
+"""Which checkpoint, at which strength - chosen from measures, with the reasons and warnings.
+
+The rules, in the order they apply (each threshold below says why it is what it is):
+1. The concept measure (a plugged-in scorer such as the toy star detector, else DINO, else CLIP-I)
+   is best at some cell. Cells within the noise of that best (two standard errors over the seeds)
+   are equally good: more seeds would reorder them.
+2. Of those, cells whose unrelated prompts change much less than the concept prompt are preferred
+   (a LoRA should not redraw everything), then the earliest checkpoint, then the lowest strength:
+   the least training and the least weight that reach the concept leave the base model most intact.
+3. Warnings: under-fit (the concept measure still rising at the last checkpoint: train longer);
+   over-fit (validation loss rising, the concept measure falling after its peak, the seeds'
+   pictures collapsing into one, unrelated prompts drifting: take an earlier checkpoint or a lower
+   strength); concept leak (the class prompt without the trigger word shows the concept almost as
+   much as with it: the trigger is not needed).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..i18n import t
+from ..jsonlines import TRAIN_LOG, read_json_lines
+from .forgetting import DRIFT_RATIO
+from .scoring import Measurements
+
+NOISE_SE = 2.0  # two standard errors over seeds: ~95% of reruns with other seeds land within this
+MIN_TOLERANCE = 0.02  # share of the LoRA's gain over the base below which two cells count as equal
+VAL_RISE = 0.05  # validation loss 5% above its minimum at the last evaluation: rising, not noise
+COLLAPSE = 0.5  # the last checkpoint lost half the chosen one's diversity (1 - mean pairwise similarity of seeds)
+LEAK_RATIO = 0.8  # the class prompt without the trigger gets 80% of the trigger's gain: the trigger is not needed
+
+
+@dataclass
+class Recommendation:
+    """The checkpoint and strength to use, why, and what to watch out for."""
+
+    checkpoint: str  # label, e.g. "step 150"
+    step: int
+    strength: float
+    file: str
+    measure: str  # the concept measure that decided
+    value: float
+    best: float
+    tolerance: float
+    reason: str  # one paragraph in the learner's language
+    warnings: dict[str, str] = field(default_factory=dict)  # underfit / overfit / leak -> one line each
+    row: int = 0  # index of the checkpoint in the measurements
+    numbers: dict[str, float] = field(default_factory=dict)  # the chosen cell's measures
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("checkpoint", "step", "strength", "file", "measure", "value", "best",
+                                              "tolerance", "reason", "warnings", "numbers")}
+
+
+def read_val_losses(run_dir: str | os.PathLike) -> list[tuple[int, float]]:
+    """(step, validation loss) from the trainer's log events `{"event": "val_loss", ...}`, by step; [] without."""
+    path = Path(run_dir) / TRAIN_LOG
+    if not path.is_file():
+        return []
+    records, _ = read_json_lines(path)
+    out = {}
+    for r in records:
+        if r.get("event") == "val_loss" and isinstance(r.get("step"), int) \
+                and isinstance(r.get("val_loss"), (int, float)):
+            out[r["step"]] = float(r["val_loss"])
+    return sorted(out.items())
+
+
+def concept_measure(m: Measurements) -> str:
+    """The measure that decides: the first plugged-in scorer, else DINO (DreamBooth: tells subjects of a
+    class apart better than CLIP), else CLIP-I."""
+    present = set().union(*(c.keys() for row in m.cells for c in row))
+    for name in [*m.scorers, "dino", "clip_i"]:
+        if name in present:
+            return name
+    from ..errors import ConfigError
+
+    raise ConfigError("no concept measure -> load an evaluation model (clip_model/dino_model) or pass a "
+                      "concept scorer")
+
+
+def _f(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def recommend_checkpoint(m: Measurements, val_losses: list[tuple[int, float]] = (), lang: str | None = None
+                         ) -> Recommendation:
+    """Apply the module's rules to measured cells; `val_losses`: (step, loss) from `read_val_losses`."""
+    name = concept_measure(m)
+    j0 = m.strengths.index(0.0)
+    cols = [j for j, s in enumerate(m.strengths) if s != 0]
+    base = _f(m.cells[0][j0].get(name))
+    cells = [(i, j) for i in range(len(m.cells)) for j in cols]
+    value = {(i, j): _f(m.cells[i][j].get(name)) for i, j in cells}
+    bi, bj = max(cells, key=lambda c: (value[c], -c[0], -c[1]))
+    best = value[(bi, bj)]
+    tol = max(NOISE_SE * _f(m.cells[bi][bj].get(f"{name}_se", 0.0)), MIN_TOLERANCE * abs(best - base), 1e-9)
+    near = [c for c in cells if value[c] >= best - tol]
+
+    def ratio(c) -> float | None:  # unrelated prompts' pixel change per concept prompt's pixel change
+        cell = m.cells[c[0]][c[1]]
+        u, k = cell.get("pixel_change"), cell.get("concept_pixel_change")
+        return None if u is None or not k else u / k
+
+    ci, cj = min(near, key=lambda c: ((ratio(c) or 0.0) > DRIFT_RATIO, c[0], m.strengths[c[1]]))
+    chosen = m.cells[ci][cj]
+    warnings: dict[str, str] = {}
+    # under-fit: at the chosen strength the last checkpoint still gains over the one before
+    curve = [value[(i, cj)] for i in range(len(m.cells))]
+    learned = best - base > tol
+    over = _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned)
+    # with over-fit signs "train longer" would be harmful advice, even when the concept is not there yet
+    if not over and not learned:
+        warnings["underfit"] = t("rec.not_learned", lang, measure=name, best=best, base=base)
+    elif not over and len(curve) > 1 and curve[-1] - curve[-2] > tol and curve[-1] >= best - tol:
+        warnings["underfit"] = t("rec.underfit", lang, measure=name, prev=curve[-2], last=curve[-1],
+                                 label=m.labels[-1])
+    if over:
+        warnings["overfit"] = t("rec.overfit", lang, signs="; ".join(over))
+    leak = _leak(chosen, name, base, value[(ci, cj)], tol)
+    if leak is not None:
+        warnings["leak"] = t("rec.leak", lang, ratio=leak, measure=name)
+    reason = _reason(m, name, ci, cj, value[(ci, cj)], best, (bi, bj), tol, base, ratio((ci, cj)), lang)
+    return Recommendation(m.labels[ci], m.steps[ci], m.strengths[cj], m.files[ci] if m.files else "", name,
+                          value[(ci, cj)], best, tol, reason, warnings, ci, dict(chosen))
+
+
+def _overfit_signs(m, name, value, tol, ci, cj, val_losses, ratio, lang, learned) -> list[str]:
+    """Validation loss and unrelated drift always count; the concept's own signs (peak, collapse) only
+    once the concept is there (before that they are the LoRA starting to learn)."""
+    signs = []
+    if len(val_losses) >= 2:
+        low_step, low = min(val_losses, key=lambda sv: (sv[1], sv[0]))
+        last_step, last = val_losses[-1]
+        if last_step > low_step and last > low * (1 + VAL_RISE):
+            signs.append(t("rec.sign_val", lang, low=low, low_step=low_step, last=last, last_step=last_step))
+    # at the lowest strength measured: if a lower strength keeps unrelated prompts, that is the fix, not a sign
+    low = min((j for j in range(len(m.strengths)) if m.strengths[j]), key=lambda j: m.strengths[j])
+    r_last = ratio((len(m.cells) - 1, low))
+    if r_last is not None and r_last > DRIFT_RATIO:
+        signs.append(t("rec.sign_drift", lang, ratio=r_last))
+    if not learned:
+        return signs
+    curve = [value[(i, cj)] for i in range(len(m.cells))]
+    peak = max(range(len(curve)), key=lambda i: (curve[i], -i))
+    if peak < len(curve) - 1 and curve[-1] < curve[peak] - tol:
+        signs.append(t("rec.sign_peak", lang, measure=name, peak=curve[peak], label=m.labels[peak], last=curve[-1]))
+    # diversity lost after the chosen checkpoint (training on made the seeds' pictures alike)
+    chosen_sim, last_sim = m.cells[ci][cj].get("seed_similarity"), m.cells[-1][cj].get("seed_similarity")
+    if ci < len(m.cells) - 1 and chosen_sim is not None and last_sim is not None and chosen_sim < 1:
+        kept = (1 - last_sim) / (1 - chosen_sim)
+        if kept < COLLAPSE:
+            signs.append(t("rec.sign_collapse", lang, kept=kept))
+    return signs
+
+
+def _leak(cell: dict, name: str, base: float, value: float, tol: float) -> float | None:
+    """Share of the trigger's gain that the class prompt gets without it, when that share is a leak."""
+    without = cell.get(f"class_{name}")
+    gain = value - base
+    if without is None or gain <= tol:
+        return None
+    share = (without - base) / gain
+    return share if share >= LEAK_RATIO else None
+
+
+def _reason(m, name, ci, cj, value, best, best_cell, tol, base, drift, lang) -> str:
+    parts = [t("rec.reason", lang, label=m.labels[ci], strength=m.strengths[cj], measure=name, value=value,
+               base=base, best=best, best_label=m.labels[best_cell[0]], best_strength=m.strengths[best_cell[1]],
+               tol=tol)]
+    if (ci, cj) != best_cell:
+        parts.append(t("rec.reason_earlier", lang))
+    cell = m.cells[ci][cj]
+    extra = [f"{k} {cell[k]:.3f}" for k in ("clip_i", "dino", "clip_t", "seed_similarity") if k in cell and k != name]
+    if extra:
+        parts.append(t("rec.reason_other", lang, values=", ".join(extra)))
+    if drift is not None:
+        parts.append(t("rec.reason_drift", lang, ratio=drift))
+    return " ".join(parts)
