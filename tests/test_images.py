@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lora_nb.errors import DatasetError
+from lora_nb.errors import DatasetError, LoraNbError
 from lora_nb.images import (
     ImageRejected,
     copy_captions,
@@ -162,7 +162,7 @@ def test_read_image_and_size(tmp_path):
     p = tmp_path / "a.png"
     p.write_bytes(_bytes(Image.new("RGB", (30, 10)), "PNG"))
     assert read_image(p).size == (30, 10) and image_size(p) == (30, 10)
-    with pytest.raises(ImageRejected, match="cannot read"):
+    with pytest.raises(ImageRejected, match="file not found"):  # checked before opening (fscheck.file_problem)
         read_image(tmp_path / "missing.png")
     (tmp_path / "t.png").write_text("x")
     assert image_size(tmp_path / "t.png") is None
@@ -208,5 +208,5 @@ def test_prepare_output_dir_protects_inputs(tmp_path):
     (foreign / "r.json").write_text("{}")
     prepare_output_dir(src, foreign, "r.json", overwrite=False)  # our own earlier output: fine
     (tmp_path / "file").write_text("x")
-    with pytest.raises(DatasetError, match="is a file"):
+    with pytest.raises(LoraNbError, match="is a file"):  # fscheck.writable_folder's StorageError
         prepare_output_dir(src, tmp_path / "file", "r.json", overwrite=True)
