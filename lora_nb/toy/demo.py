@@ -21,6 +21,7 @@ from ..evaluate.xy import xy_grid
 from ..fileio import atomic_write_text
 from ..planning.planner import plan, render_markdown
 from .builtin import builtin_model_dir
+from .ceiling import star_ceiling
 from .detect import star_curve
 
 SAMPLE_CONCEPT = "20_zigzag_star"
@@ -117,12 +118,16 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     star_table = None
     if data_is_sample:
         # measured, not just shown: the zigzag-star detector scores every cell, averaged over seeds
+        ceiling = star_ceiling(model_dir)
         curve = star_curve(str(model_dir), ckpts, prompt, strengths=(0.0, 0.5, 1.0),
                            seeds=tuple(range(seed, seed + grid_seeds)), steps=grid_steps, cfg=5.0, size=resolution,
-                           progress=progress)
+                           progress=progress, ceiling=ceiling)
         grid, star_table = curve.grid, curve.markdown()
+        star_note = (f"0 = no zigzag star; in brackets the share of the ceiling {ceiling:.2f}, what the sample's own "
+                     f"drawings score through the base model's VAE (lora_nb.toy.ceiling): 1.00 is as starry as "
+                     f"{resolution} px allows" if ceiling else "0 = no zigzag star, 1 = the sample's drawings")
         atomic_write_text(out / "star_scores.md", f"# Zigzag-star score (lora_nb.toy.detect.star_score), mean of "
-                                                  f"{grid_seeds} seeds\n\n{star_table}\n")
+                                                  f"{grid_seeds} seeds\n\n{star_note}\n\n{star_table}\n")
     else:
         grid = xy_grid(str(model_dir), ckpts, prompt, strengths=[0.0, 0.5, 1.0], seeds=seed, steps=grid_steps,
                        width=resolution, height=resolution, progress=progress, show_at=256,
@@ -131,6 +136,5 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     grid.save(grid_path)
     say(f"xy: {grid.shape[1]} checkpoints x {grid.shape[2]} strengths x {grid.shape[0]} seeds -> {grid_path}")
     if star_table:
-        say("star score (0 = no zigzag star, 1 = the sample's star), rows: checkpoints, columns: LoRA strength\n"
-            + star_table)
+        say(f"star score ({star_note}); rows: checkpoints, columns: LoRA strength\n{star_table}")
     return DemoResult(out, model_dir, out / "3_captions", result.files, ckpts, grid_path, summary, star_table)
