@@ -49,7 +49,14 @@ def test_a_model_without_a_ceiling_reports_raw_scores_and_a_broken_one_says_how_
 # --- the course mode -----------------------------------------------------------------------------
 def test_course_mode_is_decided_in_one_place(monkeypatch, tiny_dataset):
     from lora_nb.config import Config
-    from lora_nb.notebook.modes import course_overrides, evaluate_settings, mode_overrides, run_mode, train_settings
+    from lora_nb.notebook.modes import (
+        course_overrides,
+        evaluate_settings,
+        mode_overrides,
+        mode_sources,
+        run_mode,
+        train_settings,
+    )
 
     monkeypatch.delenv("LORA_NB_COURSE", raising=False)
     monkeypatch.delenv("LORA_NB_SMOKE", raising=False)
@@ -67,6 +74,10 @@ def test_course_mode_is_decided_in_one_place(monkeypatch, tiny_dataset):
     ev = evaluate_settings(Config(train_data_dir=str(tiny_dataset)))
     assert ev["strengths"] == [0.0, 0.5, 1.0] and len(ev["seeds"]) == 4 and ev["steps"] >= 20
     assert len(ev["prompts"]) == 1 and "," not in ev["prompts"][0]  # identifier + class word, not what varies
+    assert over["seed"] == 0  # the measured run (bench/README.md)
+    assert mode_sources() == [str(SAMPLE)]  # the star alone: with the ring mixed in it drew green blobs
+    monkeypatch.setenv("LORA_NB_COURSE", "")
+    assert [Path(p).name for p in mode_sources()] == ["20_dotted_ring", SAMPLE_CONCEPT]  # smoke: both, the audit
     monkeypatch.setenv("LORA_NB_COURSE", "gpu")
     with pytest.raises(LoraNbError, match=r"LORA_NB_COURSE='gpu' is not a course mode -> set LORA_NB_COURSE=cpu"):
         run_mode()

@@ -8,8 +8,9 @@
   minutes on a 2-core CPU.
 - neither: the real course (the family's base model on a GPU).
 
-Notebooks ask `mode_overrides()` (00_setup: the project's config), `train_settings()` (05_train) and
-`evaluate_settings(config)` (06_evaluate), so a mode's choices live here and nowhere else.
+Notebooks ask `mode_overrides()` (00_setup: the project's config), `mode_sources()` (01_collect),
+`train_settings()` (05_train) and `evaluate_settings(config)` (06_evaluate), so a mode's choices live
+here and nowhere else.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import os
 
 from ..config import Config
 from ..errors import LoraNbError
-from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS
+from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT
 from ..training.data import suggest_prompts
-from .project import smoke_mode, smoke_overrides
+from .project import sample_dataset_dir, sample_sources, smoke_mode, smoke_overrides
 
 COURSE_ENV = "LORA_NB_COURSE"
 COURSE_VALUES = ("cpu",)
@@ -28,6 +29,7 @@ COURSE_SAMPLE_STEPS = 20  # the demo's grid steps: PNDM draws the tiny model's s
 COURSE_SEEDS = [0, 1, 2, 3]  # a seed's picture either gets a star or not: one seed is a coin toss
 COURSE_STRENGTHS = [0.0, 0.5, 1.0]
 COURSE_CFG = 5.0
+COURSE_SEED = 0  # the training seed of the run measured in bench/README.md ("CPU course")
 
 
 def course_mode() -> bool:
@@ -51,13 +53,22 @@ def course_overrides(model_dir: str | os.PathLike | None = None) -> dict:
     """Config values for the CPU course: smoke mode's tiny model and precision, the demo's recipe, steps
     and checkpoints, and validation samples drawn with enough steps to show the star."""
     return {**smoke_overrides(model_dir), **DEMO_RECIPE, "max_train_steps": DEMO_STEPS,
-            "save_every_n_steps": DEMO_SAVE_EVERY, "sample_steps": COURSE_SAMPLE_STEPS}
+            "save_every_n_steps": DEMO_SAVE_EVERY, "sample_steps": COURSE_SAMPLE_STEPS, "seed": COURSE_SEED}
 
 
 def mode_overrides() -> dict | None:
     """00_setup's config overrides for the current mode (None: the family's defaults)."""
     mode = run_mode()
     return course_overrides() if mode == "course" else smoke_overrides() if mode == "smoke" else None
+
+
+def mode_sources() -> list[str]:
+    """01_collect's sources when the learner gives none: the sample dataset; in the CPU course only its
+    zigzag star (with the ring's 4 pictures mixed in, the tiny model drew green blobs instead of stars
+    by step 300: bench/README.md)."""
+    if run_mode() == "course":
+        return [str(sample_dataset_dir() / SAMPLE_CONCEPT)]
+    return sample_sources()
 
 
 def train_settings() -> dict:
