@@ -140,3 +140,16 @@ def test_the_star_grows_over_the_checkpoints_and_peaks_at_the_last(course_curve)
     assert at1[-1] > at1[0] + 0.2, table  # measured: 0.32 -> 0.73
     assert at1[-1] == max(at1), table
     assert np.sum(per_seed[:, -1, 1] > per_seed[:, 0, 1]) >= 6, table
+
+
+def test_notebooks_say_which_mode_they_run_in(monkeypatch, tmp_path, capsys):
+    from lora_nb.notebook.start import notebook_start
+
+    monkeypatch.delenv("LORA_NB_SMOKE", raising=False)
+    monkeypatch.setenv("LORA_NB_COURSE", "cpu")
+    notebook_start(str(tmp_path / "p"), use_drive=False, create=True)
+    assert "CPU course (LORA_NB_COURSE=cpu): the tiny offline model learns" in capsys.readouterr().out
+    monkeypatch.delenv("LORA_NB_COURSE")
+    notebook_start(str(tmp_path / "p"), use_drive=False)
+    out = capsys.readouterr().out
+    assert "CPU course" not in out and "Smoke mode" not in out
