@@ -52,7 +52,9 @@ _VERBS = {
     "evaluate_run": "evaluate.report", "recommend_checkpoint": "evaluate.recommend",
     # notebooks
     "open_project": "notebook.project", "smoke_mode": "notebook.project", "smoke_overrides": "notebook.project",
-    "sample_sources": "notebook.project", "run_selftest": "notebook.selftest", "config_form": "notebook.form",
+    "sample_sources": "notebook.project", "mode_overrides": "notebook.modes", "train_settings": "notebook.modes",
+    "evaluate_settings": "notebook.modes", "course_mode": "notebook.modes", "mode_sources": "notebook.modes",
+    "run_selftest": "notebook.selftest", "config_form": "notebook.form",
     "LiveTrainDisplay": "notebook.live", "start_training": "notebook.jobs",
     # whole course / tests
     "run_demo": "toy.demo", "build_tiny_model": "toy.testing",

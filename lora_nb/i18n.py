@@ -275,6 +275,10 @@ STRINGS: dict[str, dict[str, str]] = {
                             "（可重新运行规划单元格检查）。"},
     "env.smoke": {"en": "Smoke mode (LORA_NB_SMOKE=1): tiny offline model, sample dataset, a few steps.",
                   "zh": "冒烟模式（LORA_NB_SMOKE=1）：离线微型模型、示例数据集、只训练几步。"},
+    "env.course": {"en": "CPU course (LORA_NB_COURSE=cpu): the tiny offline model learns the sample's zigzag star "
+                         "in minutes; 06_evaluate's grid shows it.",
+                   "zh": "CPU 课程模式（LORA_NB_COURSE=cpu）：离线微型模型几分钟学会示例中的星星玩具，"
+                         "06_evaluate 的网格图可以看到。"},
     "doctor.ok": {"en": "Doctor: no blocking problem in this environment.", "zh": "环境检查：没有阻碍训练的问题。"},
     "doctor.failed": {"en": "Doctor found blocking problems — fix them (commands below) before you go on.",
                       "zh": "环境检查发现阻碍训练的问题——请先按下面的命令修复。"},

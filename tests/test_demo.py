@@ -25,6 +25,8 @@ def test_demo_writes_lora_files_xy_grid_and_star_scores(tmp_path, capsys):
         assert len(list((out / step).rglob("*.png"))) == 20, step
     scores = (out / "star_scores.md").read_text(encoding="utf-8")
     assert "| step 2 |" in scores and "| step 4 |" in scores and "strength 1" in scores
+    # scores are reported against what the base model's VAE lets the sample itself score (lora_nb.toy.ceiling)
+    assert "share of the ceiling 0.43" in scores and "| 0.000 (0.00) |" in scores
     printed = capsys.readouterr().out
     assert f"base model: {builtin_model_dir()}" in printed
     assert "collect: 20 images imported" in printed and "demo done" in printed and "star score" in printed

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from lora_nb.toy import detect, scenes
@@ -100,3 +101,11 @@ def test_score_grid_and_mean_read_xy_results():
     assert grid[0][0][0] == 0.0 and grid[0][0][1] > 0.6 and grid[0][1][1] > 0.6
     assert detect.mean_star_score([blank, ims[0]]) == (0.0 + star_score(ims[0]).score) / 2
     assert detect.mean_star_score([]) == 0.0
+
+
+def test_star_curve_reports_cells_against_the_models_ceiling():
+    curve = detect.StarCurve(["step 75", "step 150"], [0.0, 1.0], [[0.0, 0.1], [0.0, 0.3]], ceiling=0.4)
+    assert curve.relative(1, 1.0) == pytest.approx(0.75) and curve.relative(0, 0.0) == 0.0
+    assert "| step 150 | 0.000 (0.00) | 0.300 (0.75) |" in curve.markdown()
+    plain = detect.StarCurve(["step 75"], [1.0], [[0.3]])
+    assert plain.relative(0, 1.0) == 0.3 and "| step 75 | 0.300 |" in plain.markdown()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..i18n import t
 from . import cellhints
-from .project import mount_drive, open_project, smoke_mode
+from .modes import run_mode
+from .project import mount_drive, open_project
 
 
 def friendly_errors(enable: bool = True) -> bool:
@@ -23,6 +24,7 @@ def notebook_start(project: str = "", use_drive: bool = True, **create_kwargs):
         mount_drive()
     proj = open_project(project, **create_kwargs)
     print(proj.status())
-    if smoke_mode():
-        print(t("env.smoke"))
+    mode = run_mode()
+    if mode:
+        print(t({"smoke": "env.smoke", "course": "env.course"}[mode]))
     return proj

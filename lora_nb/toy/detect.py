@@ -366,23 +366,34 @@ class StarCurve:
     strengths: list[float]
     scores: list[list[float]]  # [checkpoint][strength]
     grid: object = None  # the evaluate.XYResult the scores come from
+    ceiling: float | None = None  # the base model's star ceiling (lora_nb.toy.ceiling), if it has one
 
     def score(self, checkpoint: int, strength: float) -> float:
         return self.scores[checkpoint][self.strengths.index(strength)]
 
+    def relative(self, checkpoint: int, strength: float) -> float:
+        """The cell's score as a share of the ceiling (1 = the sample's own drawings through the VAE)."""
+        return self.score(checkpoint, strength) / self.ceiling if self.ceiling else self.score(checkpoint, strength)
+
     def markdown(self) -> str:
+        """Mean scores; with a ceiling each cell reads `raw (share of the ceiling)`."""
+        def cell(v: float) -> str:
+            return f"{v:.3f} ({v / self.ceiling:.2f})" if self.ceiling else f"{v:.3f}"
+
         lines = ["| checkpoint | " + " | ".join(f"strength {s:g}" for s in self.strengths) + " |",
                  "|---|" + "---|" * len(self.strengths)]
-        lines += [f"| {c} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+        lines += [f"| {c} | " + " | ".join(cell(v) for v in row) + " |"
                   for c, row in zip(self.checkpoints, self.scores)]
         return "\n".join(lines)
 
 
 def star_curve(base, loras, prompt: str, strengths=(0.0, 0.5, 1.0), seeds=(0, 1, 2, 3), steps: int = 20,
-               cfg: float = 5.0, size: int = 64, progress: bool = False, batch: int = 16) -> StarCurve:
+               cfg: float = 5.0, size: int = 64, progress: bool = False, batch: int = 16,
+               ceiling: float | None = None) -> StarCurve:
     """Render checkpoints x strengths x seeds with `evaluate.xy_grid` (the course's own XY grid, the
     same noise in every cell) and score every picture with `star_score`. A cell's seeds are drawn in
-    batches of `batch` (the 64 px tiny model: all at once, several times faster on a CPU)."""
+    batches of `batch` (the 64 px tiny model: all at once, several times faster on a CPU). `ceiling`
+    (`lora_nb.toy.ceiling.star_ceiling(base)`) adds each cell's share of the reachable score."""
     from ..evaluate.xy import xy_grid
 
     res = xy_grid(base, loras, prompt, strengths=list(strengths), seeds=list(seeds), x="strength", y="lora",
@@ -390,4 +401,4 @@ def star_curve(base, loras, prompt: str, strengths=(0.0, 0.5, 1.0), seeds=(0, 1,
                   show_at=256)  # the sheet the demo saves: 64 px cells shown at 256 px
     per_seed = np.array(score_grid(res))  # [seed][checkpoint][strength]
     return StarCurve(list(res.y.labels), [float(s) for s in res.x.values], per_seed.mean(axis=0).round(4).tolist(),
-                     res)
+                     res, ceiling)

@@ -252,9 +252,11 @@ def assign_buckets(samples: list[Sample], config: Config, where: str = "") -> li
 
 def suggest_prompts(dataset: str | Path, per_concept: int = 1, unrelated: int = 1) -> list[str]:
     """Validation prompts as the Flux LoRA guide asks: captions of the concepts being trained (so each
-    concept's look is watched) plus prompts unrelated to them (so forgetting shows)."""
+    concept's look is watched, the one with the most samples per epoch first) plus prompts unrelated to
+    them (so forgetting shows)."""
     prompts = []
-    for c in scan_concepts(dataset):
+    # the concept that fills most of an epoch first: a grid on the first prompt shows the main subject
+    for c in sorted(scan_concepts(dataset), key=lambda c: -c.effective_samples):
         caps = [read_caption(caption_path(i)) for i in c.images if caption_path(i).is_file()]
         prompts += [cap for cap in caps if cap][:per_concept]
     return prompts + list(UNRELATED_PROMPTS[:unrelated])
