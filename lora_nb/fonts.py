@@ -112,13 +112,14 @@ def warn_missing(texts: Iterable[str], path: str | os.PathLike | None = None) ->
 
 
 def label_font_path(texts: Iterable[str]) -> str | None:
-    """The font file for PIL labels showing `texts`: None (PIL's default) when all are Latin, else the
-    CJK font (with a one-line hint when even that lacks a character)."""
+    """The font file for PIL labels showing `texts`: None (PIL's default) when all are ASCII, else the
+    CJK font (with a one-line hint when even that lacks a character). PIL's default font (Aileron) has
+    no glyph even for ×, — or é, so any non-ASCII label takes the shipped font."""
     texts = [str(t) for t in texts if t]
     env = os.environ.get(ENV_VAR)
     if env:
         return env
-    if not any(needs_cjk(t) for t in texts):
+    if all(t.isascii() for t in texts):
         return None
     path = str(cjk_font_path())
     warn_missing(texts, path)

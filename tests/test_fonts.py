@@ -118,3 +118,12 @@ def test_tag_plot_with_chinese_tags_and_labels_renders_every_glyph(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fig.savefig(tmp_path / "tags.png", dpi=50)
+
+
+def test_pil_labels_beyond_ascii_take_the_shipped_font():
+    """PIL's default font draws × (the grids' "shown ×4, nearest") as a box: any non-ASCII label gets a real font."""
+    from lora_nb.fonts import label_font_path
+
+    assert label_font_path(["seed 42", "step 300"]) is None
+    assert label_font_path(["shown ×4, nearest"]) is not None
+    assert label_font_path(["café"]) is not None
