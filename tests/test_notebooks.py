@@ -225,6 +225,8 @@ def test_06_evaluate(smoke):
     assert (smoke["project"] / "evaluate" / "measures.png").is_file()
     assert _outputs(_cell(nb, "ui.options_form("), WIDGET)  # the sample settings form
     assert "change with/without LoRA" in _text(nb)
+    files_md = _outputs(_cell(nb, '"files.md"'), "text/markdown")  # which tool takes which file
+    assert files_md and "ComfyUI" in files_md[0]["data"]["text/markdown"]
 
 
 @pytest.mark.slow

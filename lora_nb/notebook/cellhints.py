@@ -177,7 +177,6 @@ CELLS: dict[str, dict[str, str]] = {  # generated from the notebooks: tests/test
         'path': '1. Which checkpoint, which strength? Then the XY grid · `path = grid.save(project.default_output("eva…`',
         'final': '2. Forgetting check · `final = project.step_info("train")["files"][…`',
         'check': '2. Forgetting check · `check = forgetting_check(config.pretrained_m…`',
-        'lora_files': 'Summary · `from lora_nb import lora_files`',
     },
 }
 
