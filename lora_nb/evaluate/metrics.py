@@ -59,7 +59,8 @@ class EvalModels:
                 self.clip_processor = CLIPProcessor.from_pretrained(self.clip_id)
             if self.dino_id:
                 self.dino = Dinov2Model.from_pretrained(self.dino_id).to(self.device).eval()
-                self.dino_processor = AutoImageProcessor.from_pretrained(self.dino_id)
+                # the slow (PIL) processor: the fast one needs torchvision, which a CPU-torch install may lack
+                self.dino_processor = AutoImageProcessor.from_pretrained(self.dino_id, use_fast=False)
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"cannot load the evaluation model: {str(e).splitlines()[0]} -> give a local folder "
                                  f"or hub id for clip_model/dino_model (CLI --clip-model/--dino-model), or '' to "
