@@ -51,7 +51,7 @@ class EvalModels:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.clip = self.clip_processor = self.dino = self.dino_processor = None
         # here, not at the top: toy.detect imports ConceptScorer from this module, and the CLI must stay light
-        from transformers import AutoImageProcessor, CLIPModel, CLIPProcessor, Dinov2Model
+        from transformers import BitImageProcessor, CLIPModel, CLIPProcessor, Dinov2Model
 
         try:
             if self.clip_id:
@@ -59,8 +59,9 @@ class EvalModels:
                 self.clip_processor = CLIPProcessor.from_pretrained(self.clip_id)
             if self.dino_id:
                 self.dino = Dinov2Model.from_pretrained(self.dino_id).to(self.device).eval()
-                # the slow (PIL) processor: the fast one needs torchvision, which a CPU-torch install may lack
-                self.dino_processor = AutoImageProcessor.from_pretrained(self.dino_id, use_fast=False)
+                # DINOv2's own (PIL) processor class: transformers 5.15's AutoImageProcessor needs torchvision,
+                # which a CPU-torch install (the Colab leg) may lack
+                self.dino_processor = BitImageProcessor.from_pretrained(self.dino_id)
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"cannot load the evaluation model: {str(e).splitlines()[0]} -> give a local folder "
                                  f"or hub id for clip_model/dino_model (CLI --clip-model/--dino-model), or '' to "
