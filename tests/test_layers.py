@@ -17,12 +17,13 @@ import lora_nb
 PKG = Path(lora_nb.__file__).parent
 RANK = {"families": 1, "dataset": 2, "training": 3, "planning": 4, "toy": 5, "notebook": 6, "commands": 6}
 EVALUATE_MAY_IMPORT = {"shared", "families", "evaluate"}
+SHARED_PACKAGES = {"i18n", "assets"}  # folders of the shared layer
 
 
 def _layer(module: str) -> str:
     """'lora_nb.dataset.crop' -> 'dataset'; shared modules (and the facade) -> 'shared'."""
     parts = module.split(".")
-    if len(parts) > 2 or (len(parts) == 2 and (PKG / parts[1]).is_dir()):
+    if (len(parts) > 2 or (len(parts) == 2 and (PKG / parts[1]).is_dir())) and parts[1] not in SHARED_PACKAGES:
         return parts[1]
     return "cli" if parts[-1] == "cli" else "shared"
 

@@ -1,0 +1,96 @@
+"""English and Simplified Chinese strings for the notebooks and widgets.
+
+The course is built on Chinese tutorials, so their readers get the kit in Chinese:
+widget labels, help texts (tooltips) and the messages the notebooks print. One setting switches
+the language: `set_language("zh")`, the project's `language` (set in 00_setup), or the
+environment variable `LORA_NB_LANG`. Library errors (`LoraNbError`) stay in English, so that
+they can be searched for.
+
+The tables live beside this module: `messages` (what the notebooks print, by id) and `fields`
+(Config field labels and Chinese help).
+
+    t("train.stopped", step=120)        -> "Stopped at step 120; a checkpoint was saved."
+    field_label("rank", "zh")           -> "秩 (network dim)"
+    field_help("rank", "zh")            -> the Chinese tooltip of Config.rank
+"""
+
+from __future__ import annotations
+
+import os
+
+from .fields import FIELD_HELP_ZH, FIELD_LABELS
+from .messages import STRINGS
+
+LANGUAGES = ("en", "zh")
+ENV_VAR = "LORA_NB_LANG"
+
+_current: str | None = None
+
+
+def normalize_language(lang: str | None) -> str:
+    """'zh', 'zh-CN', 'zh_Hans', '中文' -> 'zh'; 'en', 'en-US' -> 'en'. Unknown values raise."""
+    from ..errors import ConfigError
+
+    s = (lang or "").strip().lower().replace("_", "-")
+    if s in ("zh", "cn", "中文", "简体中文") or s.startswith(("zh-", "zh ")):
+        return "zh"
+    if s == "en" or s.startswith("en-") or s == "english":
+        return "en"
+    raise ConfigError(f"language {lang!r} is not supported -> use 'en' (English) or 'zh' (简体中文)")
+
+
+def set_language(lang: str | None) -> str:
+    """Set the language for every later `t()` call; None goes back to the environment default."""
+    global _current
+    _current = normalize_language(lang) if lang else None
+    return get_language()
+
+
+def get_language() -> str:
+    """The language in use: `set_language`, else $LORA_NB_LANG, else English."""
+    if _current:
+        return _current
+    env = os.environ.get(ENV_VAR)
+    if env:
+        try:
+            return normalize_language(env)
+        except ValueError:
+            return "en"
+    return "en"
+
+
+def _lang(lang: str | None) -> str:
+    return normalize_language(lang) if lang else get_language()
+
+
+def t(key: str, lang: str | None = None, **fmt) -> str:
+    """The string `key` in `lang` (default: the current language), formatted with `fmt`."""
+    entry = STRINGS[key]
+    text = entry[_lang(lang)]
+    return text.format(**fmt) if fmt else text
+
+
+def field_label(name: str, lang: str | None = None) -> str:
+    """Short widget label of a Config field."""
+    en, zh = FIELD_LABELS.get(name, (name.replace("_", " ").capitalize(), ""))
+    return (zh or en) if _lang(lang) == "zh" else en
+
+
+def field_help(name: str, lang: str | None = None) -> str:
+    """Help text (tooltip) of a Config field: the English help from its metadata, or the Chinese one."""
+    if _lang(lang) == "zh" and name in FIELD_HELP_ZH:
+        return FIELD_HELP_ZH[name]
+    from ..config import Config
+
+    for info in Config.field_info():
+        if info["name"] == name:
+            return info["help"]
+    raise KeyError(name)
+
+
+def group_title(group: str, lang: str | None = None) -> str:
+    return t(f"group.{group}", lang)
+
+
+__all__ = ["FIELD_HELP_ZH", "FIELD_LABELS", "LANGUAGES", "STRINGS", "field_help", "field_label", "get_language",
+           "group_title", "normalize_language", "set_language", "t"]
