@@ -24,7 +24,8 @@ DIFFUSERS_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # diffusers' LORA_WE
 # flattened CLIPTextModel (transformers >= 5.6 has no `.text_model`) from 0.41 on; before, no module
 # matches and it fails with an IndexError. Colab's 2026-08 runtime pairs diffusers 0.39 with transformers
 # 5.15 (lora_nb.notebook.doctor.KNOWN_BAD names the pair).
-DIFFUSERS_READS_FLAT_CLIP = "0.41.0"
+DIFFUSERS_READS_FLAT_CLIP = "0.41"
+TRANSFORMERS_FLAT_CLIP = "5.6"  # the first transformers whose CLIPTextModel has no `.text_model`
 
 
 @contextmanager

@@ -35,6 +35,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..env import gpu_info, in_colab, resolve_mixed_precision
 from ..errors import LoraNbError
+from ..families.lorafiles import DIFFUSERS_READS_FLAT_CLIP, TRANSFORMERS_FLAT_CLIP
 from ..i18n import t
 from .project import drive_mounted
 
@@ -261,10 +262,10 @@ KNOWN_BAD = (
     # Seen 2026-12-02 on Colab's 2026-08 set (diffusers 0.39 + transformers 5.15): diffusers before 0.41 cannot
     # load text-encoder LoRA weights into the flattened CLIPTextModel of transformers >= 5.6 (IndexError). The
     # kit's loader does what 0.41 does (families.lorafiles.load_into_pipeline); a plain pipe.load_lora_weights fails.
-    KnownBad({"diffusers": "<0.41", "transformers": ">=5.6"},
-             "diffusers before 0.41 cannot load a LoRA's text-encoder weights into this transformers' CLIP; the "
-             "kit's XY grids work around it, your own pipe.load_lora_weights would fail",
-             'pip install "diffusers>=0.41"', blocking=False),
+    KnownBad({"diffusers": f"<{DIFFUSERS_READS_FLAT_CLIP}", "transformers": f">={TRANSFORMERS_FLAT_CLIP}"},
+             f"diffusers before {DIFFUSERS_READS_FLAT_CLIP} cannot load a LoRA's text-encoder weights into this "
+             f"transformers' CLIP; the kit's XY grids work around it, your own pipe.load_lora_weights would fail",
+             f'pip install "diffusers>={DIFFUSERS_READS_FLAT_CLIP}"', blocking=False),
 )
 
 

@@ -17,6 +17,9 @@ are indeed not exact:
     diffusers (lora/locon/dora)   diffusers `load_lora_weights`      ComfyUI loads 24-29% of its keys, at 2x
     peft folder (loha / lokr)     peft `PeftModel.from_pretrained`
 
+With a trained text encoder, a file claimed for diffusers says in its note that transformers >= 5.6 needs
+diffusers >= 0.41 for those keys (`lorafiles.DIFFUSERS_READS_FLAT_CLIP`; Colab's 2026-08 set has 0.39).
+
 The claims go into each file's header (`loader_metadata`), and `write_files_md` lists every file of the run
 folder that carries them, one line each, so the list also covers earlier checkpoints.
 """
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...families.facts import facts
-from ...families.lorafiles import DIFFUSERS_WEIGHT_NAME
+from ...families.lorafiles import DIFFUSERS_READS_FLAT_CLIP, DIFFUSERS_WEIGHT_NAME, TRANSFORMERS_FLAT_CLIP
 from ...fileio import atomic_write_text
 from .applied import dora_scale_exact_in
 
@@ -58,6 +61,18 @@ A1111_SUFFIX = ".a1111"  # the DoRA full-diff file: {name}.a1111.safetensors
 
 def loaders(fmt: str, config: Config) -> tuple[list[str], str]:
     """(tools that load a `fmt` file of this run as trained, a note on the others; "" when none)."""
+    tools, note = _loaders(fmt, config)
+    if DIFFUSERS in tools and config.train_text_encoder:
+        # measured 2026-12-07 on 0.39, 0.40, 0.41, 0.42 (tests/test_families.py): the denoiser's keys load in
+        # all; the text encoder's fail before 0.41 with transformers >= 5.6 (Colab's 2026-08 set: 0.39 + 5.15)
+        te = (f"with transformers >= {TRANSFORMERS_FLAT_CLIP}, its text-encoder weights load in diffusers >= "
+              f"{DIFFUSERS_READS_FLAT_CLIP} (older diffusers fail with an IndexError; "
+              f"lora_nb.families.lorafiles.load_into_pipeline reads them in any)")
+        note = f"{note}; {te}" if note else te
+    return tools, note
+
+
+def _loaders(fmt: str, config: Config) -> tuple[list[str], str]:
     kind = config.network_type
     if fmt == "peft":
         return [PEFT], f"diffusers, ComfyUI and A1111 have no loader for this format; the {kind} .safetensors " \
