@@ -45,7 +45,7 @@ def start_config(project: Project, params: dict, overrides: Mapping | None = Non
     records them, so next time they follow the dataset again."""
     config = project.config(train_data_dir=str(project.training_data()))
     given = {k for k, v in params.items() if v is not None} | set(overrides or {}) | set(mode_overrides() or {})
-    config = apply_params(config, params, overrides)
+    config = apply_params(config, params, overrides, advisor=None)  # the starting config lets lr follow rank
     start = starting_config(config, purpose=purpose, keep=given, advised_before=project.advised)
     project.advised = start.advised
     if start.advised:
