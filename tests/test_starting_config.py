@@ -7,7 +7,7 @@ import pytest
 from lora_nb.cli import main
 from lora_nb.config import Config
 from lora_nb.planning.advice.rates import lr_for_rank
-from lora_nb.planning.advice.recipe import recommend
+from lora_nb.planning.advice.recipe import advise, recommend
 from lora_nb.planning.advice.tables import MIN_CHECKPOINTS, checkpoint_interval
 from lora_nb.planning.planner import plan, step_plan
 from lora_nb.planning.starting import ADVISED_FIELDS, starting_config, user_set
@@ -33,6 +33,14 @@ def test_checkpoint_interval_leaves_at_least_four_checkpoints():
         assert steps // iv >= MIN_CHECKPOINTS, steps
     # the Flux LoRA guide's own intervals where they leave four or more: 100 for 500 steps, 500 for 4000
     assert (checkpoint_interval(500), checkpoint_interval(4000), checkpoint_interval(1500)) == (100, 500, 250)
+
+
+def test_the_plan_asks_for_four_checkpoints():
+    c = Config(max_train_steps=1500, save_every_n_steps=500, sample_prompts=["a", "b"])
+    (adv,) = [a for a in advise(c, {"c": 100}, total_steps=1500) if a.topic == "checkpoints"]
+    assert adv.level == "suggest" and adv.suggested == {"save_every_n_steps": 250} and "give 3" in adv.message
+    assert not [a for a in advise(c.replace(save_every_n_steps=250), {"c": 100}, total_steps=1500)
+                if a.topic == "checkpoints"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)
