@@ -39,7 +39,7 @@ class StartingConfig:
     kept: list[str]  # recipe fields the user set: their values were kept
     n_images: int
     purpose: str
-    recipe: LoraRecipe = field(repr=False, default=None)  # the recipe for the dataset as one LoRA
+    recipe: LoraRecipe | None = field(repr=False, default=None)  # the recipe for the dataset as one LoRA
 
     def describe(self) -> str:
         """'rank=32, alpha=16, ...' of the advised fields (empty when the user set them all)."""
@@ -84,6 +84,7 @@ def starting_config(config: Config, *, purpose: str = "person", fit: str = "norm
     `keep`: names the user gave explicitly (their values win even when equal to the default);
     `advised_before`: the advisor's values from last time (a project's record), which are not the user's.
     """
+    keep = set(keep)
     mine = user_set(config, keep, advised_before)
     if mine >= {"rank", "alpha", "learning_rate", "max_train_steps", "save_every_n_steps"}:  # nothing to scan
         return StartingConfig(config, {}, {}, sorted(mine), 0, purpose)
