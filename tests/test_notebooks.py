@@ -206,6 +206,7 @@ def test_05_train(smoke):
     assert _outputs(live, WIDGET)  # progress bar + stop button
     assert len(_outputs(live, "image/png")) >= 2  # the live loss plot and the latest validation images
     assert "Training plan" in _text(nb)  # the plan summary before launch
+    assert "From the advisor" in _text(nb)  # the fields smoke mode leaves unset (rank, alpha) come from the advisor
     assert _outputs(_cell(nb, "ui.config_form("), WIDGET)  # the settings form
     data = json.loads((smoke["project"] / "project.json").read_text(encoding="utf-8"))
     assert data["steps"]["train"]["files"]["kohya"].endswith("lora.safetensors")

@@ -43,6 +43,10 @@ STRINGS: dict[str, dict[str, str]] = {
                             "(to continue the old one set resume = 'latest', to replace it overwrite = True).",
                       "zh": "{old} 中已有一次训练：本次训练使用新的文件夹 {new}"
                             "（要继续旧的训练请设置 resume = 'latest'，要替换它请设置 overwrite = True）。"},
+    "train.advised": {"en": "From the advisor for this dataset (purpose {purpose}): {fields}. Why: {why}. Your own "
+                            "values win: set them in the parameters cell or the form.",
+                      "zh": "根据数据集自动推荐（用途 {purpose}）：{fields}。原因：{why}。自己设置的值优先："
+                            "在参数单元格或表单中修改。"},
     "train.loss_title": {"en": "Training loss", "zh": "训练 loss"},
     # pictures: loss plot, sample sheets, fonts (lora_nb.fonts, grids, evaluate/lossplot)
     "plot.step": {"en": "step", "zh": "步数"},

@@ -134,7 +134,7 @@ CELLS: dict[str, dict[str, str]] = {  # generated from the notebooks: tests/test
         'train_settings': '0 · `from lora_nb import train_settings`',
         'mode': '0 · `mode = train_settings()`',
         'params': '1. Settings · `params = dict(rank=RANK, alpha=ALPHA, learni…`',
-        'config': '1. Settings · `config = ui.apply_params(project.config(trai…`',
+        'config': '1. Settings · `config = ui.start_config(project, params, CO…`',
         'form': '1. Settings · `form = ui.config_form(config)`',
         'plan': '2. Plan · `from lora_nb import plan, render_figures, re…`',
         'render_figures': '2. Plan · `from lora_nb import plan, render_figures, re…`',

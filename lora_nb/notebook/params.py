@@ -1,4 +1,5 @@
-"""A notebook's parameters cell applied to the project's Config (a new rank brings its learning rate)."""
+"""A notebook's parameters cell applied to the project's Config (a new rank brings its learning rate), and
+05_train's starting config: the advisor's recipe in the fields nobody set."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ from collections.abc import Callable, Mapping
 
 from ..config import Config
 from ..errors import ConfigError
+from ..i18n import t
 from ..options import unknown_fields
+from ..planning.starting import starting_config
 from .form import default_advisor, lr_matches
+from .modes import mode_overrides
+from .project import Project
 
 OVERRIDES_NAME = "CONFIG_OVERRIDES"  # the parameters cell's dict of any further Config fields
 
@@ -30,6 +35,22 @@ def apply_params(config: Config, params: dict, overrides: Mapping | None = None,
         if lr is not None and not lr_matches(cfg.learning_rate, lr):
             cfg = cfg.replace(learning_rate=lr)
     return cfg
+
+
+def start_config(project: Project, params: dict, overrides: Mapping | None = None, purpose: str = "person") -> Config:
+    """05_train's config: the project's, on its newest dataset, with the parameters cell applied (`apply_params`),
+    then the advisor's recipe (`lora_nb.planning.starting`) in every recipe field nobody set -- not a parameter,
+    not CONFIG_OVERRIDES, not the course mode's recipe (it wins), and neither the Config default nor the
+    advisor's own value from last time. One line says which fields came from the advisor and why; the project
+    records them, so next time they follow the dataset again."""
+    config = project.config(train_data_dir=str(project.training_data()))
+    given = {k for k, v in params.items() if v is not None} | set(overrides or {}) | set(mode_overrides() or {})
+    config = apply_params(config, params, overrides, advisor=None)  # the starting config lets lr follow rank
+    start = starting_config(config, purpose=purpose, keep=given, advised_before=project.advised)
+    project.advised = start.advised
+    if start.advised:
+        print(t("train.advised", purpose=purpose, fields=start.describe(), why=start.why()))
+    return start.config
 
 
 def _checked_overrides(overrides: Mapping | None, given: dict) -> dict:

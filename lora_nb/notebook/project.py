@@ -294,6 +294,17 @@ class Project:
         paths = {k: str(self.resolve(getattr(cfg, k))) for k in PATH_FIELDS if getattr(cfg, k)}
         return cfg.replace(**paths) if paths else cfg
 
+    @property
+    def advised(self) -> dict:
+        """The values the advisor last put into the config (05_train): not the user's, so they follow the
+        dataset (`lora_nb.planning.starting.user_set`)."""
+        return dict(self.data.get("advised") or {})
+
+    @advised.setter
+    def advised(self, values: dict) -> None:
+        self.data["advised"] = dict(values)
+        self.save()
+
     def save_config(self, config) -> Path:
         """Write config.toml atomically; folders inside the project are stored relative to it."""
         config.validate()

@@ -6,14 +6,14 @@ from ..training.data import suggest_prompts
 from .display import config_table, dataset_grid, figure, markdown
 from .form import config_form, options_form
 from .jobs import start_training
-from .params import apply_params
+from .params import apply_params, start_config
 from .since_plan import plan_config, train_config
 from .start import friendly_errors, notebook_start
 from .summaries import step_summary
 
 __all__ = ["apply_params", "config_form", "config_table", "dataset_grid", "figure", "friendly_errors", "markdown",
-           "notebook_start", "options_form", "plan_config", "start_training", "step_summary", "suggest_prompts",
-           "train_config",
+           "notebook_start", "options_form", "plan_config", "start_config", "start_training", "step_summary",
+           "suggest_prompts", "train_config",
            "LiveTrainDisplay"]  # noqa: F822  (LiveTrainDisplay: from __getattr__ below)
 
 

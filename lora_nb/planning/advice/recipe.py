@@ -23,7 +23,14 @@ from .rates import (
     recommend_rank,
 )
 from .steps import align_steps, recommend_steps, repeats_epochs
-from .tables import NEW_CONTENT_MIN_IMAGES, REPEATS_EPOCHS, SMALL_SET, checkpoint_interval, purpose_info
+from .tables import (
+    MIN_CHECKPOINTS,
+    NEW_CONTENT_MIN_IMAGES,
+    REPEATS_EPOCHS,
+    SMALL_SET,
+    checkpoint_interval,
+    purpose_info,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...config import Config
@@ -222,6 +229,12 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
                           "Rounding the total to the interval makes the last checkpoint one of the evenly spaced "
                           "ones (1234 -> 1500 or 1000).", "Flux LoRA guide §4.4", "suggest",
                           {"max_train_steps": near}))
+    if se and total_steps and 0 < total_steps // se < MIN_CHECKPOINTS:
+        iv = checkpoint_interval(total_steps)
+        out.append(Advice("checkpoints", f"{total_steps} steps with a checkpoint every {se} give "
+                          f"{math.ceil(total_steps / se)} -> save_every_n_steps = {iv} for {MIN_CHECKPOINTS} or more.",
+                          "The best checkpoint is rarely the last; the XY grid needs several, evenly spaced, to "
+                          "choose from.", "Flux LoRA guide §4.3", "suggest", {"save_every_n_steps": iv}))
     if not se and total_steps and total_steps > 200:
         iv = checkpoint_interval(total_steps)
         out.append(Advice("checkpoints", f"Only the final LoRA is saved -> save_every_n_steps = {iv} to choose "

@@ -62,10 +62,18 @@ EPOCHS_RULE = 4  # Flux LoRA guide §2.4: 3-4 epochs at batch 1; its 1000-car ex
 # sets use Flux LoRA guide's size rule, as the LoRA explainer itself says to lower epochs for large sets.
 SMALL_SET = 60
 
+# At least this many evenly spaced checkpoints, the last on the final step: an XY grid of checkpoints needs a
+# choice (Flux LoRA guide §4.3: the best one is rarely the last). The guide's own 1500-step runs save every 500
+# (3 checkpoints); below 4 the interval steps down this ladder of round numbers.
+MIN_CHECKPOINTS = 4
+INTERVAL_LADDER = (1000, 500, 250, 100, 50, 25, 10, 5, 2, 1)
+
+
 def checkpoint_interval(steps: int) -> int:
-    """100 up to 1000 steps, 500 up to 10000, then 1000: Flux LoRA guide §5 uses 100 for 500 steps and 500
-    for 1500-4000; evenly spaced checkpoints leave a choice in the XY grid (§4.3)."""
-    return 100 if steps <= 1000 else (500 if steps <= 10000 else 1000)
+    """100 up to 1000 steps, 500 up to 10000, then 1000 (Flux LoRA guide §5 uses 100 for 500 steps and 500
+    for 2000-4000), lowered along INTERVAL_LADDER until the run holds MIN_CHECKPOINTS checkpoints."""
+    guide = 100 if steps <= 1000 else (500 if steps <= 10000 else 1000)
+    return next((iv for iv in INTERVAL_LADDER if iv <= guide and steps // iv >= MIN_CHECKPOINTS), 1)
 
 
 FIT_LEVELS = ("normal", "close")
