@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import LoraNbError
+from ..fileio import file_sha256
 from .data import DatasetScan, steps_per_epoch
 from .stepmath import total_steps, warmup_steps
 
@@ -181,16 +182,9 @@ def dataset_digest(scan: DatasetScan, root: str, reg_root: str = "") -> dict[str
         base = Path(reg_root if s.is_reg else root).expanduser().resolve()
         rel = img.relative_to(base).as_posix() if img.is_relative_to(base) else img.name
         rel = f"reg_data_dir/{rel}" if s.is_reg else rel
-        out[rel] = [_file_sha(img), hashlib.sha256(s.caption.encode()).hexdigest()[:12], s.repeats, list(s.bucket)]
+        caption = hashlib.sha256(s.caption.encode()).hexdigest()[:12]
+        out[rel] = [file_sha256(img)[:16], caption, s.repeats, list(s.bucket)]
     return out
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def _dataset_changes(old: dict | None, new: dict) -> list[str]:

@@ -322,7 +322,8 @@ def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache
         on_disk = config.cache_text_embeddings == "disk"
         models.text_cache = TextEmbeddingCache.build(
             family, models, captions_to_cache(captions, config), config.clip_skip,
-            folder=Path(config.output_dir) / "cache" / "text" if on_disk else None, model_key=models.model_id)
+            folder=Path(config.output_dir) / "cache" / "text" if on_disk else None, model_key=models.model_id,
+            t5_max_length=config.t5_max_length)
         models.text_encoders, models.offloaded = [], [p for p in models.offloaded if p is models.vae]
         gc.collect()  # nothing needs the encoders any more: free their memory
         if torch.cuda.is_available():
