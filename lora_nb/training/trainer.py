@@ -223,8 +223,9 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         redraw_samples(start, family=family, models=models, config=config, run=run, accelerator=accelerator, log=log,
                        callbacks=callbacks)
 
-    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency,
-    if config.reg_data_dir:  # which lists the reg folders too
+    # kohya's ss_tag_frequency: the images trained on (validation_split's held-out ones are not)
+    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension, [s.image for s in scan.held_out])
+    if config.reg_data_dir:  # kohya lists the reg folders too
         tag_freq = {**tag_frequency(config.reg_data_dir, config.caption_extension), **tag_freq}
     result = TrainResult(out, {}, log_path=log.path)
     epoch_cache: dict[int, list[list[int]]] = {}
