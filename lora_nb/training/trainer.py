@@ -162,7 +162,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
     # 2b. what decides the weights (saved with each state); a resume is checked against its state now, so a
     #     mismatch or a damaged state is reported before any model loads
-    fingerprint, resume_from, resume_notes = _resume_point(config, scan, precision, nproc)
+    fingerprint, resume_from, resume_notes = _resume_point(config, scan, precision, nproc,
+                                                           torch.get_num_threads() if device.type == "cpu" else None)
 
     # 3. frozen parts, then the caches (every latent and caption encoded once, the encoders freed),
     #    then the denoiser: T5 (~10 GB) and the Flux transformer never share the GPU
@@ -384,13 +385,13 @@ def family_loss(family, models: Models, batch: dict, gen: torch.Generator, confi
     return loss.mean()
 
 
-def _resume_point(config: Config, scan: DatasetScan, precision: str, nproc: int):
+def _resume_point(config: Config, scan: DatasetScan, precision: str, nproc: int, cpu_threads: int | None):
     """(the run's fingerprint, saved with each state; with `resume`, the intact state to continue from and
     one-line notes). A state of a run with other weight-deciding settings is refused here, before any model
     loads."""
     if not (config.save_state or config.resume):
         return None, None, []
-    fingerprint = run_fingerprint(config, scan, precision, nproc)
+    fingerprint = run_fingerprint(config, scan, precision, nproc, cpu_threads)
     if not config.resume:
         return fingerprint, None, []
     path, notes = find_state(Path(config.output_dir), config.resume)
