@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash or Colab disconnect never leaves a half-written output.
+"""Atomic file writes: a crash or Colab disconnect never leaves a half-written output (and `file_sha256`,
+the one way the kit hashes a file's contents).
 
 Write to a temporary file in the same folder, fsync, then `os.replace` (atomic on POSIX and
 Windows), so readers see either the old file or the complete new one. The temporary file and
@@ -10,6 +11,7 @@ because the disk is full or read-only raises one `StorageError` naming the folde
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -132,6 +134,15 @@ def remove_leftovers(folder: str | os.PathLike) -> int:
         else:
             p.unlink(missing_ok=True)
     return len(found)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 hex digest of a file's contents, read 1 MiB at a time (a base model's file is GBs)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def file_name_problems(name: str, field: str, example: str) -> list[str]:

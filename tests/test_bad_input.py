@@ -211,7 +211,7 @@ def test_a_cached_hub_model_without_network_points_at_hf_hub_offline(tmp_path, m
 
 # --- XY picture sizes --------------------------------------------------------------------------------
 def test_xy_sizes_must_suit_the_vae(capsys):
-    from lora_nb.evaluate.engine import _check_sizes
+    from lora_nb.evaluate.engine import check_for_family
     from lora_nb.evaluate.settings import SampleSettings
 
     line = _error_line(capsys, ["xy", "--base", "some/model", "--prompt", "a", "--width", "100", "--height", "64"])
@@ -221,11 +221,52 @@ def test_xy_sizes_must_suit_the_vae(capsys):
     assert "width is given without height -> set height too" in line
     with pytest.raises(ConfigError, match="multiples of 8 -> use 8x64"):
         SampleSettings(width=-8, height=64)
-    flux_pipe = type("FluxPipeline", (), {})()  # the family is read from the pipeline's class name
     with pytest.raises(ConfigError, match=r"520x512: sides must be positive multiples of 16 -> use 512x512 \(a flux"):
-        _check_sizes(flux_pipe, {"width": 520, "height": 512}, [])
-    sd_pipe = type("StableDiffusionPipeline", (), {})()
-    _check_sizes(sd_pipe, {"width": 520, "height": 512}, [])  # SD's VAE needs multiples of 8 only
+        check_for_family("flux", 520, 512, [])
+    check_for_family("sd15", 520, 512, [])  # SD's VAE needs multiples of 8 only
+
+
+def _model_folder(path, pipeline_class: str):
+    """A model folder as far as telling its family goes: model_index.json alone (nothing here may load it)."""
+    path.mkdir()
+    (path / "model_index.json").write_text(json.dumps({"_class_name": pipeline_class}), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("family_class, argv, message", [
+    ("StableDiffusionXLPipeline", ["--x", "blocks=OUTALL"],
+     "blocks: 'OUTALL' names no weight for OUT00, OUT01, OUT02 of the sdxl UNet -> give the weights in quotes"),
+    ("StableDiffusionPipeline", ["--x", 'blocks="1,0"'], "block weights '1,0': 2 values for sd15's 17 blocks"),
+    ("FluxPipeline", ["--x", "blocks=ALL"], "blocks: diffusers has no block-wise LoRA scaling for flux"),
+    ("StableDiffusionPipeline", ["--x", "blocks=OUT"], "axis 'blocks': 'OUT' is not a LoRA Block Weight preset"),
+    ("StableDiffusionPipeline", ["--y", "strength=0,strong"], "axis 'strength': bad value"),
+    ("StableDiffusionPipeline", ["--z", "seed=-1"], "axis 'seed': values must be >= 0"),
+    ("FluxPipeline", ["--width", "520", "--height", "512"], "520x512: sides must be positive multiples of 16"),
+    ("StableDiffusionPipeline", ["--lora", "missing.safetensors"], "LoRA file not found: missing.safetensors"),
+    ("StableDiffusionPipeline", ["--mix", "--lora", "a=LORA", "b=LORA", "--weights", "0,1"],
+     "1 weight lists for 2 LoRAs -> give one list per LoRA"),
+    ("FluxPipeline", ["--mix", "--lora", "a=LORA", "--x", "blocks=ALL"], "no block-wise LoRA scaling for flux"),
+    ("FluxPipeline", ["--forgetting", "--width", "520", "--height", "512"], "multiples of 16 -> use 512x512"),
+])
+def test_xy_checks_axes_and_files_before_the_model_loads(capsys, monkeypatch, tmp_path, family_class, argv,
+                                                         message):
+    """A bad axis, block preset, size or LoRA path is one line before the base model loads (the loader fails
+    the test if it is called), not after minutes of loading."""
+    import lora_nb.evaluate.pipeline as P
+
+    def never(*a, **kw):
+        raise AssertionError("the base model was loaded before the grid's axes were checked")
+
+    monkeypatch.setattr(P, "load_pipeline", never)
+    monkeypatch.chdir(tmp_path)
+    lora = tmp_path / "lora.safetensors"
+    save_file({"lora_unet_x.lora_down.weight": torch.zeros(1, 1)}, str(lora))
+    argv = [a.replace("LORA", str(lora)) for a in argv]
+    if "--lora" not in argv:
+        argv += ["--lora", str(lora)]
+    base = _model_folder(tmp_path / "model", family_class)
+    line = _error_line(capsys, ["xy", "--base", base, "--prompt", "a cat", *argv])
+    assert message in line
 
 
 # --- the notebooks' CONFIG_OVERRIDES ----------------------------------------------------------------------

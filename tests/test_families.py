@@ -430,6 +430,30 @@ def test_text_cache_on_disk_trains_as_in_memory_and_is_not_encoded_twice(tiny_fl
         check_config(Config(family="flux", cache_text_embeddings="disk", train_text_encoder=True))
 
 
+def test_text_cache_on_disk_keeps_one_entry_per_t5_length(tiny_flux, tiny_dataset, tmp_path):
+    """The disk cache's key holds t5_max_length: a run with another T5 length encodes its captions again
+    (their own files, at their own length) instead of reading the other length's embeddings."""
+    from lora_nb.training.data import scan_dataset
+    from lora_nb.training.trainer import prepare_caches
+
+    family = get_family("flux")
+    folder = tmp_path / "run" / "cache" / "text"
+
+    def cache(t5: int) -> tuple[set[int], set]:
+        """(the T5 lengths of the cached embeddings, the cache's files) after a run's caching with `t5`."""
+        cfg = _cfg(tiny_flux, tiny_dataset, tmp_path, family="flux", cache_text_embeddings="disk",
+                   cache_latents="none", sample_prompts=["toycircle"], t5_max_length=t5)
+        m = family.load(cfg, "cpu", torch.float32)
+        prepare_caches(family, m, scan_dataset(cfg), None, cfg)
+        shapes = {m.text_cache.get([c], "cpu")["encoder_hidden_states"].shape[1] for c in m.text_cache.entries}
+        return shapes, set(folder.glob("*.safetensors"))
+
+    (short, files8), (long, files16) = cache(8), cache(16)
+    assert short == {8} and long == {16}
+    assert files8 < files16 and len(files16) == 2 * len(files8)  # two entries per caption, one per length
+    assert cache(8) == ({8}, files16)  # the 8-token files are read back, nothing new is written
+
+
 def test_text_cache_rules_and_where_encoders_live():
     from lora_nb.families.textcache import TextEmbeddingCache, captions_to_cache, enabled
 

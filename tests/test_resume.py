@@ -183,6 +183,34 @@ def test_longer_cosine_run_says_the_schedule_differs_and_follows_the_new_one(run
     assert resumed.lr[:4] != full.lr[:4]
 
 
+def test_another_thread_count_resumes_with_a_note_on_bitwise(crashed6, opts, tmp_path, capsys):
+    """A CPU run's state records torch's thread count; a resume with another count continues (not refused) and
+    says in one line that it is not bitwise and how to make it so."""
+    out = copy_run(crashed6, tmp_path)
+    state = json.loads((out / "state" / "step-00000004" / "state.json").read_text(encoding="utf-8"))
+    assert state["fingerprint"]["run"]["cpu_threads"] == torch.get_num_threads() == 1  # conftest: one thread
+    capsys.readouterr()
+    torch.set_num_threads(2)  # as OMP_NUM_THREADS=2 would
+    try:
+        res = train(Config(**{**opts, "max_train_steps": 6, "output_dir": str(out), "resume": "latest"}))
+    finally:
+        torch.set_num_threads(1)
+    printed = [line for line in capsys.readouterr().out.splitlines() if "thread" in line]
+    assert res.steps == 6 and printed == [
+        "note: resume: the saved run trained with 1 torch thread(s), this one with 2: training continues correctly, "
+        "but not bitwise as the uninterrupted run would have -> for a bitwise resume start it with OMP_NUM_THREADS=1"]
+
+
+def test_thread_notes_only_for_two_known_different_counts():
+    from lora_nb.training.fingerprint import _threads_note
+
+    run = {"total_steps": 6, "warmup_steps": 0, "num_processes": 1}
+    assert _threads_note({**run, "cpu_threads": 4}, {**run, "cpu_threads": 4}) == ""
+    assert _threads_note(run, {**run, "cpu_threads": 4}) == ""  # a state from before thread counts were recorded
+    assert _threads_note({**run, "cpu_threads": None}, {**run, "cpu_threads": 4}) == ""  # a GPU run's state
+    assert "OMP_NUM_THREADS=4" in _threads_note({**run, "cpu_threads": 4}, {**run, "cpu_threads": 2})
+
+
 def test_a_run_already_past_its_end_is_refused(run4, opts, tmp_path):
     out = copy_run(run4, tmp_path)
     with pytest.raises(LoraNbError, match="raise max_train_steps .* above 4"):

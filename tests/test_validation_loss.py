@@ -12,7 +12,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from lora_nb.config import Config
+from lora_nb.dataset.tag_stats import tag_frequency
 from lora_nb.errors import ConfigError, DatasetError
+from lora_nb.evaluate.files import read_lora_metadata
 from lora_nb.evaluate.lossplot import TrainLog, loss_figure, read_train_log, val_curve
 from lora_nb.i18n import t
 from lora_nb.training import trainer as T
@@ -123,6 +125,9 @@ def test_validation_is_logged_deterministic_and_leaves_the_weights_unchanged(bas
     assert not val_records(off.output_dir)
     a, b = load_file(str(on.files["kohya"])), load_file(str(off.files["kohya"]))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # ss_tag_frequency counts the captions trained on: the held-out images' tags are not in it
+    tags_on, tags_off = (json.loads(read_lora_metadata(r.files["kohya"])["ss_tag_frequency"]) for r in (on, off))
+    assert tags_on == tags_off != tag_frequency(base["train_data_dir"])
 
 
 def test_a_resumed_run_logs_the_same_validation_losses(base, tmp_path):

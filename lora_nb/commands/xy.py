@@ -90,7 +90,6 @@ def _named_loras(items: list[str]):
 def run(args) -> int:
     from ..errors import ConfigError
     from ..evaluate.forgetting import forgetting_check
-    from ..evaluate.pipeline import load_pipeline
     from ..evaluate.settings import SampleSettings
     from ..evaluate.xy import mix_grid, xy_grid
     from ..fscheck import output_file, writable_folder
@@ -111,20 +110,19 @@ def run(args) -> int:
     output_file(args.out, "--out")  # before minutes of rendering, not after
     if args.save_cells:
         writable_folder(args.save_cells, "--save-cells folder")
-    pipe = load_pipeline(args.base, device=s.device, dtype=s.dtype, offload=s.offload, quantize=args.quantize)
-    s = s.changed(device=None)  # placed: the grids use the pipeline as it is
-    label = Path(args.base).name or args.base
+    # the grids load the base themselves, after their LoRA files and axes are checked (a bad axis: one line at once)
+    base, label = args.base, Path(args.base).name or args.base
     if args.forgetting:
-        rep = forgetting_check(pipe, args.lora[0], args.prompt or None, strength=args.strength,
-                               concept_prompt=args.concept_prompt, settings=s)
+        rep = forgetting_check(base, args.lora[0], args.prompt or None, strength=args.strength,
+                               concept_prompt=args.concept_prompt, settings=s, quantize=args.quantize)
         res = rep.grid
         print(rep.summary())
     elif args.mix:
-        res = mix_grid(pipe, _named_loras(args.lora), args.prompt, args.weights, combos=args.combo,
-                       x=args.x, y=args.y, axes=args.z, title=args.title, settings=s)
+        res = mix_grid(base, _named_loras(args.lora), args.prompt, args.weights, combos=args.combo,
+                       x=args.x, y=args.y, axes=args.z, title=args.title, settings=s, quantize=args.quantize)
     else:
-        res = xy_grid(pipe, args.lora, args.prompt, strengths=args.strengths, x=args.x or "strength",
-                      y=args.y or "lora", axes=args.z, title=args.title, settings=s)
+        res = xy_grid(base, args.lora, args.prompt, strengths=args.strengths, x=args.x or "strength",
+                      y=args.y or "lora", axes=args.z, title=args.title, settings=s, quantize=args.quantize)
     out = res.save(args.out)
     if args.save_cells:
         res.save_cells(args.save_cells)

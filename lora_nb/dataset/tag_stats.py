@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,16 +19,18 @@ from .tag_rules import has_trigger, split_tags
 CLIP_MAX_TOKENS = 77  # CLIP's context incl. start/end tokens; kohya truncates beyond it (75 usable)
 
 
-def tag_frequency(root: str | os.PathLike, ext: str = CAPTION_EXT) -> dict[str, dict[str, int]]:
+def tag_frequency(root: str | os.PathLike, ext: str = CAPTION_EXT,
+                  exclude: Collection[str | os.PathLike] = ()) -> dict[str, dict[str, int]]:
     """{concept folder name: {tag: count}} over the dataset's captions, as kohya's
     `ss_tag_frequency` metadata: tags are the comma-separated parts, stripped and lowercased.
-    Images without a caption contribute nothing."""
+    Images without a caption contribute nothing, nor the images in `exclude` (held out from training)."""
     files, _, _ = scan_captions(Path(root), ext)
+    skip = {Path(p).resolve() for p in exclude}
     out: dict[str, dict[str, int]] = {}
     done = set()
     for f in files:
         per = out.setdefault(f.concept, {})
-        if f.caption in done or not f.caption.is_file():
+        if f.caption in done or not f.caption.is_file() or (skip and f.image.resolve() in skip):
             continue
         done.add(f.caption)
         for tag in split_tags(read_caption(f.caption)):

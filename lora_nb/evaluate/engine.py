@@ -26,7 +26,7 @@ from ..families.prediction import pipeline_kwargs, sampler
 from ..grids import labelled_grid, stack_panels
 from .axes import SAMPLERS, Axis, size_problem
 from .files import LoraFile
-from .pipeline import model_sampler, pipeline_family
+from .pipeline import base_family, model_sampler, pipeline_family
 from .result import XYResult
 
 if TYPE_CHECKING:
@@ -209,16 +209,29 @@ def _describe_fixed(axes: Sequence[Axis], params: dict, varying: set[str]) -> li
     return parts
 
 
-def _check_sizes(pipe, params: dict, axes: Sequence[Axis]) -> None:
-    """Every picture size of the grid fits this family's VAE (Flux: multiples of 16, which FluxPipeline
-    would otherwise silently round), checked before the first cell is drawn."""
-    family = pipeline_family(pipe)
-    sizes = [(params["width"], params["height"])] if params.get("width") else []
+def check_before_loading(base, s: SampleSettings, axes: Sequence[Axis]) -> None:
+    """`check_for_family` before the base model loads, where its family is known then (a pipeline, a local
+    folder), so a grid that cannot work fails in a second instead of after minutes of loading."""
+    family = base_family(base)
+    if family is not None:
+        check_for_family(family, s.width, s.height, axes)
+
+
+def check_for_family(family: str, width: int | None, height: int | None, axes: Sequence[Axis]) -> None:
+    """What the grid asks of the model family: every picture size fits its VAE (Flux: multiples of 16, which
+    FluxPipeline would otherwise silently round) and every block preset names its UNet's blocks."""
+    f = facts(family)
+    sizes = [(width, height)] if width else []
     sizes += [v for a in axes if a.kind == "size" for v in a.values]
     for w, h in sizes:
-        problem = size_problem(w, h, multiple=facts(family).pixel_multiple)
+        problem = size_problem(w, h, multiple=f.pixel_multiple)
         if problem:
             raise ConfigError(f"width/height: {problem} (a {family} model)")
+    try:
+        for v in dict.fromkeys(v for a in axes if a.kind == "blocks" for v in a.values):
+            lbw.check_value(v, f)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], params: dict,
@@ -243,7 +256,7 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     cache: dict = {}
     for name in {params["sampler"], *(v for a in (x, y, *panels) if a.kind == "sampler" for v in a.values)}:
         _scheduler(pipe, name, cache, default)  # an incompatible sampler fails before any cell is drawn
-    _check_sizes(pipe, params, (x, y, *panels))
+    check_for_family(pipeline_family(pipe), params.get("width"), params.get("height"), (x, y, *panels, *fixed_axes))
     combos = list(itertools.product(*[range(len(a)) for a in panels]))
     ordered = sorted([(a, "p", k) for k, a in enumerate(panels)] + [(y, "y", 0), (x, "x", 0)],
                      key=lambda t: _APPLY_ORDER.get(t[0].kind, 1))

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..i18n import t
 from ..prompts import UNRELATED_PROMPTS
 from .axes import _as_list, _layout, make_axis
-from .engine import _base_params, _render
+from .engine import _base_params, _render, check_before_loading
 from .files import lora_files
 from .pipeline import _open, loras_loaded
 from .result import XYResult
@@ -90,11 +90,12 @@ def forgetting_check(
     strength: float = 1.0,
     concept_prompt: str | None = None,
     settings: SampleSettings | None = None,
+    quantize: str | None = None,
     **overrides,
 ) -> ForgettingReport:
     """Does the LoRA leak into prompts it was not trained for? Rows: prompts unrelated to the concept
     (default `UNRELATED_PROMPTS`) plus the concept prompt if given; columns: without / with the LoRA.
-    `settings` (or keyword arguments) as in `xy_grid`."""
+    `settings` (or keyword arguments) and `quantize` as in `xy_grid`."""
     s = SampleSettings.resolve(settings, overrides, "forgetting_check")
     files = lora_files(lora, sort=False)
     if len(files) != 1:
@@ -109,7 +110,8 @@ def forgetting_check(
         "seed": make_axis("seed", s.seeds),
     }
     ax, ay, panels, fixed = _layout(builtins, "strength", "prompt", ())
-    pipe, label = _open(base, s)
+    check_before_loading(base, s, (ax, ay, *panels, *fixed))
+    pipe, label = _open(base, s, quantize)
     params = _base_params(pipe, rows[0], s)
     with loras_loaded(pipe, files):
         res = _render(pipe, ax, ay, panels, fixed, params, files, s, title=None,

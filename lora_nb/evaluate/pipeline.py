@@ -17,6 +17,7 @@ from ..errors import ConfigError, ModelLoadError
 from ..families.facts import facts, family_of_pipeline
 from ..families.loading import check_model_source
 from ..families.lorafiles import is_lycoris, load_into_pipeline
+from ..families.modelcheck import folder_family
 from ..families.prediction import sampler, zero_snr
 from .files import LoraFile
 
@@ -35,6 +36,16 @@ def pipeline_family(pipe) -> str:
     if family is None:
         raise ConfigError(f"{name}: not a pipeline of a supported family -> load an SD1.5, SDXL or Flux pipeline")
     return family
+
+
+def base_family(base) -> str | None:
+    """The family of a grid's base before anything loads: a pipeline's, or a local diffusers folder's
+    (`modelcheck.folder_family`); None when only loading tells (a hub id)."""
+    if not isinstance(base, (str, os.PathLike)):
+        return pipeline_family(base)
+    folder = Path(str(base)).expanduser()
+    found = folder_family(folder) if folder.is_dir() else None
+    return found[0] if found else None
 
 
 def resolve_device(device: str | None = None):
@@ -239,12 +250,15 @@ def loras_loaded(pipe, loras: Sequence[LoraFile]) -> Iterator[list[LoraFile]]:
             lf.adapter = ""
 
 
-def _open(base, s: SampleSettings):
-    """(pipeline, label): a path/repo id is loaded; a pipeline object is used as it is (placed again
-    only when `s.device` is set)."""
+def _open(base, s: SampleSettings, quantize: str | None = None):
+    """(pipeline, label): a path/repo id is loaded (`quantize` as in `load_pipeline`); a pipeline object is used
+    as it is (placed again only when `s.device` is set)."""
     if isinstance(base, (str, os.PathLike)):
-        pipe = load_pipeline(base, device=s.device, dtype=s.dtype, offload=s.offload)
+        pipe = load_pipeline(base, device=s.device, dtype=s.dtype, offload=s.offload, quantize=quantize)
         return pipe, Path(str(base)).name or str(base)
+    if quantize:
+        raise ConfigError("quantize applies when the grid loads the base model -> pass the model folder or hub id "
+                          "as base, or load it with load_pipeline(..., quantize='nf4')")
     if s.device is not None:
         prepare_pipeline(base, s.device, offload=s.offload)
     else:

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigError
 from .axes import Axis, _as_list, _layout, make_axis
-from .engine import _base_params, _render
+from .engine import _base_params, _render, check_before_loading
 from .files import _GENERIC_STEMS, LoraFile, lora_files
 from .pipeline import _open, loras_loaded
 from .result import XYResult
@@ -49,11 +49,13 @@ def xy_grid(
     sort_checkpoints: bool = True,
     title: str | None = None,
     settings: SampleSettings | None = None,
+    quantize: str | None = None,
     **overrides,
 ) -> XYResult:
     """Checkpoints x strengths (x prompts x seeds) with the same noise in every cell.
 
-    `base`: a model folder / Hub id (loaded once) or a loaded diffusers pipeline (reused as is).
+    `base`: a model folder / Hub id (loaded once, after the LoRA files and axes were checked; `quantize="nf4"`
+    loads it in 4-bit as `pipeline.load_pipeline` does) or a loaded diffusers pipeline (reused as is).
     `loras`: LoRA files (kohya or diffusers layout) or run folders; rows follow checkpoint step.
     `x`/`y`: an axis name ("strength", "lora", "prompt", "seed") or a spec such as "cfg=5,7,9",
     "steps=10,20", "sampler=euler,dpmsolver++", "prompt_sr=cat,dog,fox"; `axes` adds more (panels).
@@ -74,7 +76,8 @@ def xy_grid(
     ax, ay, panels, fixed = _layout(builtins, x, y, axes)  # bad axes fail before the model loads
     if any(a.kind in ("lora", "strength", "blocks") for a in (ax, ay, *panels, *fixed)) and not files:
         raise ConfigError("a lora/strength/blocks axis needs LoRA files -> pass loras=[...] (CLI --lora FILE)")
-    pipe, label = _open(base, s)
+    check_before_loading(base, s, (ax, ay, *panels, *fixed))
+    pipe, label = _open(base, s, quantize)
     params = _base_params(pipe, prompts[0], s)
     lora_axis = next((a for a in (ax, ay, *panels, *fixed) if a.kind == "lora"), None)
     used = [v for v in (lora_axis.values if lora_axis else []) if isinstance(v, LoraFile)]
@@ -94,6 +97,7 @@ def mix_grid(
     axes: Sequence[str | Axis] = (),
     title: str | None = None,
     settings: SampleSettings | None = None,
+    quantize: str | None = None,
     **overrides,
 ) -> XYResult:
     """Several LoRAs at once, each at its own weight (Flux LoRA guide, example 3: landscape + camping + car
@@ -103,7 +107,7 @@ def mix_grid(
     values per LoRA - the grid is their product (first LoRA's weights across, second's down, further
     ones as panels) - or `combos`, explicit weight tuples (one row each). Default: every LoRA at
     0, 0.5 and 1. A weight of 0 leaves that LoRA out of the cell entirely. `settings` (or keyword
-    arguments) as in `xy_grid`.
+    arguments) and `quantize` as in `xy_grid`.
     """
     s = SampleSettings.resolve(settings, overrides, "mix_grid")
     named = dict(loras) if isinstance(loras, Mapping) else None
@@ -156,7 +160,8 @@ def mix_grid(
             y = multi[1] if len(multi) > 1 else None
     ax, ay, panels, fixed = _layout(builtins, *(_alias(a, builtins) for a in (x, y)),
                                     [_alias(a, builtins) for a in axes])
-    pipe, label = _open(base, s)
+    check_before_loading(base, s, (ax, ay, *panels, *fixed))
+    pipe, label = _open(base, s, quantize)
     params = _base_params(pipe, prompts[0], s)
     params["weights"] = {}
     with loras_loaded(pipe, files):

@@ -56,7 +56,21 @@ def canonical(value: str) -> str:
     return ",".join(f"{v:g}" for v in numbers)
 
 
+def check_value(value: str, facts: FamilyFacts) -> None:
+    """ValueError (what -> fix) when `value` cannot apply to the family's UNet, known before any model loads: no
+    block scaling (Flux), another number of weights, a preset that names no weight for some of its blocks (the
+    17-id presets on SDXL)."""
+    by_id = _by_id(value, facts)
+    missing = [bid for bid in facts.lbw_blocks if bid not in by_id]
+    if missing:
+        raise ValueError(f"blocks: {value!r} names no weight for {', '.join(missing)} of the {facts.name} UNet -> "
+                         f"give the weights in quotes, one per block in the order {','.join(facts.lbw_blocks)}")
+
+
 def _by_id(value: str, facts: FamilyFacts) -> dict[str, float]:
+    if facts.lbw_blocks is None:
+        raise ValueError(f"blocks: diffusers has no block-wise LoRA scaling for {facts.name}'s {facts.denoiser} "
+                         f"(set_adapters scales UNet blocks only) -> drop the blocks axis and compare strengths")
     if value in PRESETS:
         return dict(zip(PRESET_IDS, PRESETS[value]))
     numbers = [float(v) for v in value.split(",")]
@@ -85,9 +99,6 @@ def adapter_weights(pipe, facts: FamilyFacts, value: str, strength: float, compo
     dict per component ({"unet": {"down": {"block_i": [...]}, "mid": w, "up": {...}}, "text_encoder": w}),
     or 0.0 when every block is at 0 (the cell then runs without the LoRA). ValueError (what -> fix) when the
     family has no block scaling or the preset does not cover its blocks."""
-    if facts.lbw_blocks is None:
-        raise ValueError(f"blocks: diffusers has no block-wise LoRA scaling for {facts.name}'s {facts.denoiser} "
-                         f"(set_adapters scales UNet blocks only) -> drop the blocks axis and compare strengths")
     by_id = _by_id(value, facts)
     unet: dict = {"down": {}, "up": {}}  # diffusers' layout for the UNet's weights
     missing = []

@@ -15,6 +15,7 @@ image sizes ("micro-conditioning").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -119,12 +120,7 @@ class SDXL(Family):
 
     # --- file names -------------------------------------------------------------------------
     def kohya_name_map(self, component: str, module):
-        if component != "unet":
-            return None
-        cfg = getattr(module, "config", None)
-        layers = getattr(cfg, "layers_per_block", 2)
-        up_types = tuple(getattr(cfg, "up_block_types", ()))
-        return lambda name: unet_name_to_sgm(name, layers, up_types)
+        return sgm_names(module) if component == "unet" else None
 
 
 _RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "time_emb_proj": "emb_layers.1",
@@ -137,6 +133,14 @@ _TOP = {"conv_in": "input_blocks.0.0", "time_embedding.linear_1": "time_embed.0"
 def _resnet(rest: str) -> str:
     head, _, tail = rest.partition(".")
     return _RESNET.get(head, head) + (f".{tail}" if tail else "")
+
+
+def sgm_names(unet) -> Callable[[str], str]:
+    """`unet_name_to_sgm` for this UNet's layout (layers per block, which up blocks have attention)."""
+    cfg = getattr(unet, "config", None)
+    layers = getattr(cfg, "layers_per_block", 2)
+    up_types = tuple(getattr(cfg, "up_block_types", ()))
+    return lambda name: unet_name_to_sgm(name, layers, up_types)
 
 
 def unet_name_to_sgm(name: str, layers_per_block: int = 2, up_block_types: tuple = ()) -> str:

@@ -58,22 +58,24 @@ class TextEmbeddingCache:
     With a `folder` (cache_text_embeddings = 'disk') each caption's tensors live in a safetensors file
     instead (`entries` maps caption -> file): host RAM holds one batch (a Flux caption is ~4 MB of T5
     output in bf16, so 1000 captions would be 4 GB of Colab's ~12), and files already there - from an
-    interrupted run - are not encoded again. The file name hashes the caption with the model and
-    clip skip, so another base model never reads them.
+    interrupted run - are not encoded again. The file name hashes the caption with what decides its encoding
+    (the model, clip skip, Flux's T5 length), so a run with another of them never reads them.
     """
 
     def __init__(self, entries: dict[str, dict | Path], folder: Path | None = None):
         self.entries, self.folder = entries, folder
 
     @staticmethod
-    def file_for(folder: Path, caption: str, model_key: str, clip_skip: int) -> Path:
+    def file_for(folder: Path, caption: str, model_key: str, clip_skip: int, t5_max_length: int = 0) -> Path:
         import hashlib
 
-        return folder / f"{hashlib.sha1(f'{model_key}|{clip_skip}|{caption}'.encode()).hexdigest()}.safetensors"
+        key = f"{model_key}|{clip_skip}|{caption}" + (f"|t5={t5_max_length}" if t5_max_length else "")
+        return folder / f"{hashlib.sha1(key.encode()).hexdigest()}.safetensors"
 
     @classmethod
     def build(cls, family, models, captions: list[str], clip_skip: int = 1, batch_size: int = 8,
-              progress: bool = True, folder: Path | None = None, model_key: str = "") -> TextEmbeddingCache:
+              progress: bool = True, folder: Path | None = None, model_key: str = "",
+              t5_max_length: int = 0) -> TextEmbeddingCache:
         import torch
 
         from ..progress import tqdm
@@ -81,7 +83,7 @@ class TextEmbeddingCache:
         entries: dict = {}
         todo = list(captions)
         if folder is not None:
-            entries = {c: cls.file_for(folder, c, model_key, clip_skip) for c in captions}
+            entries = {c: cls.file_for(folder, c, model_key, clip_skip, t5_max_length) for c in captions}
             todo = [c for c in captions if not _readable(entries[c])]
         chunks = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
         with torch.no_grad():

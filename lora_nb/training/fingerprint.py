@@ -4,7 +4,8 @@ On resume the fingerprint of the run as now configured is compared with the save
 in what decides the weights is refused in one line listing each changed field (old -> new): resuming
 would train on with the saved optimizer state under other settings while config.toml and the LoRA's
 metadata described the new ones. Settings that do not touch the weights (sampling, saving, memory
-placement) and another run length are accepted, each said in one line.
+placement), another run length and another torch thread count (a CPU run's last bits) are accepted, each
+said in one line.
 
 Every `Config` field is in exactly one of WEIGHT_FIELDS, COMPARED_OTHERWISE or NOT_WEIGHTS
 (tests/test_resume.py checks), so a new field has to be placed on purpose.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import LoraNbError
+from ..fileio import file_sha256
 from .data import DatasetScan, steps_per_epoch
 from .stepmath import total_steps, warmup_steps
 
@@ -82,8 +84,10 @@ NOT_WEIGHTS = {
 _NOT_REPORTED = ("resume", "output_dir")  # always differ between a run and its resume, or are the run itself
 
 
-def run_fingerprint(config: Config, scan: DatasetScan, precision: str, num_processes: int) -> dict:
-    """What decides this run's weights (config as the trainer resolved it: preset applied, precision resolved)."""
+def run_fingerprint(config: Config, scan: DatasetScan, precision: str, num_processes: int,
+                    cpu_threads: int | None = None) -> dict:
+    """What decides this run's weights (config as the trainer resolved it: preset applied, precision resolved).
+    `cpu_threads`: torch's thread count of a CPU run, which decides the last bits only (`_threads_note`)."""
     spe = steps_per_epoch(scan.samples, config, num_processes)
     total = total_steps(config, spe)
     resolved = {"mixed_precision": precision, "cache_latents": config.cache_latents != "none"}
@@ -93,7 +97,8 @@ def run_fingerprint(config: Config, scan: DatasetScan, precision: str, num_proce
         "base_model": {"source": config.pretrained_model, "revision": config.revision,
                        "files": base_model_digest(config.pretrained_model, config.revision)},
         "dataset": dataset_digest(scan, config.train_data_dir, config.reg_data_dir),
-        "run": {"total_steps": total, "warmup_steps": warmup_steps(config, total), "num_processes": num_processes},
+        "run": {"total_steps": total, "warmup_steps": warmup_steps(config, total), "num_processes": num_processes,
+                "cpu_threads": cpu_threads},
         "other": {name: getattr(config, name) for name in NOT_WEIGHTS if name not in _NOT_REPORTED},
     }))
 
@@ -117,9 +122,7 @@ def check_resume(saved: dict, now: dict, step: int, state_name: str, config: Con
                           f"{state_name} is at step {step} -> raise max_train_steps (or max_train_epochs) above "
                           f"{step}, or use the LoRA files already saved")
     notes = []
-    length = _length_note(old_run, new_run, step, config)
-    if length:
-        notes.append(length)
+    notes += [n for n in (_length_note(old_run, new_run, step, config), _threads_note(old_run, new_run)) if n]
     safe = [f"{k} {_fmt(old)} -> {_fmt(now['other'][k])}" for k, old in saved.get("other", {}).items()
             if k in now["other"] and old != now["other"][k]]
     if safe:
@@ -181,16 +184,9 @@ def dataset_digest(scan: DatasetScan, root: str, reg_root: str = "") -> dict[str
         base = Path(reg_root if s.is_reg else root).expanduser().resolve()
         rel = img.relative_to(base).as_posix() if img.is_relative_to(base) else img.name
         rel = f"reg_data_dir/{rel}" if s.is_reg else rel
-        out[rel] = [_file_sha(img), hashlib.sha256(s.caption.encode()).hexdigest()[:12], s.repeats, list(s.bucket)]
+        caption = hashlib.sha256(s.caption.encode()).hexdigest()[:12]
+        out[rel] = [file_sha256(img)[:16], caption, s.repeats, list(s.bucket)]
     return out
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 def _dataset_changes(old: dict | None, new: dict) -> list[str]:
@@ -225,6 +221,17 @@ def _length_note(old: dict, new: dict, step: int, config: Config) -> str:
             f"1-{step} were trained on the {t_old}-step one (lr at step {step}: {lr * before[-1]:.2e} there, "
             f"{lr * after[-1]:.2e} on the new one), so the result differs from an uninterrupted {t_new}-step run "
             f"-> start a new run if you need exactly that")
+
+
+def _threads_note(old: dict, new: dict) -> str:
+    """A CPU run's sums are split over torch's threads, so another thread count rounds differently: accepted,
+    with one line on how to get the bitwise result."""
+    before, now = old.get("cpu_threads"), new.get("cpu_threads")
+    if not before or not now or before == now:
+        return ""
+    return (f"resume: the saved run trained with {before} torch thread(s), this one with {now}: training continues "
+            f"correctly, but not bitwise as the uninterrupted run would have -> for a bitwise resume start it "
+            f"with OMP_NUM_THREADS={before}")
 
 
 def _lr_factors(config: Config, total: int, warmup: int, step: int) -> list[float]:

@@ -14,7 +14,6 @@ States written before manifests existed are accepted when their files load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -26,6 +25,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import LoraNbError
 from ..families import Models
+from ..fileio import atomic_dir, file_sha256
 
 STATE_DIR = "state"
 FILES = ("adapter.safetensors", "trainer.pt", "state.json")
@@ -40,8 +40,6 @@ def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int
     continues exactly. The `keep` newest states stay, so a damaged newest one has an intact predecessor."""
     from peft import get_peft_model_state_dict  # lazy: peft (with transformers) adds ~7 s to importing this module
 
-    from ..fileio import atomic_dir
-
     dest = out / STATE_DIR / f"step-{step:08d}"
     with atomic_dir(dest) as tmp:
         weights = {f"{t.component}.{k}": v.detach().float().cpu().contiguous()
@@ -54,20 +52,13 @@ def save_state(out: Path, step: int, targets, optimizer, lr_scheduler, keep: int
         torch.save(state, tmp / "trainer.pt")
         info = {"step": step, "format": FORMAT, "fingerprint": fingerprint or {}}
         (tmp / "state.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-        manifest = {name: {"size": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in FILES}
+        manifest = {name: {"size": (tmp / name).stat().st_size, "sha256": file_sha256(tmp / name)}
+                    for name in FILES}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     old = sorted((out / STATE_DIR).glob("step-*"))[:-keep]
     for p in old:
         shutil.rmtree(p, ignore_errors=True)
     return dest
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_state_info(path: Path) -> dict:
@@ -99,7 +90,7 @@ def state_problem(path: Path) -> str:
             want, size = manifest[name], (path / name).stat().st_size
             if size != want["size"]:
                 return f"{name} is {size} bytes, the manifest says {want['size']}"
-            if _sha256(path / name) != want["sha256"]:
+            if file_sha256(path / name) != want["sha256"]:
                 return f"{name} does not match its checksum"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
         return f"{MANIFEST} unreadable ({type(e).__name__})"

@@ -162,7 +162,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
     # 2b. what decides the weights (saved with each state); a resume is checked against its state now, so a
     #     mismatch or a damaged state is reported before any model loads
-    fingerprint, resume_from, resume_notes = _resume_point(config, scan, precision, nproc)
+    fingerprint, resume_from, resume_notes = _resume_point(config, scan, precision, nproc,
+                                                           torch.get_num_threads() if device.type == "cpu" else None)
 
     # 3. frozen parts, then the caches (every latent and caption encoded once, the encoders freed),
     #    then the denoiser: T5 (~10 GB) and the Flux transformer never share the GPU
@@ -223,8 +224,9 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         redraw_samples(start, family=family, models=models, config=config, run=run, accelerator=accelerator, log=log,
                        callbacks=callbacks)
 
-    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension)  # kohya's ss_tag_frequency,
-    if config.reg_data_dir:  # which lists the reg folders too
+    # kohya's ss_tag_frequency: the images trained on (validation_split's held-out ones are not)
+    tag_freq = tag_frequency(config.train_data_dir, config.caption_extension, [s.image for s in scan.held_out])
+    if config.reg_data_dir:  # kohya lists the reg folders too
         tag_freq = {**tag_frequency(config.reg_data_dir, config.caption_extension), **tag_freq}
     result = TrainResult(out, {}, log_path=log.path)
     epoch_cache: dict[int, list[list[int]]] = {}
@@ -322,7 +324,8 @@ def prepare_caches(family, models: Models, scan: DatasetScan, cache: LatentCache
         on_disk = config.cache_text_embeddings == "disk"
         models.text_cache = TextEmbeddingCache.build(
             family, models, captions_to_cache(captions, config), config.clip_skip,
-            folder=Path(config.output_dir) / "cache" / "text" if on_disk else None, model_key=models.model_id)
+            folder=Path(config.output_dir) / "cache" / "text" if on_disk else None, model_key=models.model_id,
+            t5_max_length=config.t5_max_length)
         models.text_encoders, models.offloaded = [], [p for p in models.offloaded if p is models.vae]
         gc.collect()  # nothing needs the encoders any more: free their memory
         if torch.cuda.is_available():
@@ -382,13 +385,13 @@ def family_loss(family, models: Models, batch: dict, gen: torch.Generator, confi
     return loss.mean()
 
 
-def _resume_point(config: Config, scan: DatasetScan, precision: str, nproc: int):
+def _resume_point(config: Config, scan: DatasetScan, precision: str, nproc: int, cpu_threads: int | None):
     """(the run's fingerprint, saved with each state; with `resume`, the intact state to continue from and
     one-line notes). A state of a run with other weight-deciding settings is refused here, before any model
     loads."""
     if not (config.save_state or config.resume):
         return None, None, []
-    fingerprint = run_fingerprint(config, scan, precision, nproc)
+    fingerprint = run_fingerprint(config, scan, precision, nproc, cpu_threads)
     if not config.resume:
         return fingerprint, None, []
     path, notes = find_state(Path(config.output_dir), config.resume)

@@ -14,9 +14,10 @@ normalises against the fused weight and fails; no DoRA kohya file is claimed for
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ...families.sdxl import unet_name_to_sgm
+from ...families.sdxl import sgm_names
 from .naming import _base_module_names, _name_prefix, _unwrap
 
 if TYPE_CHECKING:  # heavy imports stay out of `import lora_nb`
@@ -29,37 +30,52 @@ _OPENCLIP = {"self_attn.q_proj": "attn_q_proj", "self_attn.k_proj": "attn_k_proj
 _OPENCLIP_TE2 = {"self_attn": "attn", "mlp_fc1": "mlp_c_fc", "mlp_fc2": "mlp_c_proj"}
 
 
+def _block_part(kind: str, rest: str) -> tuple[int, str]:
+    """(part, name) inside a UNet block: attentions are part 1, resnets part 0 under their ldm names."""
+    return (1, rest) if kind == "attentions" else (0, _RESNET.get(rest, rest))  # the whole rest is looked up
+
+
+def _in_out(blocks: str, index: int, kind: str, rest: str) -> str:
+    part, rest = _block_part(kind, rest)
+    return f"diffusion_model_{blocks}_{index}_{part}_{rest}"
+
+
+def _middle(kind: str, index: str, rest: str) -> str:
+    part, rest = _block_part(kind, rest)
+    return f"diffusion_model_middle_block_{1 if part else int(index) * 2}_{rest}"
+
+
+def _te2(layer: str, rest: str) -> str:
+    for old, new in _OPENCLIP_TE2.items():
+        rest = rest.replace(old, new)
+    return f"1_model_transformer_resblocks_{layer}_{rest}"
+
+
+# A1111's conversions in its order: a pattern matched at the stem's start -> the layer name from the match
+_RULES = [(re.compile(pattern), name) for pattern, name in (
+    (r"lora_unet_conv_in(.*)", lambda m: f"diffusion_model_input_blocks_0_0{m[1]}"),
+    (r"lora_unet_conv_out(.*)", lambda m: f"diffusion_model_out_2{m[1]}"),
+    (r"lora_unet_time_embedding_linear_(\d+)(.*)", lambda m: f"diffusion_model_time_embed_{int(m[1]) * 2 - 2}{m[2]}"),
+    (r"lora_unet_down_blocks_(\d+)_(attentions|resnets)_(\d+)_(.+)",
+     lambda m: _in_out("input_blocks", 1 + int(m[1]) * 3 + int(m[3]), m[2], m[4])),
+    (r"lora_unet_mid_block_(attentions|resnets)_(\d+)_(.+)", lambda m: _middle(m[1], m[2], m[3])),
+    (r"lora_unet_up_blocks_(\d+)_(attentions|resnets)_(\d+)_(.+)",
+     lambda m: _in_out("output_blocks", int(m[1]) * 3 + int(m[3]), m[2], m[4])),
+    (r"lora_unet_down_blocks_(\d+)_downsamplers_0_conv",
+     lambda m: f"diffusion_model_input_blocks_{3 + int(m[1]) * 3}_0_op"),
+    (r"lora_unet_up_blocks_(\d+)_upsamplers_0_conv",
+     lambda m: f"diffusion_model_output_blocks_{2 + int(m[1]) * 3}_{2 if int(m[1]) > 0 else 1}_conv"),
+    (r"lora_te_text_model_encoder_layers_(\d+)_(.+)",
+     lambda m: f"transformer_text_model_encoder_layers_{m[1]}_{m[2]}"),
+    (r"lora_te2_text_model_encoder_layers_(\d+)_(.+)", lambda m: _te2(m[1], m[2])),
+)]
+
+
 def _convert(stem: str) -> str:
     """A1111's diffusers -> compvis conversion of one kohya stem (SD1/SDXL); other stems come back unchanged."""
-    def blocks(kind: str, rest: str) -> tuple[int, str]:
-        return (1, rest) if kind == "attentions" else (0, _RESNET.get(rest, rest))  # the whole rest is looked up
-
-    if m := re.match(r"lora_unet_conv_in(.*)", stem):
-        return f"diffusion_model_input_blocks_0_0{m[1]}"
-    if m := re.match(r"lora_unet_conv_out(.*)", stem):
-        return f"diffusion_model_out_2{m[1]}"
-    if m := re.match(r"lora_unet_time_embedding_linear_(\d+)(.*)", stem):
-        return f"diffusion_model_time_embed_{int(m[1]) * 2 - 2}{m[2]}"
-    if m := re.match(r"lora_unet_down_blocks_(\d+)_(attentions|resnets)_(\d+)_(.+)", stem):
-        sub, rest = blocks(m[2], m[4])
-        return f"diffusion_model_input_blocks_{1 + int(m[1]) * 3 + int(m[3])}_{sub}_{rest}"
-    if m := re.match(r"lora_unet_mid_block_(attentions|resnets)_(\d+)_(.+)", stem):
-        sub, rest = blocks(m[1], m[3])
-        return f"diffusion_model_middle_block_{1 if sub else int(m[2]) * 2}_{rest}"
-    if m := re.match(r"lora_unet_up_blocks_(\d+)_(attentions|resnets)_(\d+)_(.+)", stem):
-        sub, rest = blocks(m[2], m[4])
-        return f"diffusion_model_output_blocks_{int(m[1]) * 3 + int(m[3])}_{sub}_{rest}"
-    if m := re.match(r"lora_unet_down_blocks_(\d+)_downsamplers_0_conv", stem):
-        return f"diffusion_model_input_blocks_{3 + int(m[1]) * 3}_0_op"
-    if m := re.match(r"lora_unet_up_blocks_(\d+)_upsamplers_0_conv", stem):
-        return f"diffusion_model_output_blocks_{2 + int(m[1]) * 3}_{2 if int(m[1]) > 0 else 1}_conv"
-    if m := re.match(r"lora_te_text_model_encoder_layers_(\d+)_(.+)", stem):
-        return f"transformer_text_model_encoder_layers_{m[1]}_{m[2]}"
-    if m := re.match(r"lora_te2_text_model_encoder_layers_(\d+)_(.+)", stem):
-        rest = m[2]
-        for old, new in _OPENCLIP_TE2.items():
-            rest = rest.replace(old, new)
-        return f"1_model_transformer_resblocks_{m[1]}_{rest}"
+    for pattern, name in _RULES:
+        if m := pattern.match(stem):
+            return name(m)
     return stem
 
 
@@ -84,30 +100,30 @@ def a1111_layer_names(components: dict[str, torch.nn.Module], denoiser: str,
     OpenCLIP q/k/v projections are listed under the names A1111 keys their patches by (``..._attn_q_proj``):
     it applies them to the fused MultiheadAttention when q, k, v and out_proj of a block are all present."""
     out: dict[str, str] = {}
-    indexed = len(text_encoders) > 1  # SDXL's conditioner numbers its embedders
     for component, module in components.items():
-        base = _unwrap(module)
-        if component == denoiser:
-            cfg = base.config
-            up_types = tuple(getattr(cfg, "up_block_types", ()))
-            for name in _base_module_names(module):
-                sgm = unet_name_to_sgm(name, getattr(cfg, "layers_per_block", 2), up_types)
-                out["diffusion_model_" + sgm.replace(".", "_")] = f"{component}.{name}"
-            continue
-        if component not in text_encoders:
-            continue
-        i = list(text_encoders).index(component)
-        openclip = indexed and type(base).__name__ == "CLIPTextModelWithProjection"
-        prefix = _name_prefix(base)
-        for name in _base_module_names(module):
-            canonical = prefix + name
-            if openclip:
-                m = re.fullmatch(r"text_model\.encoder\.layers\.(\d+)\.(.+)", canonical)
-                if m and m[2] in _OPENCLIP:
-                    out[f"{i}_model_transformer_resblocks_{m[1]}_{_OPENCLIP[m[2]]}"] = f"{component}.{name}"
-                continue
-            out[(f"{i}_" if indexed else "") + "transformer_" + canonical.replace(".", "_")] = f"{component}.{name}"
+        name_of = _layer_namer(component, _unwrap(module), denoiser, list(text_encoders))
+        for name in _base_module_names(module) if name_of else ():
+            if key := name_of(name):
+                out[key] = f"{component}.{name}"
     return out
+
+
+def _layer_namer(component: str, base, denoiser: str, text_encoders: list[str]) -> Callable[[str], str | None] | None:
+    """module name -> its A1111 layer name (None: a module A1111 does not list) for one component, or None for a
+    component A1111 does not patch. SDXL's conditioner numbers its embedders; bigG is held as OpenCLIP."""
+    if component == denoiser:
+        sgm = sgm_names(base)
+        return lambda name: "diffusion_model_" + sgm(name).replace(".", "_")
+    if component not in text_encoders:
+        return None
+    i, prefix, indexed = text_encoders.index(component), _name_prefix(base), len(text_encoders) > 1
+    if indexed and type(base).__name__ == "CLIPTextModelWithProjection":
+        def openclip(name: str) -> str | None:
+            m = re.fullmatch(r"text_model\.encoder\.layers\.(\d+)\.(.+)", prefix + name)
+            return f"{i}_model_transformer_resblocks_{m[1]}_{_OPENCLIP[m[2]]}" if m and m[2] in _OPENCLIP else None
+        return openclip
+    head = f"{i}_transformer_" if indexed else "transformer_"
+    return lambda name: head + (prefix + name).replace(".", "_")
 
 
 def a1111_key_map(stems, layer_names: dict[str, str]) -> dict[str, str]:

@@ -58,21 +58,12 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
     written: dict[str, Path] = {}
     if "kohya" in formats:
         sd = kohya_state_dict(targets, dtype, adapter_name)
-        md = {**metadata, **loader_metadata("kohya", config)}
-        md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(sd, md)
-        path = out_dir / f"{name}.safetensors"
-        with atomic_path(path) as tmp:
-            save_file(sd, str(tmp), metadata=md)
-        written["kohya"] = path
+        written["kohya"] = _save_kohya_layout(out_dir / f"{name}.safetensors", sd, metadata, "kohya", config)
         # the full-weight file exists for AUTOMATIC1111 alone (ComfyUI and Forge take the kohya file exactly)
         if config.network_type == "dora" and config.save_dora_a1111 and A1111 in facts(config.family).kohya_file_uis:
             full = full_diff_state_dict(targets, dtype, adapter_name)
-            md = {**metadata, **loader_metadata("full", config)}
-            md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(full, md)
-            path = out_dir / f"{name}{A1111_SUFFIX}.safetensors"
-            with atomic_path(path) as tmp:
-                save_file(full, str(tmp), metadata=md)
-            written["full"] = path
+            written["full"] = _save_kohya_layout(out_dir / f"{name}{A1111_SUFFIX}.safetensors", full, metadata,
+                                                 "full", config)
     if "diffusers" in formats and adapter_kind(targets, adapter_name) != "lora":
         written["peft"] = save_peft_folder(out_dir / f"{name}_peft", targets, dtype, adapter_name,
                                            metadata=loader_metadata("peft", config))
@@ -94,3 +85,15 @@ def save_lora_files(out_dir: str | os.PathLike, name: str, targets: list[ExportT
         written["diffusers"] = folder / DIFFUSERS_WEIGHT_NAME
     write_files_md(out_dir)
     return written
+
+
+def _save_kohya_layout(path: Path, state_dict: dict, metadata: dict[str, str], kind: str, config: Config) -> Path:
+    """One kohya-layout file (the LoRA, or A1111's full-weight DoRA file), atomically: `metadata`, the tools that
+    load it (`loaders`) and the sshs_* hashes kohya writes, which cover the ss_* keys (`kohya_model_hashes`)."""
+    from safetensors.torch import save_file
+
+    md = {**metadata, **loader_metadata(kind, config)}
+    md["sshs_model_hash"], md["sshs_legacy_hash"] = kohya_model_hashes(state_dict, md)
+    with atomic_path(path) as tmp:
+        save_file(state_dict, str(tmp), metadata=md)
+    return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import json
 import os
 import time
@@ -235,12 +234,6 @@ def kohya_model_hashes(state_dict: dict[str, torch.Tensor], metadata: dict[str, 
     from safetensors.torch import save
 
     ss_only = {k: v for k, v in metadata.items() if k.startswith("ss_")}
-    buf = io.BytesIO(save(state_dict, ss_only))
-    n = int.from_bytes(buf.read(8), "little")
-    buf.seek(8 + n)
-    model_hash = hashlib.sha256()
-    for chunk in iter(lambda: buf.read(1 << 20), b""):
-        model_hash.update(chunk)
-    buf.seek(0x100000)
-    legacy = hashlib.sha256(buf.read(0x10000)).hexdigest()[:8]
-    return model_hash.hexdigest(), legacy
+    data = memoryview(save(state_dict, ss_only))  # slices of a memoryview are not copies
+    n = int.from_bytes(data[:8], "little")
+    return hashlib.sha256(data[8 + n:]).hexdigest(), hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
