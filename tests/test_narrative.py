@@ -129,8 +129,9 @@ def _course_runs():
         if not ln.startswith("|"):
             break
         cols = [c.strip() for c in ln.strip("|").split("|")]
-        total = int(re.match(r"\**(\d+) s", cols[8])[1])
-        runs.append((cols[0], [int(c.removesuffix(" s")) for c in cols[1:8]], total))
+        seconds = [int(c.removesuffix(" s")) if c.endswith(" s") else None for c in cols[1:8]]
+        total = re.match(r"\**(\d+) s", cols[8])
+        runs.append((cols[0], seconds, int(total[1]) if total else None))
     return runs
 
 
