@@ -1,11 +1,10 @@
 """The notebooks' narrative beside the code, and the workshop teacher's guide (issue 16).
 
-Notebooks (read as files, not executed): a short first cell, one 中文说明 detail cell, short prose cells
-before the code they explain, a "What you should see" cell after every cell that shows a result; 05 and
-06 carry their whole narrative in Chinese too; 06's "if it looks like this, do that" table names the
-kit's own warnings. docs/teaching.md and teaching.zh.md: every notebook named, the CPU-course timings
-those of a run recorded in bench/README.md, the T4 figure the planner's, the kit's messages quoted as
-the kit writes them."""
+Notebooks (read as files, not executed): a short first cell, one 中文说明 detail cell that carries the
+narrative in Chinese, short prose cells before the code they explain, a "What you should see" cell after
+every cell that shows a result; 06's "if it looks like this, do that" table names the kit's own warnings.
+docs/teaching.md and teaching.zh.md: every notebook named, the CPU-course timings those of a run recorded
+in bench/README.md, the T4 figure the planner's, the kit's messages quoted as the kit writes them."""
 
 import ast
 import json
@@ -26,8 +25,6 @@ SEE = "**What you should see:**"
 SHOWS = ("notebook_start(", "start_training(")
 MAX_PROSE = 1100  # characters of a prose cell, tables and the zh detail cell not counted
 MAX_INTRO_SHARE = 0.3  # the first cell's share of the English prose
-# notebooks whose zh detail cell carries the whole narrative (00-04's summarise the lesson and its rules)
-NARRATED_ZH = ("05_train", "06_evaluate")
 DOCS = {"en": ROOT / "docs" / "teaching.md", "zh": ROOT / "docs" / "teaching.zh.md"}
 
 
@@ -82,19 +79,17 @@ def _citations(text, sources):
     return found
 
 
-@pytest.mark.parametrize("name", NARRATED_ZH)
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_the_zh_cell_carries_the_same_narrative(name):
+    """The fastai-style short cells stay English; the zh detail cell carries their rules (with the same
+    citations) and what each result cell shows."""
     cells = _cells(name)
     zh, prose = cells[1][1], _prose(cells)
     sources = defined_sources()
     english = set().union(*(_citations(p, sources) for p in prose))
     assert english and _citations(zh, sources) >= english, "cite in Chinese what the English cells cite"
     sees = sum(p.startswith(SEE) for p in prose)
-    assert sees >= 6 and zh.count("你应该看到") >= sees // 2
-    parts = " ".join(re.findall(r"\*\*(.+?)\*\*", zh))  # the zh cell's bold part titles: one per section
-    for number in re.findall(r"^## (\d+)\.", "\n".join(prose), re.MULTILINE):
-        assert f"{number}." in parts, f"no zh part for section {number}"
-    assert "总结" in parts
+    assert "你应该看到" in zh and sum(ln.startswith("- ") for ln in zh.splitlines()) >= sees
 
 
 def test_06_says_what_to_do_for_each_warning_the_kit_gives():
