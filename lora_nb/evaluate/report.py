@@ -72,7 +72,8 @@ class EvalReport:
     def markdown(self) -> str:
         m, r = self.measurements, self.recommendation
         names = self.measures()
-        lines = [f"# {t('rec.title', self.lang)}: {r.checkpoint} · {r.strength:g}", "", r.reason, ""]
+        lines = [t("report.heading", self.lang, title=t("rec.title", self.lang), checkpoint=r.checkpoint,
+                   strength=f"{r.strength:g}"), "", r.reason, ""]
         lines += [f"- {w}" for w in r.warnings.values()] or [f"- {t('rec.none', self.lang)}"]
         lines += ["", f"## {t('rec.table', self.lang)}", "",
                   "| " + " | ".join(t(k, self.lang) for k in ("report.checkpoint", "report.step", "report.strength"))

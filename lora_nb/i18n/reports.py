@@ -123,6 +123,7 @@ STRINGS: dict[str, dict[str, str]] = {
                     "zh": "加与不加 LoRA 的变化（平均像素差的绝对值，0-1）："},
     "forget.concept": {"en": "(concept)", "zh": "（概念）"},
     # evaluation report table (evaluate/report.py)
+    "report.heading": {"en": "# {title}: {checkpoint} · {strength}", "zh": "# {title}：{checkpoint} · {strength}"},
     "report.checkpoint": {"en": "checkpoint", "zh": "检查点"},
     "report.step": {"en": "step", "zh": "步数"},
     "report.strength": {"en": "strength", "zh": "强度"},

@@ -23,7 +23,7 @@ from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
 from ..fonts import new_figure
 from ..i18n import STRINGS, get_language, t
-from ..i18n.plan import PURPOSES_ZH, cite
+from ..i18n.plan import MEMORY_ZH, PURPOSES_ZH, cite
 from ..training.data import scan_dataset
 from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
@@ -247,7 +247,7 @@ def gpu_preset(config: Config, gpu: GPU | None) -> PresetChoice:
     """The trainer's memory preset (`lora_nb.training.presets.choose_preset`) for the GPU the plan is for:
     gpu_preset 'auto' takes that GPU's tier (a T4 from a laptop), not this machine's."""
     if config.gpu_preset == "auto" and gpu is None:
-        return PresetChoice(config, None, reason="no GPU given or detected")
+        return PresetChoice(config, None, reason=t("preset.no_gpu"))
     return choose_preset(config, gpu_gb=gpu.memory_gb if gpu is not None else None)
 
 
@@ -319,6 +319,11 @@ def _topic(topic: str) -> str:
     return t(f"topic.{topic}") if f"topic.{topic}" in STRINGS else topic
 
 
+def _mem(name: str) -> str:
+    """A memory part or phase (the data's English key) in the current language."""
+    return MEMORY_ZH.get(name, name) if get_language() == "zh" else name
+
+
 def render_markdown(p: Plan) -> str:
     """The plan as Markdown (reads fine as plain text in a terminal), in the current language
     (`lora_nb.i18n.get_language`); field names, values and part names stay as they are."""
@@ -361,10 +366,11 @@ def render_markdown(p: Plan) -> str:
                 total=_hms(tm.total_seconds))]
 
     L += ["", t("plan.h_memory"), ""]
-    L.append(p.preset.describe() + ".")
+    L.append(p.preset.describe() + t("adv.end"))
     L.append(t("plan.reference", family=c.family, name=REFERENCE_NAMES[c.family]))
     gpu = mf.gpu
-    L.append(t("plan.peak", total=est.total_gb, allocated=est.allocated_gb, phase=est.peak_phase, host=est.host_gb,
+    L.append(t("plan.peak", total=est.total_gb, allocated=est.allocated_gb, phase=_mem(est.peak_phase),
+               host=est.host_gb,
                precision=est.precision,
                quant=t("plan.quant", quantization=est.quantization) if est.quantization != "none" else "",
                text=t("plan.text_cached" if est.cache_text_embeddings else "plan.text_kept")))
@@ -375,10 +381,10 @@ def render_markdown(p: Plan) -> str:
         L.append(t("plan.no_gpu"))
     L += ["", t("plan.gpu_table"), "|---|---:|"]
     for k, v in est.gpu_parts.items():
-        L.append(f"| {k} | {v * est.correction:.2f} |")
+        L.append(f"| {_mem(k)} | {v * est.correction:.2f} |")
     L += ["", t("plan.phase_table"), "|---|---:|"]
-    L += [f"| {k} | {v * est.correction:.2f} |" for k, v in est.phases.items()]
-    L += ["", t("plan.host_table"), "|---|---:|"] + [f"| {k} | {v:.2f} |" for k, v in est.host_parts.items()]
+    L += [f"| {_mem(k)} | {v * est.correction:.2f} |" for k, v in est.phases.items()]
+    L += ["", t("plan.host_table"), "|---|---:|"] + [f"| {_mem(k)} | {v:.2f} |" for k, v in est.host_parts.items()]
     for n in est.notes:
         L.append(t("plan.note", text=n))
     if mf.suggestions:
@@ -448,13 +454,13 @@ def memory_figure(mf: MemoryFit) -> Figure:
     ax = fig.add_subplot()
     left = 0.0
     for i, (k, v) in enumerate(parts.items()):
-        ax.barh([1], [v], left=left, label=f"{k} ({v:.1f})", color=f"C{i % 10}")
+        ax.barh([1], [v], left=left, label=f"{_mem(k)} ({v:.1f})", color=f"C{i % 10}")
         left += v
     labels = [t("plot.training_step")]
     if top and other[top] > train_alloc:  # another phase is the peak: show it too
         ax.barh([0], [other[top] * (1 + slack) + ctx], color="0.85", hatch="//", edgecolor="0.5",
-                label=f"{top} ({other[top]:.1f} allocated)")
-        labels.insert(0, top)
+                label=t("mem.allocated", phase=_mem(top), gb=other[top]))
+        labels.insert(0, _mem(top))
     ax.set_yticks([1] if len(labels) == 1 else [0, 1], labels)
     if mf.gpu is not None:
         ax.axvline(mf.gpu.memory_gb, color="red", lw=2, label=f"{mf.gpu.name} ({mf.gpu.memory_gb:.1f})")
