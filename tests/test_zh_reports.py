@@ -14,7 +14,7 @@ from PIL import Image
 
 from lora_nb import fonts, i18n
 from lora_nb.config import Config
-from lora_nb.dataset.auditor import audit
+from lora_nb.dataset.auditor import audit, problem_label, render_audit
 from lora_nb.dataset.caption import caption_folder
 from lora_nb.dataset.clean import clean_folder
 from lora_nb.dataset.collector import collect
@@ -130,6 +130,10 @@ def test_dataset_reports_in_chinese(data, tmp_path, zh):
                     "只有 5 张图像：《Kohya LoRA 训练实践》要求至少 10-15 张", "1 张图像没有标注文件：请运行打标步骤",
                     "25 张图像小于 512 像素"):
         assert zh_text in s, zh_text
+    tiny = next(n for n in a.images if n.path.name == "tiny.png")
+    assert tiny.problems == ["no caption", "small: shorter side 40 < 512"]  # the data (and JSON) stay English
+    assert [problem_label(pr) for pr in tiny.problems] == ["没有标注", "太小：短边 40 < 512"]  # the grid's labels
+    assert render_audit(a, max_images=4).size[0] > 0
     _absent(s, ["Dataset ", "images x", "unbalanced concepts", "recommends about", "has only", "have no caption",
                 "smaller than"])
 

@@ -13,6 +13,7 @@ The rules come from the tutorials:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -140,24 +141,24 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
                 n_caps += 1
                 try:  # decoded as the trainer decodes it
                     if not read_caption(cap):
-                        note.problems.append("empty caption")
+                        note.problems.append(t("audit.p.empty_caption", "en"))
                 except DatasetError:
-                    note.problems.append("caption neither UTF-8 nor GBK: re-save it as UTF-8")
+                    note.problems.append(t("audit.p.encoding", "en"))
             else:
-                note.problems.append("no caption")
+                note.problems.append(t("audit.p.no_caption", "en"))
             try:
                 dec = read_image(p)
             except ImageRejected as e:
-                note.problems.insert(0, f"unreadable: {e}")
+                note.problems.insert(0, t("audit.p.unreadable", "en", why=e))
                 notes.append(note)
                 continue
             w, h = note.size = dec.size
             if dec.changes:
-                note.problems.append("needs normalising (" + ", ".join(dec.changes) + "): run collect")
+                note.problems.append(t("audit.p.normalise", "en", what=", ".join(dec.changes)))
             if min(w, h) < resolution:
-                note.problems.append(f"small: shorter side {min(w, h)} < {resolution}")
+                note.problems.append(t("audit.p.small", "en", side=min(w, h), resolution=resolution))
             if max(w, h) / min(w, h) > EXTREME_ASPECT:
-                note.problems.append(f"aspect {max(w, h) / min(w, h):.1f}:1 (a square crop loses most of it)")
+                note.problems.append(t("audit.p.aspect", "en", ratio=f"{max(w, h) / min(w, h):.1f}"))
             if check_duplicates:
                 hashes[str(p)] = phash(dec.image)
             thumb = dec.image
@@ -173,7 +174,8 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
         for group in find_duplicates(hashes, HASH_DISTANCE if hash_distance is None else hash_distance):
             first = Path(group[0][0])
             for p, d in group[1:]:
-                by_path[p].problems.append(f"near-duplicate of {first.parent.name}/{first.name} (distance {d})")
+                other = f"{first.parent.name}/{first.name}"
+                by_path[p].problems.append(t("audit.p.duplicate", "en", other=other, d=d))
         n_dup = sum(any(pr.startswith("near-duplicate") for pr in n.problems) for n in notes)
         if n_dup:
             result.warnings.append(AuditWarning("duplicates", t("audit.duplicates", n=n_dup)))
@@ -225,6 +227,28 @@ def _kind(word: str) -> str:
     return ("an " if word[0] in "aeiou" else "a ") + word
 
 
+def problem_label(problem: str) -> str:
+    """An image's problem (kept in English in the Audit, which code and JSON read) in the current language."""
+    if get_language() == "en":
+        return problem
+    for key in _PROBLEMS:
+        found = _PROBLEMS[key].fullmatch(problem)
+        if found:
+            return t(key, **found.groupdict())
+    return problem
+
+
+def _pattern(key: str) -> re.Pattern:
+    """The English text of `key` as a regex whose groups are its placeholders."""
+    parts = re.split(r"\{(\w+)[^}]*\}", t(key, "en"))
+    return re.compile("".join(re.escape(s) if i % 2 == 0 else f"(?P<{s}>.+)" for i, s in enumerate(parts)), re.S)
+
+
+_PROBLEMS = {k: _pattern(k) for k in ("audit.p.no_caption", "audit.p.empty_caption", "audit.p.encoding",
+                                      "audit.p.unreadable", "audit.p.normalise", "audit.p.small", "audit.p.aspect",
+                                      "audit.p.duplicate")}
+
+
 def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int | None = None):
     """The dataset as a PIL grid: each image with its concept/name, size and problems (in red);
     the concept table and warnings on top."""
@@ -235,8 +259,8 @@ def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int 
     for n in a.images[:max_images]:
         lines = [n.path.name, f"{n.size[0]}x{n.size[1]}" if n.size else "?"]
         colors = [(0, 0, 0), (60, 60, 60)]
-        problems = n.problems[:3]
-        lines += problems or ["ok"]
+        problems = [problem_label(pr) for pr in n.problems[:3]]
+        lines += problems or [t("audit.p.ok")]
         colors += [(200, 0, 0)] * len(problems) if problems else [(0, 130, 0)]
         thumb = n.thumb if n.thumb is not None else Image.new("RGB", (tile_size, tile_size), (230, 230, 230))
         tiles.append(Tile(thumb, lines, colors))
