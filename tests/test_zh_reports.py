@@ -24,6 +24,8 @@ from lora_nb.evaluate.forgetting import ForgettingReport
 from lora_nb.evaluate.recommend import recommend_checkpoint
 from lora_nb.evaluate.report import EvalReport
 from lora_nb.evaluate.scoring import Measurements
+from lora_nb.i18n import advice as advice_text
+from lora_nb.i18n import memory as memory_text
 from lora_nb.i18n import plan as plan_text
 from lora_nb.i18n import reports as report_text
 from lora_nb.planning.planner import memory_figure, plan, render_markdown
@@ -68,14 +70,15 @@ def _absent(text: str, phrases) -> None:
 
 def test_the_tables_merge_into_one_and_a_key_in_two_is_an_error():
     assert {"plan.title", "audit.head", "train.stopped"} <= set(i18n.STRINGS)
-    assert len(i18n.STRINGS) == len(i18n.messages.STRINGS) + len(plan_text.STRINGS) + len(report_text.STRINGS)
+    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text)
+    assert len(i18n.STRINGS) == sum(len(m.STRINGS) for m in tables)
     with pytest.raises(RuntimeError, match=r"defined twice: \['plan.title'\]"):
         i18n._merge(plan_text.STRINGS, {"plan.title": {"en": "x", "zh": "x"}})
 
 
 def test_the_chinese_only_tables_have_glyphs_in_the_shipped_font():
     texts = [*report_text.KINDS_ZH.values(), *plan_text.GUIDES_ZH.values(), *plan_text.PURPOSES_ZH.values(),
-             *plan_text.MEMORY_ZH.values(), *plan_text.PRESET_WHY_ZH.values()]
+             *memory_text.MEMORY_ZH.values(), *memory_text.PRESET_WHY_ZH.values()]
     assert fonts.missing_characters(texts, fonts.SHIPPED) == ""
     assert set(report_text.KINDS_ZH) >= {"object", "person", "style"}
 

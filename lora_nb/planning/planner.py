@@ -23,7 +23,8 @@ from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
 from ..fonts import new_figure
 from ..i18n import STRINGS, get_language, t
-from ..i18n.plan import MEMORY_ZH, PURPOSES_ZH, cite
+from ..i18n.memory import MEMORY_ZH
+from ..i18n.plan import PURPOSES_ZH, cite
 from ..training.data import scan_dataset
 from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..i18n import get_language, t
-from ..i18n.plan import PRESET_WHY_ZH
+from ..i18n.memory import PRESET_WHY_ZH
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
