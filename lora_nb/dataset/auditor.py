@@ -13,6 +13,7 @@ The rules come from the tutorials:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from ..config import Config
 from ..errors import ConfigError, DatasetError
 from ..fonts import new_figure
 from ..grids import Tile, image_grid
-from ..i18n import t
+from ..i18n import get_language, t
+from ..i18n.reports import KINDS_ZH
 from ..images import ImageRejected, read_image
 from ..options import default
 from ..textio import CAPTION_EXT, read_caption
@@ -84,11 +86,11 @@ class Audit:
         return {c.name: max(1, round(top.effective / c.images)) if c.images else c.repeats for c in self.concepts}
 
     def summary(self) -> str:
-        lines = [f"Dataset {self.root}: {sum(c.images for c in self.concepts)} images, "
-                 f"{self.total_effective} samples per epoch"]
+        lines = [t("audit.head", root=self.root, images=sum(c.images for c in self.concepts),
+                   samples=self.total_effective)]
         for c in self.concepts:
-            lines.append(f"  {c.folder}: {c.images} images x {c.repeats} repeats = {c.effective} ({c.share:.0%}), "
-                         f"{c.captions} captions")
+            lines.append(t("audit.concept", folder=c.folder, images=c.images, repeats=c.repeats,
+                           effective=c.effective, share=c.share, captions=c.captions))
         lines += [f"  ! {w.message}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -139,24 +141,24 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
                 n_caps += 1
                 try:  # decoded as the trainer decodes it
                     if not read_caption(cap):
-                        note.problems.append("empty caption")
+                        note.problems.append(t("audit.p.empty_caption", "en"))
                 except DatasetError:
-                    note.problems.append("caption neither UTF-8 nor GBK: re-save it as UTF-8")
+                    note.problems.append(t("audit.p.encoding", "en"))
             else:
-                note.problems.append("no caption")
+                note.problems.append(t("audit.p.no_caption", "en"))
             try:
                 dec = read_image(p)
             except ImageRejected as e:
-                note.problems.insert(0, f"unreadable: {e}")
+                note.problems.insert(0, t("audit.p.unreadable", "en", why=e))
                 notes.append(note)
                 continue
             w, h = note.size = dec.size
             if dec.changes:
-                note.problems.append("needs normalising (" + ", ".join(dec.changes) + "): run collect")
+                note.problems.append(t("audit.p.normalise", "en", what=", ".join(dec.changes)))
             if min(w, h) < resolution:
-                note.problems.append(f"small: shorter side {min(w, h)} < {resolution}")
+                note.problems.append(t("audit.p.small", "en", side=min(w, h), resolution=resolution))
             if max(w, h) / min(w, h) > EXTREME_ASPECT:
-                note.problems.append(f"aspect {max(w, h) / min(w, h):.1f}:1 (a square crop loses most of it)")
+                note.problems.append(t("audit.p.aspect", "en", ratio=f"{max(w, h) / min(w, h):.1f}"))
             if check_duplicates:
                 hashes[str(p)] = phash(dec.image)
             thumb = dec.image
@@ -172,30 +174,24 @@ def audit(root: str | os.PathLike, kind: str | dict[str, str] = "object", *, res
         for group in find_duplicates(hashes, HASH_DISTANCE if hash_distance is None else hash_distance):
             first = Path(group[0][0])
             for p, d in group[1:]:
-                by_path[p].problems.append(f"near-duplicate of {first.parent.name}/{first.name} (distance {d})")
+                other = f"{first.parent.name}/{first.name}"
+                by_path[p].problems.append(t("audit.p.duplicate", "en", other=other, d=d))
         n_dup = sum(any(pr.startswith("near-duplicate") for pr in n.problems) for n in notes)
         if n_dup:
-            result.warnings.append(AuditWarning("duplicates", f"{n_dup} near-duplicate images: repeated images "
-                                                              f"weigh more and get copied; remove them (collect "
-                                                              f"dedupe='remove')"))
+            result.warnings.append(AuditWarning("duplicates", t("audit.duplicates", n=n_dup)))
     result.warnings[:0] = _concept_warnings(result)
     if skipped:
-        result.warnings.append(AuditWarning("not_regular", f"{len(skipped)} entries named like images are not "
-                                                           f"regular files and were skipped: " + "; ".join(
-                                                               f"{p.name} ({why})" for p, why in skipped[:5])))
+        result.warnings.append(AuditWarning("not_regular", t("audit.not_regular", n=len(skipped), items="; ".join(
+            f"{p.name} ({why})" for p, why in skipped[:5]))))
     missing = sum(not n.caption for n in notes)
     if missing:
-        result.warnings.append(AuditWarning("missing_captions", f"{missing} images have no caption file: run the "
-                                                                f"caption step (or they train with the trigger only)"))
+        result.warnings.append(AuditWarning("missing_captions", t("audit.missing_captions", n=missing)))
     small = sum(any(pr.startswith("small") for pr in n.problems) for n in notes)
     if small:
-        result.warnings.append(AuditWarning("small_images", f"{small} images are smaller than {resolution} px: "
-                                                            f"they train blurry; replace them or lower the "
-                                                            f"resolution"))
+        result.warnings.append(AuditWarning("small_images", t("audit.small_images", n=small, resolution=resolution)))
     bad = sum(any(pr.startswith("unreadable") for pr in n.problems) for n in notes)
     if bad:
-        result.warnings.append(AuditWarning("unreadable", f"{bad} images cannot be read: run collect on the "
-                                                          f"folder to sort them out"))
+        result.warnings.append(AuditWarning("unreadable", t("audit.unreadable", n=bad)))
     return result
 
 
@@ -203,9 +199,7 @@ def _concept_warnings(a: Audit) -> list[AuditWarning]:
     out = []
     cs = a.concepts
     if len(cs) > MAX_CONCEPTS:
-        out.append(AuditWarning("too_many_concepts",
-                                f"{len(cs)} concepts in one LoRA: Flux LoRA guide advises one concept per LoRA, about "
-                                f"{MAX_CONCEPTS} similar ones at most; train separate LoRAs"))
+        out.append(AuditWarning("too_many_concepts", t("audit.too_many_concepts", n=len(cs), max=MAX_CONCEPTS)))
     if len(cs) > 1:
         top = max(cs, key=lambda c: c.effective)
         weak = [c for c in cs if c.effective < BALANCE_RATIO * top.effective]
@@ -213,26 +207,46 @@ def _concept_warnings(a: Audit) -> list[AuditWarning]:
             sugg = a.suggested_repeats()
             renames = ", ".join(f"{c.folder} -> {concept_folder_name(c.name, sugg[c.name])}" for c in weak)
             listing = ", ".join(f"'{c.name}' {c.effective} ({c.share:.0%})" for c in weak)
-            out.append(AuditWarning(
-                "imbalance",
-                f"unbalanced concepts: {listing} vs '{top.name}' {top.effective} ({top.share:.0%}) samples per "
-                f"epoch. Flux LoRA guide: with a 20-vs-80 split the small concept vanishes from the LoRA. "
-                f"Train separate LoRAs, or balance the repeats: {renames}"))
+            out.append(AuditWarning("imbalance", t("audit.imbalance", listing=listing, top=top.name,
+                                                   effective=top.effective, share=top.share, renames=renames)))
     for c in cs:
         rec = RECOMMENDED_IMAGES[c.kind]
         if c.images < MIN_IMAGES:
-            out.append(AuditWarning("too_few_images",
-                                    f"'{c.name}' has only {c.images} images: Kohya practice guide asks for "
-                                    f"at least 10-15 (FluxTrainer walkthrough: ~{rec} for {_a(c.kind)})"))
+            out.append(AuditWarning("too_few_images", t("audit.too_few_images", name=c.name, n=c.images, rec=rec,
+                                                         kind=_kind(c.kind))))
         elif c.images < rec:
-            out.append(AuditWarning("few_images", f"'{c.name}' has {c.images} images; FluxTrainer walkthrough "
-                                                  f"recommends about {rec}{'+' if rec >= 50 else ''} "
-                                                  f"for {_a(c.kind)}"))
+            out.append(AuditWarning("few_images", t("audit.few_images", name=c.name, n=c.images,
+                                                    rec=f"{rec}{'+' if rec >= 50 else ''}", kind=_kind(c.kind))))
     return out
 
 
-def _a(word: str) -> str:
+def _kind(word: str) -> str:
+    """'an object' in English, '物体' in Chinese."""
+    if get_language() == "zh":
+        return KINDS_ZH.get(word, word)
     return ("an " if word[0] in "aeiou" else "a ") + word
+
+
+def problem_label(problem: str) -> str:
+    """An image's problem (kept in English in the Audit, which code and JSON read) in the current language."""
+    if get_language() == "en":
+        return problem
+    for key in _PROBLEMS:
+        found = _PROBLEMS[key].fullmatch(problem)
+        if found:
+            return t(key, **found.groupdict())
+    return problem
+
+
+def _pattern(key: str) -> re.Pattern:
+    """The English text of `key` as a regex whose groups are its placeholders."""
+    parts = re.split(r"\{(\w+)[^}]*\}", t(key, "en"))
+    return re.compile("".join(re.escape(s) if i % 2 == 0 else f"(?P<{s}>.+)" for i, s in enumerate(parts)), re.S)
+
+
+_PROBLEMS = {k: _pattern(k) for k in ("audit.p.no_caption", "audit.p.empty_caption", "audit.p.encoding",
+                                      "audit.p.unreadable", "audit.p.normalise", "audit.p.small", "audit.p.aspect",
+                                      "audit.p.duplicate")}
 
 
 def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int | None = None):
@@ -245,8 +259,8 @@ def render_audit(a: Audit, tile_size: int = 128, cols: int = 8, max_images: int 
     for n in a.images[:max_images]:
         lines = [n.path.name, f"{n.size[0]}x{n.size[1]}" if n.size else "?"]
         colors = [(0, 0, 0), (60, 60, 60)]
-        problems = n.problems[:3]
-        lines += problems or ["ok"]
+        problems = [problem_label(pr) for pr in n.problems[:3]]
+        lines += problems or [t("audit.p.ok")]
         colors += [(200, 0, 0)] * len(problems) if problems else [(0, 130, 0)]
         thumb = n.thumb if n.thumb is not None else Image.new("RGB", (tile_size, tile_size), (230, 230, 230))
         tiles.append(Tile(thumb, lines, colors))

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..env import offline
 from ..errors import ConfigError, DatasetError, LoraNbError, ModelLoadError
 from ..fscheck import writable_folder
+from ..i18n import t
 from ..options import Options, option
 from ..textio import CAPTION_EXT
 from .tag_rules import normalize_tag
@@ -247,9 +248,9 @@ class WD14Tagger:
         import onnxruntime as ort
 
         self.model_id = model or DEFAULT_MODELS["wd14"]
-        for name, t in (("threshold", general_threshold), ("character threshold", character_threshold)):
-            if not 0.0 < t <= 1.0:
-                raise ConfigError(f"WD14 {name} {t} -> use a value in (0, 1], e.g. 0.35 (many tags) to 0.6 "
+        for name, th in (("threshold", general_threshold), ("character threshold", character_threshold)):
+            if not 0.0 < th <= 1.0:
+                raise ConfigError(f"WD14 {name} {th} -> use a value in (0, 1], e.g. 0.35 (many tags) to 0.6 "
                                   f"(LoRA explainer: fewer, surer tags)")
         self.general_threshold, self.character_threshold = general_threshold, character_threshold
         self.replace_underscores, self.keep_rating = replace_underscores, keep_rating  # long_hair -> long hair
@@ -422,20 +423,17 @@ class CaptionReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [f"{self.backend}: wrote {len(self.written)} caption(s), skipped {len(self.skipped)} already "
-                 f"captioned" + (" (use overwrite to redo them)" if self.skipped else "")
-                 + f" in {self.seconds:.1f} s"]
+        lines = [t("caption.head", backend=self.backend, written=len(self.written), skipped=len(self.skipped),
+                   hint=t("caption.overwrite_hint") if self.skipped else "", seconds=self.seconds)]
         if self.backup:
-            lines.append(f"replaced captions backed up in {self.backup}")
+            lines.append(t("caption.backup", path=self.backup))
         if self.empty:
-            lines.append(f"warning: no caption produced for {len(self.empty)} image(s): "
-                         + ", ".join(p.name for p in self.empty[:5]))
+            lines.append(t("caption.empty", n=len(self.empty), names=", ".join(p.name for p in self.empty[:5])))
         for p, why in self.failed.items():
-            lines.append(f"warning: {p}: {why}")
+            lines.append(t("caption.failed", path=p, reason=why))
         if self.orphan_captions:
-            lines.append(f"warning: {len(self.orphan_captions)} caption file(s) have no image: "
-                         + ", ".join(p.name for p in self.orphan_captions[:5])
-                         + " -> delete them or restore the images")
+            lines.append(t("caption.orphans", n=len(self.orphan_captions),
+                           names=", ".join(p.name for p in self.orphan_captions[:5])))
         return "\n".join(lines)
 
 

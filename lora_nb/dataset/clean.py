@@ -20,6 +20,7 @@ from ..config import Config
 from ..errors import ConfigError, DatasetError
 from ..fileio import atomic_dir, atomic_write_text
 from ..fscheck import writable_folder
+from ..i18n import t
 from ..options import Options, option
 from ..textio import CAPTION_EXT, backup_files, read_caption_info, write_caption
 from .caption_files import TRIGGERS_FILE, load_triggers, path_listing, rel_path, scan_captions
@@ -164,29 +165,29 @@ class CleanReport:
         return "\n".join(parts)
 
     def summary(self) -> str:
-        verb = "would change" if self.dry_run else "changed"
-        lines = [f"{verb} {len(self.changes)} caption(s), {self.unchanged} unchanged"
-                 + (f"; written to {self.out}" if self.out and not self.dry_run else "")]
+        where = t("clean.written", out=self.out) if self.out and not self.dry_run else ""
+        lines = [t("clean.head_dry" if self.dry_run else "clean.head", n=len(self.changes), unchanged=self.unchanged,
+                   where=where)]
         if self.triggers:
-            lines.append("triggers: " + ", ".join(f"{k} -> {v}" for k, v in self.triggers.items()))
+            lines.append(t("clean.triggers", items=", ".join(f"{k} -> {v}" for k, v in self.triggers.items())))
         if self.backup:
-            lines.append(f"originals backed up in {self.backup}")
-        lines += [f"warning: {w}" for w in self.warnings]
+            lines.append(t("clean.backup", path=self.backup))
+        lines += [t("clean.warning", text=w) for w in self.warnings]
         return "\n".join(lines)
 
 
 def _resolve_triggers(root: Path, opts: CleanOptions, concepts: list[str], out: Path | None = None) -> dict[str, str]:
-    t = trigger_words(opts.trigger)
-    if isinstance(t, dict):
-        unknown = sorted(set(t) - set(concepts))
+    words = trigger_words(opts.trigger)
+    if isinstance(words, dict):
+        unknown = sorted(set(words) - set(concepts))
         if unknown:
             raise DatasetError(f"trigger given for unknown concept folder(s) {unknown} -> use one of "
                                f"{sorted(set(concepts))}")
-        return {c: t.get(c, "") for c in concepts}
-    if t == "auto":  # Flux LoRA guide: one unique id per concept, kept across runs in triggers.json
+        return {c: words.get(c, "") for c in concepts}
+    if words == "auto":  # Flux LoRA guide: one unique id per concept, kept across runs in triggers.json
         existing = {**(load_triggers(out) if out is not None and Path(out).is_dir() else {}), **load_triggers(root)}
         return assign_identifiers(concepts, tokenizer=opts.tokenizer, seed=opts.seed, existing=existing)
-    return {c: t for c in concepts}
+    return {c: words for c in concepts}
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -235,12 +236,11 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
     rep = CleanReport(root, None if dry_run else (root if in_place else Path(out)), dry_run,
                       orphan_captions=orphans, triggers={k: v for k, v in triggers.items() if v})
     for cap, imgs in shared.items():
-        rep.warnings.append(f"{rel_path(cap, root)} is the caption of {len(imgs)} images "
-                            f"({', '.join(i.name for i in imgs)}) -> rename the images so each has its own")
-    rep.warnings += [f"skipped {rel_path(p, root)}: {why}" for p, why in skipped]
+        rep.warnings.append(t("clean.shared", caption=rel_path(cap, root), n=len(imgs),
+                              names=", ".join(i.name for i in imgs)))
+    rep.warnings += [t("clean.skipped", path=rel_path(p, root), reason=why) for p, why in skipped]
     if orphans:
-        rep.warnings.append(f"{len(orphans)} caption file(s) without an image, not carried over: "
-                            f"{path_listing(orphans, root)}")
+        rep.warnings.append(t("clean.orphans", n=len(orphans), listing=path_listing(orphans, root)))
 
     # read everything first: a bad file stops the run before anything is written
     originals: dict[Path, tuple[str, bool]] = {}
@@ -253,8 +253,8 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
         else:
             rep.missing_captions.append(f.image)
     if rep.missing_captions:
-        rep.warnings.append(f"{len(rep.missing_captions)} image(s) without a caption file, left without one: "
-                            f"{path_listing(rep.missing_captions, root)}")
+        rep.warnings.append(t("clean.missing", n=len(rep.missing_captions),
+                              listing=path_listing(rep.missing_captions, root)))
     counts = None
     if opts.sort == "frequency":
         counts = Counter(tag_key(t) for text, _ in originals.values() for t in split_tags(text))
@@ -273,15 +273,13 @@ def clean_folder(root: str | os.PathLike, options: CleanOptions | None = None, o
         if not new:
             rep.emptied.append(cap)
     if rep.emptied:
-        rep.warnings.append(f"{len(rep.emptied)} caption(s) are empty after cleaning: "
-                            f"{path_listing(rep.emptied, root)}")
+        rep.warnings.append(t("clean.emptied", n=len(rep.emptied), listing=path_listing(rep.emptied, root)))
     if opts.keep_tokens and any(rep.triggers.values()):
         late = [cap for cap, text in new_text.items() if triggers[concept_of[cap]]
                 and not any(has_trigger(t, triggers[concept_of[cap]])
                             for t in split_tags(text)[:opts.keep_tokens])]
         if late:
-            rep.warnings.append(f"{len(late)} caption(s) do not have the trigger within the first "
-                                f"{opts.keep_tokens} tag(s) kept fixed when shuffling")
+            rep.warnings.append(t("clean.late_trigger", n=len(late), keep=opts.keep_tokens))
     if dry_run:
         return rep
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import ConfigError, DatasetError
 from ..fileio import atomic_write_bytes, atomic_write_text
 from ..fscheck import writable_folder
+from ..i18n import t
 from ..images import (
     DEFAULT_MAX_PIXELS,
     WHITE,
@@ -118,14 +119,14 @@ class CollectReport:
         return sorted({Path(i.output).parts[0] for i in self.imported if len(Path(i.output).parts) > 1})
 
     def summary(self) -> str:
-        lines = [f"Collected {len(self.imported)} images into {self.out_dir} "
-                 f"({', '.join(self.concept_folders) or 'no concept folder'}); rejected {len(self.rejected)}; "
-                 f"duplicate groups {len(self.duplicates)}"]
-        lines += [f"  rejected {r.source}: {r.reason}" for r in self.rejected]
-        lines += [f"  caption {r.source}: {r.reason}" for r in self.caption_notes]
+        lines = [t("collect.head", n=len(self.imported), out=self.out_dir,
+                   folders=", ".join(self.concept_folders) or t("collect.no_folder"), rejected=len(self.rejected),
+                   dups=len(self.duplicates))]
+        lines += [t("collect.rejected", source=r.source, reason=r.reason) for r in self.rejected]
+        lines += [t("collect.caption", source=r.source, reason=r.reason) for r in self.caption_notes]
         for g in self.duplicates:
-            what = "removed" if g.removed else "near-duplicates"
-            lines.append(f"  {what} of {g.kept}: " + ", ".join(f"{p} (distance {d})" for p, d in g.duplicates))
+            items = ", ".join(t("collect.distance", path=p, d=d) for p, d in g.duplicates)
+            lines.append(t("collect.removed" if g.removed else "collect.near", kept=g.kept, items=items))
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..errors import ConfigError, ModelLoadError
 from ..families.facts import FACTS, facts
 from ..fileio import atomic_dir, atomic_write_bytes
 from ..grids import Tile, image_grid
+from ..i18n import t
 from ..images import (
     ImageRejected,
     copy_captions,
@@ -262,11 +264,13 @@ class CropReport:
 
     def summary(self) -> str:
         how = f"{self.mode}" + (f" ({self.focus})" if self.focus else "")
-        lines = [f"Cropped {len(self.items)} images ({how}, {self.resolution} px) -> {self.out_dir}"]
+        lines = [t("crop.head", n=len(self.items), how=how, resolution=self.resolution, out=self.out_dir)]
         if self.background:
-            lines.append(f"  background {self.background}")
+            removed = re.fullmatch(r"removed \((.+)\)", self.background)  # the JSON keeps the English value
+            lines.append(t("crop.background", what=t("crop.removed", model=removed[1]) if removed
+                           else self.background))
         lines += [f"  {i.source}: {'; '.join(i.notes)}" for i in self.small]
-        lines += [f"  skipped {s}: {why}" for s, why in self.skipped]
+        lines += [t("crop.skipped", source=s, reason=why) for s, why in self.skipped]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -367,7 +371,7 @@ def render_crop_preview(report: CropReport, max_items: int = 24, tile_size: int 
             img = read_image(report.src_dir / source).image
         except ImageRejected:
             img = Image.new("RGB", (tile_size, tile_size), (230, 230, 230))
-        tiles.append(Tile(img, [Path(source).name, "skipped"], [(0, 0, 0), (200, 0, 0)]))
+        tiles.append(Tile(img, [Path(source).name, t("crop.skipped_label")], [(0, 0, 0), (200, 0, 0)]))
         lines = textwrap.wrap(why, max(12, tile_size // 6))[:4]
         tiles.append(Tile(Image.new("RGB", (tile_size, tile_size), (245, 245, 245)), lines,
                           [(200, 0, 0)] * len(lines)))

@@ -95,36 +95,30 @@ class CaptionStats:
 
         w = []
         if self.missing_captions:
-            w.append(f"{len(self.missing_captions)} image(s) have no caption file: {r(self.missing_captions)} "
-                     f"-> caption them (lora-nb caption) or the trainer uses its missing_caption rule")
+            w.append(t("tags.missing", n=len(self.missing_captions), listing=r(self.missing_captions)))
         if self.empty_captions:
-            w.append(f"{len(self.empty_captions)} caption(s) are empty: {r(self.empty_captions)}")
+            w.append(t("tags.empty", n=len(self.empty_captions), listing=r(self.empty_captions)))
         if self.orphan_captions:
-            w.append(f"{len(self.orphan_captions)} caption file(s) have no image: {r(self.orphan_captions)} "
-                     f"-> delete them or restore the images")
+            w.append(t("tags.orphans", n=len(self.orphan_captions), listing=r(self.orphan_captions)))
         if self.missing_trigger:
-            w.append(f"{len(self.missing_trigger)} caption(s) lack the trigger: {r(self.missing_trigger)} "
-                     f"-> lora-nb tags --trigger WORD")
+            w.append(t("tags.no_trigger", n=len(self.missing_trigger), listing=r(self.missing_trigger)))
         if self.too_long:
-            w.append(f"{len(self.too_long)} caption(s) are longer than {self.max_tokens} CLIP tokens and will be "
-                     f"cut off: {r(self.too_long)} -> shorten them or remove tags")
+            w.append(t("tags.too_long", n=len(self.too_long), limit=self.max_tokens, listing=r(self.too_long)))
         for p, err in self.unreadable.items():
             w.append(err)
         for cap, imgs in self.shared_captions.items():
-            w.append(f"{rel_path(cap, self.root)} is shared by {len(imgs)} images -> give each image its own caption")
+            w.append(t("tags.shared", caption=rel_path(cap, self.root), n=len(imgs)))
         if self.not_plain_utf8:
-            w.append(f"{len(self.not_plain_utf8)} caption(s) are not plain one-line UTF-8 (read correctly; "
-                     f"lora-nb tags rewrites them as UTF-8): {r(list(self.not_plain_utf8))}")
+            w.append(t("tags.not_utf8", n=len(self.not_plain_utf8), listing=r(list(self.not_plain_utf8))))
         return w
 
     def summary(self, top: int = 10) -> str:
-        lines = [f"{self.images} image(s) in {len(self.frequency)} concept folder(s); "
-                 f"{len(self.overall)} distinct tag(s)"]
+        lines = [t("tags.head", images=self.images, folders=len(self.frequency), tags=len(self.overall))]
         if self.token_lengths:
             lens = list(self.token_lengths.values())
-            lines.append(f"caption length: {min(lens)}-{max(lens)} CLIP tokens (limit {self.max_tokens})")
-        lines.append("top tags: " + ", ".join(f"{t} ({n})" for t, n in self.top(top)))
-        lines += [f"warning: {w}" for w in self.warnings()]
+            lines.append(t("tags.length", low=min(lens), high=max(lens), limit=self.max_tokens))
+        lines.append(t("tags.top", items=", ".join(f"{tag} ({n})" for tag, n in self.top(top))))
+        lines += [t("clean.warning", text=w) for w in self.warnings()]
         return "\n".join(lines)
 
 
@@ -168,8 +162,8 @@ def caption_stats(root: str | os.PathLike, trigger: str | dict[str, str] = "", t
         for tag in split_tags(text):
             tag = tag.lower()
             per[tag] = per.get(tag, 0) + 1
-        t = trig.get(f.concept, "") if isinstance(trig, dict) else trig
-        if t and not has_trigger(text, t):
+        word = trig.get(f.concept, "") if isinstance(trig, dict) else trig
+        if word and not has_trigger(text, word):
             no_trigger.append(f.caption)
         if tok is not None:
             lengths[f.caption] = len(tok(text, truncation=False, verbose=False)["input_ids"])

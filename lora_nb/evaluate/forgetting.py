@@ -65,12 +65,12 @@ class ForgettingReport:
         ok = r <= DRIFT_RATIO
         return t("rec.forgetting", lang, ratio=r, verdict=t("rec.forgetting_ok" if ok else "rec.forgetting_bad", lang))
 
-    def summary(self) -> str:
-        lines = [f"{c:.3f}  {p}" for p, c in sorted(zip(self.prompts, self.change), key=lambda t: -t[1])]
+    def summary(self, lang: str | None = None) -> str:
+        lines = [f"{c:.3f}  {p}" for p, c in sorted(zip(self.prompts, self.change), key=lambda pc: -pc[1])]
         if self.concept_change is not None:
-            lines.append(f"{self.concept_change:.3f}  (concept) {self.concept_prompt}")
-            lines.append(self.verdict())
-        return "\n".join(["change with/without LoRA (mean |pixel difference|, 0-1):", *lines])
+            lines.append(f"{self.concept_change:.3f}  {t('forget.concept', lang)} {self.concept_prompt}")
+            lines.append(self.verdict(lang))
+        return "\n".join([t("forget.head", lang), *lines])
 
     def show(self):
         self.grid.show()

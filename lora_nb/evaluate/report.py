@@ -72,10 +72,12 @@ class EvalReport:
     def markdown(self) -> str:
         m, r = self.measurements, self.recommendation
         names = self.measures()
-        lines = [f"# {t('rec.title', self.lang)}: {r.checkpoint} · {r.strength:g}", "", r.reason, ""]
+        lines = [t("report.heading", self.lang, title=t("rec.title", self.lang), checkpoint=r.checkpoint,
+                   strength=f"{r.strength:g}"), "", r.reason, ""]
         lines += [f"- {w}" for w in r.warnings.values()] or [f"- {t('rec.none', self.lang)}"]
         lines += ["", f"## {t('rec.table', self.lang)}", "",
-                  "| checkpoint | step | strength | " + " | ".join(names) + " |",
+                  "| " + " | ".join(t(k, self.lang) for k in ("report.checkpoint", "report.step", "report.strength"))
+                  + " | " + " | ".join(names) + " |",
                   "|---|---|---|" + "---|" * len(names)]
         for i, row in enumerate(m.cells):
             for j, cell in enumerate(row):
@@ -83,7 +85,8 @@ class EvalReport:
                 vals = " | ".join(f"{cell[k]:.3f}" if k in cell else "–" for k in names)
                 lines.append(f"| {m.labels[i]}{mark} | {m.steps[i]} | {m.strengths[j]:g} | {vals} |")
         if self.val_losses:
-            lines += ["", "| step | val_loss |", "|---|---|"] + [f"| {s} | {v:.4f} |" for s, v in self.val_losses]
+            lines += ["", f"| {t('report.step', self.lang)} | val_loss |", "|---|---|"]
+            lines += [f"| {s} | {v:.4f} |" for s, v in self.val_losses]
         return "\n".join(lines) + "\n"
 
     def figure(self):

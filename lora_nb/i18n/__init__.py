@@ -6,8 +6,10 @@ the language: `set_language("zh")`, the project's `language` (set in 00_setup), 
 environment variable `LORA_NB_LANG`. Library errors (`LoraNbError`) stay in English, so that
 they can be searched for.
 
-The tables live beside this module: `messages` (what the notebooks print, by id) and `fields`
-(Config field labels and Chinese help).
+The tables live beside this module: `messages` (what the notebooks print, by id), `reports` (the
+dataset, evaluation and training reports), `plan`, `advice` and `memory` (the training plan) and `fields`
+(Config field labels and Chinese help). The message tables merge into one `STRINGS`; a key in two of
+them is an error at import.
 
     t("train.stopped", step=120)        -> "Stopped at step 120; a checkpoint was saved."
     field_label("rank", "zh")           -> "秩 (network dim)"
@@ -18,8 +20,21 @@ from __future__ import annotations
 
 import os
 
+from . import advice, memory, messages, plan, reports
 from .fields import FIELD_HELP_ZH, FIELD_LABELS
-from .messages import STRINGS
+
+
+def _merge(*tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for table in tables:
+        dup = out.keys() & table.keys()
+        if dup:
+            raise RuntimeError(f"i18n keys defined twice: {sorted(dup)} -> keep each key in one table")
+        out.update(table)
+    return out
+
+
+STRINGS = _merge(messages.STRINGS, reports.STRINGS, plan.STRINGS, advice.STRINGS, memory.STRINGS)
 
 LANGUAGES = ("en", "zh")
 ENV_VAR = "LORA_NB_LANG"

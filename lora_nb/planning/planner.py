@@ -22,13 +22,15 @@ from typing import TYPE_CHECKING, Any
 from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
 from ..fonts import new_figure
-from ..i18n import t
+from ..i18n import STRINGS, get_language, t
+from ..i18n.memory import MEMORY_ZH
+from ..i18n.plan import PURPOSES_ZH, cite
 from ..training.data import scan_dataset
 from ..training.presets import PresetChoice, choose_preset
 from ..training.stepmath import checkpoint_steps, sample_steps, warmup_steps
 from .advice.concepts import ConceptCount, as_counts, find_identifiers
 from .advice.data import Advice, Recipe
-from .advice.fitting import FITTING_GUIDE
+from .advice.fitting import FITTING_GUIDE, fitting_guide
 from .advice.rates import rank_file_sizes
 from .advice.recipe import advise, recommend
 from .memory.calibration import CALIBRATION
@@ -109,49 +111,43 @@ def step_plan(config: Config, concepts, buckets: Mapping[Any, int] | None = None
         per_epoch_b = steps_per_epoch_for_buckets(buckets, b, ga)
         in_buckets = sum(buckets.values())
         if in_buckets != samples:
-            notes.append(f"The bucket assignment holds {in_buckets} samples per epoch, the dataset {samples}: "
-                         f"images left out of buckets (too small, unreadable) are not trained on.")
+            notes.append(t("plan.note_buckets_left", in_buckets=in_buckets, samples=samples))
         if per_epoch_b != per_epoch:
             n_b = sum(1 for n in buckets.values() if n > 0)
-            notes.append(f"With {n_b} aspect-ratio buckets an epoch has {per_epoch_b} steps, not {per_epoch}: "
-                         f"batches are formed within a bucket, so each bucket's last batch may be partly empty "
-                         f"and still counts as a step.")
+            notes.append(t("plan.note_bucket_steps", buckets=n_b, with_buckets=per_epoch_b, per_epoch=per_epoch))
     eff = per_epoch_b if per_epoch_b is not None else per_epoch
     if reg[1]:
-        notes.append(f"reg_data_dir adds {reg[1]} class samples to each epoch (kohya: as many as the training "
-                     f"samples), so an epoch has twice the steps; the tutorials' step counts are for the training "
-                     f"images alone -> compare them with the training samples' share.")
+        notes.append(t("plan.note_reg", n=reg[1]))
     if config.max_train_steps > 0:
         total, source = config.max_train_steps, "max_train_steps"
         epochs = total / eff
         if config.max_train_epochs and abs(epochs - config.max_train_epochs) > 1e-9:
-            notes.append(f"max_train_steps = {total} overrides max_train_epochs = {config.max_train_epochs}: "
-                         f"the run covers {epochs:.2f} epochs.")
+            notes.append(t("plan.note_override", total=total, set_epochs=config.max_train_epochs, epochs=epochs))
     else:
         epochs = float(config.max_train_epochs)
         total, source = eff * config.max_train_epochs, "max_train_epochs"
     warmup = warmup_steps(config, total)
     if warmup >= total:
-        notes.append(f"Warmup ({warmup} steps) is as long as the whole run ({total}): the learning rate never "
-                     f"reaches its set value -> lower lr_warmup_steps/lr_warmup_ratio.")
+        notes.append(t("plan.note_warmup", warmup=warmup, total=total))
     if warmup and config.lr_scheduler == "constant":
-        notes.append("lr_scheduler 'constant' ignores warmup -> use 'constant_with_warmup' to warm up.")
+        notes.append(t("plan.note_constant"))
     # exactly the trainer's schedule (lora_nb.training.stepmath): checkpoints every N steps and at the end,
     # validation images at the checkpoint steps unless sample_every_n_steps says otherwise
     ckpts = checkpoint_steps(config, total)
     samples_at = sample_steps(config, total)
     if samples_at and not config.sample_prompts:
-        notes.append("sample_prompts is empty: the trainer will draw one caption per concept plus an unrelated "
-                     "prompt, to watch the concept and forgetting (Flux LoRA guide §4.2).")
+        notes.append(t("plan.note_prompts"))
     concepts_out = [ConceptSteps(c.name, c.images, c.repeats, c.samples, c.samples / (b * ga),
                                  c.samples * epochs / (b * ga), c.repeats * epochs) for c in cs]
-    formula = (f"{images} images x repeats = {train_samples} samples per epoch"
-               + (f" + {reg[1]} from {reg[0]} reg images (as many as the training samples) = {samples}"
-                  if reg[1] else "") + "; "
-               f"{samples} / (batch {b} x accumulation {ga}) = {samples / (b * ga):g} -> {per_epoch} steps per epoch"
-               + (f" ({per_epoch_b} with buckets)" if per_epoch_b is not None and per_epoch_b != per_epoch else "")
-               + (f"; x {config.max_train_epochs} epochs = {total} steps" if source == "max_train_epochs"
-                  else f"; max_train_steps = {total} ({epochs:.2f} epochs)"))
+    formula = (t("plan.formula_samples", images=images, samples=train_samples)
+               + (t("plan.formula_reg", reg=reg[1], reg_images=reg[0], total=samples) if reg[1] else "")
+               + t("adv.sep")
+               + t("plan.formula_steps", samples=samples, batch=b, ga=ga, ratio=samples / (b * ga),
+                   per_epoch=per_epoch)
+               + (t("plan.formula_buckets", n=per_epoch_b) if per_epoch_b is not None and per_epoch_b != per_epoch
+                  else "")
+               + (t("plan.formula_epochs", epochs=config.max_train_epochs, total=total)
+                  if source == "max_train_epochs" else t("plan.formula_max", total=total, epochs=epochs)))
     return StepPlan(images, samples, b, ga, per_epoch, per_epoch_b, epochs, total, source, warmup, ckpts,
                     samples_at, concepts_out, formula, notes, *reg)
 
@@ -252,7 +248,7 @@ def gpu_preset(config: Config, gpu: GPU | None) -> PresetChoice:
     """The trainer's memory preset (`lora_nb.training.presets.choose_preset`) for the GPU the plan is for:
     gpu_preset 'auto' takes that GPU's tier (a T4 from a laptop), not this machine's."""
     if config.gpu_preset == "auto" and gpu is None:
-        return PresetChoice(config, None, reason="no GPU given or detected")
+        return PresetChoice(config, None, reason=t("preset.no_gpu"))
     return choose_preset(config, gpu_gb=gpu.memory_gb if gpu is not None else None)
 
 
@@ -291,8 +287,8 @@ def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None
     mf = memory_fit(config, gpu, n_images=sp.images + sp.reg_images, n_captions=n_captions, measured=measured)
     if step_seconds is None and measured is not None:
         step_seconds = measured.step_seconds
-    t = estimate_time(config, sp.total_steps, len(sp.sample_steps), gpu, step_seconds)
-    return Plan(config, preset, source, sp, curve, rec, adv, mf, t, rank_file_sizes(config), FITTING_GUIDE,
+    est_time = estimate_time(config, sp.total_steps, len(sp.sample_steps), gpu, step_seconds)
+    return Plan(config, preset, source, sp, curve, rec, adv, mf, est_time, rank_file_sizes(config), FITTING_GUIDE,
                 purpose or "person")
 
 
@@ -309,106 +305,119 @@ def _hms(seconds: float) -> str:
 def _short_list(xs: list[int], n: int = 12) -> str:
     if len(xs) <= n:
         return ", ".join(map(str, xs))
-    return ", ".join(map(str, xs[: n - 2])) + f", ... ({len(xs) - n + 1} more), " + str(xs[-1])
+    return ", ".join(map(str, xs[: n - 2])) + ", " + t("plan.more", n=len(xs) - n + 1) + ", " + str(xs[-1])
 
 
 REFERENCE_NAMES = {"sd15": "Stable Diffusion 1.5", "sdxl": "SDXL base 1.0", "flux": "FLUX.1-dev"}
-_LEVEL = {"warn": "WARNING", "suggest": "change", "info": "note", "ok": "ok"}
+_ORDER = {"warn": 0, "suggest": 1, "info": 2, "ok": 3}
+
+
+def _level(level: str) -> str:
+    return t(f"level.{level}") if f"level.{level}" in STRINGS else level
+
+
+def _topic(topic: str) -> str:
+    return t(f"topic.{topic}") if f"topic.{topic}" in STRINGS else topic
+
+
+def _mem(name: str) -> str:
+    """A memory part or phase (the data's English key) in the current language."""
+    return MEMORY_ZH.get(name, name) if get_language() == "zh" else name
 
 
 def render_markdown(p: Plan) -> str:
-    """The plan as Markdown (reads fine as plain text in a terminal)."""
+    """The plan as Markdown (reads fine as plain text in a terminal), in the current language
+    (`lora_nb.i18n.get_language`); field names, values and part names stay as they are."""
+    lang = get_language()
     c, sp, mf = p.config, p.steps, p.memory
     est = mf.estimate
-    L = [f"# Training plan: {c.family}, rank {c.rank}, {c.resolution}px, {c.optimizer}", ""]
-    L.append(f"Dataset: {p.dataset_source} -- {sp.images} images in {len(sp.concepts)} concept(s)")
-    L += ["", "## Steps", "", "total steps = images x repeats x epochs / (batch x gradient accumulation)", "",
-          sp.formula, ""]
-    L.append("| concept | images | repeats | samples/epoch | steps/epoch | steps in run | each image seen |")
+    L = [t("plan.title", family=c.family, rank=c.rank, resolution=c.resolution, optimizer=c.optimizer), ""]
+    L.append(t("plan.dataset", source=p.dataset_source, images=sp.images, concepts=len(sp.concepts)))
+    L += ["", t("plan.h_steps"), "", t("plan.steps_rule"), "", sp.formula, ""]
+    L.append(t("plan.steps_table"))
     L.append("|---|---:|---:|---:|---:|---:|---:|")
     for cs in sp.concepts:
         L.append(f"| {cs.name} | {cs.images} | {cs.repeats} | {cs.samples_per_epoch} | {cs.steps_per_epoch:g} | "
                  f"{cs.total_steps:.0f} | {cs.times_seen:.3g}x |")
     if sp.reg_samples_per_epoch:
         share = sp.reg_samples_per_epoch / (sp.batch * sp.grad_accum)
-        L.append(f"| reg (class images, loss x {c.prior_loss_weight:g}) | {sp.reg_images} | | "
+        L.append(f"| {t('plan.reg_row', weight=c.prior_loss_weight)} | {sp.reg_images} | | "
                  f"{sp.reg_samples_per_epoch} | {share:g} | {share * sp.epochs:.0f} | |")
-    L.append(f"| **all** | {sp.images} | | {sp.samples_per_epoch} | {sp.steps_per_epoch} | {sp.total_steps} | |")
+    L.append(f"| {t('plan.all')} | {sp.images} | | {sp.samples_per_epoch} | {sp.steps_per_epoch} | "
+             f"{sp.total_steps} | |")
     L.append("")
-    L.append(f"- Warmup: {sp.warmup_steps} steps"
-             + (" (lr_warmup_steps)" if c.lr_warmup_steps else f" ({c.lr_warmup_ratio:g} x {sp.total_steps})"))
-    L.append(f"- Learning rate: {c.lr_scheduler}, from {max(p.lr.lrs) if p.lr.lrs else 0:g} "
-             f"to {p.lr.lrs[-1] if p.lr.lrs else 0:.3g} at the last step")
-    L.append(f"- Checkpoints ({len(sp.checkpoint_steps)}): at steps {_short_list(sp.checkpoint_steps)}")
+    L.append(t("plan.warmup", n=sp.warmup_steps, how=" (lr_warmup_steps)" if c.lr_warmup_steps
+               else f" ({c.lr_warmup_ratio:g} x {sp.total_steps})"))
+    L.append(t("plan.lr", scheduler=c.lr_scheduler, high=max(p.lr.lrs) if p.lr.lrs else 0,
+               last=p.lr.lrs[-1] if p.lr.lrs else 0))
+    L.append(t("plan.checkpoints", n=len(sp.checkpoint_steps), steps=_short_list(sp.checkpoint_steps)))
     if sp.sample_steps:
-        L.append(f"- Validation images ({len(sp.sample_steps)} x {len(c.sample_prompts)} prompt(s)): at steps "
-                 f"{_short_list(sp.sample_steps)}")
+        L.append(t("plan.samples", n=len(sp.sample_steps), prompts=len(c.sample_prompts),
+                   steps=_short_list(sp.sample_steps)))
     else:
-        L.append("- Validation images: none (sample_every_n_steps = 0 and no checkpoint interval)")
+        L.append(t("plan.no_samples"))
     for n in sp.notes:
-        L.append(f"- NOTE: {n}")
+        L.append(t("plan.note", text=n))
     if p.time is not None:
-        t = p.time
-        L += ["", "## Time", "",
-              f"- {t.seconds_per_step:.2f} s per step ({t.source}) x {sp.total_steps} steps = {_hms(t.train_seconds)}"
-              + (f", + ~{_hms(t.sample_seconds)} drawing validation images" if t.sample_seconds else "")
-              + f" -> about {_hms(t.total_seconds)}"]
+        tm = p.time
+        L += ["", t("plan.h_time"), "",
+              t("plan.time", seconds=tm.seconds_per_step, source=tm.source, steps=sp.total_steps,
+                train=_hms(tm.train_seconds),
+                sampling=t("plan.time_sampling", time=_hms(tm.sample_seconds)) if tm.sample_seconds else "",
+                total=_hms(tm.total_seconds))]
 
-    L += ["", "## Memory", ""]
-    L.append(p.preset.describe() + ".")
-    L.append(f"Predicted for the full-size {c.family} reference model ({REFERENCE_NAMES[c.family]}); a fine-tuned "
-             f"checkpoint of the same family has the same sizes.")
+    L += ["", t("plan.h_memory"), ""]
+    L.append(p.preset.describe() + t("adv.end"))
+    L.append(t("plan.reference", family=c.family, name=REFERENCE_NAMES[c.family]))
     gpu = mf.gpu
-    L.append(f"Predicted peak: {est.total_gb:.1f} GiB on the GPU ({est.allocated_gb:.1f} GiB allocated by PyTorch, "
-             f"while {est.peak_phase}, + allocator slack + CUDA context), {est.host_gb:.1f} GiB host RAM; "
-             f"precision {est.precision}"
-             + (f", base model in {est.quantization}" if est.quantization != "none" else "")
-             + (", text embeddings cached" if est.cache_text_embeddings else ", text encoders kept") + ".")
+    L.append(t("plan.peak", total=est.total_gb, allocated=est.allocated_gb, phase=_mem(est.peak_phase),
+               host=est.host_gb,
+               precision=est.precision,
+               quant=t("plan.quant", quantization=est.quantization) if est.quantization != "none" else "",
+               text=t("plan.text_cached" if est.cache_text_embeddings else "plan.text_kept")))
     if gpu is not None:
-        verdict = "fits" if mf.fits else "does NOT fit"
-        L.append(f"**{verdict}** {gpu.name} ({gpu.memory_gb:.1f} GiB): headroom {mf.headroom_gb:+.1f} GiB.")
+        L.append(t("plan.fits" if mf.fits else "plan.not_fits", gpu=gpu.name, gb=gpu.memory_gb,
+                   headroom=mf.headroom_gb))
     else:
-        L.append("No GPU given or detected: pass --gpu T4-16GB (or 12GB, 24GB, A100-40GB, A100-80GB) to check a fit.")
-    L += ["", "| training step, on the GPU | GiB |", "|---|---:|"]
+        L.append(t("plan.no_gpu"))
+    L += ["", t("plan.gpu_table"), "|---|---:|"]
     for k, v in est.gpu_parts.items():
-        L.append(f"| {k} | {v * est.correction:.2f} |")
-    L += ["", "| phase | GiB allocated |", "|---|---:|"]
-    L += [f"| {k} | {v * est.correction:.2f} |" for k, v in est.phases.items()]
-    L += ["", "| host RAM | GiB |", "|---|---:|"] + [f"| {k} | {v:.2f} |" for k, v in est.host_parts.items()]
+        L.append(f"| {_mem(k)} | {v * est.correction:.2f} |")
+    L += ["", t("plan.phase_table"), "|---|---:|"]
+    L += [f"| {_mem(k)} | {v * est.correction:.2f} |" for k, v in est.phases.items()]
+    L += ["", t("plan.host_table"), "|---|---:|"] + [f"| {_mem(k)} | {v:.2f} |" for k, v in est.host_parts.items()]
     for n in est.notes:
-        L.append(f"- NOTE: {n}")
+        L.append(t("plan.note", text=n))
     if mf.suggestions:
-        L += ["", "What makes it fit (each change alone, predicted total):"]
+        L += ["", t("plan.fit_head")]
         for s in mf.suggestions:
-            L.append(f"- {s.description}: {s.total_gb:.1f} GiB {'(fits)' if s.fits else ''} -- {s.reason} "
-                     f"[{', '.join(f'{k}={v}' for k, v in s.changes.items())}]")
+            L.append(f"- {s.description}: {s.total_gb:.1f} GiB {t('plan.fits_mark') if s.fits else ''} -- "
+                     f"{s.reason} [{', '.join(f'{k}={v}' for k, v in s.changes.items())}]")
         if mf.combined:
             L.append(f"- **{mf.combined.description}**: "
                      f"{', '.join(f'{k}={v}' for k, v in mf.combined.changes.items())}"
                      f" -> {mf.combined.total_gb:.1f} GiB")
 
-    L += ["", f"## Recipe (the tutorials' rules for this dataset; purpose: {p.purpose})", ""]
+    L += ["", t("plan.h_recipe", purpose=PURPOSES_ZH.get(p.purpose, p.purpose) if lang == "zh" else p.purpose), ""]
     for i, r in enumerate(p.recipe.loras):
-        L.append(f"- LoRA for {' + '.join(r.concepts)} ({r.n_images} images): rank {r.rank}, alpha {r.alpha:g}, "
-                 f"lr {r.learning_rate:g}, {r.steps} steps, checkpoint every {r.save_every}")
+        L.append(t("plan.recipe_lora", concepts=" + ".join(r.concepts), n=r.n_images, rank=r.rank, alpha=r.alpha,
+                   lr=r.learning_rate, steps=r.steps, every=r.save_every))
         for k in (("rank", "learning_rate", "steps") if i == 0 else ("steps",)):
             L.append(f"  - {k}: {r.reasons[k]}")
-    L += ["", "## Advice", ""]
-    order = {"warn": 0, "suggest": 1, "info": 2, "ok": 3}
-    for a in sorted(p.advice, key=lambda a: order.get(a.level, 9)):
+    L += ["", t("plan.h_advice"), ""]
+    for a in sorted(p.advice, key=lambda a: _ORDER.get(a.level, 9)):
         sug = f" [{', '.join(f'{k}={v}' for k, v in a.suggested.items())}]" if a.suggested else ""
-        L.append(f"- **{_LEVEL.get(a.level, a.level)}** ({a.topic}) {a.message}{sug}")
-        L.append(f"  - why: {a.reason} ({a.source})")
+        L.append(f"- **{_level(a.level)}** ({_topic(a.topic)}) {a.message}{sug}")
+        L.append(t("plan.why", reason=a.reason, source=cite(a.source, lang)))
 
-    L += ["", "## LoRA file size by rank", "",
-          "| rank | your targets (MB) | tutorial's targets (MB) | tutorial quotes (MB) |",
-          "|---:|---:|---:|---:|"]
+    L += ["", t("plan.h_sizes"), "", t("plan.sizes_table"), "|---:|---:|---:|---:|"]
     for row in p.file_sizes:
         q = row["guide_quoted_mb"]
         L.append(f"| {row['rank']} | {row['mb']:.0f} | {row['guide_targets_mb']:.0f} | {q if q else ''} |")
-    L += ["", "## Reading the XY grid: over- and under-fitting", ""]
-    for g in p.fitting_guide:
-        L.append(f"- **{g['state']}** -- you see: {g['xy_grid']} Try: {'; '.join(g['remedies'])}. ({g['source']})")
+    L += ["", t("plan.h_fitting"), ""]
+    for g in (p.fitting_guide if lang == "en" else fitting_guide(lang)):
+        L.append(t("plan.fitting", state=g["state"], grid=g["xy_grid"], remedies=t("adv.sep").join(g["remedies"]),
+                   source=g["source"]))
     return "\n".join(L) + "\n"
 
 
@@ -446,13 +455,13 @@ def memory_figure(mf: MemoryFit) -> Figure:
     ax = fig.add_subplot()
     left = 0.0
     for i, (k, v) in enumerate(parts.items()):
-        ax.barh([1], [v], left=left, label=f"{k} ({v:.1f})", color=f"C{i % 10}")
+        ax.barh([1], [v], left=left, label=f"{_mem(k)} ({v:.1f})", color=f"C{i % 10}")
         left += v
     labels = [t("plot.training_step")]
     if top and other[top] > train_alloc:  # another phase is the peak: show it too
         ax.barh([0], [other[top] * (1 + slack) + ctx], color="0.85", hatch="//", edgecolor="0.5",
-                label=f"{top} ({other[top]:.1f} allocated)")
-        labels.insert(0, top)
+                label=t("mem.allocated", phase=_mem(top), gb=other[top]))
+        labels.insert(0, _mem(top))
     ax.set_yticks([1] if len(labels) == 1 else [0, 1], labels)
     if mf.gpu is not None:
         ax.axvline(mf.gpu.memory_gb, color="red", lw=2, label=f"{mf.gpu.name} ({mf.gpu.memory_gb:.1f})")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..i18n import get_language, t
+from ..i18n.memory import PRESET_WHY_ZH
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import Config
@@ -110,13 +112,16 @@ class PresetChoice:
 
     def describe(self) -> str:
         if self.preset is None:
-            return f"GPU preset: none ({self.reason})"
-        parts = [f"GPU preset {self.preset.family}/{self.preset.tier} ({self.reason}): {self.preset.why}"]
+            return t("preset.none", reason=self.reason)
+        name = f"{self.preset.family}/{self.preset.tier}"
+        why = PRESET_WHY_ZH.get(name, self.preset.why) if get_language() == "zh" else self.preset.why
+        parts = [t("preset.chosen", name=name, reason=self.reason, why=why)]
         if self.applied:
-            parts.append("set " + ", ".join(f"{k}={v!r}" for k, v in self.applied.items()))
+            parts.append(t("preset.set", items=", ".join(f"{k}={v!r}" for k, v in self.applied.items())))
         if self.kept:
-            parts.append("kept your " + ", ".join(f"{k}={a!r} (preset: {b!r})" for k, (a, b) in self.kept.items()))
-        return "; ".join(parts)
+            parts.append(t("preset.kept", items=", ".join(t("preset.kept_item", field=k, value=repr(a), preset=repr(b))
+                                                          for k, (a, b) in self.kept.items())))
+        return t("preset.sep").join(parts)
 
 
 def _defaults() -> dict[str, Any]:
@@ -136,13 +141,13 @@ def choose_preset(config: Config, tier: str | None = None, gpu_gb: float | None 
     """
     tier = tier or config.gpu_preset
     if tier == "none":
-        return PresetChoice(config, None, reason="gpu_preset = 'none'")
-    reason = f"chosen: {tier}"
+        return PresetChoice(config, None, reason=t("preset.off"))
+    reason = t("preset.picked", tier=tier)
     if tier == "auto":
         tier = tier_for_memory(gpu_gb) if gpu_gb is not None else detect_tier()
         if tier is None:
-            return PresetChoice(config, None, reason="no CUDA GPU detected")
-        reason = f"auto: {f'{gpu_gb:g} GiB' if gpu_gb is not None else 'detected'} GPU -> {tier}"
+            return PresetChoice(config, None, reason=t("preset.no_cuda"))
+        reason = t("preset.auto", gpu=f"{gpu_gb:g} GiB" if gpu_gb is not None else t("preset.detected"), tier=tier)
     preset = get_preset(config.family, tier)
     defaults = _defaults()
     applied, kept = {}, {}

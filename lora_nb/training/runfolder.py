@@ -19,6 +19,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import LoraNbError
 from ..fileio import remove_leftovers
+from ..i18n import t
 from ..jsonlines import TRAIN_LOG
 from .runlock import LOCK_NAME, RunLock
 
@@ -110,7 +111,7 @@ def own_run_folder(config: Config, main: bool = True):
             print(note)
         removed = remove_leftovers(out)
         if removed:
-            print(f"removed {removed} temporary file(s) left by interrupted writes in {out}")
+            print(t("run.leftovers", n=removed, out=out))
         names = (config.output_name,)
         found = [] if config.resume else previous_run(out, names)
         if found and not config.overwrite:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 
 from ..errors import LoraNbError
+from ..i18n import t
 
 LOCK_NAME = "lora-nb.lock"
 _held: set[str] = set()  # lock files held by this process: a second run in the same kernel is refused
@@ -81,9 +82,9 @@ class RunLock:
                     continue  # released meanwhile
                 if info is not None and self._alive(info):
                     raise LoraNbError(self._refusal(info))
-                note = (f"took over the lock of a run that is no longer running ({self._describe(info)})"
-                        if info else "took over an unreadable lock file (a run killed while starting)")
-                note += f" in {self.path.parent}"
+                note = (t("run.lock_taken", who=t("run.lock_who", pid=info["pid"], host=info.get("host", "?"),
+                                                  when=_when(float(info.get("started", 0)))), folder=self.path.parent)
+                        if info else t("run.lock_unreadable", folder=self.path.parent))
                 self.path.unlink(missing_ok=True)  # a rival doing the same at this instant loses at O_EXCL
                 continue
             except OSError as e:

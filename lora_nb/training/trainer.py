@@ -33,6 +33,7 @@ from ..families.prediction import of_scheduler, pipeline_kwargs
 from ..families.textcache import TextEmbeddingCache, captions_to_cache
 from ..families.textcache import enabled as text_cache_enabled
 from ..fileio import atomic_path
+from ..i18n import t
 from ..progress import tqdm  # off while the notebook live panel shows progress
 from .data import (
     DatasetScan,
@@ -210,8 +211,7 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
         config.save(out / "config.toml")
         print(preset.describe())
         if threads:
-            print(f"note: CPU training with {threads} torch thread(s), one per usable physical core "
-                  "(set OMP_NUM_THREADS to choose)")
+            print(t("run.threads", n=threads))
         objective = prediction_notes(models.extra.get("prediction"))
         for note in scan.warnings + adapter_notes(config) + objective + resume_notes:
             print("note:", note)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ...dataset.identifiers import assign_identifiers
+from ...i18n import t
 from .data import Advice
 
 _WORD = re.compile(r"[A-Za-z0-9_\-]+")
@@ -16,7 +17,7 @@ _WORD = re.compile(r"[A-Za-z0-9_\-]+")
 def find_identifiers(captions: Mapping[str, list[str]], share: float = 0.9) -> dict[str, str | None]:
     """For each concept, a word found in at least `share` of its captions and in none of the other
     concepts' captions (its identifier), or None."""
-    words = {c: [set(w.lower() for w in _WORD.findall(t)) for t in caps] for c, caps in captions.items()}
+    words = {c: [set(w.lower() for w in _WORD.findall(cap)) for cap in caps] for c, caps in captions.items()}
     out: dict[str, str | None] = {}
     for c, sets in words.items():
         if not sets:
@@ -78,69 +79,50 @@ def concept_advice(concepts, similar: bool | None = None,
     cs = as_counts(concepts)
     out: list[Advice] = []
     if len(cs) <= 1:
-        out.append(Advice("concepts", "One concept: what a LoRA is made for.",
-                          "A LoRA suits a single concept (a yellow dog; a cat), not several unrelated ones "
-                          "(cat, bicycle, desert).", "Flux LoRA guide §1.2", "ok"))
+        out.append(Advice("concepts", t("adv.one_concept"), t("adv.one_concept_reason"), "Flux LoRA guide §1.2",
+                          "ok"))
         return out, False, {}
 
     found = {k: v for k, v in (identifiers or {}).items() if v}
     ids = assign_identifiers([c.name for c in cs], seed=0, existing=found)  # 10 random letters each
-    names = ", ".join(f"{c.name} ({c.images} images x {c.repeats})" for c in cs)
+    names = ", ".join(t("adv.concept_item", name=c.name, images=c.images, repeats=c.repeats) for c in cs)
     big, small = max(cs, key=lambda c: c.samples), min(cs, key=lambda c: c.samples)
     ratio = small.samples / big.samples
     reasons = []
     if len(cs) > MAX_CONCEPTS_PER_LORA:
-        reasons.append(f"{len(cs)} concepts is more than the ~{MAX_CONCEPTS_PER_LORA} similar ones one LoRA holds "
-                       f"(§2.1)")
+        reasons.append(t("adv.split_many", n=len(cs), max=MAX_CONCEPTS_PER_LORA))
     if similar is False:
-        reasons.append("the concepts are not alike (§2.1: use several LoRAs for several concepts)")
+        reasons.append(t("adv.split_unlike"))
     if ratio < BALANCE_MIN_RATIO:
-        reasons.append(f"'{small.name}' has {small.samples} samples per epoch against {big.samples} for "
-                       f"'{big.name}' ({ratio:.0%}): the smaller concept would vanish from the LoRA (§2.3: 20 vs "
-                       f"80 images)")
+        reasons.append(t("adv.split_balance", small=small.name, small_samples=small.samples,
+                         big_samples=big.samples, big=big.name, ratio=ratio))
     split = bool(reasons)
     if split:
-        out.append(Advice(
-            "concepts", f"Train one LoRA per concept ({names}), each with its own step count, and load them "
-                        f"together with different strengths when generating.",
-            "; ".join(reasons) + ". Separate LoRAs let the small set use fewer steps and the large one keep "
-                                 "its own (§2.3, §5.3).",
-            "Flux LoRA guide §2.1, §2.3, §5.3", "warn"))
+        out.append(Advice("concepts", t("adv.split", names=names),
+                          t("adv.split_reason", reasons=t("adv.sep").join(reasons)),
+                          "Flux LoRA guide §2.1, §2.3, §5.3", "warn"))
         if ratio < BALANCE_MIN_RATIO and similar is not False and len(cs) <= MAX_CONCEPTS_PER_LORA:
             reps = {c.name: max(1, round(big.samples / c.images)) for c in cs}
             out.append(Advice(
-                "concepts", "If you keep them in one LoRA, balance them with folder repeats: "
-                            + ", ".join(f"{reps[c.name]}_{c.name}" for c in cs) + ".",
-                "kohya repeats multiply each folder's images per epoch (Kohya practice guide: the N in N_name), which "
-                "evens out samples per epoch; Flux LoRA guide prefers separate LoRAs.",
-                "Kohya practice guide §2.1.4.1; Flux LoRA guide §2.3",
-                "suggest", {}))
+                "concepts", t("adv.balance", folders=", ".join(f"{reps[c.name]}_{c.name}" for c in cs)),
+                t("adv.balance_reason"), "Kohya practice guide §2.1.4.1; Flux LoRA guide §2.3", "suggest", {}))
     else:
-        out.append(Advice(
-            "concepts", f"{len(cs)} similar, balanced concepts ({names}) can share one LoRA, each with its own "
-                        f"unique identifier.",
-            "Up to ~3 close concepts work in one LoRA when their counts are balanced (§2.1, §2.3); "
-            "e.g. two similar models with 30 photos each (§5.2).", "Flux LoRA guide §2.1, §5.2", "ok"))
+        out.append(Advice("concepts", t("adv.share", n=len(cs), names=names), t("adv.share_reason"),
+                          "Flux LoRA guide §2.1, §5.2", "ok"))
     # identifiers
     if identifiers is None:
         listed = ", ".join(f"{c.name}: {ids[c.name]}" for c in cs)
-        out.append(Advice(
-            "identifiers", f"Give each concept its own identifier in every caption, e.g. {listed}; "
-                           f"'This image is labeled as <id>. A cat.'",
-            "The same identifier within a concept and different ones across concepts let the model tell them "
-            "apart and let you call each when generating; 10 random letters map to nothing the model knows.",
-            "Flux LoRA guide §2.2", "info"))
+        out.append(Advice("identifiers", t("adv.ids_give", listed=listed), t("adv.ids_give_reason"),
+                          "Flux LoRA guide §2.2", "info"))
     else:
         missing = [c for c, w in identifiers.items() if not w]
         if missing:
             out.append(Advice(
-                "identifiers", "No unique identifier found in the captions of " + ", ".join(missing)
-                + " -> add one word to all captions of each concept, e.g. "
-                + ", ".join(f"{m}: {ids[m]}" for m in missing) + " (`lora-nb tags`).",
-                "Without a word that only one concept's captions contain, the concepts blend together.",
-                "Flux LoRA guide §2.2", "warn"))
+                "identifiers", t("adv.ids_missing", missing=", ".join(missing),
+                                 examples=", ".join(f"{m}: {ids[m]}" for m in missing)),
+                t("adv.ids_missing_reason"), "Flux LoRA guide §2.2", "warn"))
         else:
-            out.append(Advice("identifiers", "Each concept has its own identifier: "
-                              + ", ".join(f"{c}: '{w}'" for c, w in identifiers.items()) + ".",
-                              "Distinct identifiers keep the concepts apart.", "Flux LoRA guide §2.2", "ok"))
+            out.append(Advice("identifiers", t("adv.ids_ok", listed=", ".join(f"{c}: '{w}'" for c, w in
+                                                                             identifiers.items())),
+                              t("adv.ids_ok_reason"), "Flux LoRA guide §2.2", "ok"))
     return out, split, ids

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
 from ...families.facts import facts
+from ...i18n import get_language, t
+from ...i18n.plan import PURPOSES_ZH, cite
 from ..memory.reference import ATTENTION_TARGETS, KOHYA_TARGETS, adapter_file_mb, lora_file_mb
 from .tables import LR_BY_RANK, NEW_CONTENT_MIN_IMAGES, purpose_info
 
@@ -36,8 +38,8 @@ def lr_for_rank(rank: int, optimizer: str = "adamw8bit") -> float:
     else:
         for (r0, l0), (r1, l1) in zip(pts, pts[1:]):
             if r0 <= rank <= r1:
-                t = (math.log(rank) - math.log(r0)) / (math.log(r1) - math.log(r0))
-                lr = math.exp(math.log(l0) + t * (math.log(l1) - math.log(l0)))
+                frac = (math.log(rank) - math.log(r0)) / (math.log(r1) - math.log(r0))
+                lr = math.exp(math.log(l0) + frac * (math.log(l1) - math.log(l0)))
                 break
     if optimizer == "lion":
         lr /= 10
@@ -46,19 +48,14 @@ def lr_for_rank(rank: int, optimizer: str = "adamw8bit") -> float:
 
 def lr_reason(rank: int, optimizer: str) -> str:
     if optimizer in ("prodigy", "dadaptation"):
-        return (f"{optimizer} estimates the step size itself; the learning rate is a multiplier on it, so 1.0 "
-                "(LoRA explainer: Prodigy 'lr 1, suitable for beginners'; "
-                "Kohya practice guide: DAdaptation 'usually 1.0').")
-    exact = rank in LR_BY_RANK
-    txt = (f"Flux LoRA guide §3.2 gives lr by rank ({', '.join(f'{r}: {lr:g}' for r, lr in LR_BY_RANK.items())}); "
-           + (f"rank {rank} is in the table." if exact else
-              f"rank {rank} lies between its points, interpolated on a log-log scale."))
-    txt += " Higher ranks hold more parameters per update and need a lower rate to stay stable."
+        return t("adv.lr_adaptive", optimizer=optimizer)
+    txt = (t("adv.lr_table", table=", ".join(f"{r}: {lr:g}" for r, lr in LR_BY_RANK.items()))
+           + t("adv.lr_exact" if rank in LR_BY_RANK else "adv.lr_between", rank=rank))
+    txt += t("adv.lr_higher")
     if rank == 32:
-        txt += (" Flux LoRA guide's own worked examples (§5) use 1e-4 at rank 32, 12% above the interpolation: "
-                "both are within the range that works.")
+        txt += t("adv.lr_rank32")
     if optimizer == "lion":
-        txt += " Divided by 10 for Lion (LoRA explainer: Lion's best lr is about 10x smaller than AdamW's)."
+        txt += t("adv.lr_lion")
     return txt
 
 
@@ -67,12 +64,9 @@ def recommend_alpha(rank: int) -> float:
     return rank / 2
 
 
-ALPHA_REASON = (
-    "The LoRA update is scaled by alpha/rank: alpha = rank/2 halves it, so the weights must grow twice "
-    "as large for the same effect; at a fixed learning rate a lower alpha learns more gently and a higher "
-    "one more aggressively (alpha = rank: no scaling; alpha = 1 at rank 32: 1/32). Changing alpha is "
-    "like changing the learning rate, so change one at a time. LoRA explainer uses rank/2 by default (rank/2 or "
-    "rank/4 in its SDXL notes), and 'alpha is usually not above rank'.")
+def alpha_reason() -> str:
+    """Why alpha = rank/2, in the current language."""
+    return t("adv.alpha_reason")
 
 
 def recommend_rank(purpose: str, family: str, n_images: int | None = None) -> tuple[int, tuple[int, int], str]:
@@ -80,19 +74,22 @@ def recommend_rank(purpose: str, family: str, n_images: int | None = None) -> tu
     info = purpose_info(purpose)
     lo, hi = info["ranks"]
     rank = info["suggest"]
-    reason = f"{info['label']}: rank {lo}-{hi} ({info['source']})."
+    lang = get_language()
+    reason = t("adv.rank_range", label=purpose_label(purpose), lo=lo, hi=hi, source=cite(info["source"], lang))
     if facts(family).flux_guide and purpose != "new":
         rank = min(rank, 32)
-        reason += (" On Flux, Flux LoRA guide uses rank 32 for portraits, landscapes, camping and cars alike (§5): "
-                   "a LoRA mostly 'wakes' what the base model already knows (§3.1), so a small rank suffices.")
+        reason += t("adv.rank_flux")
     if purpose == "new":
-        reason += (" Too small a rank (e.g. 16) shows as blurry, distorted output for the new content "
-                   "(Flux LoRA guide §3.2).")
+        reason += t("adv.rank_new")
         if n_images is not None and n_images < NEW_CONTENT_MIN_IMAGES:
-            reason += f" Flux LoRA guide expects {NEW_CONTENT_MIN_IMAGES}+ images for this; you have {n_images}."
-    reason += (" Higher ranks learn more detail but also irrelevant details "
-               "(LoRA explainer: too high 'learns too deep').")
+            reason += t("adv.rank_new_few", need=NEW_CONTENT_MIN_IMAGES, n=n_images)
+    reason += t("adv.rank_higher")
     return rank, (lo, hi), reason
+
+
+def purpose_label(purpose: str) -> str:
+    """'a real person' / '真实人物': what the LoRA teaches, in the current language."""
+    return PURPOSES_ZH[purpose] if get_language() == "zh" else purpose_info(purpose)["label"]
 
 # Seed-quoted file sizes (MB) and the target set they correspond to.
 QUOTED_FILE_SIZES = {
@@ -133,9 +130,9 @@ def rank_file_sizes(config: Config, ranks: Iterable[int] = (4, 8, 16, 32, 64, 12
 def file_size_reason(config: Config) -> str:
     fam = config.family
     ref = QUOTED_FILE_SIZES[fam]
-    txt = (f"Sizes come from the real {fam} layer shapes: rank x (inputs + outputs) values per adapted layer "
-           f"({config.network_type}), 2 bytes each. {ref['source']} quotes sizes for {ref['targets']}")
+    # the layer lists (ref['targets']) are module names and stay as they are
+    txt = t("adv.size_reason", family=fam, network=config.network_type, source=cite(ref["source"], get_language()),
+            targets=ref["targets"])
     if not facts(fam).flux_guide or config.train_mlp or config.network_type != "lora":
-        txt += ("; this config adapts other layers, so its files differ from the tutorial's at the same rank -- the "
-                "'tutorial's targets' column reproduces the tutorial's figures")
-    return txt + "."
+        txt += t("adv.size_other")
+    return txt + t("adv.end")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ...errors import ConfigError
+from ...i18n import t
 from .data import StepAdvice
 from .tables import EPOCHS_RULE, FIT_LEVELS, REPEATS_EPOCHS, STEP_BANDS, checkpoint_interval
 
@@ -34,20 +35,19 @@ def recommend_steps(n_images: int, batch: int = 1, grad_accum: int = 1, fit: str
     band = next((b for b in STEP_BANDS if n_images < b[0]), None)
     if band is None:
         base = epochs_steps
-        said = f"{EPOCHS_RULE} epochs of {n_images} images = {epochs_steps} steps (§2.4, §5.3)"
+        said = t("adv.epochs_rule", epochs=EPOCHS_RULE, n=n_images, steps=epochs_steps)
     else:
         base = max(band[1] if fit == "normal" else band[2], epochs_steps)
-        said = band[3]
+        said = t(band[3])  # what the guide says for that size
     per_step = batch * grad_accum
     raw = base / per_step
     interval = checkpoint_interval(int(raw))
     steps, lower, upper = align_steps(raw, interval)
     interval = checkpoint_interval(steps)
-    reason = (f"{n_images} images at batch 1: {said}."
-              + (f" Each step here sees {per_step} images (batch {batch} x accumulation {grad_accum}), so "
-                 f"{base} / {per_step} = {raw:.0f} steps." if per_step > 1 else "")
-              + f" Rounded to a multiple of the checkpoint interval {interval} so checkpoints and validation "
-                f"images line up (§4.4).")
+    reason = (t("adv.steps_reason", n=n_images, said=said)
+              + (t("adv.steps_batch", per_step=per_step, batch=batch, ga=grad_accum, base=base, raw=raw)
+                 if per_step > 1 else "")
+              + t("adv.steps_round", interval=interval))
     return StepAdvice(n_images, steps, interval, round(raw), lower, upper, fit, reason,
                       "Flux LoRA guide §2.4, §4.4, §5")
 
@@ -61,5 +61,5 @@ def repeats_epochs(dataset_type: str, n_images: int, batch: int = 1, grad_accum:
     steps = math.ceil(n_images * r["repeats"] / batch / grad_accum) * r["epochs"]
     return dict(repeats=r["repeats"], epochs=r["epochs"], steps=steps, source=r["source"],
                 kohya_guide=r["kohya_guide"], kohya_guide_repeats=r["kohya_guide_repeats"],
-                formula=f"{n_images} images x {r['repeats']} repeats x {r['epochs']} epochs / "
-                        f"(batch {batch} x accumulation {grad_accum}) = {steps} steps")
+                formula=t("adv.re_formula", n=n_images, repeats=r["repeats"], epochs=r["epochs"], batch=batch,
+                          ga=grad_accum, steps=steps))

@@ -50,11 +50,10 @@ REPEATS_EPOCHS = {
 # for a dataset of about that size ("normal" = its lighter choice, "close" = a closer fit that
 # also learns setting, clothes and pose); band edges between the sizes it names are this kit's.
 STEP_BANDS = (
-    # (fewer than N images, normal steps, close-fit steps, what the seed says)
-    (45, 500, 1500, "20 portraits: 500 steps, or 1500 for a closer fit; 30 camping photos: 500 (§5.1, §5.3)"),
-    (225, 1500, 2500, "~100 images: 1500 or 2500 steps, not beyond 2500 (§2.4); 60 and 100 images: 1500 "
-                      "(§5.2-3)"),
-    (700, 2500, 3500, "~500 images: 2500-3500 steps, by how closely it should fit (§2.4)"),
+    # (fewer than N images, normal steps, close-fit steps, what the seed says: i18n key adv.band<N>)
+    (45, 500, 1500, "adv.band45"),
+    (225, 1500, 2500, "adv.band225"),
+    (700, 2500, 3500, "adv.band700"),
 )
 EPOCHS_RULE = 4  # Flux LoRA guide §2.4: 3-4 epochs at batch 1; its 1000-car example uses 4 (4000 steps)
 # Up to this many images, SD1.5/SDXL recipes follow the LoRA explainer's repeats x epochs (Kohya practice guide's

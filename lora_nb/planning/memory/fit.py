@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...families.textcache import enabled as text_cache_enabled
+from ...i18n import t
 from .gpus import GPU, resolve_gpu
 from .predict import MemoryEstimate, predict_memory
 from .reference import _family
@@ -41,24 +42,10 @@ class MemoryFit:
         return d
 
 
-# Order = what to try first: free, then cheap in quality/speed, then costly.
-_CHANGES = (
-    ("cache_latents", "cache latents", "each image goes through the VAE once instead of every step"),
-    ("cache_text_embeddings", "cache text embeddings",
-     "captions are encoded once and the text encoders leave the GPU (needs train_text_encoder and "
-     "shuffle_caption off)"),
-    ("cpu_offload", "offload the VAE and text encoders to CPU RAM",
-     "they visit the GPU only while they run, one at a time"),
-    ("gradient_checkpointing", "enable gradient checkpointing",
-     "keeps only each block's input and recomputes the rest in the backward pass: ~30% slower"),
-    ("optimizer", "use the adamw8bit optimizer", "8-bit optimizer states (LoRA explainer's recommendation)"),
-    ("train_batch_size", "train with batch 1 and gradient accumulation",
-     "activations scale with the batch; accumulation keeps the effective batch"),
-    ("quantization", "load the base model in NF4 (QLoRA)",
-     "4-bit frozen weights (~3.5x smaller); slightly slower, tiny quality cost"),
-    ("resolution", "lower the resolution",
-     "activations scale with pixels; details finer than the training resolution are learned less"),
-)
+# Order = what to try first: free, then cheap in quality/speed, then costly. Each one's description and
+# reason: i18n keys fix.<key> and fix.<key>.why (lora_nb/i18n/plan.py).
+_CHANGES = ("cache_latents", "cache_text_embeddings", "cpu_offload", "gradient_checkpointing", "optimizer",
+            "train_batch_size", "quantization", "resolution")
 
 
 def _change(config: Config, key: str) -> dict | None:
@@ -114,9 +101,8 @@ def memory_fit(config: Config, gpu: str | GPU | None = "detect", *, n_images: in
         predicted = est.allocated_gb
         correction = measured.peak_allocated_gb / predicted
         est.correction = correction
-        est.notes.append(f"Corrected by a {measured.steps}-step dry run on {measured.device}: measured "
-                         f"{measured.peak_allocated_gb:.2f} GiB allocated, predicted {predicted:.2f} GiB "
-                         f"(x{correction:.2f}).")
+        est.notes.append(t("mem.corrected", steps=measured.steps, device=measured.device,
+                           measured=measured.peak_allocated_gb, predicted=predicted, correction=correction))
     if gpu is None:
         return MemoryFit(est, None, None, None, [], None, measured)
 
@@ -129,22 +115,22 @@ def memory_fit(config: Config, gpu: str | GPU | None = "detect", *, n_images: in
     suggestions: list[Suggestion] = []
     combined = None
     if not fits:
-        for key, desc, reason in _CHANGES:
+        for key in _CHANGES:
             ch = _change(config, key)
             if ch:
-                t = total(config.replace(**ch))
-                suggestions.append(Suggestion(desc, ch, t, t <= gpu.memory_gb, reason))
-        cur, changes, t = config, {}, est.total_gb
-        for key, desc, _ in _CHANGES:  # cumulative, in order, until it fits
+                gb = total(config.replace(**ch))
+                suggestions.append(Suggestion(t(f"fix.{key}"), ch, gb, gb <= gpu.memory_gb, t(f"fix.{key}.why")))
+        cur, changes, gb = config, {}, est.total_gb
+        for key in _CHANGES:  # cumulative, in order, until it fits
             ch = _change(cur, key)
             if not ch:
                 continue
             cur = cur.replace(**ch)
             changes.update(ch)
-            t = total(cur)
-            if t <= gpu.memory_gb:
-                combined = Suggestion("together", dict(changes), t, True)
+            gb = total(cur)
+            if gb <= gpu.memory_gb:
+                combined = Suggestion(t("fix.together"), dict(changes), gb, True)
                 break
         if combined is None and changes:
-            combined = Suggestion("all of the above (still too large: use a bigger GPU)", dict(changes), t, False)
+            combined = Suggestion(t("fix.all"), dict(changes), gb, False)
     return MemoryFit(est, gpu, fits, round(gpu.memory_gb - est.total_gb, 3), suggestions, combined, measured)

@@ -10,6 +10,7 @@ from ...env import GPUInfo, resolve_mixed_precision
 from ...errors import ConfigError
 from ...families.facts import facts
 from ...families.textcache import enabled as text_cache_enabled
+from ...i18n import t
 from .activations import activation_bytes
 from .calibration import CALIBRATION, GiB
 from .gpus import GPU, resolve_gpu
@@ -139,8 +140,7 @@ def predict_memory(config: Config, gpu: str | GPU | None = None, *, n_images: in
             b * 77 * cfg["hidden_size"] * cfg["num_hidden_layers"] * 24 * wb
             for cls_name, cfg in ref["text_encoders"] if cls_name.startswith("CLIP")) / GiB
     if config.network_type != "lora":
-        notes.append(f"{config.network_type}: adapter weights and optimizer state are counted exactly; activations "
-                     f"are those of a LoRA (DoRA and LoHa keep somewhat more).")
+        notes.append(t("mem.network", network=config.network_type))
     phases = {"training": sum(parts.values())}
 
     # --- before the forward of each step: images through the VAE, captions through the encoders --
@@ -177,10 +177,9 @@ def predict_memory(config: Config, gpu: str | GPU | None = None, *, n_images: in
 
     f = facts(family)
     if f.fp16_overflows and precision == "fp16":
-        notes.append(f"{family} in fp16 overflows (it was trained in bf16): use a GPU with bf16 (Ampere or newer).")
+        notes.append(t("mem.fp16", family=family))
     if f.big_text_encoder and not cached_text:
         name, gib = f.big_text_encoder
-        notes.append(f"The {name} text encoder alone needs ~{gib:g} GiB in 16 bits: cache the text embeddings so "
-                     f"it leaves the GPU before training.")
+        notes.append(t("mem.big_te", name=name, gib=gib))
     return MemoryEstimate(family, config.resolution, b, precision, config.quantization, cached_text, parts, host,
                           n_adapter, phases, notes=notes)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ...families.facts import facts
+from ...i18n import t
 from .activations import latent_tokens
 from .gpus import GPU, GPU_PRESETS, resolve_gpu
 
@@ -73,9 +74,9 @@ def estimate_time(config: Config, total_steps: int, n_sample_events: int, gpu: s
             s *= SPEED_FACTORS["gradient_checkpointing"]
         if config.quantization != "none":
             s *= SPEED_FACTORS[config.quantization]
-        source = f"table ({col}, rough)"
+        source = t("time.table", column=col)
     else:
-        s, source = step_seconds, "measured"
+        s, source = step_seconds, t("time.measured")
     per_micro = s / max(1, config.train_batch_size * config.gradient_accumulation_steps)
     cfg_mult = 2 if facts(config.family).guidance_pass else 1  # Flux-dev: a guidance embedding, no CFG pass
     per_image = config.sample_steps * per_micro / 3 * cfg_mult
