@@ -184,6 +184,13 @@ STRINGS: dict[str, dict[str, str]] = {
                        "zh": "只保存最后的 LoRA -> 设置 save_every_n_steps = {every}，以便在 XY 对比图里挑选检查点。"},
     "adv.ckpt_final_reason": {"en": "Keep as many checkpoints as storage allows: the best one is rarely the last.",
                               "zh": "存储允许时尽量多保留检查点：最好的往往不是最后一个。"},
+    "adv.ckpt_few": {"en": "{steps} steps with a checkpoint every {every} give {count} -> save_every_n_steps = "
+                           "{interval} for {min} or more.",
+                     "zh": "{steps} 步、每 {every} 步一个检查点，只有 {count} 个 -> 设置 save_every_n_steps = "
+                           "{interval}，得到 {min} 个或更多。"},
+    "adv.ckpt_few_reason": {"en": "The best checkpoint is rarely the last; the XY grid needs several, evenly spaced, "
+                                  "to choose from.",
+                            "zh": "最好的检查点往往不是最后一个；XY 对比图需要几个间隔均匀的检查点来挑选。"},
     "adv.prompts": {"en": "Use several validation prompts: the concept in different settings, plus one or two "
                           "unrelated prompts to spot forgetting.",
                     "zh": "请用多个验证提示词：不同场景下的概念，再加一两个无关的提示词来发现遗忘。"},

@@ -210,10 +210,9 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
                           {"max_train_steps": near}))
     if se and total_steps and 0 < total_steps // se < MIN_CHECKPOINTS:
         iv = checkpoint_interval(total_steps)
-        out.append(Advice("checkpoints", f"{total_steps} steps with a checkpoint every {se} give "
-                          f"{math.ceil(total_steps / se)} -> save_every_n_steps = {iv} for {MIN_CHECKPOINTS} or more.",
-                          "The best checkpoint is rarely the last; the XY grid needs several, evenly spaced, to "
-                          "choose from.", "Flux LoRA guide §4.3", "suggest", {"save_every_n_steps": iv}))
+        out.append(Advice("checkpoints", t("adv.ckpt_few", steps=total_steps, every=se,
+                                           count=math.ceil(total_steps / se), interval=iv, min=MIN_CHECKPOINTS),
+                          t("adv.ckpt_few_reason"), "Flux LoRA guide §4.3", "suggest", {"save_every_n_steps": iv}))
     if not se and total_steps and total_steps > 200:
         iv = checkpoint_interval(total_steps)
         out.append(Advice("checkpoints", t("adv.ckpt_final", every=iv), t("adv.ckpt_final_reason"),
