@@ -153,3 +153,26 @@ def test_notebooks_say_which_mode_they_run_in(monkeypatch, tmp_path, capsys):
     notebook_start(str(tmp_path / "p"), use_drive=False)
     out = capsys.readouterr().out
     assert "CPU course" not in out and "Smoke mode" not in out
+
+
+def test_the_plan_keeps_the_course_recipe_and_says_which_rule_it_sets_aside(monkeypatch, tmp_path):
+    """05's plan in the CPU course: the tutorials' full-size rules would change rank, lr and steps of the
+    tiny model's recipe; with the mode's `fixed` fields that advice shows as kept, with the rule beside it."""
+    import shutil
+
+    from lora_nb.config import Config
+    from lora_nb.notebook.modes import course_overrides, train_settings
+    from lora_nb.planning.planner import plan, render_markdown
+
+    monkeypatch.setenv("LORA_NB_COURSE", "cpu")
+    shutil.copytree(SAMPLE, tmp_path / SAMPLE.name)  # the course trains on the star alone
+    config = Config(**{**course_overrides(), "train_data_dir": str(tmp_path)})
+    fixed = train_settings()["fixed"]
+    assert {"rank", "learning_rate", "max_train_steps", "save_every_n_steps"} <= set(fixed)
+    plain = plan(config, purpose="object", gpu=None)
+    against = [a for a in plain.advice if a.level in ("suggest", "warn") and set(a.suggested) & set(fixed)]
+    assert against  # without `fixed` the full-size rules do advise against the course recipe
+    kept = plan(config, purpose="object", gpu=None, fixed=fixed)
+    assert not [a for a in kept.advice if a.level in ("suggest", "warn") and set(a.suggested) & set(fixed)]
+    text = render_markdown(kept)
+    assert "kept as set -- the CPU course's recipe" in text and against[0].message in text

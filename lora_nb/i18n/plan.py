@@ -27,6 +27,12 @@ def cite(text: str, lang: str) -> str:
 
 STRINGS: dict[str, dict[str, str]] = {
     # Markdown layout (planning/planner.py render_markdown)
+    "plan.kept": {"en": "{fields}: kept as set -- {why}. The tutorials' rule would say: {advice}",
+                  "zh": "{fields}：保持当前设置 -- {why}。教程的规则会建议：{advice}"},
+    "plan.kept_course": {"en": "the CPU course's recipe for the built-in 4M-parameter model (measured in "
+                                "bench/README.md); the tutorials' rules are for full-size base models",
+                         "zh": "这是 CPU 课程为内置的 4M 参数小模型定的配方（实测见 bench/README.md）；"
+                               "教程的规则针对的是完整大小的底模"},
     "plan.title": {"en": "# Training plan: {family}, rank {rank}, {resolution}px, {optimizer}",
                    "zh": "# 训练计划：{family}，rank {rank}，{resolution}px，{optimizer}"},
     "plan.dataset": {"en": "Dataset: {source} -- {images} images in {concepts} concept(s)",

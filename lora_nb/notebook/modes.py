@@ -19,6 +19,7 @@ import os
 
 from ..config import Config
 from ..errors import LoraNbError
+from ..i18n import t
 from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT
 from ..toy.detect import STAR_SCORER
 from ..training.data import suggest_prompts
@@ -75,11 +76,14 @@ def mode_sources() -> list[str]:
 
 
 def train_settings() -> dict:
-    """05_train's display settings: smoke mode waits in the cell and redraws every step (CI)."""
+    """05_train's settings: smoke mode waits in the cell and redraws every step (CI); the CPU course names
+    the fields its recipe fixes ("fixed", for `plan`)."""
     mode = run_mode()
     if mode == "smoke":
         return {"background": False, "live_every": 1}
-    return {"live_every": 25} if mode == "course" else {}
+    if mode == "course":  # the plan keeps the course's recipe rather than advising the full-size rules
+        return {"live_every": 25, "fixed": dict.fromkeys(course_overrides(), t("plan.kept_course"))}
+    return {}
 
 
 def concept_prompt(config: Config) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -254,7 +254,8 @@ def gpu_preset(config: Config, gpu: GPU | None) -> PresetChoice:
 
 def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None = None, fit: str = "normal",
          similar: bool | None = None, gpu: Any = "detect", counts=None, buckets: Mapping[Any, int] | None = None,
-         measured: Measurement | None = None, step_seconds: float | None = None) -> Plan:
+         measured: Measurement | None = None, step_seconds: float | None = None,
+         fixed: Mapping[str, str] | None = None) -> Plan:
     """Everything to know before launching `config`.
 
     purpose: what the LoRA teaches (anime, character, person, object, style, scene, new) for rank and
@@ -265,7 +266,8 @@ def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None
     n_images)} for a what-if plan instead of scanning config.train_data_dir; buckets: {bucket: samples
     per epoch} for the bucket-exact step count of a what-if plan (a scanned dataset brings its own);
     measured: a `measure_peak` result, which corrects the memory prediction and the time;
-    step_seconds: a measured time per optimizer step.
+    step_seconds: a measured time per optimizer step; fixed: Config fields chosen on purpose elsewhere
+    (a course mode's recipe for its tiny model) -> why, so advice to change them shows as kept.
     """
     gpu = resolve_gpu(gpu)
     preset = gpu_preset(config, gpu)
@@ -284,12 +286,22 @@ def plan(config: Config, *, purpose: str | None = None, dataset_type: str | None
                     similar=similar, dataset_type=dataset_type, identifiers=identifiers)
     adv = advise(config, concepts, purpose=purpose, dataset_type=dataset_type, fit=fit, similar=similar,
                  total_steps=sp.total_steps, identifiers=identifiers)
+    adv = [_keep_fixed(a, fixed) for a in adv] if fixed else adv
     mf = memory_fit(config, gpu, n_images=sp.images + sp.reg_images, n_captions=n_captions, measured=measured)
     if step_seconds is None and measured is not None:
         step_seconds = measured.step_seconds
     est_time = estimate_time(config, sp.total_steps, len(sp.sample_steps), gpu, step_seconds)
     return Plan(config, preset, source, sp, curve, rec, adv, mf, est_time, rank_file_sizes(config), FITTING_GUIDE,
                 purpose or "person")
+
+
+def _keep_fixed(a: Advice, fixed: Mapping[str, str]) -> Advice:
+    """Advice to change a field set on purpose elsewhere becomes "ok: kept", with the rule it would apply."""
+    hit = [f for f in a.suggested if f in fixed]
+    if not hit or a.level not in ("suggest", "warn"):
+        return a
+    return replace(a, level="ok", suggested={},
+                   message=t("plan.kept", fields=", ".join(hit), why=fixed[hit[0]], advice=a.message))
 
 
 # ---------------------------------------------------------------------------------------------
