@@ -153,14 +153,16 @@ def test_teaching_guide_names_every_notebook_and_its_measured_time(lang):
 
 
 def test_teaching_guide_t4_figure_is_the_planners():
-    """The default SD1.5 config on the sample dataset (as 05_train plans it), on a T4: steps, time and peak."""
+    """The SD1.5 starting config on the sample dataset (as 05_train plans it: the advisor's recipe for
+    what the learner left unset), on a T4: steps, time and peak."""
     from lora_nb.config import Config
     from lora_nb.planning.planner import plan
+    from lora_nb.planning.starting import starting_config
     from lora_nb.training.data import suggest_prompts
 
     config = Config(family="sd15", train_data_dir=str(ROOT / "datasets_sample"), upscale_small=True)
     config = config.replace(sample_prompts=suggest_prompts(config.train_data_dir))
-    p = plan(config, purpose="object", gpu="T4")
+    p = plan(starting_config(config, purpose="object").config, purpose="object", gpu="T4")
     steps, minutes, peak = p.steps.total_steps, round(p.time.total_seconds / 60), f"{p.memory.estimate.total_gb:.1f}"
     assert p.memory.fits
     en, zh = (DOCS[k].read_text(encoding="utf-8") for k in ("en", "zh"))
