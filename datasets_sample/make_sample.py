@@ -1,7 +1,7 @@
 """Draw the course's sample dataset: a made-up toy that no base model knows, so a LoRA has
 something real to learn, drawn procedurally (no copyright: CC0, see LICENSE).
 
-    python datasets_sample/make_sample.py            # rewrites the two concept folders here
+    python datasets_sample/make_sample.py            # rewrites the two concept folders, raw/ and triggers.json
     python datasets_sample/make_sample.py --out DIR  # or somewhere else
 
 Deterministic: the same Pillow version draws byte-identical files.
@@ -11,6 +11,10 @@ Deterministic: the same Pillow version draws byte-identical files.
 - `20_dotted_ring/`: 4 images of a second subject, a green ring with white dots. With the same
   repeats it gets 80 samples per epoch against the star's 400: the 20-vs-80 kind of split that
   Flux LoRA guide warns about, so the audit shows its balance warning.
+- `raw/`: the same two toys as pictures come in, for notebooks 01-04 to clean up: wider or taller
+  canvases with the toy off-centre (02 must move its crop box), 3 star pictures without a caption (03),
+  captions with a repeated tag, a "watermark" tag or no id sentence (04), and a truncated PNG (01).
+- `triggers.json`: each concept folder's id, which the clean step puts into captions that lack it.
 
 Captions follow the Flux LoRA guide: a unique 10-letter identifier first ("This image is labeled as
 <id>."), then only what varies (size, position, background). What the LoRA should learn, the

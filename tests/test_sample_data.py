@@ -65,15 +65,6 @@ def test_the_raw_set_has_mixed_aspects_missing_and_faulty_captions_and_a_broken_
     assert total < 1_000_000, total
 
 
-def test_make_sample_redraws_the_raw_set_and_the_ids_byte_identical(tmp_path):
-    _make_sample().make(tmp_path)
-    theirs = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    ours = sorted(p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file() and p.parent != SAMPLE
-                  or p.name == "triggers.json")
-    assert theirs == ours
-    assert all((tmp_path / p).read_bytes() == (SAMPLE / p).read_bytes() for p in theirs)
-
-
 def test_smoke_and_course_mode_collect_the_raw_set_the_real_course_the_clean_one(monkeypatch):
     monkeypatch.delenv("LORA_NB_COURSE", raising=False)
     monkeypatch.delenv("LORA_NB_SMOKE", raising=False)
@@ -132,7 +123,7 @@ def test_focus_crops_move_the_box_onto_the_star_and_keep_it_whole(flow):
         inside.append(yellow[y0:y1, x0:x1].sum() / yellow.sum())
         focus_scores.append(star_score(Image.open(tmp / "cropped" / item.output)).score)
         centre_scores.append(star_score(centre.image).score)
-    assert moved >= 15, moved  # measured: 19 of 20
+    assert moved >= 15, moved  # measured: 20 of 20
     assert min(inside) > 0.99, inside  # the whole star in every box
     clean_set = [star_score(Image.open(p).convert("RGB").resize((SIDE, SIDE), Image.Resampling.LANCZOS)).score
                  for p in sorted((SAMPLE / SAMPLE_CONCEPT).glob("*.png"))]
@@ -162,7 +153,7 @@ def test_the_toy_captioner_reads_the_samples_own_scenes_as_their_captions_say():
         got = describe(Image.open(p).convert("RGB").resize((SIDE, SIDE), Image.Resampling.LANCZOS)).split(", ")
         for k, (a, b) in zip(hits, zip(truth, got, strict=True)):
             hits[k] += a == b
-    assert hits["subject"] == 20 and min(hits.values()) >= 18, hits  # measured: 20 / 19 / 20 / 19
+    assert hits["subject"] == 20 and min(hits.values()) >= 18, hits  # measured: 20 / 19 / 19 / 19
 
 
 def test_clean_removes_the_watermark_dedupes_and_adds_the_missing_id(flow):

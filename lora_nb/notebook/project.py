@@ -120,7 +120,8 @@ def sample_sources(raw: bool = False) -> list[str]:
     """The sample dataset's concept folders (its README and script are not images to collect); `raw`: those
     of `datasets_sample/raw/`, the same toys uncropped and with caption problems for steps 1-4 to fix."""
     root = sample_dataset_dir() / SAMPLE_RAW if raw else sample_dataset_dir()
-    return [str(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".") and p.name != SAMPLE_RAW]
+    return [str(p) for p in sorted(root.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and p.name != SAMPLE_RAW]
 
 
 def smoke_overrides(model_dir: str | os.PathLike | None = None) -> dict:

@@ -99,8 +99,8 @@ def background_words(image, centre: tuple[float, float] | None = None, radius: f
     # two colours in equal parts: the base is the one that is a palette colour, the other a mix of two
     dark = pix.sum(axis=1) < np.median(pix.sum(axis=1))
     a, b = np.median(pix[dark], axis=0), np.median(pix[~dark], axis=0)
-    dist = {k: min(np.linalg.norm(np.array(v) - c) for v in BACKGROUND_COLOURS.values()) for k, c in (("a", a), ("b", b))}
-    colour = _name(a if dist["a"] <= dist["b"] else b)
+    off_palette = [min(np.linalg.norm(np.array(v) - c) for v in BACKGROUND_COLOURS.values()) for c in (a, b)]
+    colour = _name(a if off_palette[0] <= off_palette[1] else b)
     if _residual(pix, xs - ys) < LINE_FIT:  # constant along the diagonals
         return f"{colour} striped background"
     if near_base.mean() >= DOTS_SHARE:  # dots cover little: the base colour shows almost everywhere
