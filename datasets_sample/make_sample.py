@@ -41,7 +41,7 @@ CONCEPTS = {"20_zigzag_star": (STAR_ID, 20), "20_dotted_ring": (RING_ID, 4)}
 TRIGGERS_FILE = "triggers.json"  # concept folder -> id, what lora_nb's clean step reads for the sample
 RAW = "raw"  # the uncleaned set that notebooks 01-04 work on in the CPU course and smoke mode
 # raw canvases: the short side is the 128 px of the clean set, so a square crop of it frames the toy as there
-RAW_SIZES = [(192, 128), (128, 192), (176, 128), (128, 176)]
+RAW_SIZES = [(192, 128), (128, 192), (224, 128), (128, 224)]
 # what is wrong with which raw star picture (by number), one problem each, for the steps to find and fix
 RAW_UNCAPTIONED = (4, 10, 16)  # no .txt: 03's captioner fills them
 RAW_DUPLICATE = (2, 13)  # a tag repeated: 04 dedupes
@@ -176,7 +176,8 @@ def size_word(radius, size) -> str:
     return "small" if f < 0.22 else "large" if f > 0.32 else "mid-size"
 
 
-def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str]:
+def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str, float]:
+    """A clean picture, its caption words and the toy's radius as a share of the side."""
     big = SIZE * SS
     canvas, bg_words = background(rng, big)
     radius = big * rng.uniform(0.15, 0.40)
@@ -187,7 +188,7 @@ def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str]:
     img = canvas.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     noun = "toy star" if kind == "star" else "toy ring"
     words = f"a {noun}, {size_word(radius, big)}, {position_words(cx, cy, big)}, {bg_words}"
-    return img, words
+    return img, words, radius / big
 
 
 def place_in_crop(c: float, long: int, short: int) -> float:
@@ -196,19 +197,21 @@ def place_in_crop(c: float, long: int, short: int) -> float:
     return c - min(max(c - short / 2, 0), long - short)
 
 
-def draw_raw(rng: random.Random, kind: str) -> tuple[Image.Image, str]:
+def draw_raw(rng: random.Random, kind: str, size: float) -> tuple[Image.Image, str]:
     """A raw picture: a wider or taller canvas (RAW_SIZES) with the toy off-centre along its long side.
-    The toy is placed as in `draw_image` inside a square window at one end of the canvas (in its outer
-    half), so a square crop around it frames it as the clean set does; the caption describes that crop."""
+    The toy, `size` (radius / short side) as large as in a clean picture, is placed as in `draw_image` inside
+    a square window at one end of the canvas (in its outer part), so a square crop around it frames it as the
+    clean set does; the caption describes that crop."""
     w, h = rng.choice(RAW_SIZES)
     bw, bh, side = w * SS, h * SS, min(w, h) * SS
     canvas, bg_words = background(rng, bw, bh, RAW_PATTERNS)
-    radius = side * rng.uniform(0.15, 0.40)
+    radius = side * size
     margin = radius * 1.05
     # along the long side the toy keeps to the window's outer part: a centre crop would cut it
     end = rng.choice([0, 1])  # the window at the start or the end of the long side
-    lo, hi = margin, side - margin * (1.1 if bh > bw else 1)
-    along = rng.uniform(lo, max(lo, side * 0.4)) if end == 0 else rng.uniform(min(hi, side * 0.6), hi)
+    # (a tall canvas's box centres on the toy and its shadow, so the toy keeps further from the top there)
+    lo, hi = margin * (1.25 if bh > bw else 1), side - margin * (1.1 if bh > bw else 1)
+    along = rng.uniform(lo, max(lo, side * 0.35)) if end == 0 else rng.uniform(min(hi, side * 0.65), hi)
     across = rng.uniform(margin, side - margin * (1 if bh > bw else 1.1))
     shift = end * (max(bw, bh) - side)
     cx, cy = (along + shift, across) if bw > bh else (across, along + shift)
@@ -233,8 +236,10 @@ def raw_caption(ident: str, number: int, words: str) -> str | None:
     return text if number in RAW_NO_TRIGGER else f"This image is labeled as {ident}. {text}"
 
 
-def make_raw(out: Path) -> list[Path]:
-    """`raw/`: the same toys as drawn pictures come in, uncropped and with caption problems."""
+def make_raw(out: Path, sizes: dict[str, list[float]]) -> list[Path]:
+    """`raw/`: the same toys as drawn pictures come in, uncropped and with caption problems. Picture i has
+    the size of clean picture i (`sizes`: concept folder -> radius shares), so that after cropping the set
+    teaches the toy at the sizes the clean set does."""
     written = []
     for folder, (ident, count) in CONCEPTS.items():
         rng = random.Random(f"raw-{ident}-{count}")
@@ -242,7 +247,7 @@ def make_raw(out: Path) -> list[Path]:
         d = out / RAW / folder
         d.mkdir(parents=True)
         for i in range(1, count + 1):
-            img, words = draw_raw(rng, kind)
+            img, words = draw_raw(rng, kind, sizes[folder][i - 1])
             name = f"{kind}_{i:02d}"
             img.save(d / f"{name}.png", optimize=True)
             written.append(d / f"{name}.png")
@@ -251,7 +256,7 @@ def make_raw(out: Path) -> list[Path]:
                 (d / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
                 written.append(d / f"{name}.txt")
         if kind == "star":  # a download cut short: the PNG's first half
-            img, _ = draw_raw(rng, kind)
+            img, _ = draw_raw(rng, kind, sizes[folder][0])
             buf = io.BytesIO()
             img.save(buf, "PNG", optimize=True)
             (d / RAW_BROKEN).write_bytes(buf.getvalue()[:len(buf.getvalue()) // 2])
@@ -260,7 +265,7 @@ def make_raw(out: Path) -> list[Path]:
 
 
 def make(out: Path) -> list[Path]:
-    written = []
+    written, sizes = [], {}
     for folder, (ident, count) in CONCEPTS.items():
         rng = random.Random(f"{ident}-{count}")
         d = out / folder
@@ -269,14 +274,15 @@ def make(out: Path) -> list[Path]:
         d.mkdir(parents=True)
         kind = "star" if "star" in folder else "ring"
         for i in range(count):
-            img, words = draw_image(rng, kind)
+            img, words, size = draw_image(rng, kind)
+            sizes.setdefault(folder, []).append(size)
             name = f"{kind}_{i + 1:02d}"
             img.save(d / f"{name}.png", optimize=True)
             (d / f"{name}.txt").write_text(f"This image is labeled as {ident}. {words}\n", encoding="utf-8")
             written += [d / f"{name}.png", d / f"{name}.txt"]
     if (out / RAW).exists():
         shutil.rmtree(out / RAW)
-    written += make_raw(out)
+    written += make_raw(out, sizes)
     ids = {folder: ident for folder, (ident, _) in CONCEPTS.items()}
     (out / TRIGGERS_FILE).write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
     return written + [out / TRIGGERS_FILE]
