@@ -26,7 +26,7 @@ from ..dataset.caption_files import load_triggers
 from ..errors import LoraNbError
 from ..i18n import t
 from ..toy.captioner import ToyCaptioner
-from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT
+from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT, SAMPLE_TEMPLATE
 from ..toy.detect import STAR_SCORER
 from ..training.data import suggest_prompts
 from .project import SAMPLE_RAW, sample_dataset_dir, sample_sources, smoke_mode, smoke_overrides
@@ -40,7 +40,6 @@ COURSE_SEEDS = list(range(8))
 COURSE_STRENGTHS = [0.0, 0.5, 1.0]
 COURSE_CFG = 5.0
 COURSE_SEED = 0  # the training seed of the run measured in bench/README.md ("CPU course")
-SAMPLE_TEMPLATE = "This image is labeled as {trigger}. {caption}"  # the sample's captions (Flux LoRA guide)
 FEW_IMAGES = ("too_few_images", "few_images")  # the audit's warnings about a small set
 
 
