@@ -11,9 +11,10 @@ Deterministic: the same Pillow version draws byte-identical files.
 - `20_dotted_ring/`: 4 images of a second subject, a green ring with white dots. With the same
   repeats it gets 80 samples per epoch against the star's 400: the 20-vs-80 kind of split that
   Flux LoRA guide warns about, so the audit shows its balance warning.
-- `raw/`: the same two toys as pictures come in, for notebooks 01-04 to clean up: wider or taller
-  canvases with the toy off-centre (02 must move its crop box), 3 star pictures without a caption (03),
-  captions with a repeated tag, a "watermark" tag or no id sentence (04), and a truncated PNG (01).
+- `raw/`: the same pictures as they might come in, for notebooks 01-04 to clean up: each widened or
+  heightened by mirroring its background out on the side away from the toy (02's focus crop must find the
+  toy and cuts the clean picture back out), 3 star pictures without a caption (03), captions with a
+  repeated tag, a "watermark" tag or no id sentence (04), and a truncated PNG (01).
 - `triggers.json`: each concept folder's id, which the clean step puts into captions that lack it.
 
 Captions follow the Flux LoRA guide: a unique 10-letter identifier first ("This image is labeled as
@@ -40,8 +41,7 @@ RING_ID = "gnrmclnjsq"
 CONCEPTS = {"20_zigzag_star": (STAR_ID, 20), "20_dotted_ring": (RING_ID, 4)}
 TRIGGERS_FILE = "triggers.json"  # concept folder -> id, what lora_nb's clean step reads for the sample
 RAW = "raw"  # the uncleaned set that notebooks 01-04 work on in the CPU course and smoke mode
-# raw canvases: the short side is the 128 px of the clean set, so a square crop of it frames the toy as there
-RAW_SIZES = [(192, 128), (128, 192), (224, 128), (128, 224)]
+RAW_EXTEND = (32, 96, 16)  # raw pictures grow by 32 to 96 px (in steps of 16) of mirrored background
 # what is wrong with which raw star picture (by number), one problem each, for the steps to find and fix
 RAW_UNCAPTIONED = (4, 10, 16)  # no .txt: 03's captioner fills them
 RAW_DUPLICATE = (2, 13)  # a tag repeated: 04 dedupes
@@ -58,53 +58,47 @@ PALETTE = [
     ("red", (225, 120, 110)), ("teal", (110, 190, 185)),
 ]
 PATTERNS = ["plain", "gradient", "checker", "stripes", "dots", "room"]
-# no gradient, wall-and-floor or dots behind raw pictures: the focus crop's saliency estimate takes the border's
-# median colour for the background, and a second colour area or edges all over pull its box off the toy (rembg does not)
-RAW_PATTERNS = [p for p in PATTERNS if p not in ("gradient", "room", "dots")]
 
 
 def _mix(a, b, t):
     return tuple(int(round(x + (y - x) * t)) for x, y in zip(a, b, strict=True))
 
 
-def background(rng: random.Random, size: int, height: int | None = None,
-               patterns: list[str] = PATTERNS) -> tuple[Image.Image, str]:
-    """A size x height (default square) background and its caption words, e.g. 'blue checker background'."""
+def background(rng: random.Random, size: int) -> tuple[Image.Image, str]:
+    """A background and its caption words, e.g. 'blue checker background'."""
     (n1, c1), (n2, c2) = rng.sample(PALETTE, 2)
-    pattern = rng.choice(patterns)
-    w, h = size, height or size
-    short = min(w, h)
-    img = Image.new("RGB", (w, h), c1)
+    pattern = rng.choice(PATTERNS)
+    img = Image.new("RGB", (size, size), c1)
     d = ImageDraw.Draw(img)
     if pattern == "gradient":
-        for y in range(h):
-            d.line([(0, y), (w, y)], fill=_mix(c1, c2, y / (h - 1)))
+        for y in range(size):
+            d.line([(0, y), (size, y)], fill=_mix(c1, c2, y / (size - 1)))
         return img, f"{n1} and {n2} gradient background"
     if pattern == "checker":
-        cell = short // rng.choice([4, 6, 8])
+        cell = size // rng.choice([4, 6, 8])
         soft = _mix(c1, c2, 0.35)
-        for y in range(0, h, cell):
-            for x in range((y // cell) % 2 * cell, w, 2 * cell):
+        for y in range(0, size, cell):
+            for x in range((y // cell) % 2 * cell, size, 2 * cell):
                 d.rectangle([x, y, x + cell - 1, y + cell - 1], fill=soft)
         return img, f"{n1} checker background"
     if pattern == "stripes":
-        sw = short // rng.choice([8, 10, 12])
+        w = size // rng.choice([8, 10, 12])
         soft = _mix(c1, c2, 0.4)
-        for x in range(-h, w * 2, 2 * sw):
-            d.polygon([(x, 0), (x + sw, 0), (x + sw + h, h), (x + h, h)], fill=soft)
+        for x in range(-size, size * 2, 2 * w):
+            d.polygon([(x, 0), (x + w, 0), (x + w + size, size), (x + size, size)], fill=soft)
         return img, f"{n1} striped background"
     if pattern == "dots":
-        step = short // rng.choice([6, 8])
+        step = size // rng.choice([6, 8])
         soft = _mix(c1, c2, 0.4)
         r = step // 5
-        for y in range(step // 2, h, step):
-            for x in range(step // 2, w, step):
+        for y in range(step // 2, size, step):
+            for x in range(step // 2, size, step):
                 d.ellipse([x - r, y - r, x + r, y + r], fill=soft)
         return img, f"{n1} dotted background"
     if pattern == "room":
-        horizon = int(h * rng.uniform(0.55, 0.7))
-        d.rectangle([0, horizon, w, h], fill=c2)
-        d.line([(0, horizon), (w, horizon)], fill=_mix(c2, (0, 0, 0), 0.3), width=max(1, short // 128))
+        horizon = int(size * rng.uniform(0.55, 0.7))
+        d.rectangle([0, horizon, size, size], fill=c2)
+        d.line([(0, horizon), (size, horizon)], fill=_mix(c2, (0, 0, 0), 0.3), width=max(1, size // 128))
         return img, f"{n1} wall and {n2} floor background"
     return img, f"plain {n1} background"
 
@@ -120,6 +114,7 @@ def star_points(cx, cy, r_out, r_in, angle):
 
 def draw_star(canvas: Image.Image, cx, cy, radius, angle):
     """The zigzag star toy: yellow star, navy zigzag stripes clipped to it, dark outline, red button."""
+    size = canvas.width
     pts = star_points(cx, cy, radius, radius * 0.48, angle)
     mask = Image.new("L", canvas.size, 0)
     ImageDraw.Draw(mask).polygon(pts, fill=255)
@@ -139,8 +134,8 @@ def draw_star(canvas: Image.Image, cx, cy, radius, angle):
     shadow = ImageDraw.Draw(canvas)
     sw, sh = radius * 0.9, radius * 0.22
     shadow.ellipse([cx - sw, cy + radius * 0.85 - sh, cx + sw, cy + radius * 0.85 + sh],
-                   fill=_mix(canvas.getpixel((int(min(max(cx, 0), canvas.width - 1)),
-                                              int(min(max(cy + radius, 0), canvas.height - 1)))),
+                   fill=_mix(canvas.getpixel((int(min(max(cx, 0), size - 1)),
+                                              int(min(max(cy + radius, 0), size - 1)))),
                              (0, 0, 0), 0.25))
     canvas.paste(body, mask=mask)
     out = ImageDraw.Draw(canvas)
@@ -176,8 +171,8 @@ def size_word(radius, size) -> str:
     return "small" if f < 0.22 else "large" if f > 0.32 else "mid-size"
 
 
-def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str, float]:
-    """A clean picture, its caption words and the toy's radius as a share of the side."""
+def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str, tuple[float, float, float]]:
+    """A clean picture, its caption words and where the toy is: (x, y, radius) as shares of the side."""
     big = SIZE * SS
     canvas, bg_words = background(rng, big)
     radius = big * rng.uniform(0.15, 0.40)
@@ -188,43 +183,39 @@ def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str, float]:
     img = canvas.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     noun = "toy star" if kind == "star" else "toy ring"
     words = f"a {noun}, {size_word(radius, big)}, {position_words(cx, cy, big)}, {bg_words}"
-    return img, words, radius / big
+    return img, words, (cx / big, cy / big, radius / big)
 
 
-def place_in_crop(c: float, long: int, short: int) -> float:
-    """Where a subject at `c` on a canvas side of `long` sits in a square `short` crop centred on it
-    (moved inside the canvas), as the focus crop places its box."""
-    return c - min(max(c - short / 2, 0), long - short)
-
-
-def draw_raw(rng: random.Random, kind: str, size: float) -> tuple[Image.Image, str]:
-    """A raw picture: a wider or taller canvas (RAW_SIZES) with the toy off-centre along its long side.
-    The toy, `size` (radius / short side) as large as in a clean picture, is placed as in `draw_image` inside
-    a square window at one end of the canvas (in its outer part), so a square crop around it frames it as the
-    clean set does; the caption describes that crop."""
-    w, h = rng.choice(RAW_SIZES)
-    bw, bh, side = w * SS, h * SS, min(w, h) * SS
-    canvas, bg_words = background(rng, bw, bh, RAW_PATTERNS)
-    radius = side * size
-    margin = radius * 1.05
-    # along the long side the toy keeps to the window's outer part: a centre crop would cut it
-    end = rng.choice([0, 1])  # the window at the start or the end of the long side
-    # (a tall canvas's box centres on the toy and its shadow, so the toy keeps further from the top there)
-    lo, hi = margin * (1.25 if bh > bw else 1), side - margin * (1.1 if bh > bw else 1)
-    along = rng.uniform(lo, max(lo, side * 0.35)) if end == 0 else rng.uniform(min(hi, side * 0.65), hi)
-    across = rng.uniform(margin, side - margin * (1 if bh > bw else 1.1))
-    shift = end * (max(bw, bh) - side)
-    cx, cy = (along + shift, across) if bw > bh else (across, along + shift)
-    angle = math.radians(rng.uniform(-30, 30))
-    (draw_star if kind == "star" else draw_ring)(canvas, cx, cy, radius, angle)
-    img = canvas.resize((w, h), Image.Resampling.LANCZOS)
-    px, py = (place_in_crop(cx, bw, side), cy) if bw > bh else (cx, place_in_crop(cy, bh, side))
-    noun = "toy star" if kind == "star" else "toy ring"
-    return img, f"a {noun}, {size_word(radius, side)}, {position_words(px, py, side)}, {bg_words}"
+def widen(img: Image.Image, toy: tuple[float, float, float]) -> Image.Image:
+    """The clean picture with its background mirrored out on the side farthest from the toy: a strip of that
+    side, free of the toy and its shadow, reflected outward. A square crop around the toy cuts the clean
+    picture back out, so the raw set teaches what the clean one does once step 02 has found the toy."""
+    x, y, r = (v * SIZE for v in toy)
+    room = {"left": x - r, "right": SIZE - x - r, "top": y - r, "bottom": SIZE - y - 1.1 * r}  # shadow below
+    side = max(room, key=room.get)
+    lo, hi, step = RAW_EXTEND
+    ext = min(hi, int(room[side]) // step * step)
+    if ext < lo:  # the toy fills the picture: nothing to mirror without it
+        return img
+    w, h = (SIZE + ext, SIZE) if side in ("left", "right") else (SIZE, SIZE + ext)
+    out = Image.new("RGB", (w, h))
+    if side == "right":
+        out.paste(img, (0, 0))
+        out.paste(img.crop((SIZE - ext, 0, SIZE, SIZE)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (SIZE, 0))
+    elif side == "left":
+        out.paste(img, (ext, 0))
+        out.paste(img.crop((0, 0, ext, SIZE)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (0, 0))
+    elif side == "bottom":
+        out.paste(img, (0, 0))
+        out.paste(img.crop((0, SIZE - ext, SIZE, SIZE)).transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, SIZE))
+    else:
+        out.paste(img, (0, ext))
+        out.paste(img.crop((0, 0, SIZE, ext)).transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, 0))
+    return out
 
 
 def raw_caption(ident: str, number: int, words: str) -> str | None:
-    """The raw caption of picture `number`, with its planted problem (None: no caption file)."""
+    """The raw caption of star picture `number`, with its planted problem (None: no caption file)."""
     if number in RAW_UNCAPTIONED:
         return None
     parts = words.split(", ")
@@ -236,36 +227,32 @@ def raw_caption(ident: str, number: int, words: str) -> str | None:
     return text if number in RAW_NO_TRIGGER else f"This image is labeled as {ident}. {text}"
 
 
-def make_raw(out: Path, sizes: dict[str, list[float]]) -> list[Path]:
-    """`raw/`: the same toys as drawn pictures come in, uncropped and with caption problems. Picture i has
-    the size of clean picture i (`sizes`: concept folder -> radius shares), so that after cropping the set
-    teaches the toy at the sizes the clean set does."""
+def make_raw(out: Path, drawn: dict[str, list]) -> list[Path]:
+    """`raw/`: the clean pictures (`drawn`: concept folder -> [(image, words, toy)]) widened by `widen`, with
+    the star's caption problems and a truncated copy of its first picture."""
     written = []
-    for folder, (ident, count) in CONCEPTS.items():
-        rng = random.Random(f"raw-{ident}-{count}")
-        kind = "star" if "star" in folder else "ring"
+    for folder, (ident, _) in CONCEPTS.items():
         d = out / RAW / folder
         d.mkdir(parents=True)
-        for i in range(1, count + 1):
-            img, words = draw_raw(rng, kind, sizes[folder][i - 1])
+        kind = "star" if "star" in folder else "ring"
+        for i, (img, words, toy) in enumerate(drawn[folder], 1):
             name = f"{kind}_{i:02d}"
-            img.save(d / f"{name}.png", optimize=True)
+            widen(img, toy).save(d / f"{name}.png", optimize=True)
             written.append(d / f"{name}.png")
             text = raw_caption(ident, i, words) if kind == "star" else f"This image is labeled as {ident}. {words}"
             if text is not None:
                 (d / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
                 written.append(d / f"{name}.txt")
         if kind == "star":  # a download cut short: the PNG's first half
-            img, _ = draw_raw(rng, kind, sizes[folder][0])
             buf = io.BytesIO()
-            img.save(buf, "PNG", optimize=True)
+            widen(*drawn[folder][0][::2]).save(buf, "PNG", optimize=True)
             (d / RAW_BROKEN).write_bytes(buf.getvalue()[:len(buf.getvalue()) // 2])
             written.append(d / RAW_BROKEN)
     return written
 
 
 def make(out: Path) -> list[Path]:
-    written, sizes = [], {}
+    written, drawn = [], {}
     for folder, (ident, count) in CONCEPTS.items():
         rng = random.Random(f"{ident}-{count}")
         d = out / folder
@@ -274,15 +261,15 @@ def make(out: Path) -> list[Path]:
         d.mkdir(parents=True)
         kind = "star" if "star" in folder else "ring"
         for i in range(count):
-            img, words, size = draw_image(rng, kind)
-            sizes.setdefault(folder, []).append(size)
+            img, words, toy = draw_image(rng, kind)
+            drawn.setdefault(folder, []).append((img, words, toy))
             name = f"{kind}_{i + 1:02d}"
             img.save(d / f"{name}.png", optimize=True)
             (d / f"{name}.txt").write_text(f"This image is labeled as {ident}. {words}\n", encoding="utf-8")
             written += [d / f"{name}.png", d / f"{name}.txt"]
     if (out / RAW).exists():
         shutil.rmtree(out / RAW)
-    written += make_raw(out, sizes)
+    written += make_raw(out, drawn)
     ids = {folder: ident for folder, (ident, _) in CONCEPTS.items()}
     (out / TRIGGERS_FILE).write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
     return written + [out / TRIGGERS_FILE]

@@ -48,9 +48,10 @@ def test_the_raw_set_has_mixed_aspects_missing_and_faulty_captions_and_a_broken_
     pngs = sorted(star.glob("*.png"))
     good = [p for p in pngs if p.name != ms.RAW_BROKEN]
     assert len(good) == 20 and len(pngs) == 21
-    sizes = {Image.open(p).size for p in good}
-    assert len(sizes) >= 3 and all(w != h for w, h in sizes) and min(min(s) for s in sizes) == 128
-    assert {w > h for w, h in sizes} == {True, False}  # wide and tall
+    sizes = [Image.open(p).size for p in good]
+    assert len(set(sizes)) >= 4 and min(min(s) for s in sizes) == 128  # the clean picture, widened
+    assert {w > h for w, h in sizes if w != h} == {True, False}  # wide and tall
+    assert sum(w == h for w, h in sizes) == 5  # large toys fill their picture: no background to mirror out
     uncaptioned = sorted(p.name for p in good if not p.with_suffix(".txt").exists())
     assert uncaptioned == ["star_04.png", "star_10.png", "star_16.png"]
     caps = {p.name: p.with_suffix(".txt").read_text(encoding="utf-8").strip() for p in good
@@ -111,11 +112,14 @@ def test_focus_crops_move_the_box_onto_the_star_and_keep_it_whole(flow):
     tmp = flow["tmp"]
     stars = [i for i in flow["crop"].items if i.source.startswith(SAMPLE_CONCEPT)]
     assert len(stars) == 20
-    moved, inside, focus_scores, centre_scores = 0, [], [], []
+    moved, same, inside, focus_scores, centre_scores = 0, 0, [], [], []
     for item in stars:
         src = Image.open(tmp / "dataset" / item.source).convert("RGB")
         w, h = src.size
-        assert item.box != (0, 0, w, h) and item.size == (SIDE, SIDE)
+        assert item.size == (SIDE, SIDE) and (item.box != (0, 0, w, h)) == (w != h)
+        clean = crop_image(Image.open(SAMPLE / item.source).convert("RGB"), SIDE, "focus").image
+        crop = Image.open(tmp / "cropped" / item.output)
+        same += np.abs(np.asarray(crop, float) - np.asarray(clean, float)).mean() < 1
         centre = crop_image(src, SIDE, "center")
         moved += item.box != centre.box
         yellow = star_masks(src)["yellow"]
@@ -123,13 +127,14 @@ def test_focus_crops_move_the_box_onto_the_star_and_keep_it_whole(flow):
         inside.append(yellow[y0:y1, x0:x1].sum() / yellow.sum())
         focus_scores.append(star_score(Image.open(tmp / "cropped" / item.output)).score)
         centre_scores.append(star_score(centre.image).score)
-    assert moved >= 15, moved  # measured: 20 of 20
-    assert min(inside) > 0.9 and sum(v > 0.99 for v in inside) >= 19, inside  # measured: 20 whole, the worst 0.93
+    assert moved >= 12, moved  # measured: 14 of the 15 widened pictures
+    assert same >= 12, same  # measured: 13 crops are the clean picture itself (5 of them never widened)
+    assert min(inside) > 0.95, inside  # measured: the worst box holds 96% of the star
     clean_set = [star_score(Image.open(p).convert("RGB").resize((SIDE, SIDE), Image.Resampling.LANCZOS)).score
                  for p in sorted((SAMPLE / SAMPLE_CONCEPT).glob("*.png"))]
-    # the crops show the star as well as today's clean set (measured 0.99 and 0.99), a centre crop far less (0.71)
-    assert np.mean(focus_scores) > np.mean(clean_set) - 0.05, (focus_scores, clean_set)
-    assert np.mean(focus_scores) > np.mean(centre_scores) + 0.1, (focus_scores, centre_scores)
+    # the crops show the star as well as today's clean set (measured 0.99 and 0.99), a centre crop less (0.94)
+    assert np.mean(focus_scores) > np.mean(clean_set) - 0.02, (focus_scores, clean_set)
+    assert np.mean(focus_scores) > np.mean(centre_scores) + 0.03, (focus_scores, centre_scores)
 
 
 def test_the_toy_captioner_fills_exactly_the_missing_captions_and_keeps_the_others(flow):
@@ -166,9 +171,12 @@ def test_clean_removes_the_watermark_dedupes_and_adds_the_missing_id(flow):
     assert clean.triggers == {"20_dotted_ring": "gnrmclnjsq", SAMPLE_CONCEPT: STAR_ID}
     caps = sorted((tmp / "clean").glob("*/*.txt"))
     assert len(caps) == 24
+    toy = {p.name for p in flow["caption"].written}
     for p in caps:
         text = p.read_text(encoding="utf-8").strip()
         m = SAMPLE_CAPTION.match(text)
         assert m, text  # the clean set's caption style exactly
         assert m.group(1) == clean.triggers[p.parent.name]
         assert "watermark" not in text and len(split_tags(text)) == len({tag_key(t) for t in split_tags(text)})
+        if p.name not in toy:  # cleaned, the raw captions are the clean set's own
+            assert text == (SAMPLE / p.parent.name / p.name).read_text(encoding="utf-8").strip()
