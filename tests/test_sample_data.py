@@ -171,12 +171,11 @@ def test_clean_removes_the_watermark_dedupes_and_adds_the_missing_id(flow):
     assert clean.triggers == {"20_dotted_ring": "gnrmclnjsq", SAMPLE_CONCEPT: STAR_ID}
     caps = sorted((tmp / "clean").glob("*/*.txt"))
     assert len(caps) == 24
-    toy = {p.name for p in flow["caption"].written}
     for p in caps:
         text = p.read_text(encoding="utf-8").strip()
         m = SAMPLE_CAPTION.match(text)
         assert m, text  # the clean set's caption style exactly
         assert m.group(1) == clean.triggers[p.parent.name]
         assert "watermark" not in text and len(split_tags(text)) == len({tag_key(t) for t in split_tags(text)})
-        if p.name not in toy:  # cleaned, the raw captions are the clean set's own
-            assert text == (SAMPLE / p.parent.name / p.name).read_text(encoding="utf-8").strip()
+        # cleaned, the raw captions are the clean set's own, and the toy captioner's 3 read the same words
+        assert text == (SAMPLE / p.parent.name / p.name).read_text(encoding="utf-8").strip()
