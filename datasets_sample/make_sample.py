@@ -1,7 +1,7 @@
 """Draw the course's sample dataset: a made-up toy that no base model knows, so a LoRA has
 something real to learn, drawn procedurally (no copyright: CC0, see LICENSE).
 
-    python datasets_sample/make_sample.py            # rewrites the two concept folders here
+    python datasets_sample/make_sample.py            # rewrites the two concept folders, raw/ and triggers.json
     python datasets_sample/make_sample.py --out DIR  # or somewhere else
 
 Deterministic: the same Pillow version draws byte-identical files.
@@ -11,6 +11,11 @@ Deterministic: the same Pillow version draws byte-identical files.
 - `20_dotted_ring/`: 4 images of a second subject, a green ring with white dots. With the same
   repeats it gets 80 samples per epoch against the star's 400: the 20-vs-80 kind of split that
   Flux LoRA guide warns about, so the audit shows its balance warning.
+- `raw/`: the same pictures as they might come in, for notebooks 01-04 to clean up: each widened or
+  heightened by mirroring its background out on the side away from the toy (02's focus crop must find the
+  toy and cuts the clean picture back out), 3 star pictures without a caption (03), captions with a
+  repeated tag, a "watermark" tag or no id sentence (04), and a truncated PNG (01).
+- `triggers.json`: each concept folder's id, which the clean step puts into captions that lack it.
 
 Captions follow the Flux LoRA guide: a unique 10-letter identifier first ("This image is labeled as
 <id>."), then only what varies (size, position, background). What the LoRA should learn, the
@@ -20,6 +25,8 @@ toy's look, is left out of the caption so it is absorbed by the identifier (Flux
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import math
 import random
 import shutil
@@ -32,6 +39,15 @@ SS = 4  # supersampling factor for smooth edges
 STAR_ID = "donpzishnk"  # 10 random letters (Flux LoRA guide), drawn once with random.Random(20240601)
 RING_ID = "gnrmclnjsq"
 CONCEPTS = {"20_zigzag_star": (STAR_ID, 20), "20_dotted_ring": (RING_ID, 4)}
+TRIGGERS_FILE = "triggers.json"  # concept folder -> id, what lora_nb's clean step reads for the sample
+RAW = "raw"  # the uncleaned set that notebooks 01-04 work on in the CPU course and smoke mode
+RAW_EXTEND = (32, 96, 16)  # raw pictures grow by 32 to 96 px (in steps of 16) of mirrored background
+# what is wrong with which raw star picture (by number), one problem each, for the steps to find and fix
+RAW_UNCAPTIONED = (4, 10, 16)  # no .txt: 03's captioner fills them
+RAW_DUPLICATE = (2, 13)  # a tag repeated: 04 dedupes
+RAW_WATERMARK = (6, 18)  # "watermark": in 04's default BLACKLIST
+RAW_NO_TRIGGER = (8, 20)  # the id sentence missing: 04 adds it
+RAW_BROKEN = "star_21.png"  # a truncated PNG: 01's collect rejects it by name
 
 YELLOW, NAVY, RED = (250, 204, 21), (30, 41, 110), (220, 38, 38)
 GREEN, DOT_WHITE = (34, 160, 90), (250, 250, 245)
@@ -155,7 +171,8 @@ def size_word(radius, size) -> str:
     return "small" if f < 0.22 else "large" if f > 0.32 else "mid-size"
 
 
-def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str]:
+def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str, tuple[float, float, float]]:
+    """A clean picture, its caption words and where the toy is: (x, y, radius) as shares of the side."""
     big = SIZE * SS
     canvas, bg_words = background(rng, big)
     radius = big * rng.uniform(0.15, 0.40)
@@ -166,11 +183,76 @@ def draw_image(rng: random.Random, kind: str) -> tuple[Image.Image, str]:
     img = canvas.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     noun = "toy star" if kind == "star" else "toy ring"
     words = f"a {noun}, {size_word(radius, big)}, {position_words(cx, cy, big)}, {bg_words}"
-    return img, words
+    return img, words, (cx / big, cy / big, radius / big)
+
+
+def widen(img: Image.Image, toy: tuple[float, float, float]) -> Image.Image:
+    """The clean picture with its background mirrored out on the side farthest from the toy: a strip of that
+    side, free of the toy and its shadow, reflected outward. A square crop around the toy cuts the clean
+    picture back out, so the raw set teaches what the clean one does once step 02 has found the toy."""
+    x, y, r = (v * SIZE for v in toy)
+    room = {"left": x - r, "right": SIZE - x - r, "top": y - r, "bottom": SIZE - y - 1.1 * r}  # shadow below
+    side = max(room, key=room.get)
+    lo, hi, step = RAW_EXTEND
+    ext = min(hi, int(room[side]) // step * step)
+    if ext < lo:  # the toy fills the picture: nothing to mirror without it
+        return img
+    w, h = (SIZE + ext, SIZE) if side in ("left", "right") else (SIZE, SIZE + ext)
+    out = Image.new("RGB", (w, h))
+    if side == "right":
+        out.paste(img, (0, 0))
+        out.paste(img.crop((SIZE - ext, 0, SIZE, SIZE)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (SIZE, 0))
+    elif side == "left":
+        out.paste(img, (ext, 0))
+        out.paste(img.crop((0, 0, ext, SIZE)).transpose(Image.Transpose.FLIP_LEFT_RIGHT), (0, 0))
+    elif side == "bottom":
+        out.paste(img, (0, 0))
+        out.paste(img.crop((0, SIZE - ext, SIZE, SIZE)).transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, SIZE))
+    else:
+        out.paste(img, (0, ext))
+        out.paste(img.crop((0, 0, SIZE, ext)).transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, 0))
+    return out
+
+
+def raw_caption(ident: str, number: int, words: str) -> str | None:
+    """The raw caption of star picture `number`, with its planted problem (None: no caption file)."""
+    if number in RAW_UNCAPTIONED:
+        return None
+    parts = words.split(", ")
+    if number in RAW_DUPLICATE:
+        parts.append(parts[1])  # the size word again
+    if number in RAW_WATERMARK:
+        parts.insert(2, "watermark")
+    text = ", ".join(parts)
+    return text if number in RAW_NO_TRIGGER else f"This image is labeled as {ident}. {text}"
+
+
+def make_raw(out: Path, drawn: dict[str, list]) -> list[Path]:
+    """`raw/`: the clean pictures (`drawn`: concept folder -> [(image, words, toy)]) widened by `widen`, with
+    the star's caption problems and a truncated copy of its first picture."""
+    written = []
+    for folder, (ident, _) in CONCEPTS.items():
+        d = out / RAW / folder
+        d.mkdir(parents=True)
+        kind = "star" if "star" in folder else "ring"
+        for i, (img, words, toy) in enumerate(drawn[folder], 1):
+            name = f"{kind}_{i:02d}"
+            widen(img, toy).save(d / f"{name}.png", optimize=True)
+            written.append(d / f"{name}.png")
+            text = raw_caption(ident, i, words) if kind == "star" else f"This image is labeled as {ident}. {words}"
+            if text is not None:
+                (d / f"{name}.txt").write_text(text + "\n", encoding="utf-8")
+                written.append(d / f"{name}.txt")
+        if kind == "star":  # a download cut short: the PNG's first half
+            buf = io.BytesIO()
+            widen(*drawn[folder][0][::2]).save(buf, "PNG", optimize=True)
+            (d / RAW_BROKEN).write_bytes(buf.getvalue()[:len(buf.getvalue()) // 2])
+            written.append(d / RAW_BROKEN)
+    return written
 
 
 def make(out: Path) -> list[Path]:
-    written = []
+    written, drawn = [], {}
     for folder, (ident, count) in CONCEPTS.items():
         rng = random.Random(f"{ident}-{count}")
         d = out / folder
@@ -179,12 +261,18 @@ def make(out: Path) -> list[Path]:
         d.mkdir(parents=True)
         kind = "star" if "star" in folder else "ring"
         for i in range(count):
-            img, words = draw_image(rng, kind)
+            img, words, toy = draw_image(rng, kind)
+            drawn.setdefault(folder, []).append((img, words, toy))
             name = f"{kind}_{i + 1:02d}"
             img.save(d / f"{name}.png", optimize=True)
             (d / f"{name}.txt").write_text(f"This image is labeled as {ident}. {words}\n", encoding="utf-8")
             written += [d / f"{name}.png", d / f"{name}.txt"]
-    return written
+    if (out / RAW).exists():
+        shutil.rmtree(out / RAW)
+    written += make_raw(out, drawn)
+    ids = {folder: ident for folder, (ident, _) in CONCEPTS.items()}
+    (out / TRIGGERS_FILE).write_text(json.dumps(ids, indent=2) + "\n", encoding="utf-8")
+    return written + [out / TRIGGERS_FILE]
 
 
 def main(argv=None):

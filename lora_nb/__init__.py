@@ -54,6 +54,8 @@ _VERBS = {
     "open_project": "notebook.project", "smoke_mode": "notebook.project", "smoke_overrides": "notebook.project",
     "sample_sources": "notebook.project", "mode_overrides": "notebook.modes", "train_settings": "notebook.modes",
     "evaluate_settings": "notebook.modes", "course_mode": "notebook.modes", "mode_sources": "notebook.modes",
+    "mode_captioner": "notebook.modes", "sample_clean_settings": "notebook.modes",
+    "sample_audit_note": "notebook.modes",
     "run_selftest": "notebook.selftest", "config_form": "notebook.form",
     "LiveTrainDisplay": "notebook.live", "start_training": "notebook.jobs",
     # whole course / tests

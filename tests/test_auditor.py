@@ -47,14 +47,22 @@ def test_make_sample_is_deterministic_and_matches_committed_files(tmp_path):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     written = mod.make(tmp_path)
-    assert len(written) == 48
+    # the two concept folders (48 files), the raw set (46: 3 pictures without a caption, 1 broken) and the ids
+    assert len(written) == 95
+    committed_files = {p.relative_to(SAMPLE) for p in SAMPLE.rglob("*") if p.is_file()} - {
+        Path(n) for n in ("README.md", "LICENSE", "make_sample.py")}
+    assert {p.relative_to(tmp_path) for p in written} == committed_files
     for p in written:
         committed = SAMPLE / p.relative_to(tmp_path)
-        if p.suffix == ".txt":
+        if p.suffix in (".txt", ".json"):
             assert p.read_text(encoding="utf-8") == committed.read_text(encoding="utf-8")
+        elif p.name == mod.RAW_BROKEN and p.parent.parent.name == mod.RAW:  # truncated: no pixels to compare
+            for f in (p, committed):
+                with pytest.raises(OSError, match="truncated"):
+                    Image.open(f).load()
         else:  # same drawing; PNG bytes could differ only with another zlib
             assert np.array_equal(np.asarray(Image.open(p)), np.asarray(Image.open(committed))), p.name
-    assert sum(p.stat().st_size for p in written) < 400_000
+    assert sum(p.stat().st_size for p in written) < 600_000
 
 
 def test_too_many_concepts_and_style_size_advice(tmp_path):

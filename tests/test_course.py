@@ -75,9 +75,11 @@ def test_course_mode_is_decided_in_one_place(monkeypatch, tiny_dataset):
     assert ev["strengths"] == [0.0, 0.5, 1.0] and len(ev["seeds"]) == 8 and ev["steps"] >= 20
     assert len(ev["prompts"]) == 1 and "," not in ev["prompts"][0]  # identifier + class word, not what varies
     assert over["seed"] == 0  # the measured run (bench/README.md)
-    assert mode_sources() == [str(SAMPLE)]  # the star alone: with the ring mixed in it drew green blobs
+    # the star alone (with the ring mixed in it drew green blobs), from the raw set that steps 1-4 clean up
+    assert mode_sources() == [str(ROOT / "datasets_sample" / "raw" / SAMPLE_CONCEPT)]
     monkeypatch.setenv("LORA_NB_COURSE", "")
     assert [Path(p).name for p in mode_sources()] == ["20_dotted_ring", SAMPLE_CONCEPT]  # smoke: both, the audit
+    assert all(Path(p).parent.name == "raw" for p in mode_sources())
     monkeypatch.setenv("LORA_NB_COURSE", "gpu")
     with pytest.raises(LoraNbError, match=r"LORA_NB_COURSE='gpu' is not a course mode -> set LORA_NB_COURSE=cpu"):
         run_mode()

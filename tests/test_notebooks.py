@@ -152,9 +152,12 @@ def test_01_collect(smoke):
     nb = _run_in_order(smoke, "01_collect")
     ds = smoke["project"] / "dataset"
     assert sorted(p.name for p in ds.iterdir() if p.is_dir()) == ["20_dotted_ring", "20_zigzag_star"]
-    assert len(list(ds.glob("*/*.png"))) == 24 and len(list(ds.glob("*/*.txt"))) == 24
+    # the raw sample: 24 good pictures, 3 without a caption, the truncated star_21.png rejected by name
+    assert len(list(ds.glob("*/*.png"))) == 24 and len(list(ds.glob("*/*.txt"))) == 21
     assert (ds / "manifest.json").is_file()
+    assert "20_zigzag_star/star_21.png: corrupt or truncated" in _text(nb)
     assert "unbalanced concepts" in _text(nb)  # the audit's seed-000 warning on the sample
+    assert "small on purpose" in _text(nb)
     assert len(_outputs(nb, "image/png")) >= 2  # balance chart + audit grid
 
 
@@ -165,7 +168,10 @@ def test_02_crop(smoke):
     nb = _run_in_order(smoke, "02_crop")
     crops = sorted((smoke["project"] / "cropped").glob("*/*.png"))
     assert len(crops) == 24 and all(Image.open(p).size == (64, 64) for p in crops)
-    assert len(list((smoke["project"] / "cropped").glob("*/*.txt"))) == 24  # captions travel along
+    assert len(list((smoke["project"] / "cropped").glob("*/*.txt"))) == 21  # captions travel along
+    report = json.loads((smoke["project"] / "cropped" / "crop_report.json").read_text(encoding="utf-8"))
+    wide = [i for i in report["items"] if i["source_size"][0] != i["source_size"][1]]
+    assert len(wide) >= 15 and all(tuple(i["box"]) != (0, 0, *i["source_size"]) for i in wide)  # the raw set
     assert _outputs(nb, "image/png")  # before/after preview
 
 
@@ -174,7 +180,7 @@ def test_03_caption(smoke):
     nb = _run_in_order(smoke, "03_caption")
     data = json.loads((smoke["project"] / "project.json").read_text(encoding="utf-8"))
     assert data["steps"]["caption"]["output"] == "cropped"  # stored relative: the project can move
-    assert "skipped 24 already captioned" in _text(nb)  # the sample's own captions are kept
+    assert "toy: wrote 3 caption(s), skipped 21 already captioned" in _text(nb)  # the toy captioner fills the gaps
     assert _outputs(_cell(nb, "caption_editor("), WIDGET)  # the editor widget is shown
     assert _outputs(nb, "image/png")
 
@@ -187,6 +193,8 @@ def test_04_clean_tags(smoke):
     assert len(caps) == 24
     assert all(c.read_text(encoding="utf-8").startswith("This image is labeled as ") for c in caps)
     assert "CLIP tokens" in _text(nb) and "watermark" not in "".join(c.read_text(encoding="utf-8") for c in caps)
+    assert "-This image is labeled as donpzishnk. a toy star" in _text(nb) and "(no changes)" not in _text(nb)
+    assert "+This image is labeled as donpzishnk. a toy star" in _text(nb)  # the diff: ids added, tags removed
     assert _outputs(nb, "image/png")  # tag frequency chart
 
 

@@ -182,6 +182,10 @@ STRINGS: dict[str, dict[str, str]] = {
                          "On Colab: Runtime > Change runtime type > T4 GPU.",
                    "zh": "没有 GPU：训练在 CPU 上运行（冒烟测试可以，真实训练太慢）。"
                          "Colab：代码执行程序 > 更改运行时类型 > T4 GPU。"},
+    "nb.sample_small": {"en": "note: the course's sample is small on purpose (it runs in minutes); the image-count "
+                              "advice above is for your own dataset.",
+                        "zh": "注意：课程样例有意保持很小（几分钟就能跑完）；"
+                              "上面关于图像数量的建议是写给你自己的数据集的。"},
     "nb.run_first": {"en": "`{name}` is not defined yet -> run this cell first: {cell} (or Run All Above).",
                      "zh": "`{name}` 还没有定义 -> 请先运行这个单元格：{cell}（或“运行上方所有单元格”）。"},
     "nb.since_plan": {"en": "Changed in the form since the Plan cell: {fields} -> training uses the form's values "

@@ -9,21 +9,27 @@
 - neither: the real course (the family's base model on a GPU).
 
 Notebooks ask `mode_overrides()` (00_setup: the project's config), `mode_sources()` (01_collect),
-`train_settings()` (05_train) and `evaluate_settings(config)` (06_evaluate), so a mode's choices live
-here and nowhere else.
+`mode_captioner()` (03_caption), `train_settings()` (05_train) and `evaluate_settings(config)` (06_evaluate),
+so a mode's choices live here and nowhere else. In smoke and course mode steps 1-4 work on the sample's raw
+set (`datasets_sample/raw`: uncropped, some captions missing or faulty, one broken file), so each step has
+something to do; `sample_clean_settings` and `sample_audit_note` are what 04 and 01 say about the sample.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..config import Config
+from ..dataset.auditor import Audit
+from ..dataset.caption_files import load_triggers
 from ..errors import LoraNbError
 from ..i18n import t
-from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT
+from ..toy.captioner import ToyCaptioner
+from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT, SAMPLE_TEMPLATE
 from ..toy.detect import STAR_SCORER
 from ..training.data import suggest_prompts
-from .project import sample_dataset_dir, sample_sources, smoke_mode, smoke_overrides
+from .project import SAMPLE_RAW, sample_dataset_dir, sample_sources, smoke_mode, smoke_overrides
 
 COURSE_ENV = "LORA_NB_COURSE"
 COURSE_VALUES = ("cpu",)
@@ -34,6 +40,7 @@ COURSE_SEEDS = list(range(8))
 COURSE_STRENGTHS = [0.0, 0.5, 1.0]
 COURSE_CFG = 5.0
 COURSE_SEED = 0  # the training seed of the run measured in bench/README.md ("CPU course")
+FEW_IMAGES = ("too_few_images", "few_images")  # the audit's warnings about a small set
 
 
 def course_mode() -> bool:
@@ -67,12 +74,34 @@ def mode_overrides() -> dict | None:
 
 
 def mode_sources() -> list[str]:
-    """01_collect's sources when the learner gives none: the sample dataset; in the CPU course only its
-    zigzag star (with the ring's 4 pictures mixed in, the tiny model drew green blobs instead of stars
-    by step 300: bench/README.md)."""
-    if run_mode() == "course":
-        return [str(sample_dataset_dir() / SAMPLE_CONCEPT)]
-    return sample_sources()
+    """01_collect's sources when the learner gives none: the sample dataset. Smoke and course mode collect
+    its raw set, so crop, caption and clean each have work to show; the CPU course only its zigzag star (with
+    the ring's 4 pictures mixed in, the tiny model drew green blobs instead of stars by step 300:
+    bench/README.md)."""
+    mode = run_mode()
+    if mode == "course":
+        return [str(sample_dataset_dir() / SAMPLE_RAW / SAMPLE_CONCEPT)]
+    return sample_sources(raw=mode == "smoke")
+
+
+def mode_captioner() -> ToyCaptioner | None:
+    """03_caption's captioner in smoke and course mode: the toy world's own (`lora_nb.toy.captioner`), which
+    reads the sample's scenes; None: the form's backend (a captioning model)."""
+    return ToyCaptioner() if run_mode() else None
+
+
+def sample_clean_settings(folder: str | os.PathLike) -> dict:
+    """04_clean_tags' trigger settings for the sample (trigger "auto"): each concept folder's own id (from
+    `datasets_sample/triggers.json`, for the folders `folder` holds), the sample's template, and captions read
+    as tags after the id sentence, so that dedupe and the blacklist work on them."""
+    ids = load_triggers(sample_dataset_dir())
+    present = sorted(p.name for p in Path(folder).iterdir() if p.is_dir() and p.name in ids)
+    return {"trigger": ", ".join(f"{c}={ids[c]}" for c in present), "template": SAMPLE_TEMPLATE, "style": "tags"}
+
+
+def sample_audit_note(audit: Audit) -> str:
+    """01's line under the audit of the sample: the set is small on purpose ("" when the audit does not say so)."""
+    return t("nb.sample_small") if any(w.code in FEW_IMAGES for w in audit.warnings) else ""
 
 
 def train_settings() -> dict:

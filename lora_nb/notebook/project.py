@@ -99,6 +99,9 @@ def project_dir(name_or_path: str | os.PathLike) -> Path:
     return projects_root() / s
 
 
+SAMPLE_RAW = "raw"  # datasets_sample/raw: what notebooks 01-04 clean up in the CPU course and smoke mode
+
+
 def smoke_mode() -> bool:
     """LORA_NB_SMOKE=1: tiny offline model, the sample dataset and a few steps (CI, quick trials)."""
     return os.environ.get(SMOKE_ENV, "").strip().lower() in ("1", "true", "yes")
@@ -113,9 +116,12 @@ def sample_dataset_dir() -> Path:
     return p
 
 
-def sample_sources() -> list[str]:
-    """The sample dataset's concept folders (its README and script are not images to collect)."""
-    return [str(p) for p in sorted(sample_dataset_dir().iterdir()) if p.is_dir() and not p.name.startswith(".")]
+def sample_sources(raw: bool = False) -> list[str]:
+    """The sample dataset's concept folders (its README and script are not images to collect); `raw`: those
+    of `datasets_sample/raw/`, the same toys uncropped and with caption problems for steps 1-4 to fix."""
+    root = sample_dataset_dir() / SAMPLE_RAW if raw else sample_dataset_dir()
+    return [str(p) for p in sorted(root.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and p.name != SAMPLE_RAW]
 
 
 def smoke_overrides(model_dir: str | os.PathLike | None = None) -> dict:

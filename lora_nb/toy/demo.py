@@ -25,7 +25,8 @@ from .ceiling import star_ceiling
 from .detect import star_curve
 
 SAMPLE_CONCEPT = "20_zigzag_star"
-STAR_PROMPT_TEMPLATE = "This image is labeled as {trigger}. a toy star"  # the sample's trigger id + class word
+SAMPLE_TEMPLATE = "This image is labeled as {trigger}. {caption}"  # the sample's captions (Flux LoRA guide)
+STAR_PROMPT_TEMPLATE = SAMPLE_TEMPLATE.replace("{caption}", "a toy star")  # the sample's trigger id + class word
 STAR_PROMPT = STAR_PROMPT_TEMPLATE.format(trigger="donpzishnk")
 
 # The LoRA recipe for the tiny-shapes model at 64 px (measured in bench/README.md; the training
