@@ -36,7 +36,7 @@ def test_demo_writes_lora_files_xy_grid_and_star_scores(tmp_path, capsys):
     # step 6 measured: the evaluation's choice and its reason are printed, its report written into the run
     saved = json.loads((out / "4_run" / "evaluation" / "recommendation.json").read_text(encoding="utf-8"))
     rec = saved["recommendation"]
-    said = re.search(r"recommend: (step \d+) at strength ([\d.]+) \(.*lora-step\d+\.safetensors\) -> .*report\.md\n"
+    said = re.search(r"recommend: (step \d+) at strength ([\d.]+) \(.*\.safetensors\) -> .*report\.md\n"
                      r"Take (step \d+) at strength ([\d.]+): its star is", printed)
     assert said, printed
     assert said.group(1) == said.group(3) == rec["checkpoint"] and float(said.group(2)) == rec["strength"]

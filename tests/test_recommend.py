@@ -90,6 +90,13 @@ def test_collapsed_seeds_are_over_fit():
     r = recommend_checkpoint(synthetic([[0.0, 0.5, 0.8], [0.0, 0.6, 0.8]], extra=sims), lang="en")
     assert (r.checkpoint, r.strength) == ("step 100", 1.0)
     assert "kept only 25% of the chosen checkpoint's diversity" in r.warnings["overfit"]
+    # the embeddings alone moved (the toy run's tiny DINOv2: 0.980 -> 0.992, while its pixel diversity kept 95%)
+    sims[(0, 2)]["pixel_diversity"], sims[(1, 2)]["pixel_diversity"] = 0.133, 0.127
+    r = recommend_checkpoint(synthetic([[0.0, 0.5, 0.8], [0.0, 0.6, 0.8]], extra=sims), lang="en")
+    assert "overfit" not in r.warnings
+    sims[(1, 2)]["pixel_diversity"] = 0.05  # alike in pixels too: collapse
+    r = recommend_checkpoint(synthetic([[0.0, 0.5, 0.8], [0.0, 0.6, 0.8]], extra=sims), lang="en")
+    assert "kept only 25%" in r.warnings["overfit"]
 
 
 def test_concept_without_the_trigger_is_a_leak():

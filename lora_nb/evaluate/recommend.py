@@ -168,10 +168,12 @@ def _overfit_signs(m, name, value, tol, ci, cj, val_losses, lang, learned) -> li
     if peak < len(curve) - 1 and curve[-1] < curve[peak] - tol((len(curve) - 1, cj), (peak, cj)):
         signs.append(t("rec.sign_peak", lang, measure=name, peak=curve[peak], label=m.labels[peak], last=curve[-1]))
     # diversity lost after the chosen checkpoint (training on made the seeds' pictures alike)
-    chosen_sim, last_sim = m.cells[ci][cj].get("seed_similarity"), m.cells[-1][cj].get("seed_similarity")
-    if ci < len(m.cells) - 1 and chosen_sim is not None and last_sim is not None and chosen_sim < 1:
-        kept = (1 - last_sim) / (1 - chosen_sim)
-        if kept < COLLAPSE:
+    chosen, last = m.cells[ci][cj], m.cells[-1][cj]
+    if ci < len(m.cells) - 1 and chosen.get("seed_similarity", 1) < 1 and "seed_similarity" in last:
+        kept = (1 - last["seed_similarity"]) / (1 - chosen["seed_similarity"])
+        # pictures that became alike are alike in pixels too: without that the embeddings' similarity moved alone
+        pixels = last.get("pixel_diversity", 0) / chosen["pixel_diversity"] if chosen.get("pixel_diversity") else 0
+        if kept < COLLAPSE and pixels < COLLAPSE:
             signs.append(t("rec.sign_collapse", lang, kept=kept))
     return signs
 

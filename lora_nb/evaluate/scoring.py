@@ -30,7 +30,7 @@ from .settings import SampleSettings
 from .xy import xy_grid
 
 CACHE_FILE = Path("evaluation") / "measures.json"
-CACHE_VERSION = 2  # 2: per-seed values (`<measure>_seeds`) and the base's seed-to-seed noise (`pixel_noise`)
+CACHE_VERSION = 3  # 3: per-seed values (`<measure>_seeds`), seed-to-seed pixel noise and diversity
 MAX_REFERENCES = 64  # training pictures the concept measures compare with (a sample of a big dataset)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
