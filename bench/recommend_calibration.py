@@ -19,6 +19,7 @@ paired noise bands call equal to the best.
 
     OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python bench/recommend_calibration.py --out /tmp/rec-cal
     python bench/recommend_calibration.py --out /tmp/rec-cal --kinds normal --seeds 0,1,2   # reuses trained runs
+    python bench/recommend_calibration.py --out /tmp/rec-demo --demo-timing   # the demo's added evaluation time
 
 Runs already trained (their lora.safetensors exists) and cells already measured (the run's measures.json)
 are reused, so a rerun only prints. Results also go to <out>/calibration.json.
@@ -115,6 +116,28 @@ def summarise(rep) -> dict:
             "val_losses": rep.val_losses}
 
 
+def demo_timing(out: Path) -> None:
+    """`lora-nb demo` as the CLI runs it, its evaluation (`evaluate_run`) timed inside it."""
+    import lora_nb.toy.demo as demo
+
+    spent, real = [], demo.evaluate_run
+
+    def timed(*args, **kw):
+        t0 = time.perf_counter()
+        try:
+            return real(*args, **kw)
+        finally:
+            spent.append(time.perf_counter() - t0)
+
+    demo.evaluate_run = timed
+    t0 = time.perf_counter()
+    res = demo.run_demo(out, progress=False)
+    total = time.perf_counter() - t0
+    r = res.recommendation
+    print(f"demo {total:.1f} s, of which the evaluation {spent[0]:.1f} s: +{spent[0] / (total - spent[0]):.0%} "
+          f"on the demo without it; recommendation {r.checkpoint} at {r.strength:g}, warnings {sorted(r.warnings)}")
+
+
 def _fmt(v, spec=".3f"):
     return "–" if v is None else format(v, spec)
 
@@ -128,7 +151,11 @@ def main(argv=None) -> int:
     ap.add_argument("--strengths", default="0.5,1")
     ap.add_argument("--sample-steps", type=int, default=20, help="denoising steps of the evaluation pictures")
     ap.add_argument("--val-split", type=float, default=0.0, help="hold out images for a validation loss")
+    ap.add_argument("--demo-timing", action="store_true", help="time `lora-nb demo` and its evaluation into --out")
     a = ap.parse_args(argv)
+    if a.demo_timing:
+        demo_timing(a.out)
+        return 0
 
     import torch
 

@@ -40,7 +40,7 @@ def test_demo_writes_lora_files_xy_grid_and_star_scores(tmp_path, capsys):
                      r"Take (step \d+) at strength ([\d.]+): its star is", printed)
     assert said, printed
     assert said.group(1) == said.group(3) == rec["checkpoint"] and float(said.group(2)) == rec["strength"]
-    assert rec["measure"] == "star" and saved["measurements"]["strengths"] == [0.0, 0.5, 1.0]
+    assert rec["measure"] == "star" and saved["measurements"]["strengths"] == [0.0, 1.0]
     assert (out / "4_run" / "evaluation" / "report.md").is_file()
 
 

@@ -1,12 +1,16 @@
 """Which checkpoint, at which strength - chosen from measures, with the reasons and warnings.
 
-The rules, in the order they apply (each threshold below says why it is what it is):
+The rules, in the order they apply (each threshold below says why it is what it is; the toy world's
+numbers behind them: bench/README.md "Recommendation calibration", `bench/recommend_calibration.py`):
 1. The concept measure (a plugged-in scorer such as the toy star detector, else DINO, else CLIP-I)
-   is best at some cell. Cells within the noise of that best (two standard errors over the seeds)
-   are equally good: more seeds would reorder them.
-2. Of those, cells whose unrelated prompts change much less than the concept prompt are preferred
-   (a LoRA should not redraw everything), then the earliest checkpoint, then the lowest strength:
-   the least training and the least weight that reach the concept leave the base model most intact.
+   is best at some cell. Cells within the noise of that best are equally good: more seeds would
+   reorder them. Every cell is drawn from the same seeds, so the noise between two cells is that of
+   their per-seed DIFFERENCE (paired): a seed that draws the concept at one checkpoint mostly draws
+   it at the next, and the paired band is narrower than either cell's own spread.
+2. Of those, cells whose unrelated prompts stay the base model's pictures are preferred (a LoRA
+   should not redraw everything; `forgetting.DRIFT_NOISE`), then the earliest checkpoint, then the
+   lowest strength: the least training and the least weight that reach the concept leave the base
+   model most intact.
 3. Warnings: under-fit (the concept measure still rising at the last checkpoint: train longer);
    over-fit (validation loss rising, the concept measure falling after its peak, the seeds'
    pictures collapsing into one, unrelated prompts drifting: take an earlier checkpoint or a lower
@@ -25,10 +29,15 @@ from ..jsonlines import TRAIN_LOG, read_json_lines
 from .forgetting import DRIFT_NOISE, relative_drift
 from .scoring import Measurements
 
-NOISE_SE = 2.0  # two standard errors over seeds: ~95% of reruns with other seeds land within this
+# two standard errors of the paired difference over the seeds (~95% of reruns with other seeds land within).
+# Calibration: with 4 seeds the unpaired band (2 SE of the best cell) called CAL_UNPAIRED
+NOISE_SE = 2.0
 MIN_TOLERANCE = 0.02  # share of the LoRA's gain over the base below which two cells count as equal
 VAL_RISE = 0.05  # validation loss 5% above its minimum at the last evaluation: rising, not noise
-COLLAPSE = 0.5  # the last checkpoint lost half the chosen one's diversity (1 - mean pairwise similarity of seeds)
+# the last checkpoint lost half the chosen one's diversity (1 - mean pairwise similarity of seeds), in the
+# embeddings AND in pixels: the toy demo run's tiny random DINOv2 went 0.980 -> 0.992 (kept 42%) while its pixel
+# diversity kept 95% (0.133 -> 0.127) - the embeddings alone do not make a collapse
+COLLAPSE = 0.5
 LEAK_RATIO = 0.8  # the class prompt without the trigger gets 80% of the trigger's gain: the trigger is not needed
 
 
