@@ -147,10 +147,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.sign_collapse": {"en": "at the last checkpoint the seeds' pictures kept only {kept:.0%} of the chosen "
                                 "checkpoint's diversity",
                           "zh": "最后一个检查点中不同种子的图像只保留了所选检查点 {kept:.0%} 的多样性"},
-    "rec.sign_drift": {"en": "unrelated prompts change {ratio:.2f} times as much as another seed changes them, at the "
-                             "last checkpoint and strength {strength:g}: the LoRA redraws what it was not trained on",
-                       "zh": "最后一个检查点在强度 {strength:g} 下，无关提示词的变化达到换一个种子时的 "
-                             "{ratio:.2f} 倍：LoRA 改变了它没有学过的内容"},
+    "rec.sign_drift": {"en": "at the last checkpoint and strength {strength:g} unrelated prompts change {ratio:.2f} "
+                             "times as much as another seed changes them (a LoRA that keeps to its concept: under "
+                             "{limit:.2f})",
+                       "zh": "最后一个检查点在强度 {strength:g} 下，无关提示词的变化达到换一个种子时的 {ratio:.2f} "
+                             "倍（只影响自己概念的 LoRA 低于 {limit:.2f}）"},
     "rec.leak": {"en": "Concept leak: the class prompt without the trigger word gets {ratio:.0%} of the trigger's "
                        "{measure} gain -> the trigger is not needed; caption what varies, use a rarer trigger, or "
                        "train fewer steps.",
