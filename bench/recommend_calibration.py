@@ -116,9 +116,13 @@ def summarise(rep) -> dict:
             "val_losses": rep.val_losses}
 
 
-def demo_timing(out: Path) -> None:
-    """`lora-nb demo` as the CLI runs it, its evaluation (`evaluate_run`) timed inside it."""
+def demo_timing(out: Path, strengths: str | None) -> None:
+    """`lora-nb demo` as the CLI runs it, its evaluation (`evaluate_run`) timed inside it; `strengths`: the
+    evaluation's instead of DEMO_EVAL_STRENGTHS (to time the alternatives)."""
     import lora_nb.toy.demo as demo
+
+    if strengths:
+        demo.DEMO_EVAL_STRENGTHS = tuple(float(s) for s in strengths.split(","))
 
     spent, real = [], demo.evaluate_run
 
@@ -134,7 +138,8 @@ def demo_timing(out: Path) -> None:
     res = demo.run_demo(out, progress=False)
     total = time.perf_counter() - t0
     r = res.recommendation
-    print(f"demo {total:.1f} s, of which the evaluation {spent[0]:.1f} s: +{spent[0] / (total - spent[0]):.0%} "
+    print(f"evaluation strengths {demo.DEMO_EVAL_STRENGTHS}: demo {total:.1f} s, of which the evaluation "
+          f"{spent[0]:.1f} s: +{spent[0] / (total - spent[0]):.0%} "
           f"on the demo without it; recommendation {r.checkpoint} at {r.strength:g}, warnings {sorted(r.warnings)}")
 
 
@@ -152,9 +157,10 @@ def main(argv=None) -> int:
     ap.add_argument("--sample-steps", type=int, default=20, help="denoising steps of the evaluation pictures")
     ap.add_argument("--val-split", type=float, default=0.0, help="hold out images for a validation loss")
     ap.add_argument("--demo-timing", action="store_true", help="time `lora-nb demo` and its evaluation into --out")
+    ap.add_argument("--demo-strengths", help="with --demo-timing: the evaluation's strengths, e.g. 0.5,1")
     a = ap.parse_args(argv)
     if a.demo_timing:
-        demo_timing(a.out)
+        demo_timing(a.out, a.demo_strengths)
         return 0
 
     import torch

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from lora_nb.evaluate.recommend import read_val_losses, recommend_checkpoint
+from lora_nb.evaluate.recommend import drift, read_val_losses, recommend_checkpoint
 from lora_nb.evaluate.scoring import Measurements
 
 PROMPT = "toycircle, a red circle, blue background"
@@ -62,15 +62,16 @@ def test_unrelated_drift_is_avoided_and_flagged():
 
     # unrelated pictures change 0.6x (step 100) and 1.2x (step 200) DRIFT_NOISE x strength the base model's
     # seed-to-seed noise
-    drift = {(i, j): {"pixel_change": 0.1 * (0.6, 1.2)[i] * s * DRIFT_NOISE, "pixel_noise": 0.1} for i in range(2)
-             for j, s in ((1, 0.5), (2, 1.0))}
-    m = synthetic([[0.0, 0.6, 0.6], [0.0, 0.6, 0.6]], extra=drift)
+    changes = {(i, j): {"pixel_change": 0.1 * (0.6, 1.2)[i] * s * DRIFT_NOISE, "pixel_noise": 0.1} for i in range(2)
+               for j, s in ((1, 0.5), (2, 1.0))}
+    m = synthetic([[0.0, 0.6, 0.6], [0.0, 0.6, 0.6]], extra=changes)
     r = recommend_checkpoint(m, lang="en")
     assert (r.checkpoint, r.strength) == ("step 100", 0.5)
-    w = r.warnings["overfit"]
-    assert f"strength 0.5 unrelated prompts change {0.6 * DRIFT_NOISE:.2f} times as much as another seed" in w
+    w, last = r.warnings["overfit"], drift(m.cells[1][1])
+    assert last == pytest.approx(0.6 * DRIFT_NOISE) and drift(r.numbers) == pytest.approx(0.3 * DRIFT_NOISE)
+    assert f"strength 0.5 unrelated prompts change {last:.2f} times as much as another seed" in w
     assert f"under {0.5 * DRIFT_NOISE:.2f}" in w and "underfit" not in r.warnings
-    assert f"{0.3 * DRIFT_NOISE:.2f} times as much as another seed" in r.reason
+    assert f"{drift(r.numbers):.2f} times as much as another seed" in r.reason
 
 
 def test_paired_seeds_separate_cells_that_the_unpaired_band_calls_equal():

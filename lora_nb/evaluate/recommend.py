@@ -145,7 +145,9 @@ def recommend_checkpoint(m: Measurements, val_losses: list[tuple[int, float]] = 
                                  label=m.labels[-1])
     if over:
         warnings["overfit"] = t("rec.overfit", lang, signs="; ".join(over))
-    ctol = tol((ci, cj))
+    # the band that decided: the chosen cell's to the best, or (the best chosen) the runner-up's
+    runner = max((c for c in cells if c != (bi, bj)), key=lambda c: value[c], default=None)
+    ctol = tol((ci, cj)) if (ci, cj) != (bi, bj) or runner is None else tol(runner)
     leak = _leak(chosen, name, base, value[(ci, cj)], ctol)
     if leak is not None:
         warnings["leak"] = t("rec.leak", lang, ratio=leak, measure=name)
