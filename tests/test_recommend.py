@@ -266,3 +266,12 @@ def test_forgetting_check_gives_a_verdict_not_a_bare_percentage():
     assert "too much" in bad.verdict("en") and "earlier checkpoint" in bad.summary()
     assert "过多" in bad.verdict("zh")
     assert ForgettingReport(None, ["a dog"], [0.09]).verdict() is None
+    # several seeds: the drift against the base model's seed-to-seed noise decides (DRIFT_NOISE per unit strength)
+    from lora_nb.evaluate.forgetting import DRIFT_NOISE
+
+    seeds = ForgettingReport(None, ["a dog", "a city"], [0.05, 0.09], "toycircle", 0.1, noise=[0.1, 0.1],
+                             strength=0.5)
+    assert seeds.drift == pytest.approx(0.9) and 0.9 > DRIFT_NOISE * 0.5 and "too much" in seeds.verdict("en")
+    assert f"(limit {DRIFT_NOISE * 0.5:.2f} at this strength)" in seeds.verdict("en")
+    seeds.strength = 1.0
+    assert "another seed" in seeds.verdict("en") and "fine" in seeds.verdict("en") and "上限" in seeds.verdict("zh")

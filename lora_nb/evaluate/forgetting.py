@@ -46,7 +46,8 @@ class ForgettingReport:
     averaged over the seeds. There is no universal threshold; compare it with `concept_change`
     (the same measure on the LoRA's own prompt, when given): an unrelated prompt that changes
     almost as much as the concept prompt means the LoRA overrides everything (overfitting, too
-    high a strength or rank; LoRA explainer's over-fitting signs).
+    high a strength or rank; LoRA explainer's over-fitting signs). With several seeds `noise[i]` is
+    the base model's own seed-to-seed difference on prompt i, and the verdict uses `DRIFT_NOISE`.
     """
 
     grid: XYResult
@@ -54,6 +55,15 @@ class ForgettingReport:
     change: list[float]
     concept_prompt: str | None = None
     concept_change: float | None = None
+    noise: list[float] | None = None
+    strength: float = 1.0
+
+    @property
+    def drift(self) -> float | None:
+        """Largest unrelated change per the base model's seed-to-seed noise (`relative_drift`; None with one seed)."""
+        d = [relative_drift(c, n) for c, n in zip(self.change, self.noise or [])]
+        d = [v for v in d if v is not None]
+        return max(d) if d else None
 
     @property
     def worst(self) -> tuple[str, float]:
@@ -68,7 +78,13 @@ class ForgettingReport:
         return self.worst[1] / self.concept_change if self.concept_change > 0 else math.inf
 
     def verdict(self, lang: str | None = None) -> str | None:
-        """One line: the ratio and whether it is fine or too much (`DRIFT_RATIO`); None without a concept prompt."""
+        """One line: the drift against the seeds' noise (`DRIFT_NOISE`, several seeds), else the ratio to the
+        concept prompt's change (`DRIFT_RATIO`), and whether it is fine or too much; None with neither."""
+        d = self.drift
+        if d is not None:
+            limit = DRIFT_NOISE * self.strength
+            return t("rec.forgetting_noise", lang, ratio=d, limit=limit,
+                     verdict=t("rec.forgetting_ok" if d <= limit else "rec.forgetting_bad", lang))
         r = self.ratio
         if r is None:
             return None
@@ -79,6 +95,7 @@ class ForgettingReport:
         lines = [f"{c:.3f}  {p}" for p, c in sorted(zip(self.prompts, self.change), key=lambda t: -t[1])]
         if self.concept_change is not None:
             lines.append(f"{self.concept_change:.3f}  (concept) {self.concept_prompt}")
+        if self.verdict() is not None:
             lines.append(self.verdict())
         return "\n".join(["change with/without LoRA (mean |pixel difference|, 0-1):", *lines])
 
@@ -128,13 +145,23 @@ def forgetting_check(
              for r in range(len(rows))]
     change = [sum(d) / len(d) for d in diffs]
     n = len(unrelated)
-    return ForgettingReport(res, unrelated, change[:n], concept_prompt, change[n] if concept_prompt else None)
+    panels = range(len(res.cells))
+    noise = [seed_noise([res.cells[p][r][0] for p in panels]) for r in range(n)] if len(res.cells) > 1 else None
+    return ForgettingReport(res, unrelated, change[:n], concept_prompt, change[n] if concept_prompt else None,
+                            noise, strength)
 
 
 def relative_drift(change: float | None, noise: float | None) -> float | None:
     """`change` (the LoRA's pixel change of an unrelated prompt) per `noise` (the base model's seed-to-seed
     pixel difference there); None without both (one seed has no seed-to-seed noise)."""
     return change / noise if change is not None and noise else None
+
+
+def seed_noise(images) -> float:
+    """Mean pixel difference between the pictures of different seeds (`image_difference`, 0-1): how much a
+    picture changes when only the starting noise does - the yardstick of a LoRA's drift on one prompt."""
+    pairs = [(a, b) for k, a in enumerate(images) for b in images[k + 1:]]
+    return sum(image_difference(a, b) for a, b in pairs) / len(pairs) if pairs else 0.0
 
 
 def image_difference(a, b) -> float:

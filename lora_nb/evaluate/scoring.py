@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from .files import LoraFile
-from .forgetting import image_difference
+from .forgetting import image_difference, seed_noise
 from .metrics import ConceptScorer, EvalModels, mean_cross_similarity, mean_pairwise_similarity, paired_similarity
 from .settings import SampleSettings
 from .xy import xy_grid
@@ -193,13 +193,6 @@ def _fill(base, checkpoints, missing, keys, cache, roles, seeds, settings, model
                                                              scorer)
                 count += 1
     return count
-
-
-def seed_noise(images) -> float:
-    """Mean pixel difference between the pictures of different seeds (`image_difference`, 0-1): how much a
-    picture changes when only the starting noise does - the yardstick of a LoRA's drift on one prompt."""
-    pairs = [(a, b) for k, a in enumerate(images) for b in images[k + 1:]]
-    return sum(image_difference(a, b) for a, b in pairs) / len(pairs) if pairs else 0.0
 
 
 def _cell_numbers(role: str, images, emb, base_images, base_emb, scorer: _Scorer) -> dict[str, float]:

@@ -164,6 +164,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.strength": {"en": "strength {strength:g}", "zh": "强度 {strength:g}"},
     "rec.forgetting": {"en": "unrelated prompts change {ratio:.0%} as much as the concept prompt: {verdict}",
                        "zh": "无关提示词的变化是概念提示词的 {ratio:.0%}：{verdict}"},
+    "rec.forgetting_noise": {"en": "unrelated prompts change {ratio:.2f} times as much as another seed changes them "
+                                   "(limit {limit:.2f} at this strength): {verdict}",
+                             "zh": "无关提示词的变化是换一个种子时的 {ratio:.2f} 倍（此强度下的上限 "
+                                   "{limit:.2f}）：{verdict}"},
     "rec.forgetting_ok": {"en": "fine, the LoRA keeps to its concept", "zh": "正常，LoRA 只影响它的概念"},
     "rec.forgetting_bad": {"en": "too much, the LoRA redraws unrelated prompts -> take an earlier checkpoint or a "
                                  "lower strength",
