@@ -26,7 +26,7 @@ from .settings import SampleSettings
 # A bare ratio mixes two things (how far the concept moved, how far the rest moved) and does not separate:
 # on the toy world (3 training seeds each) the normal demo recipe measured 0.53-1.18, the over-trained
 # 1.18-2.86 and even the under-trained 0.26-0.88 (bench/README.md "Recommendation calibration").
-# With several seeds the recommendation uses DRIFT_NOISE instead.
+# With several seeds the recommendation and this check use DRIFT_NOISE instead.
 DRIFT_RATIO = 0.8
 # Drift against the base model's own seed-to-seed noise: an unrelated prompt's picture changed by the LoRA,
 # per how much the same prompt's picture changes between two seeds of the base model (both mean |pixel
