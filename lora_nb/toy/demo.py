@@ -44,7 +44,8 @@ DEMO_RECIPE = dict(optimizer="adamw", learning_rate=3e-3, rank=8, alpha=8.0, lr_
 DEMO_STEPS, DEMO_SAVE_EVERY = 300, 75
 DEMO_STRENGTHS = (0.0, 0.5, 1.0)  # the grid's: the star appears between 0.5 and 1
 # the evaluation's (0, the base model, is always added): at 0.5 the recipe's star scored 0.000-0.040 in every run
-# measured, and with 0.5 too the evaluation added 35% to the demo's time, at 1 alone CAL_DEMO (bench/README.md)
+# measured, and with 0.5 too the evaluation added 35-39% to the demo's time, at 1 alone 14% (bench/README.md,
+# "Recommendation calibration"; the target is at most 30%)
 DEMO_EVAL_STRENGTHS = (1.0,)
 DEMO_CFG = 5.0
 
