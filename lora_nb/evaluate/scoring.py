@@ -42,7 +42,7 @@ class Measurements:
     labels: list[str]  # checkpoint labels ("step 75", ..., "lora")
     steps: list[int]  # training step of each checkpoint (the final file: the run's last step)
     strengths: list[float]
-    cells: list[list[dict[str, float]]]
+    cells: list[list[dict]]  # measure -> number; `<measure>_seeds` -> the per-seed numbers (concept prompt)
     scorers: list[str] = field(default_factory=list)  # names of the plugged-in concept scorers
     files: list[str] = field(default_factory=list)
     rendered: int = 0  # cells drawn and scored in this call (0 when everything came from the cache)
