@@ -141,7 +141,7 @@ def test_cited_titles_are_defined():
             pre = t[max(0, m.start() - 60):m.start()]
             if re.search(rf"(?:{_title_pattern(en_titles | {f'《{z}》' for z in zh_titles})})\s*$", pre):
                 continue
-            if re.search(r"(?:[,(;/&–-]|\band|\bor)\s*$", pre):
+            if re.search(r"(?:[,(;/&–-]|[（、，；]|\band|\bor|和|或)\s*$", pre):  # Chinese lists and asides too
                 continue
             last = re.sub(r"^\W+", "", pre.split()[-1]) if pre.split() else ""
             if last not in OTHER_REFERENCES and not ARXIV_ID.fullmatch(last):

@@ -1,6 +1,9 @@
 """`lora-nb demo`: the whole course on the sample data and the built-in tiny-shapes model, as the
 README promises (the score curve over a full demo run is tests/test_tiny_base.py's job)."""
 
+import json
+import re
+
 from PIL import Image
 from safetensors import safe_open
 
@@ -30,6 +33,15 @@ def test_demo_writes_lora_files_xy_grid_and_star_scores(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert f"base model: {builtin_model_dir()}" in printed
     assert "collect: 20 images imported" in printed and "demo done" in printed and "star score" in printed
+    # step 6 measured: the evaluation's choice and its reason are printed, its report written into the run
+    saved = json.loads((out / "4_run" / "evaluation" / "recommendation.json").read_text(encoding="utf-8"))
+    rec = saved["recommendation"]
+    said = re.search(r"recommend: (step \d+) at strength ([\d.]+) \(.*\.safetensors\) -> .*report\.md\n"
+                     r"Take (step \d+) at strength ([\d.]+): its star is", printed)
+    assert said, printed
+    assert said.group(1) == said.group(3) == rec["checkpoint"] and float(said.group(2)) == rec["strength"]
+    assert rec["measure"] == "star" and saved["measurements"]["strengths"] == [0.0, 1.0]
+    assert (out / "4_run" / "evaluation" / "report.md").is_file()
 
 
 def test_demo_on_other_data_and_model_draws_a_plain_grid(tmp_path, tiny_sd15, tiny_dataset, capsys):

@@ -218,6 +218,9 @@ def test_grid_functions_take_settings_and_keyword_overrides(pipe, loras):
     rep = forgetting_check(pipe, loras["a"], ["a blue square"], settings=s, seeds=[4, 5], negative_prompt="blurry")
     assert rep.grid.shape == (2, 1, 2)
     assert {c["seed"] for c in rep.grid.params[1][0]} == {5}
+    # two seeds: the base model's seed-to-seed difference is the drift's yardstick (evaluate.forgetting.DRIFT_NOISE)
+    assert rep.noise == [pytest.approx(image_difference(rep.grid.cells[0][0][0], rep.grid.cells[1][0][0]))]
+    assert "another seed" in rep.summary()
     assert rep.grid.params[0][0][1]["negative_prompt"] == "blurry"
     with pytest.raises(ConfigError, match=r"xy_grid: unknown field 'seed' \(did you mean 'seeds'\?\)"):
         xy_grid(pipe, [], PROMPT, seed=1)

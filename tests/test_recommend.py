@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from lora_nb.evaluate.recommend import read_val_losses, recommend_checkpoint
+from lora_nb.evaluate.recommend import drift, read_val_losses, recommend_checkpoint
 from lora_nb.evaluate.scoring import Measurements
 
 PROMPT = "toycircle, a red circle, blue background"
@@ -58,11 +58,34 @@ def test_within_the_noise_the_earliest_checkpoint_and_lowest_strength_win():
 
 
 def test_unrelated_drift_is_avoided_and_flagged():
-    drift = {(i, j): {"pixel_change": 0.05 * (i + 1), "concept_pixel_change": 0.1} for i in range(2) for j in (1, 2)}
-    m = synthetic([[0.0, 0.6, 0.6], [0.0, 0.6, 0.6]], extra=drift)
+    from lora_nb.evaluate.forgetting import DRIFT_NOISE
+
+    # unrelated pictures change 0.6x (step 100) and 1.2x (step 200) DRIFT_NOISE x strength the base model's
+    # seed-to-seed noise
+    changes = {(i, j): {"pixel_change": 0.1 * (0.6, 1.2)[i] * s * DRIFT_NOISE, "pixel_noise": 0.1} for i in range(2)
+               for j, s in ((1, 0.5), (2, 1.0))}
+    m = synthetic([[0.0, 0.6, 0.6], [0.0, 0.6, 0.6]], extra=changes)
     r = recommend_checkpoint(m, lang="en")
-    assert (r.checkpoint, r.strength) == ("step 100", 0.5)  # ratio 0.5, step 200's 1.0 even at strength 0.5
-    assert "unrelated prompts change 100% as much" in r.warnings["overfit"] and "underfit" not in r.warnings
+    assert (r.checkpoint, r.strength) == ("step 100", 0.5)
+    w, last = r.warnings["overfit"], drift(m.cells[1][1])
+    assert last == pytest.approx(0.6 * DRIFT_NOISE) and drift(r.numbers) == pytest.approx(0.3 * DRIFT_NOISE)
+    assert f"strength 0.5 unrelated prompts change {last:.2f} times as much as another seed" in w
+    assert f"under {0.5 * DRIFT_NOISE:.2f}" in w and "underfit" not in r.warnings
+    assert f"{drift(r.numbers):.2f} times as much as another seed" in r.reason
+
+
+def test_paired_seeds_separate_cells_that_the_unpaired_band_calls_equal():
+    """The same seeds in every cell: a checkpoint that is better in every seed is better, however much
+    the seeds differ among themselves (bench/README.md "Recommendation calibration")."""
+    early, late = [0.1, 0.5, 0.2, 0.8], [0.2, 0.6, 0.3, 0.9]  # late = early + 0.1 in each seed
+    se = (sum((v - 0.65) ** 2 for v in late) / 3 / 4) ** 0.5  # 0.16: two of it is 0.32, more than the gap
+    m = synthetic([[0.0, 0.4], [0.0, 0.5]], strengths=(0.0, 1.0), se=se,
+                  extra={(0, 0): {"star_seeds": [0.0] * 4}, (1, 0): {"star_seeds": [0.0] * 4},
+                         (0, 1): {"star_seeds": early}, (1, 1): {"star_seeds": late}})
+    r = recommend_checkpoint(m, lang="en")
+    assert (r.checkpoint, r.strength) == ("step 200", 1.0) and r.tolerance < 0.05
+    unpaired = synthetic([[0.0, 0.4], [0.0, 0.5]], strengths=(0.0, 1.0), se=se)  # no per-seed values
+    assert recommend_checkpoint(unpaired, lang="en").checkpoint == "step 100"
 
 
 def test_collapsed_seeds_are_over_fit():
@@ -70,6 +93,13 @@ def test_collapsed_seeds_are_over_fit():
     r = recommend_checkpoint(synthetic([[0.0, 0.5, 0.8], [0.0, 0.6, 0.8]], extra=sims), lang="en")
     assert (r.checkpoint, r.strength) == ("step 100", 1.0)
     assert "kept only 25% of the chosen checkpoint's diversity" in r.warnings["overfit"]
+    # the embeddings alone moved (the toy run's tiny DINOv2: 0.980 -> 0.992, while its pixel diversity kept 95%)
+    sims[(0, 2)]["pixel_diversity"], sims[(1, 2)]["pixel_diversity"] = 0.133, 0.127
+    r = recommend_checkpoint(synthetic([[0.0, 0.5, 0.8], [0.0, 0.6, 0.8]], extra=sims), lang="en")
+    assert "overfit" not in r.warnings
+    sims[(1, 2)]["pixel_diversity"] = 0.05  # alike in pixels too: collapse
+    r = recommend_checkpoint(synthetic([[0.0, 0.5, 0.8], [0.0, 0.6, 0.8]], extra=sims), lang="en")
+    assert "kept only 25%" in r.warnings["overfit"]
 
 
 def test_concept_without_the_trigger_is_a_leak():
@@ -236,3 +266,12 @@ def test_forgetting_check_gives_a_verdict_not_a_bare_percentage():
     assert "too much" in bad.verdict("en") and "earlier checkpoint" in bad.summary()
     assert "过多" in bad.verdict("zh")
     assert ForgettingReport(None, ["a dog"], [0.09]).verdict() is None
+    # several seeds: the drift against the base model's seed-to-seed noise decides (DRIFT_NOISE per unit strength)
+    from lora_nb.evaluate.forgetting import DRIFT_NOISE
+
+    seeds = ForgettingReport(None, ["a dog", "a city"], [0.05, 0.09], "toycircle", 0.1, noise=[0.1, 0.1],
+                             strength=0.5)
+    assert seeds.drift == pytest.approx(0.9) and 0.9 > DRIFT_NOISE * 0.5 and "too much" in seeds.verdict("en")
+    assert f"(limit {DRIFT_NOISE * 0.5:.2f} at this strength)" in seeds.verdict("en")
+    seeds.strength = 1.0
+    assert "another seed" in seeds.verdict("en") and "fine" in seeds.verdict("en") and "上限" in seeds.verdict("zh")

@@ -22,10 +22,20 @@ from .pipeline import _open, loras_loaded
 from .result import XYResult
 from .settings import SampleSettings
 
-# unrelated prompts changing almost as much as the concept prompt: the LoRA overrides everything
-# (the verdict here and the over-fit sign in evaluate.recommend). On the toy world at strength 0.5 the
-# demo run's checkpoints measured 0.5-0.8, an lr-10x run's 1.0-1.7 (bench/README.md).
+# The forgetting check's one-seed verdict: unrelated prompts changing almost as much as the concept prompt.
+# A bare ratio mixes two things (how far the concept moved, how far the rest moved) and does not separate:
+# on the toy world (3 training seeds each) the normal demo recipe measured 0.53-1.18, the over-trained
+# 1.18-2.86 and even the under-trained 0.26-0.88 (bench/README.md "Recommendation calibration").
+# With several seeds the recommendation and this check use DRIFT_NOISE instead.
 DRIFT_RATIO = 0.8
+# Drift against the base model's own seed-to-seed noise: an unrelated prompt's picture changed by the LoRA,
+# per how much the same prompt's picture changes between two seeds of the base model (both mean |pixel
+# difference|); 1 = the LoRA changes it as much as drawing another seed would. Read per unit of LoRA strength.
+# Toy world, 3 training seeds, 4 evaluation seeds, every checkpoint: the normal recipe 0.53-0.98 at strength 1
+# (0.27-0.48 at 0.5), the over-trained (10x lr) 1.82-2.40 at 1 (1.07-2.43 at 0.5), the under-trained at most
+# 0.60. 1.35 sits between the normal's highest (0.98 per unit strength) and the over-trained's lowest (1.82)
+# with about a third to spare either way.
+DRIFT_NOISE = 1.35
 
 
 @dataclass
@@ -36,7 +46,8 @@ class ForgettingReport:
     averaged over the seeds. There is no universal threshold; compare it with `concept_change`
     (the same measure on the LoRA's own prompt, when given): an unrelated prompt that changes
     almost as much as the concept prompt means the LoRA overrides everything (overfitting, too
-    high a strength or rank; LoRA explainer's over-fitting signs).
+    high a strength or rank; LoRA explainer's over-fitting signs). With several seeds `noise[i]` is
+    the base model's own seed-to-seed difference on prompt i, and the verdict uses `DRIFT_NOISE`.
     """
 
     grid: XYResult
@@ -44,6 +55,15 @@ class ForgettingReport:
     change: list[float]
     concept_prompt: str | None = None
     concept_change: float | None = None
+    noise: list[float] | None = None
+    strength: float = 1.0
+
+    @property
+    def drift(self) -> float | None:
+        """Largest unrelated change per the base model's seed-to-seed noise (`relative_drift`; None with one seed)."""
+        d = [relative_drift(c, n) for c, n in zip(self.change, self.noise or [])]
+        d = [v for v in d if v is not None]
+        return max(d) if d else None
 
     @property
     def worst(self) -> tuple[str, float]:
@@ -58,7 +78,13 @@ class ForgettingReport:
         return self.worst[1] / self.concept_change if self.concept_change > 0 else math.inf
 
     def verdict(self, lang: str | None = None) -> str | None:
-        """One line: the ratio and whether it is fine or too much (`DRIFT_RATIO`); None without a concept prompt."""
+        """One line: the drift against the seeds' noise (`DRIFT_NOISE`, several seeds), else the ratio to the
+        concept prompt's change (`DRIFT_RATIO`), and whether it is fine or too much; None with neither."""
+        d = self.drift
+        if d is not None:
+            limit = DRIFT_NOISE * self.strength
+            return t("rec.forgetting_noise", lang, ratio=d, limit=limit,
+                     verdict=t("rec.forgetting_ok" if d <= limit else "rec.forgetting_bad", lang))
         r = self.ratio
         if r is None:
             return None
@@ -69,6 +95,7 @@ class ForgettingReport:
         lines = [f"{c:.3f}  {p}" for p, c in sorted(zip(self.prompts, self.change), key=lambda pc: -pc[1])]
         if self.concept_change is not None:
             lines.append(f"{self.concept_change:.3f}  {t('forget.concept', lang)} {self.concept_prompt}")
+        if self.verdict(lang) is not None:
             lines.append(self.verdict(lang))
         return "\n".join([t("forget.head", lang), *lines])
 
@@ -120,7 +147,23 @@ def forgetting_check(
              for r in range(len(rows))]
     change = [sum(d) / len(d) for d in diffs]
     n = len(unrelated)
-    return ForgettingReport(res, unrelated, change[:n], concept_prompt, change[n] if concept_prompt else None)
+    panels = range(len(res.cells))
+    noise = [seed_noise([res.cells[p][r][0] for p in panels]) for r in range(n)] if len(res.cells) > 1 else None
+    return ForgettingReport(res, unrelated, change[:n], concept_prompt, change[n] if concept_prompt else None,
+                            noise, strength)
+
+
+def relative_drift(change: float | None, noise: float | None) -> float | None:
+    """`change` (the LoRA's pixel change of an unrelated prompt) per `noise` (the base model's seed-to-seed
+    pixel difference there); None without both (one seed has no seed-to-seed noise)."""
+    return change / noise if change is not None and noise else None
+
+
+def seed_noise(images) -> float:
+    """Mean pixel difference between the pictures of different seeds (`image_difference`, 0-1): how much a
+    picture changes when only the starting noise does - the yardstick of a LoRA's drift on one prompt."""
+    pairs = [(a, b) for k, a in enumerate(images) for b in images[k + 1:]]
+    return sum(image_difference(a, b) for a, b in pairs) / len(pairs) if pairs else 0.0
 
 
 def image_difference(a, b) -> float:

@@ -24,13 +24,13 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from .files import LoraFile
-from .forgetting import image_difference
+from .forgetting import image_difference, seed_noise
 from .metrics import ConceptScorer, EvalModels, mean_cross_similarity, mean_pairwise_similarity, paired_similarity
 from .settings import SampleSettings
 from .xy import xy_grid
 
 CACHE_FILE = Path("evaluation") / "measures.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 3  # 3: per-seed values (`<measure>_seeds`), seed-to-seed pixel noise and diversity
 MAX_REFERENCES = 64  # training pictures the concept measures compare with (a sample of a big dataset)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -42,7 +42,7 @@ class Measurements:
     labels: list[str]  # checkpoint labels ("step 75", ..., "lora")
     steps: list[int]  # training step of each checkpoint (the final file: the run's last step)
     strengths: list[float]
-    cells: list[list[dict[str, float]]]
+    cells: list[list[dict]]  # measure -> number; `<measure>_seeds` -> the per-seed numbers (concept prompt)
     scorers: list[str] = field(default_factory=list)  # names of the plugged-in concept scorers
     files: list[str] = field(default_factory=list)
     rendered: int = 0  # cells drawn and scored in this call (0 when everything came from the cache)
@@ -111,14 +111,14 @@ class _Scorer:
             if name in emb and name in refs:
                 per = (emb[name] @ refs[name].T).mean(dim=1).tolist()
                 key = "clip_i" if name == "clip" else "dino"
-                out[key], out[f"{key}_se"] = sum(per) / len(per), _se(per)
+                out[key], out[f"{key}_se"], out[f"{key}_seeds"] = sum(per) / len(per), _se(per), per
         if with_text and "clip" in emb:
             if self._text is None:
                 self._text = self.models.clip_texts([self.prompt])
             out["clip_t"] = mean_cross_similarity(emb["clip"], self._text)
         for sc in self.scorers:
             per = [float(v) for v in sc.score(images)]
-            out[sc.name], out[f"{sc.name}_se"] = sum(per) / len(per), _se(per)
+            out[sc.name], out[f"{sc.name}_se"], out[f"{sc.name}_seeds"] = sum(per) / len(per), _se(per), per
         return out
 
 
@@ -202,18 +202,24 @@ def _cell_numbers(role: str, images, emb, base_images, base_emb, scorer: _Scorer
         sim = mean_pairwise_similarity(emb[name]) if name else None
         if sim is not None:
             out["seed_similarity"] = sim
+        out["pixel_diversity"] = seed_noise(images)  # the same in pixels: needs no evaluation model
     if role != "class":  # the forgetting check's measure; the concept prompt's is its yardstick
         out["pixel_change"] = sum(image_difference(a, b) for a, b in zip(base_images, images)) / len(images)
     if role == "unrelated":
+        out["pixel_noise"] = seed_noise(base_images)
         for name in ("dino", "clip"):
             if name in emb:
                 out[f"drift_{name}"] = 1.0 - paired_similarity(emb[name], base_emb[name])
     return out
 
 
-def _combine(i, s, roles, keys, cache, scorers) -> dict[str, float]:
+_PER_SEED = ("_se", "_seeds")  # keys about the seeds, kept for the concept prompt only
+
+
+def _combine(i, s, roles, keys, cache, scorers) -> dict:
     """One cell's table entry: concept measures as they are, class measures prefixed `class_`, and the
-    unrelated prompts' measures averaged and prefixed `unrelated_` (their drift as `drift`)."""
+    unrelated prompts' measures averaged and prefixed `unrelated_` (their drift as `drift`). Per-seed lists
+    (`<measure>_seeds`) only for the concept prompt: the paired noise of recommend compares those."""
     out: dict[str, float] = {}
     unrelated: list[dict] = []
     for role, p in roles:
@@ -221,12 +227,12 @@ def _combine(i, s, roles, keys, cache, scorers) -> dict[str, float]:
         if role == "concept":
             out.update({k if k != "pixel_change" else "concept_pixel_change": v for k, v in nums.items()})
         elif role == "class":
-            out.update({f"class_{k}": v for k, v in nums.items() if not k.endswith("_se")})
+            out.update({f"class_{k}": v for k, v in nums.items() if not k.endswith(_PER_SEED)})
         else:
             unrelated.append(nums)
     if unrelated:
         for k in unrelated[0]:
-            if not k.endswith("_se"):
+            if not k.endswith(_PER_SEED):
                 vals = [u[k] for u in unrelated if k in u]
                 out[k if k.startswith(("drift", "pixel")) else f"unrelated_{k}"] = sum(vals) / len(vals)
         drift = out.get("drift_dino", out.get("drift_clip"))

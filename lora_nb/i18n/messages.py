@@ -132,8 +132,8 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "training and less weight keep more of the base model.",
                            "zh": "一样好的格子中选最早的检查点和最低的强度：训练越少、权重越低，基础模型保留得越多。"},
     "rec.reason_other": {"en": "Its other measures: {values}.", "zh": "其他指标：{values}。"},
-    "rec.reason_drift": {"en": "Unrelated prompts change {ratio:.0%} as much as the concept prompt.",
-                         "zh": "无关提示词的变化是概念提示词的 {ratio:.0%}。"},
+    "rec.reason_drift": {"en": "Unrelated prompts change {ratio:.2f} times as much as another seed changes them.",
+                         "zh": "无关提示词的变化是换一个种子时的 {ratio:.2f} 倍。"},
     "rec.underfit": {"en": "Under-fit: {measure} still rises at the last checkpoint ({prev:.3f} -> {last:.3f} at "
                            "{label}) -> train longer.",
                      "zh": "欠拟合：{measure} 在最后一个检查点仍在上升（{prev:.3f} -> {last:.3f}，{label}）"
@@ -151,8 +151,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.sign_collapse": {"en": "at the last checkpoint the seeds' pictures kept only {kept:.0%} of the chosen "
                                 "checkpoint's diversity",
                           "zh": "最后一个检查点中不同种子的图像只保留了所选检查点 {kept:.0%} 的多样性"},
-    "rec.sign_drift": {"en": "unrelated prompts change {ratio:.0%} as much as the concept prompt",
-                       "zh": "无关提示词的变化达到概念提示词的 {ratio:.0%}"},
+    "rec.sign_drift": {"en": "at the last checkpoint and strength {strength:g} unrelated prompts change {ratio:.2f} "
+                             "times as much as another seed changes them (a LoRA that keeps to its concept: under "
+                             "{limit:.2f})",
+                       "zh": "最后一个检查点在强度 {strength:g} 下，无关提示词的变化达到换一个种子时的 {ratio:.2f} "
+                             "倍（只影响自己概念的 LoRA 低于 {limit:.2f}）"},
     "rec.leak": {"en": "Concept leak: the class prompt without the trigger word gets {ratio:.0%} of the trigger's "
                        "{measure} gain -> the trigger is not needed; caption what varies, use a rarer trigger, or "
                        "train fewer steps.",
@@ -165,6 +168,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "rec.strength": {"en": "strength {strength:g}", "zh": "强度 {strength:g}"},
     "rec.forgetting": {"en": "unrelated prompts change {ratio:.0%} as much as the concept prompt: {verdict}",
                        "zh": "无关提示词的变化是概念提示词的 {ratio:.0%}：{verdict}"},
+    "rec.forgetting_noise": {"en": "unrelated prompts change {ratio:.2f} times as much as another seed changes them "
+                                   "(limit {limit:.2f} at this strength): {verdict}",
+                             "zh": "无关提示词的变化是换一个种子时的 {ratio:.2f} 倍（此强度下的上限 "
+                                   "{limit:.2f}）：{verdict}"},
     "rec.forgetting_ok": {"en": "fine, the LoRA keeps to its concept", "zh": "正常，LoRA 只影响它的概念"},
     "rec.forgetting_bad": {"en": "too much, the LoRA redraws unrelated prompts -> take an earlier checkpoint or a "
                                  "lower strength",

@@ -26,7 +26,7 @@ from ..dataset.caption_files import load_triggers
 from ..errors import LoraNbError
 from ..i18n import t
 from ..toy.captioner import ToyCaptioner
-from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT, SAMPLE_TEMPLATE
+from ..toy.demo import DEMO_RECIPE, DEMO_SAVE_EVERY, DEMO_STEPS, SAMPLE_CONCEPT, SAMPLE_TEMPLATE, toy_eval_models
 from ..toy.detect import STAR_SCORER
 from ..training.data import suggest_prompts
 from .project import SAMPLE_RAW, sample_dataset_dir, sample_sources, smoke_mode, smoke_overrides
@@ -140,9 +140,6 @@ def evaluate_settings(config: Config) -> dict:
 
 def _toy_measures(seeds: list[int]) -> tuple:
     """(seeds per cell, CLIP, DINOv2, concept scorers) for the recommendation off the hub: tiny offline
-    CLIP/DINOv2 (random weights: they run every code path) and the star detector, which decides."""
-    # lazy: toy.testing imports torch and transformers (+1.6 s to importing this module, measured 2026-12-07)
-    from ..toy.testing import build_tiny_eval_models, default_tiny_model_dir
-
-    clip, dino = build_tiny_eval_models(default_tiny_model_dir("eval"))
-    return seeds, str(clip), str(dino), [STAR_SCORER]
+    CLIP/DINOv2 (random weights: they run every code path) and the star detector, which decides (as the demo)."""
+    clip, dino = toy_eval_models()
+    return seeds, clip, dino, [STAR_SCORER]

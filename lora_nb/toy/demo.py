@@ -2,9 +2,10 @@
 
 Uses `datasets_sample/` (the single-concept zigzag-star set) and the built-in `tiny-shapes` base
 model (`lora_nb.toy.builtin`), which draws coloured shapes but has never seen the star: the XY grid shows
-the LoRA teaching it (absent at strength 0, present at 1) and `star_scores.md` measures every cell
-(`lora_nb.toy.detect`). It runs anywhere in a few minutes. Each step writes its own folder under `out`,
-exactly as the notebooks do, and nothing in the sample folder is modified.
+the LoRA teaching it (absent at strength 0, present at 1), `star_scores.md` measures every cell
+(`lora_nb.toy.detect`) and the run's evaluation (`lora_nb.evaluate.report`, the course's offline measures)
+recommends a checkpoint and strength with its reason. It runs anywhere in a few minutes. Each step writes
+its own folder under `out`, exactly as the notebooks do, and nothing in the sample folder is modified.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from ..dataset.clean import CleanOptions, clean_folder
 from ..dataset.collector import collect
 from ..dataset.crop import crop_folder
 from ..errors import LoraNbError
+from ..evaluate.recommend import Recommendation
+from ..evaluate.report import evaluate_run
 from ..evaluate.xy import xy_grid
 from ..fileio import atomic_write_text
 from ..planning.planner import plan, render_markdown
 from .builtin import builtin_model_dir
 from .ceiling import star_ceiling
-from .detect import star_curve
+from .detect import STAR_SCORER, star_curve
 
 SAMPLE_CONCEPT = "20_zigzag_star"
 SAMPLE_TEMPLATE = "This image is labeled as {trigger}. {caption}"  # the sample's captions (Flux LoRA guide)
@@ -40,6 +43,22 @@ STAR_PROMPT = STAR_PROMPT_TEMPLATE.format(trigger="donpzishnk")
 DEMO_RECIPE = dict(optimizer="adamw", learning_rate=3e-3, rank=8, alpha=8.0, lr_scheduler="cosine",
                    train_batch_size=4, train_text_encoder=True, noise_offset=0.1, min_snr_gamma=5.0)
 DEMO_STEPS, DEMO_SAVE_EVERY = 300, 75
+DEMO_STRENGTHS = (0.0, 0.5, 1.0)  # the grid's: the star appears between 0.5 and 1
+# the evaluation's (0, the base model, is always added): at 0.5 the recipe's star scored 0.000-0.040 in every run
+# measured, and with 0.5 too the evaluation added 35-39% to the demo's time, at 1 alone 14% (bench/README.md,
+# "Recommendation calibration"; the target is at most 30%)
+DEMO_EVAL_STRENGTHS = (1.0,)
+DEMO_CFG = 5.0
+
+
+def toy_eval_models() -> tuple[str, str]:
+    """(CLIP folder, DINOv2 folder): tiny offline stand-ins, built once in the user cache (random weights: they
+    run every code path of the evaluation; on the toy world the star detector is the measure that decides)."""
+    # lazy: toy.testing imports torch and transformers (+1.6 s to importing this module, measured 2026-12-07)
+    from .testing import build_tiny_eval_models, default_tiny_model_dir
+
+    clip, dino = build_tiny_eval_models(default_tiny_model_dir("eval"))
+    return str(clip), str(dino)
 
 
 def sample_data_dir() -> Path:
@@ -61,6 +80,7 @@ class DemoResult:
     grid: Path
     summary: list[str] = field(default_factory=list)
     star_scores: str | None = None  # markdown table, when trained on the sample star
+    recommendation: Recommendation | None = None  # the evaluation's choice, when trained on the sample star
 
 
 def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path | None = None,
@@ -122,9 +142,9 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
     if data_is_sample:
         # measured, not just shown: the zigzag-star detector scores every cell, averaged over seeds
         ceiling = star_ceiling(model_dir)
-        curve = star_curve(str(model_dir), ckpts, prompt, strengths=(0.0, 0.5, 1.0),
-                           seeds=tuple(range(seed, seed + grid_seeds)), steps=grid_steps, cfg=5.0, size=resolution,
-                           progress=progress, ceiling=ceiling)
+        curve = star_curve(str(model_dir), ckpts, prompt, strengths=DEMO_STRENGTHS,
+                           seeds=tuple(range(seed, seed + grid_seeds)), steps=grid_steps, cfg=DEMO_CFG,
+                           size=resolution, progress=progress, ceiling=ceiling)
         grid, star_table = curve.grid, curve.markdown()
         star_note = (f"0 = no zigzag star; in brackets the share of the ceiling {ceiling:.2f}, what the sample's own "
                      f"drawings score through the base model's VAE (lora_nb.toy.ceiling): 1.00 is as starry as "
@@ -132,12 +152,24 @@ def run_demo(out: str | Path, data: str | Path | None = None, model: str | Path 
         atomic_write_text(out / "star_scores.md", f"# Zigzag-star score (lora_nb.toy.detect.star_score), mean of "
                                                   f"{grid_seeds} seeds\n\n{star_note}\n\n{star_table}\n")
     else:
-        grid = xy_grid(str(model_dir), ckpts, prompt, strengths=[0.0, 0.5, 1.0], seeds=seed, steps=grid_steps,
+        grid = xy_grid(str(model_dir), ckpts, prompt, strengths=list(DEMO_STRENGTHS), seeds=seed, steps=grid_steps,
                        width=resolution, height=resolution, progress=progress, show_at=256,
                        title="lora-nb demo: checkpoint x strength")
     grid_path = out / "xy_grid.png"
     grid.save(grid_path)
     say(f"xy: {grid.shape[1]} checkpoints x {grid.shape[2]} strengths x {grid.shape[0]} seeds -> {grid_path}")
+    rec = None
     if star_table:
         say(f"star score ({star_note}); rows: checkpoints, columns: LoRA strength\n{star_table}")
-    return DemoResult(out, model_dir, out / "3_captions", result.files, ckpts, grid_path, summary, star_table)
+        # step 6 measured, as the CPU course does it: the star detector decides, unrelated prompts show drift
+        clip, dino = toy_eval_models()
+        report = evaluate_run(cfg.output_dir, clip_model=clip, dino_model=dino, scorers=[STAR_SCORER],
+                              strengths=list(DEMO_EVAL_STRENGTHS), seeds=list(range(seed, seed + grid_seeds)),
+                              steps=grid_steps, cfg=DEMO_CFG, width=resolution, height=resolution,
+                              progress=progress, grid=False, lang="en")
+        rec = report.recommendation
+        path = report.write()
+        say(f"recommend: {rec.checkpoint} at strength {rec.strength:g} ({rec.file}) -> {path}\n{rec.reason}")
+        for w in rec.warnings.values():
+            say(f"  {w}")
+    return DemoResult(out, model_dir, out / "3_captions", result.files, ckpts, grid_path, summary, star_table, rec)

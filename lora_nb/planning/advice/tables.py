@@ -62,7 +62,7 @@ EPOCHS_RULE = 4  # Flux LoRA guide §2.4: 3-4 epochs at batch 1; its 1000-car ex
 SMALL_SET = 60
 
 # At least this many evenly spaced checkpoints, the last on the final step: an XY grid of checkpoints needs a
-# choice (Flux LoRA guide §4.3: the best one is rarely the last). The guide's own 1500-step runs save every 500
+# choice (Flux LoRA guide §4.3: the best one is rarely the last). Flux LoRA guide's own 1500-step runs save every 500
 # (3 checkpoints); below 4 the interval steps down this ladder of round numbers.
 MIN_CHECKPOINTS = 4
 INTERVAL_LADDER = (1000, 500, 250, 100, 50, 25, 10, 5, 2, 1)
