@@ -275,3 +275,22 @@ def test_forgetting_check_gives_a_verdict_not_a_bare_percentage():
     assert f"(limit {DRIFT_NOISE * 0.5:.2f} at this strength)" in seeds.verdict("en")
     seeds.strength = 1.0
     assert "another seed" in seeds.verdict("en") and "fine" in seeds.verdict("en") and "上限" in seeds.verdict("zh")
+
+
+def test_a_cell_at_the_base_models_level_never_ties_the_best():
+    """All-or-nothing seeds (the toy star with 4 seeds: bench/README.md, the CPU course's 06) make the band
+    wider than the best cell's gain; the earliest, weakest cell then 'tied' it with a star of 0.000. A
+    candidate must beat the base model by its own noise; with none, the best cell is taken, under-fit."""
+    none, best = [0.0] * 4, [0.0, 0.45, 0.0, 0.38]  # mean 0.21, paired 2 SE to the base 0.24
+    m = synthetic([[0.0, 0.0, 0.05], [0.0, 0.0, 0.21]], se=0.12,
+                  extra={(i, 0): {"star_seeds": none} for i in range(2)}
+                  | {(0, 1): {"star_seeds": none}, (1, 1): {"star_seeds": none},
+                     (0, 2): {"star_seeds": [0.0, 0.2, 0.0, 0.0]}, (1, 2): {"star_seeds": best}})
+    r = recommend_checkpoint(m, lang="en")
+    assert (r.checkpoint, r.strength) == ("step 200", 1.0) and r.value == pytest.approx(0.21)
+    assert "no checkpoint shows the concept" in r.warnings["underfit"]
+    clear = synthetic([[0.0, 0.0, 0.3], [0.0, 0.0, 0.32]], se=0.1,  # both clearly above the base, tied
+                      extra={(i, j): {"star_seeds": v} for (i, j), v in
+                             {(0, 0): none, (1, 0): none, (0, 1): none, (1, 1): none,
+                              (0, 2): [0.3, 0.28, 0.32, 0.3], (1, 2): [0.34, 0.28, 0.36, 0.3]}.items()})
+    assert recommend_checkpoint(clear, lang="en").checkpoint == "step 100"  # earliest of the equals

@@ -6,7 +6,9 @@ numbers behind them: bench/README.md "Recommendation calibration", `bench/recomm
    is best at some cell. Cells within the noise of that best are equally good: more seeds would
    reorder them. Every cell is drawn from the same seeds, so the noise between two cells is that of
    their per-seed DIFFERENCE (paired): a seed that draws the concept at one checkpoint mostly draws
-   it at the next, and the paired band is narrower than either cell's own spread.
+   it at the next, and the paired band is narrower than either cell's own spread. A candidate must
+   also show the concept (above the base model by more than its own noise: with all-or-nothing seeds a
+   cell at the base's level could "tie" the best); when none does, the best cell is taken, under-fit.
 2. Of those, cells whose unrelated prompts stay the base model's pictures are preferred (a LoRA
    should not redraw everything; `forgetting.DRIFT_NOISE`), then the earliest checkpoint, then the
    lowest strength: the least training and the least weight that reach the concept leave the base
@@ -128,7 +130,10 @@ def recommend_checkpoint(m: Measurements, val_losses: list[tuple[int, float]] = 
             se = _f(m.cells[d[0]][d[1]].get(f"{name}_se", 0.0))
         return max(NOISE_SE * se, floor)
 
-    near = [c for c in cells if value[c] >= best - tol(c)]
+    # a candidate must also show the concept: above the base model by more than its own seed noise (a cell
+    # at the base's level "ties" the best only because its band is wide); none does: the best cell, under-fit
+    shows = [c for c in cells if value[c] - base > tol((0, j0), c)]
+    near = [c for c in shows if value[c] >= best - tol(c)] or [(bi, bj)]
     ci, cj = min(near, key=lambda c: (drifts(m.cells[c[0]][c[1]], m.strengths[c[1]]), c[0], m.strengths[c[1]]))
     chosen = m.cells[ci][cj]
     warnings: dict[str, str] = {}

@@ -134,7 +134,7 @@ def evaluate_settings(config: Config) -> dict:
                 "measures": _toy_measures([0, 1])}
     if mode == "course":
         return {"prompts": [concept_prompt(config)], "strengths": COURSE_STRENGTHS, "seeds": COURSE_SEEDS,
-                "steps": COURSE_SAMPLE_STEPS, "cfg": COURSE_CFG, "measures": _toy_measures(COURSE_SEEDS[:4])}
+                "steps": COURSE_SAMPLE_STEPS, "cfg": COURSE_CFG, "measures": _toy_measures(COURSE_SEEDS)}
     return {}
 
 
