@@ -26,9 +26,11 @@ from lora_nb.evaluate.report import EvalReport
 from lora_nb.evaluate.scoring import Measurements
 from lora_nb.i18n import advice as advice_text
 from lora_nb.i18n import memory as memory_text
+from lora_nb.i18n import notes as notes_text
 from lora_nb.i18n import plan as plan_text
 from lora_nb.i18n import reports as report_text
-from lora_nb.planning.planner import memory_figure, plan, render_markdown
+from lora_nb.planning.planner import _hms, memory_figure, plan, render_markdown
+from lora_nb.training.data import scan_dataset
 from lora_nb.training.runfolder import own_run_folder
 from lora_nb.training.runlock import LOCK_NAME, RunLock
 
@@ -70,7 +72,7 @@ def _absent(text: str, phrases) -> None:
 
 def test_the_tables_merge_into_one_and_a_key_in_two_is_an_error():
     assert {"plan.title", "audit.head", "train.stopped"} <= set(i18n.STRINGS)
-    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text)
+    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text, notes_text)
     assert len(i18n.STRINGS) == sum(len(m.STRINGS) for m in tables)
     with pytest.raises(RuntimeError, match=r"defined twice: \['plan.title'\]"):
         i18n._merge(plan_text.STRINGS, {"plan.title": {"en": "x", "zh": "x"}})
@@ -219,3 +221,29 @@ def test_leftover_note_in_chinese(tmp_path, capsys, zh):
     with own_run_folder(Config(family="sd15", output_dir=str(out))):
         pass
     assert f"已删除 {out} 中 1 个写入中断留下的临时文件" in capsys.readouterr().out
+
+
+def test_dataset_scan_notes_and_plan_durations_in_chinese(data, zh):
+    c = Config(family="sd15", resolution=128, min_bucket_reso=64, train_data_dir=str(data), upscale_small=True,
+               validation_split=0.2)
+    notes = "\n".join(scan_dataset(c).warnings)
+    assert "1 张小图像已放大到其分桶尺寸（upscale_small=true）：tiny.png" in notes
+    assert "张图像没有标注文件，以空标注 ''作为标注训练：" in notes
+    assert "验证损失：" in notes and "按 validation_split 0.2 留出，不参与训练" in notes
+    _absent(notes, ["upscaled to their bucket", "without a caption file", "validation loss", "held-out",
+                    "not trained"])
+    assert (_hms(3725), _hms(125), _hms(7)) == ("1 小时 02 分", "2 分 05 秒", "7 秒")
+    md = render_markdown(plan(c.replace(max_train_steps=1234, sample_prompts=["a star"]), gpu="T4-16GB"))
+    assert "tiny.png" in md and "upscaled to their bucket" not in md
+    i18n.set_language("en")  # English stays as it was
+    assert (_hms(3725), _hms(125), _hms(7)) == ("1h 02m", "2m 05s", "7s")
+    assert "1 small image(s) upscaled to their bucket (upscale_small=true): tiny.png" in scan_dataset(c).warnings
+
+
+def test_trainer_note_lines_in_chinese(zh):
+    assert i18n.t("note.line", note=i18n.t("note.resume_drew", n=2, s="s", step=40)) == \
+        "提示：继续训练：重新生成了第 40 步缺少的 2 张验证图像"
+    assert i18n.t("note.resuming", step=40) == "从第 40 步继续："
+    assert i18n.t("note.line", "en", note=i18n.t("note.resume_drew", "en", n=2, s="s", step=40)) == \
+        "note: resume: drew the 2 missing validation images of step 40 again"
+    assert fonts.missing_characters([v["zh"] for v in notes_text.STRINGS.values()], fonts.SHIPPED) == ""
