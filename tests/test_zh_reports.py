@@ -28,6 +28,7 @@ from lora_nb.i18n import advice as advice_text
 from lora_nb.i18n import memory as memory_text
 from lora_nb.i18n import notes as notes_text
 from lora_nb.i18n import plan as plan_text
+from lora_nb.i18n import reasons as reason_text
 from lora_nb.i18n import reports as report_text
 from lora_nb.planning.planner import _hms, memory_figure, plan, render_markdown
 from lora_nb.training.data import scan_dataset
@@ -247,3 +248,30 @@ def test_trainer_note_lines_in_chinese(zh):
     assert i18n.t("note.line", "en", note=i18n.t("note.resume_drew", "en", n=2, s="s", step=40)) == \
         "note: resume: drew the 2 missing validation images of step 40 again"
     assert fonts.missing_characters([v["zh"] for v in notes_text.STRINGS.values()], fonts.SHIPPED) == ""
+
+
+def test_collect_and_crop_reasons_in_chinese(data, tmp_path, zh):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (600, 500), (10, 120, 30)).save(src / "a.png")
+    Image.new("RGB", (100, 80), (10, 120, 30)).save(src / "small.png")
+    (src / "b.png").write_bytes(b"broken")
+    (src / "e.png").write_bytes(b"")
+    rep = collect(src, tmp_path / "collected", concept="thing", repeats=5, progress=False)
+    s = rep.summary()
+    for zh_text in ("不是图像（文件内容不是已知的图像格式）", "空文件（0 字节）",
+                    "太小：100x80 像素，短边小于 min_side="):
+        assert zh_text in s, zh_text
+    _absent(s, ["not an image", "empty file", "too small", "shorter side"])
+    assert any(r.reason.startswith("not an image") for r in rep.rejected)  # the report's data stay English
+
+    crop = crop_folder(data, tmp_path / "cropped", resolution=64, mode="center", progress=False)
+    s = crop.summary()
+    assert "太小" in s and "too small" not in s and "px" not in s.split("跳过", 1)[1]
+    assert any("too small" in why for _, why in crop.skipped)
+    assert i18n.reason("upscaled x1.50") == "已放大 1.50 倍"
+    assert i18n.reason("small: kept at 64x128 instead of upscaling (upscale=True enlarges it)") == \
+        "小图：保持 64x128，不放大（upscale=True 会放大它）"
+    assert i18n.reason("something new") == "something new"  # unknown reasons are shown as they are
+    assert i18n.reason("upscaled x1.50", "en") == "upscaled x1.50"
+    assert fonts.missing_characters([zh for _, zh in reason_text.REASONS_ZH], fonts.SHIPPED) == ""

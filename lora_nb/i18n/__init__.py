@@ -23,6 +23,7 @@ import os
 
 from . import advice, memory, messages, notes, plan, reports
 from .fields import FIELD_HELP_ZH, FIELD_LABELS
+from .reasons import reason_zh
 
 
 def _merge(*tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -86,6 +87,11 @@ def t(key: str, lang: str | None = None, **fmt) -> str:
     return text.format(**fmt) if fmt else text
 
 
+def reason(text: str, lang: str | None = None) -> str:
+    """A reason the image reader, collect or crop gave (English in reports and manifests), as a summary shows it."""
+    return reason_zh(text) if _lang(lang) == "zh" else text
+
+
 def field_label(name: str, lang: str | None = None) -> str:
     """Short widget label of a Config field."""
     en, zh = FIELD_LABELS.get(name, (name.replace("_", " ").capitalize(), ""))
@@ -109,4 +115,4 @@ def group_title(group: str, lang: str | None = None) -> str:
 
 
 __all__ = ["FIELD_HELP_ZH", "FIELD_LABELS", "LANGUAGES", "STRINGS", "field_help", "field_label", "get_language",
-           "group_title", "normalize_language", "set_language", "t"]
+           "group_title", "normalize_language", "reason", "set_language", "t"]
