@@ -242,10 +242,10 @@ def test_dataset_scan_notes_and_plan_durations_in_chinese(data, zh):
 
 
 def test_trainer_note_lines_in_chinese(zh):
-    assert i18n.t("note.line", note=i18n.t("note.resume_drew", n=2, s="s", step=40)) == \
+    assert i18n.t("note.line", note=i18n.t("note.resume_drew", n=2, step=40)) == \
         "提示：继续训练：重新生成了第 40 步缺少的 2 张验证图像"
     assert i18n.t("note.resuming", step=40) == "从第 40 步继续："
-    assert i18n.t("note.line", "en", note=i18n.t("note.resume_drew", "en", n=2, s="s", step=40)) == \
+    assert i18n.t("note.line", "en", note=i18n.t("note.resume_drew", "en", n=2, step=40)) == \
         "note: resume: drew the 2 missing validation images of step 40 again"
     assert fonts.missing_characters([v["zh"] for v in notes_text.STRINGS.values()], fonts.SHIPPED) == ""
 

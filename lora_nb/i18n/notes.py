@@ -5,8 +5,10 @@ STRINGS: dict[str, dict[str, str]] = {
     # trainer
     "note.line": {"en": "note: {note}", "zh": "提示：{note}"},
     "note.resuming": {"en": "resuming at step {step}: ", "zh": "从第 {step} 步继续："},
-    "note.resume_drew": {"en": "resume: drew the {n} missing validation image{s} of step {step} again",
+    "note.resume_drew": {"en": "resume: drew the {n} missing validation images of step {step} again",
                          "zh": "继续训练：重新生成了第 {step} 步缺少的 {n} 张验证图像"},
+    "note.resume_drew_one": {"en": "resume: drew the {n} missing validation image of step {step} again",
+                             "zh": "继续训练：重新生成了第 {step} 步缺少的 {n} 张验证图像"},
     "note.resume_lost": {"en": "resume: validation images of step {steps} are missing and cannot be drawn again "
                                "(only the weights of step {step} were kept) -> sample those steps' LoRA files, "
                                "where saved, in step 6",

@@ -411,7 +411,7 @@ def redraw_samples(start: int, *, family, models: Models, config: Config, run: R
         n = len(missing[start])
         paths = generate_samples(family, models, config, start, out, accelerator, indices=missing.pop(start))
         log.event("sample", start, paths=[str(p) for p in paths])
-        print(t("note.line", note=t("note.resume_drew", n=n, s="s" * (n > 1), step=start)))
+        print(t("note.line", note=t("note.resume_drew" if n > 1 else "note.resume_drew_one", n=n, step=start)))
         for cb in callbacks:
             cb.on_sample(start, paths)
     if missing:
