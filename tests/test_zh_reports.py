@@ -30,8 +30,10 @@ from lora_nb.i18n import notes as notes_text
 from lora_nb.i18n import plan as plan_text
 from lora_nb.i18n import reasons as reason_text
 from lora_nb.i18n import reports as report_text
+from lora_nb.jsonlines import TRAIN_LOG
 from lora_nb.planning.planner import _hms, memory_figure, plan, render_markdown
 from lora_nb.training.data import scan_dataset
+from lora_nb.training.fingerprint import _threads_note
 from lora_nb.training.runfolder import own_run_folder
 from lora_nb.training.runlock import LOCK_NAME, RunLock
 
@@ -275,3 +277,19 @@ def test_collect_and_crop_reasons_in_chinese(data, tmp_path, zh):
     assert i18n.reason("something new") == "something new"  # unknown reasons are shown as they are
     assert i18n.reason("upscaled x1.50", "en") == "upscaled x1.50"
     assert fonts.missing_characters([zh for _, zh in reason_text.REASONS_ZH], fonts.SHIPPED) == ""
+
+
+def test_resume_notes_in_chinese(tmp_path, capsys, zh):
+    assert _threads_note({"cpu_threads": 1}, {"cpu_threads": 2}) == (
+        "继续训练：保存的训练用了 1 个 torch 线程，这次用 2 个：训练会正确继续，但结果与不中断的训练不会逐位相同 "
+        "-> 要逐位相同，请用 OMP_NUM_THREADS=1 启动")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / TRAIN_LOG).write_text("")
+    with own_run_folder(Config(family="sd15", output_dir=str(out), overwrite=True)):
+        pass
+    printed = capsys.readouterr().out
+    assert f"覆盖：已从 {out} 删除上次训练的 " in printed and "overwrite:" not in printed
+    i18n.set_language("en")
+    assert _threads_note({"cpu_threads": 1}, {"cpu_threads": 2}).startswith(
+        "resume: the saved run trained with 1 torch thread(s), this one with 2: training continues")

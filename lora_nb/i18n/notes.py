@@ -14,6 +14,23 @@ STRINGS: dict[str, dict[str, str]] = {
                                "where saved, in step 6",
                          "zh": "继续训练：第 {steps} 步的验证图像缺失，无法重新生成（只保留了第 {step} 步的权重）"
                                "-> 如果这些步的 LoRA 文件已保存，请在第 6 步用它们生成图像"},
+    "note.resume_threads": {"en": "resume: the saved run trained with {before} torch thread(s), this one with {now}: "
+                                  "training continues correctly, but not bitwise as the uninterrupted run would have "
+                                  "-> for a bitwise resume start it with OMP_NUM_THREADS={before}",
+                            "zh": "继续训练：保存的训练用了 {before} 个 torch 线程，这次用 {now} 个：训练会正确继续，"
+                                  "但结果与不中断的训练不会逐位相同 -> 要逐位相同，"
+                                  "请用 OMP_NUM_THREADS={before} 启动"},
+    "note.resume_safe": {"en": "resume: settings that do not change the weights are used as now set: {changes}",
+                         "zh": "继续训练：不影响权重的设置按现在的值使用：{changes}"},
+    "note.resume_damaged": {"en": "resume: skipped the damaged state {damaged}; continuing from {state}",
+                            "zh": "继续训练：跳过了损坏的状态 {damaged}；从 {state} 继续"},
+    "note.resume_legacy": {"en": "resume: {state} was saved by an older lora-nb without a checksum manifest or run "
+                                 "fingerprint; its files load, but that the settings match cannot be checked -> keep "
+                                 "them as they were",
+                           "zh": "继续训练：{state} 由旧版 lora-nb 保存，没有校验清单和训练指纹；文件可以加载，"
+                                 "但无法检查设置是否一致 -> 请保持设置不变"},
+    "note.overwrite": {"en": "overwrite: removed the previous run's {found} from {out} (cache/ is kept)",
+                       "zh": "覆盖：已从 {out} 删除上次训练的 {found}（保留 cache/）"},
     # dataset scan (lora_nb/training/data.py)
     "note.reg_unused": {"en": "{n} of {total} reg image(s) are not used: an epoch takes as many reg samples as "
                               "training samples ({train}), as kohya does",
