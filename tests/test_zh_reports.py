@@ -285,6 +285,7 @@ def test_resume_notes_in_chinese(tmp_path, capsys, zh):
         "-> 要逐位相同，请用 OMP_NUM_THREADS=1 启动")
     out = tmp_path / "run"
     out.mkdir()
+    (out / TRAIN_LOG).parent.mkdir(parents=True)
     (out / TRAIN_LOG).write_text("")
     with own_run_folder(Config(family="sd15", output_dir=str(out), overwrite=True)):
         pass
