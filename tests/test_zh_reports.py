@@ -26,9 +26,14 @@ from lora_nb.evaluate.report import EvalReport
 from lora_nb.evaluate.scoring import Measurements
 from lora_nb.i18n import advice as advice_text
 from lora_nb.i18n import memory as memory_text
+from lora_nb.i18n import notes as notes_text
 from lora_nb.i18n import plan as plan_text
+from lora_nb.i18n import reasons as reason_text
 from lora_nb.i18n import reports as report_text
-from lora_nb.planning.planner import memory_figure, plan, render_markdown
+from lora_nb.jsonlines import TRAIN_LOG
+from lora_nb.planning.planner import _hms, memory_figure, plan, render_markdown
+from lora_nb.training.data import scan_dataset
+from lora_nb.training.fingerprint import _threads_note
 from lora_nb.training.runfolder import own_run_folder
 from lora_nb.training.runlock import LOCK_NAME, RunLock
 
@@ -70,7 +75,7 @@ def _absent(text: str, phrases) -> None:
 
 def test_the_tables_merge_into_one_and_a_key_in_two_is_an_error():
     assert {"plan.title", "audit.head", "train.stopped"} <= set(i18n.STRINGS)
-    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text)
+    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text, notes_text)
     assert len(i18n.STRINGS) == sum(len(m.STRINGS) for m in tables)
     with pytest.raises(RuntimeError, match=r"defined twice: \['plan.title'\]"):
         i18n._merge(plan_text.STRINGS, {"plan.title": {"en": "x", "zh": "x"}})
@@ -219,3 +224,73 @@ def test_leftover_note_in_chinese(tmp_path, capsys, zh):
     with own_run_folder(Config(family="sd15", output_dir=str(out))):
         pass
     assert f"已删除 {out} 中 1 个写入中断留下的临时文件" in capsys.readouterr().out
+
+
+def test_dataset_scan_notes_and_plan_durations_in_chinese(data, zh):
+    c = Config(family="sd15", resolution=128, min_bucket_reso=64, train_data_dir=str(data), upscale_small=True,
+               validation_split=0.2)
+    notes = "\n".join(scan_dataset(c).warnings)
+    assert "1 张小图像已放大到其分桶尺寸（upscale_small=true）：tiny.png" in notes
+    assert "张图像没有标注文件，以空标注 ''作为标注训练：" in notes
+    assert "验证损失：" in notes and "按 validation_split 0.2 留出，不参与训练" in notes
+    _absent(notes, ["upscaled to their bucket", "without a caption file", "validation loss", "held-out",
+                    "not trained"])
+    assert (_hms(3725), _hms(125), _hms(7)) == ("1 小时 02 分", "2 分 05 秒", "7 秒")
+    md = render_markdown(plan(c.replace(max_train_steps=1234, sample_prompts=["a star"]), gpu="T4-16GB"))
+    assert "tiny.png" in md and "upscaled to their bucket" not in md
+    i18n.set_language("en")  # English stays as it was
+    assert (_hms(3725), _hms(125), _hms(7)) == ("1h 02m", "2m 05s", "7s")
+    assert "1 small image(s) upscaled to their bucket (upscale_small=true): tiny.png" in scan_dataset(c).warnings
+
+
+def test_trainer_note_lines_in_chinese(zh):
+    assert i18n.t("note.line", note=i18n.t("note.resume_drew", n=2, step=40)) == \
+        "提示：继续训练：重新生成了第 40 步缺少的 2 张验证图像"
+    assert i18n.t("note.resuming", step=40) == "从第 40 步继续："
+    assert i18n.t("note.line", "en", note=i18n.t("note.resume_drew", "en", n=2, step=40)) == \
+        "note: resume: drew the 2 missing validation images of step 40 again"
+    assert fonts.missing_characters([v["zh"] for v in notes_text.STRINGS.values()], fonts.SHIPPED) == ""
+
+
+def test_collect_and_crop_reasons_in_chinese(data, tmp_path, zh):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (600, 500), (10, 120, 30)).save(src / "a.png")
+    Image.new("RGB", (100, 80), (10, 120, 30)).save(src / "small.png")
+    (src / "b.png").write_bytes(b"broken")
+    (src / "e.png").write_bytes(b"")
+    rep = collect(src, tmp_path / "collected", concept="thing", repeats=5, progress=False)
+    s = rep.summary()
+    for zh_text in ("不是图像（文件内容不是已知的图像格式）", "空文件（0 字节）",
+                    "太小：100x80 像素，短边小于 min_side="):
+        assert zh_text in s, zh_text
+    _absent(s, ["not an image", "empty file", "too small", "shorter side"])
+    assert any(r.reason.startswith("not an image") for r in rep.rejected)  # the report's data stay English
+
+    crop = crop_folder(data, tmp_path / "cropped", resolution=64, mode="center", progress=False)
+    s = crop.summary()
+    assert "太小" in s and "too small" not in s and "px" not in s.split("跳过", 1)[1]
+    assert any("too small" in why for _, why in crop.skipped)
+    assert i18n.reason("upscaled x1.50") == "已放大 1.50 倍"
+    assert i18n.reason("small: kept at 64x128 instead of upscaling (upscale=True enlarges it)") == \
+        "小图：保持 64x128，不放大（upscale=True 会放大它）"
+    assert i18n.reason("something new") == "something new"  # unknown reasons are shown as they are
+    assert i18n.reason("upscaled x1.50", "en") == "upscaled x1.50"
+    assert fonts.missing_characters([zh for _, zh in reason_text.REASONS_ZH], fonts.SHIPPED) == ""
+
+
+def test_resume_notes_in_chinese(tmp_path, capsys, zh):
+    assert _threads_note({"cpu_threads": 1}, {"cpu_threads": 2}) == (
+        "继续训练：保存的训练用了 1 个 torch 线程，这次用 2 个：训练会正确继续，但结果与不中断的训练不会逐位相同 "
+        "-> 要逐位相同，请用 OMP_NUM_THREADS=1 启动")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / TRAIN_LOG).parent.mkdir(parents=True)
+    (out / TRAIN_LOG).write_text("")
+    with own_run_folder(Config(family="sd15", output_dir=str(out), overwrite=True)):
+        pass
+    printed = capsys.readouterr().out
+    assert f"覆盖：已从 {out} 删除上次训练的 " in printed and "overwrite:" not in printed
+    i18n.set_language("en")
+    assert _threads_note({"cpu_threads": 1}, {"cpu_threads": 2}).startswith(
+        "resume: the saved run trained with 1 torch thread(s), this one with 2: training continues")

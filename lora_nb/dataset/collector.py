@@ -27,7 +27,7 @@ from pathlib import Path
 from ..errors import ConfigError, DatasetError
 from ..fileio import atomic_write_bytes, atomic_write_text
 from ..fscheck import writable_folder
-from ..i18n import t
+from ..i18n import reason, t
 from ..images import (
     DEFAULT_MAX_PIXELS,
     WHITE,
@@ -122,8 +122,8 @@ class CollectReport:
         lines = [t("collect.head", n=len(self.imported), out=self.out_dir,
                    folders=", ".join(self.concept_folders) or t("collect.no_folder"), rejected=len(self.rejected),
                    dups=len(self.duplicates))]
-        lines += [t("collect.rejected", source=r.source, reason=r.reason) for r in self.rejected]
-        lines += [t("collect.caption", source=r.source, reason=r.reason) for r in self.caption_notes]
+        lines += [t("collect.rejected", source=r.source, reason=reason(r.reason)) for r in self.rejected]
+        lines += [t("collect.caption", source=r.source, reason=reason(r.reason)) for r in self.caption_notes]
         for g in self.duplicates:
             items = ", ".join(t("collect.distance", path=p, d=d) for p, d in g.duplicates)
             lines.append(t("collect.removed" if g.removed else "collect.near", kept=g.kept, items=items))

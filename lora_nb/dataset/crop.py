@@ -30,7 +30,7 @@ from ..errors import ConfigError, ModelLoadError
 from ..families.facts import FACTS, facts
 from ..fileio import atomic_dir, atomic_write_bytes
 from ..grids import Tile, image_grid
-from ..i18n import t
+from ..i18n import reason, t
 from ..images import (
     ImageRejected,
     copy_captions,
@@ -269,8 +269,8 @@ class CropReport:
             removed = re.fullmatch(r"removed \((.+)\)", self.background)  # the JSON keeps the English value
             lines.append(t("crop.background", what=t("crop.removed", model=removed[1]) if removed
                            else self.background))
-        lines += [f"  {i.source}: {'; '.join(i.notes)}" for i in self.small]
-        lines += [t("crop.skipped", source=s, reason=why) for s, why in self.skipped]
+        lines += [f"  {i.source}: {'; '.join(map(reason, i.notes))}" for i in self.small]
+        lines += [t("crop.skipped", source=s, reason=reason(why)) for s, why in self.skipped]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -364,7 +364,7 @@ def render_crop_preview(report: CropReport, max_items: int = 24, tile_size: int 
         after = Image.open(report.out_dir / item.output)
         after.load()
         tiles.append(Tile(before, [Path(item.source).name, f"{item.source_size[0]}x{item.source_size[1]}"]))
-        tiles.append(Tile(after, [f"-> {item.size[0]}x{item.size[1]}", "; ".join(item.notes)],
+        tiles.append(Tile(after, [f"-> {item.size[0]}x{item.size[1]}", "; ".join(map(reason, item.notes))],
                           [(0, 0, 0), (200, 100, 0)]))
     for source, why in report.skipped[:max(0, max_items - len(report.items))]:
         try:

@@ -7,7 +7,8 @@ environment variable `LORA_NB_LANG`. Library errors (`LoraNbError`) stay in Engl
 they can be searched for.
 
 The tables live beside this module: `messages` (what the notebooks print, by id), `reports` (the
-dataset, evaluation and training reports), `plan`, `advice` and `memory` (the training plan) and `fields`
+dataset, evaluation and training reports), `plan`, `advice` and `memory` (the training plan), `notes` (the
+trainer's notes, durations) and `fields`
 (Config field labels and Chinese help). The message tables merge into one `STRINGS`; a key in two of
 them is an error at import.
 
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 import os
 
-from . import advice, memory, messages, plan, reports
+from . import advice, memory, messages, notes, plan, reports
 from .fields import FIELD_HELP_ZH, FIELD_LABELS
+from .reasons import reason_zh
 
 
 def _merge(*tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -34,7 +36,7 @@ def _merge(*tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return out
 
 
-STRINGS = _merge(messages.STRINGS, reports.STRINGS, plan.STRINGS, advice.STRINGS, memory.STRINGS)
+STRINGS = _merge(messages.STRINGS, reports.STRINGS, plan.STRINGS, advice.STRINGS, memory.STRINGS, notes.STRINGS)
 
 LANGUAGES = ("en", "zh")
 ENV_VAR = "LORA_NB_LANG"
@@ -85,6 +87,11 @@ def t(key: str, lang: str | None = None, **fmt) -> str:
     return text.format(**fmt) if fmt else text
 
 
+def reason(text: str, lang: str | None = None) -> str:
+    """A reason the image reader, collect or crop gave (English in reports and manifests), as a summary shows it."""
+    return reason_zh(text) if _lang(lang) == "zh" else text
+
+
 def field_label(name: str, lang: str | None = None) -> str:
     """Short widget label of a Config field."""
     en, zh = FIELD_LABELS.get(name, (name.replace("_", " ").capitalize(), ""))
@@ -108,4 +115,4 @@ def group_title(group: str, lang: str | None = None) -> str:
 
 
 __all__ = ["FIELD_HELP_ZH", "FIELD_LABELS", "LANGUAGES", "STRINGS", "field_help", "field_label", "get_language",
-           "group_title", "normalize_language", "set_language", "t"]
+           "group_title", "normalize_language", "reason", "set_language", "t"]

@@ -311,7 +311,7 @@ def _hms(seconds: float) -> str:
     s = int(round(seconds))
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
-    return f"{h}h {m:02d}m" if h else (f"{m}m {s:02d}s" if m else f"{s}s")
+    return t("time.hm", h=h, m=m) if h else (t("time.ms", m=m, s=s) if m else t("time.s", s=s))
 
 
 def _short_list(xs: list[int], n: int = 12) -> str:

@@ -27,6 +27,7 @@ from ..dataset.buckets import choose_bucket, make_buckets
 from ..dataset.concepts import caption_path, scan_concepts
 from ..errors import DatasetError
 from ..fileio import atomic_path
+from ..i18n import t
 from ..prompts import UNRELATED_PROMPTS
 from ..textio import read_caption
 from .holdout import split_samples
@@ -112,10 +113,9 @@ def _add_reg(scan: DatasetScan, config: Config) -> None:
         s.repeats = repeats
     used = [s for s in reg if s.repeats]
     if len(used) < len(reg):
-        notes.append(f"{len(reg) - len(used)} of {len(reg)} reg image(s) are not used: an epoch takes as many reg "
-                     f"samples as training samples ({train}), as kohya does")
+        notes.append(t("note.reg_unused", n=len(reg) - len(used), total=len(reg), train=train))
     scan.samples += used
-    scan.warnings += [f"reg_data_dir: {n}" for n in notes]
+    scan.warnings += [t("note.reg_dir", note=n) for n in notes]
 
 
 _FOLDER_WORDS = {  # (config field, what it holds, a hint when it is missing, what to do when it is empty)
@@ -174,15 +174,15 @@ def _read_folder(root: Path, config: Config, reg: bool) -> tuple[list[Sample], l
                 raise DatasetError(f"{len(loose)} reg image(s) directly in reg_data_dir {root} have no "
                                    f"{config.caption_extension} caption: {', '.join(p.name for p in loose[:5])} -> "
                                    f"move them into a folder named N_class (e.g. 1_cat) or add captions")
-            notes.append(f"{len(uncaptioned)} image(s) without a caption file train with their folder's class "
-                         f"words: {names}")
+            notes.append(t("note.uncaptioned_class", n=len(uncaptioned), names=names))
         elif config.missing_caption == "error":
             raise DatasetError(f"{len(uncaptioned)} image(s) have no {config.caption_extension} caption: {names} "
                                f"-> run the caption step, or set missing_caption to warn_empty/warn_trigger")
         else:
-            how = "the trigger word" if config.missing_caption == "warn_trigger" and config.trigger_word else "''"
-            notes.append(f"{len(uncaptioned)} image(s) without a caption file train with caption {how}: {names}")
-    notes += [f"skipped {p}: {why}" for p, why in skipped]
+            how = t("note.how_trigger" if config.missing_caption == "warn_trigger" and config.trigger_word
+                    else "note.how_empty")
+            notes.append(t("note.uncaptioned", n=len(uncaptioned), how=how, names=names))
+    notes += [t("note.skipped", path=p, why=why) for p, why in skipped]
     return samples, notes
 
 
@@ -203,14 +203,13 @@ def _hold_out(scan: DatasetScan, config: Config) -> DatasetScan:
         except DatasetError as e:
             raise DatasetError(f"validation_data_dir: {e}") from None
         scan.held_out = held.samples
-        scan.warnings += [f"validation_data_dir: {w}" for w in held.warnings]
+        scan.warnings += [t("note.validation_dir", note=w) for w in held.warnings]
     elif config.validation_split:
         scan.samples, scan.held_out = split_samples(scan.samples, config.validation_split, config.seed)
     if scan.held_out:
-        where = (f"from {config.validation_data_dir}" if config.validation_data_dir.strip()
-                 else f"by validation_split {config.validation_split:g}, not trained on")
-        scan.warnings.append(f"validation loss: {len(scan.held_out)} held-out image(s) {where}, measured at step 0 "
-                             f"and every checkpoint")
+        where = (t("note.held_from_dir", folder=config.validation_data_dir) if config.validation_data_dir.strip()
+                 else t("note.held_split", split=config.validation_split))
+        scan.warnings.append(t("note.held_out", n=len(scan.held_out), where=where))
     return scan
 
 
@@ -242,11 +241,9 @@ def assign_buckets(samples: list[Sample], config: Config, where: str = "") -> li
                            f"{names} -> use larger images, lower min_bucket_reso/resolution, or set "
                            f"upscale_small=true to upscale them")
     if upscaled:
-        notes.append(f"{len(upscaled)} small image(s) upscaled to their bucket (upscale_small=true): "
-                     + ", ".join(upscaled[:5]))
+        notes.append(t("note.upscaled", n=len(upscaled), names=", ".join(upscaled[:5])))
     if reduced:
-        notes.append(f"{len(reduced)} image(s) are smaller than the training resolution and train in a smaller "
-                     f"bucket (no upscaling): " + ", ".join(reduced[:5]))
+        notes.append(t("note.reduced", n=len(reduced), names=", ".join(reduced[:5])))
     return notes
 
 

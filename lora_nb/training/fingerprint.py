@@ -21,6 +21,7 @@ from pathlib import Path
 from ..config import Config
 from ..errors import LoraNbError
 from ..fileio import file_sha256
+from ..i18n import t
 from .data import DatasetScan, steps_per_epoch
 from .stepmath import total_steps, warmup_steps
 
@@ -126,7 +127,7 @@ def check_resume(saved: dict, now: dict, step: int, state_name: str, config: Con
     safe = [f"{k} {_fmt(old)} -> {_fmt(now['other'][k])}" for k, old in saved.get("other", {}).items()
             if k in now["other"] and old != now["other"][k]]
     if safe:
-        notes.append(f"resume: settings that do not change the weights are used as now set: {'; '.join(safe)}")
+        notes.append(t("note.resume_safe", changes="; ".join(safe)))
     return notes
 
 
@@ -229,9 +230,7 @@ def _threads_note(old: dict, new: dict) -> str:
     before, now = old.get("cpu_threads"), new.get("cpu_threads")
     if not before or not now or before == now:
         return ""
-    return (f"resume: the saved run trained with {before} torch thread(s), this one with {now}: training continues "
-            f"correctly, but not bitwise as the uninterrupted run would have -> for a bitwise resume start it "
-            f"with OMP_NUM_THREADS={before}")
+    return t("note.resume_threads", before=before, now=now)
 
 
 def _lr_factors(config: Config, total: int, warmup: int, step: int) -> list[float]:

@@ -117,7 +117,7 @@ def own_run_folder(config: Config, main: bool = True):
         if found and not config.overwrite:
             raise LoraNbError(_refusal(out, found))
         if found:
-            print(f"overwrite: removed the previous run's {', '.join(found)} from {out} (cache/ is kept)")
+            print(t("note.overwrite", found=", ".join(found), out=out))
             clear_previous_run(out, names)
         yield
     finally:

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from ..errors import LoraNbError
 from ..families import Models
 from ..fileio import atomic_dir, file_sha256
+from ..i18n import t
 
 STATE_DIR = "state"
 FILES = ("adapter.safetensors", "trainer.pt", "state.json")
@@ -137,8 +138,7 @@ def find_state(out: Path, resume: str) -> tuple[Path, list[str]]:
     for p in reversed(states):
         problem = state_problem(p)
         if not problem:
-            notes = [f"resume: skipped the damaged state {', '.join(damaged)}; continuing from {p.name}"] \
-                if damaged else []
+            notes = [t("note.resume_damaged", damaged=", ".join(damaged), state=p.name)] if damaged else []
             return p, notes + _legacy_note(p)
         damaged.append(f"{p.name} ({problem})")
     raise LoraNbError(f"resume=latest but every saved state in {out / STATE_DIR} is damaged: {'; '.join(damaged)} "
@@ -149,8 +149,7 @@ def find_state(out: Path, resume: str) -> tuple[Path, list[str]]:
 def _legacy_note(path: Path) -> list[str]:
     if not is_legacy(path):
         return []
-    return [f"resume: {path.name} was saved by an older lora-nb without a checksum manifest or run fingerprint; "
-            f"its files load, but that the settings match cannot be checked -> keep them as they were"]
+    return [t("note.resume_legacy", state=path.name)]
 
 
 def load_state(path: Path, models: Models, family, optimizer, lr_scheduler, accelerator) -> int:

@@ -214,8 +214,8 @@ def _train(config: Config, callbacks: list[TrainCallback] | None, accelerator) -
             print(t("run.threads", n=threads))
         objective = prediction_notes(models.extra.get("prediction"))
         for note in scan.warnings + adapter_notes(config) + objective + resume_notes:
-            print("note:", note)
-        print((f"resuming at step {start}: " if start else "") + run.describe())
+            print(t("note.line", note=note))
+        print((t("note.resuming", step=start) if start else "") + run.describe())
     for cb in callbacks:
         cb.on_start(run)
     if not start:  # the start of the validation curve (a resumed run logged it already)
@@ -411,13 +411,11 @@ def redraw_samples(start: int, *, family, models: Models, config: Config, run: R
         n = len(missing[start])
         paths = generate_samples(family, models, config, start, out, accelerator, indices=missing.pop(start))
         log.event("sample", start, paths=[str(p) for p in paths])
-        print(f"note: resume: drew the {n} missing validation image{'s' * (n > 1)} of step {start} again")
+        print(t("note.line", note=t("note.resume_drew" if n > 1 else "note.resume_drew_one", n=n, step=start)))
         for cb in callbacks:
             cb.on_sample(start, paths)
     if missing:
-        print(f"note: resume: validation images of step {_short(sorted(missing))} are missing and cannot be drawn "
-              f"again (only the weights of step {start} were kept) -> sample those steps' LoRA files, where saved, "
-              f"in step 6")
+        print(t("note.line", note=t("note.resume_lost", steps=_short(sorted(missing)), step=start)))
 
 
 def _diverged(step: int, last_good: int | None, config: Config, log: RunLog) -> TrainingDiverged:
