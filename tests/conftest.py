@@ -19,6 +19,17 @@ def pytest_configure(config):
     torch.set_num_threads(1)  # CI has 2 cores; tiny models gain nothing from threads
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Back to one thread after every test: importing rembg (numba's OpenMP) sets torch's count to the
+    machine's cores, and the bitwise and thread-count tests compare against one thread."""
+    yield
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 
