@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from .i18n import t
+
 # the trainer's loss log inside a run folder: written by training.runlog, read by evaluate.lossplot
 TRAIN_LOG = Path("logs") / "train_log.jsonl"
 
@@ -39,5 +41,4 @@ def bad_lines_note(path: str | os.PathLike, bad: list[int], action: str = "skipp
     if not bad:
         return ""
     shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-    return (f"{Path(path).name}: {action} {len(bad)} unreadable line{'s' * (len(bad) > 1)} (line "
-            f"{shown}: cut off by a full disk, power cut or disconnect, or edited by hand); the rest is used")
+    return t(f"log.bad_lines.{action}", name=Path(path).name, n=len(bad), s="s" * (len(bad) > 1), shown=shown)

@@ -75,7 +75,7 @@ def _absent(text: str, phrases) -> None:
 
 def test_the_tables_merge_into_one_and_a_key_in_two_is_an_error():
     assert {"plan.title", "audit.head", "train.stopped"} <= set(i18n.STRINGS)
-    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text, notes_text)
+    tables = (i18n.messages, plan_text, advice_text, memory_text, report_text, notes_text, i18n.notes2)
     assert len(i18n.STRINGS) == sum(len(m.STRINGS) for m in tables)
     with pytest.raises(RuntimeError, match=r"defined twice: \['plan.title'\]"):
         i18n._merge(plan_text.STRINGS, {"plan.title": {"en": "x", "zh": "x"}})

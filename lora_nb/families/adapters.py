@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..i18n import t as tr
 from . import blocks
 from .facts import facts
 
@@ -52,24 +53,16 @@ def notes(config: Config) -> list[str]:
     t = config.network_type
     if t in ("loha", "lokr"):
         uis = " / ".join(facts(config.family).kohya_file_uis)
-        out = [f"{t}: the .safetensors file (LyCORIS keys) is for {uis}; do not give it to diffusers' "
-               f"load_lora_weights, which cannot apply it (for Flux it even loads it without error and changes "
-               f"nothing)"]
+        out = [tr("adapter.lycoris_file", t=t, uis=uis)]
         if "diffusers" in config.save_formats:
-            out.append(f"diffusers has no {t} loader: instead of a diffusers file each checkpoint gets a peft "
-                       f"folder (<name>_peft/<component>/, load with peft.PeftModel.from_pretrained)")
+            out.append(tr("adapter.lycoris_peft", t=t))
         return out
     if t == "dora":
-        a1111 = ("the <name>.a1111.safetensors file (full weight change) is exact in AUTOMATIC1111 too"
-                 if config.save_dora_a1111 else
-                 "AUTOMATIC1111 cannot apply it exactly (set save_dora_a1111 for a large file exact there)")
-        out = [f"DoRA: the diffusers file is exact in diffusers; the .safetensors file's dora_scale is written for "
-               f"ComfyUI's and Forge's formula, exact there at strength 1 (other strengths follow their own DoRA "
-               f"interpolation); {a1111}"]
+        a1111 = tr("adapter.dora_a1111" if config.save_dora_a1111 else "adapter.dora_no_a1111")
+        out = [tr("adapter.dora_file", a1111=a1111)]
         if config.network_dropout:
             # peft (as the DoRA paper) drops out the layer input for the whole decomposed weight
-            out.append("DoRA with network_dropout: the dropout applies to the whole layer's input, not only the "
-                       "LoRA path")
+            out.append(tr("adapter.dora_dropout"))
         return out
     return []
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, ModelLoadError
+from ..i18n import t
 from .facts import facts
 
 V_MARKER, ZSNR_MARKER = "v_pred", "ztsnr"  # marker keys of community v-pred / zsnr SDXL checkpoints
@@ -41,11 +42,10 @@ class Prediction:
 
     def describe(self) -> str:
         """One line for the run's notes."""
-        kind = "v-prediction" if self.type == "v_prediction" else "epsilon (noise) prediction"
+        kind = t("objective.v" if self.type == "v_prediction" else "objective.eps")
         if self.zero_snr:
-            kind += (f", zero terminal SNR (validation images: trailing timesteps, guidance rescale "
-                     f"{GUIDANCE_RESCALE:g})")
-        return f"objective: {kind}" + (f", from {self.source}" if self.source else "")
+            kind += t("objective.zsnr", rescale=f"{GUIDANCE_RESCALE:g}")
+        return t("objective.line", kind=kind) + (t("objective.from", source=self.source) if self.source else "")
 
 
 def notes(pred: Prediction | None) -> list[str]:
@@ -80,7 +80,7 @@ def resolve(scheduler_config, config, markers: dict | None = None, where: str = 
     found = {"prediction_type": scheduler_config.get("prediction_type", "epsilon"),
              "rescale_betas_zero_snr": bool(scheduler_config.get("rescale_betas_zero_snr", False)),
              **(markers or {})}
-    sources = [where + (" (marker keys)" if markers else "")] if where else []
+    sources = [where + (t("objective.markers") if markers else "")] if where else []
     v, z = _flag(config.v_parameterization), _flag(config.zero_terminal_snr)
     if v is not None:
         found["prediction_type"] = "v_prediction" if v else "epsilon"

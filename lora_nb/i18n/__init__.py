@@ -7,7 +7,7 @@ environment variable `LORA_NB_LANG`. Library errors (`LoraNbError`) stay in Engl
 they can be searched for.
 
 The tables live beside this module: `messages` (what the notebooks print, by id), `reports` (the
-dataset, evaluation and training reports), `plan`, `advice` and `memory` (the training plan), `notes` (the
+dataset, evaluation and training reports), `plan`, `advice` and `memory` (the training plan), `notes` and `notes2` (the
 trainer's notes, durations) and `fields`
 (Config field labels and Chinese help). The message tables merge into one `STRINGS`; a key in two of
 them is an error at import.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 
-from . import advice, memory, messages, notes, plan, reports
+from . import advice, memory, messages, notes, notes2, plan, reports
 from .fields import FIELD_HELP_ZH, FIELD_LABELS
 from .reasons import reason_zh
 
@@ -36,7 +36,8 @@ def _merge(*tables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return out
 
 
-STRINGS = _merge(messages.STRINGS, reports.STRINGS, plan.STRINGS, advice.STRINGS, memory.STRINGS, notes.STRINGS)
+STRINGS = _merge(messages.STRINGS, reports.STRINGS, plan.STRINGS, advice.STRINGS, memory.STRINGS, notes.STRINGS,
+                 notes2.STRINGS)
 
 LANGUAGES = ("en", "zh")
 ENV_VAR = "LORA_NB_LANG"

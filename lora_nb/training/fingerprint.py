@@ -213,15 +213,11 @@ def _length_note(old: dict, new: dict, step: int, config: Config) -> str:
     if (t_old, w_old) == (t_new, w_new):
         return ""
     before, after = _lr_factors(config, t_old, w_old, step), _lr_factors(config, t_new, w_new, step)
-    head = f"resume: the run now ends at step {t_new} instead of {t_old}"
     if before == after:
-        return (f"{head}; the {config.lr_scheduler} lr schedule gave steps 1-{step} the same lr either way, so "
-                f"the result is what an uninterrupted {t_new}-step run gives")
+        return t("resume.length_same", new=t_new, old=t_old, scheduler=config.lr_scheduler, step=step)
     lr = config.effective_unet_lr
-    return (f"{head}; from step {step + 1} the lr follows the {t_new}-step {config.lr_scheduler} schedule, but steps "
-            f"1-{step} were trained on the {t_old}-step one (lr at step {step}: {lr * before[-1]:.2e} there, "
-            f"{lr * after[-1]:.2e} on the new one), so the result differs from an uninterrupted {t_new}-step run "
-            f"-> start a new run if you need exactly that")
+    return t("resume.length_differs", new=t_new, old=t_old, scheduler=config.lr_scheduler, step=step, next=step + 1,
+             lr_old=f"{lr * before[-1]:.2e}", lr_new=f"{lr * after[-1]:.2e}")
 
 
 def _threads_note(old: dict, new: dict) -> str:

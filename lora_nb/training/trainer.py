@@ -95,16 +95,14 @@ class RunInfo:
     reg_samples: int = 0  # of samples_per_epoch: regularization images, as many as the training samples
 
     def describe(self) -> str:
-        per = self.batch_size * self.grad_accum * self.num_processes
-        reg = (f" + {self.reg_samples} reg = {self.samples_per_epoch}" if self.reg_samples else "")
-        return (f"{self.num_images} images -> {self.samples_per_epoch - self.reg_samples} samples/epoch (images x "
-                f"repeats){reg}; "
-                f"/ (batch {self.batch_size} x grad accum {self.grad_accum}"
-                + (f" x {self.num_processes} processes" if self.num_processes > 1 else "")
-                + f" = {per}) = {self.steps_per_epoch} steps/epoch; {self.total_steps} steps total "
-                f"= {self.epochs:g} epochs; warmup {self.warmup_steps}; checkpoints at "
-                f"{_short(self.checkpoint_steps)}; samples at {_short(self.sample_steps)}; "
-                f"precision {self.mixed_precision} on {self.device}")
+        return t("run.describe", images=self.num_images, samples=self.samples_per_epoch - self.reg_samples,
+                 reg=t("run.reg", reg=self.reg_samples, total=self.samples_per_epoch) if self.reg_samples else "",
+                 batch=self.batch_size, accum=self.grad_accum,
+                 processes=t("run.processes", n=self.num_processes) if self.num_processes > 1 else "",
+                 per=self.batch_size * self.grad_accum * self.num_processes, steps_per_epoch=self.steps_per_epoch,
+                 total=self.total_steps, epochs=f"{self.epochs:g}", warmup=self.warmup_steps,
+                 checkpoints=_short(self.checkpoint_steps), samples_at=_short(self.sample_steps),
+                 precision=self.mixed_precision, device=self.device)
 
 
 @dataclass
@@ -120,7 +118,7 @@ class TrainResult:
 
 def _short(steps: list[int]) -> str:
     if not steps:
-        return "none"
+        return t("run.none")
     return ", ".join(map(str, steps)) if len(steps) <= 8 else f"{', '.join(map(str, steps[:6]))}, ... {steps[-1]}"
 
 
