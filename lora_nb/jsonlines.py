@@ -41,4 +41,5 @@ def bad_lines_note(path: str | os.PathLike, bad: list[int], action: str = "skipp
     if not bad:
         return ""
     shown = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-    return t(f"log.bad_lines.{action}", name=Path(path).name, n=len(bad), s="s" * (len(bad) > 1), shown=shown)
+    return t(f"log.bad_lines.{action}" + ("_one" if len(bad) == 1 else ""), name=Path(path).name, n=len(bad),
+             shown=shown)

@@ -2,6 +2,9 @@
 resume's length note and the unreadable-lines note of a JSON-lines log: {"en": ..., "zh": ...}; placeholders
 in {braces} match."""
 
+_WHY = "cut off by a full disk, power cut or disconnect, or edited by hand); the rest is used"
+_WHY_ZH = "因磁盘已满、断电或断开连接而被截断，或被手动修改过）；其余内容照常使用"
+
 STRINGS: dict[str, dict[str, str]] = {
     # adapter file notes (lora_nb/families/adapters.py)
     "adapter.lycoris_file": {"en": "{t}: the .safetensors file (LyCORIS keys) is for {uis}; do not give it to "
@@ -67,12 +70,12 @@ STRINGS: dict[str, dict[str, str]] = {
                                     "{step} 步的学习率：原计划 {lr_old}，新计划 {lr_new}），所以结果与不中断的 {new} "
                                     "步训练不同 -> 如果需要完全相同的结果，请开始新的训练"},
     # unreadable lines of a JSON-lines log (lora_nb/jsonlines.py)
-    "log.bad_lines.skipped": {"en": "{name}: skipped {n} unreadable line{s} (line {shown}: cut off by a full disk, "
-                                    "power cut or disconnect, or edited by hand); the rest is used",
-                              "zh": "{name}：跳过了 {n} 行无法读取的内容（第 {shown} 行：因磁盘已满、断电或断开连接而"
-                                    "被截断，或被手动修改过）；其余内容照常使用"},
-    "log.bad_lines.dropped": {"en": "{name}: dropped {n} unreadable line{s} (line {shown}: cut off by a full disk, "
-                                    "power cut or disconnect, or edited by hand); the rest is used",
-                              "zh": "{name}：删除了 {n} 行无法读取的内容（第 {shown} 行：因磁盘已满、断电或断开连接而"
-                                    "被截断，或被手动修改过）；其余内容照常使用"},
+    "log.bad_lines.skipped": {"en": "{name}: skipped {n} unreadable lines (line {shown}: " + _WHY,
+                              "zh": "{name}：跳过了 {n} 行无法读取的内容（第 {shown} 行：" + _WHY_ZH},
+    "log.bad_lines.skipped_one": {"en": "{name}: skipped {n} unreadable line (line {shown}: " + _WHY,
+                                  "zh": "{name}：跳过了 {n} 行无法读取的内容（第 {shown} 行：" + _WHY_ZH},
+    "log.bad_lines.dropped": {"en": "{name}: dropped {n} unreadable lines (line {shown}: " + _WHY,
+                              "zh": "{name}：删除了 {n} 行无法读取的内容（第 {shown} 行：" + _WHY_ZH},
+    "log.bad_lines.dropped_one": {"en": "{name}: dropped {n} unreadable line (line {shown}: " + _WHY,
+                                  "zh": "{name}：删除了 {n} 行无法读取的内容（第 {shown} 行：" + _WHY_ZH},
 }
