@@ -506,7 +506,7 @@ def test_notebook_form_shows_the_caption_options():
     assert set(form.widgets) == {f.name for f in fields(CaptionOptions)}
     assert form.options == CaptionOptions(backend=ns["CAPTIONER"], model=ns["MODEL"] or None,
                                           overwrite=ns["OVERWRITE"], prefix=ns["PREFIX"], batch_size=ns["BATCH_SIZE"])
-    assert any("caption_folder(folder, form.options)" in c for c in code)
+    assert any("caption_folder(folder, form.options, captioner=mode_captioner())" in c for c in code)
 
 
 # --- CLI -------------------------------------------------------------------------------------------
