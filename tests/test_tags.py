@@ -274,7 +274,8 @@ def test_notebook_form_shows_the_clean_options():
     cell = next(c for c in code if "ui.options_form(CleanOptions(" in c)
     call = next(n for n in ast.walk(ast.parse(cell)) if isinstance(n, ast.Call) and getattr(n.func, "id", "") ==
                 "CleanOptions")
-    assert {k.arg for k in call.keywords} <= set(form.widgets)
+    assert {k.arg for k in call.keywords if k.arg} <= set(form.widgets)  # **given: the trigger settings
+    assert {"trigger", "template", "style"} <= set(form.widgets)  # what `given` holds (sample_clean_settings)
     assert [c for c in code if "clean_folder(" in c] and all("form.options" in c for c in code if "clean_folder(" in c)
 
 
