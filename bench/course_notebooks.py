@@ -4,9 +4,9 @@
 
 Runs notebooks/00-06 top to bottom in a real kernel (nbclient, as tests/test_notebooks.py does) with
 LORA_NB_COURSE=cpu, offline, one project under DIR; prints each notebook's wall time, then re-renders
-06's grid (the same prompt, checkpoints, strengths, seeds and settings: the same pictures) with
-`lora_nb.toy.detect.star_curve` and prints the star score of every cell, raw and as a share of the
-base model's ceiling (`lora_nb.toy.ceiling`).
+the cells 06 measures (the same prompt, checkpoints, strengths, all 8 measured seeds and settings: the
+same pictures; its grid shows 4 of those seeds) with `lora_nb.toy.detect.star_curve` and prints the star
+score of every cell, raw and as a share of the base model's ceiling (`lora_nb.toy.ceiling`).
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def main() -> None:
     config, run = project.config(), project.require("train")  # what 06 draws: every LoRA file of the run
     ev = evaluate_settings(config)
     curve = star_curve(config.pretrained_model, run, ev["prompts"][0], strengths=ev["strengths"],
-                       seeds=ev["seeds"], steps=ev["steps"], cfg=ev["cfg"], size=config.resolution,
+                       seeds=ev["measures"][0], steps=ev["steps"], cfg=ev["cfg"], size=config.resolution,
                        ceiling=star_ceiling(config.pretrained_model))
-    print(f"06's grid, prompt {ev['prompts'][0]!r}, mean of {len(ev['seeds'])} seeds, raw (share of the ceiling "
-          f"{curve.ceiling}):\n{curve.markdown()}")
+    print(f"06's measures, prompt {ev['prompts'][0]!r}, mean of {len(ev['measures'][0])} seeds, raw (share of the "
+          f"ceiling {curve.ceiling}):\n{curve.markdown()}")
     print(f"project: {project.root}")
 
 

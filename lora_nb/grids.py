@@ -256,41 +256,54 @@ def labelled_grid(
 
 
 def stack_panels(panels: Sequence[Image.Image], captions: Sequence[str] | None = None, *, title: str | None = None,
-                 font_size: int | None = None, font: str | None = None, gap: int | None = None) -> Grid:
-    """Stack images vertically (A1111's Z axis: one grid per prompt/seed), each under its caption.
+                 font_size: int | None = None, font: str | None = None, gap: int | None = None,
+                 columns: int = 1) -> Grid:
+    """Lay out images in rows of `columns` (A1111's Z axis: one grid per prompt/seed), each under its caption;
+    one column stacks them vertically. A row is as tall as its tallest panel, a column as wide as its widest.
 
     Returns a Grid whose `boxes[i][0]` is where panel i was pasted."""
     if not panels:
         raise ValueError("stack_panels needs at least one panel")
     if captions is not None and len(captions) != len(panels):
         raise ValueError(f"{len(captions)} captions for {len(panels)} panels")
-    width = max(p.width for p in panels)
-    fsize = font_size or max(12, min(40, width // 50))
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, got {columns}")
+    columns = min(columns, len(panels))
+    widths = [max(p.width for p in panels[c::columns]) for c in range(columns)]
+    fsize = font_size or max(12, min(40, max(widths) // 50))
     fnt, tfnt = fonts_for(fsize, font, [title, *(captions or [])])
     gap = gap if gap is not None else fsize
+    width = sum(widths) + gap * (columns - 1)
     blocks: list[tuple[list[str], object]] = []
     if title:
         blocks.append((wrap_text(title, tfnt, width - 2 * gap), tfnt))  # wrapped, never cut
     heights = [len(ls) * line_height(f) + gap for ls, f in blocks]
-    cap_lines = [wrap_text(c, fnt, width - 2 * gap, 3) if c else [] for c in (captions or [""] * len(panels))]
-    total = sum(heights) + sum(p.height + gap + (len(cl) * line_height(fnt) if cl else 0)
-                               for p, cl in zip(panels, cap_lines)) + gap
+    cap_lines = [wrap_text(c, fnt, widths[i % columns] - 2 * gap, 3) if c else []
+                 for i, c in enumerate(captions or [""] * len(panels))]
+    cap_h = [len(cl) * line_height(fnt) for cl in cap_lines]
+    rows = [range(i, min(i + columns, len(panels))) for i in range(0, len(panels), columns)]
+    row_cap = [max(cap_h[i] for i in r) for r in rows]
+    row_h = [max(panels[i].height for i in r) for r in rows]
+    total = sum(heights) + sum(c + h + gap for c, h in zip(row_cap, row_h)) + gap
     canvas = Image.new("RGB", (width, total), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     y = gap // 2
     for (lines, f), h in zip(blocks, heights):
         _draw_block(draw, lines, f, (gap, y, width - gap, y + h - gap // 2))
         y += h
-    boxes: list[list[Box | None]] = []
-    for p, cl in zip(panels, cap_lines):
-        if cl:
-            h = len(cl) * line_height(fnt)
-            _draw_block(draw, cl, fnt, (gap, y, width - gap, y + h), align="left")
-            y += h
-        x = (width - p.width) // 2
-        canvas.paste(p.convert("RGB"), (x, y))
-        boxes.append([(x, y, x + p.width, y + p.height)])
-        y += p.height + gap
+    boxes: list[list[Box | None]] = [[] for _ in panels]
+    for r, c_h, p_h in zip(rows, row_cap, row_h):
+        left = 0
+        for i in r:
+            w = widths[i % columns]
+            if cap_lines[i]:
+                _draw_block(draw, cap_lines[i], fnt, (left + gap, y, left + w - gap, y + cap_h[i]), align="left")
+            p = panels[i]
+            x, top = left + (w - p.width) // 2, y + c_h
+            canvas.paste(p.convert("RGB"), (x, top))
+            boxes[i] = [(x, top, x + p.width, top + p.height)]
+            left += w + gap
+        y += c_h + p_h + gap
     return Grid(canvas, boxes)
 
 

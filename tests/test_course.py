@@ -74,7 +74,8 @@ def test_course_mode_is_decided_in_one_place(monkeypatch, tiny_dataset):
                                                                                          64)
     Config.from_dict(over)  # a valid config
     ev = evaluate_settings(Config(train_data_dir=str(tiny_dataset)))
-    assert ev["strengths"] == [0.0, 0.5, 1.0] and len(ev["seeds"]) == 8 and ev["steps"] >= 20
+    assert ev["strengths"] == [0.0, 0.5, 1.0] and len(ev["measures"][0]) == 8 and ev["steps"] >= 20
+    assert set(ev["seeds"]) < set(ev["measures"][0]) and ev["cell_size"] == 128
     assert len(ev["prompts"]) == 1 and "," not in ev["prompts"][0]  # identifier + class word, not what varies
     assert over["seed"] == 0  # the measured run (bench/README.md)
     # the star alone (with the ring mixed in it drew green blobs), from the raw set that steps 1-4 clean up

@@ -332,6 +332,12 @@ def test_run_folder_prompts_and_seeds_make_panels(pipe, loras):
     assert not same(res.cell(0, 0, panel=0), res.cell(0, 0, panel=1))  # another seed, other noise
     tops = [res.boxes[p][0][0][1] for p in range(4)]
     assert tops == sorted(tops)  # panels stacked top to bottom
+    two = xy_grid(pipe, loras["run"], ["a red circle", "a green square"], strengths=[0, 1], seeds=[1, 2],
+                  steps=STEPS, cell_size=32, progress=False, panel_columns=2)
+    lefts, tops = ([two.boxes[p][0][0][k] for p in range(4)] for k in (0, 1))
+    assert lefts[0] == lefts[2] < lefts[1] == lefts[3] and tops[0] == tops[1] < tops[2] == tops[3]  # 2 x 2 panels
+    assert two.image.height < res.image.height and two.panels == res.panels
+    assert all(same(two.image.crop(two.boxes[p][1][1]), res.image.crop(res.boxes[p][1][1])) for p in range(4))
 
 
 def test_show_at_enlarges_tiny_cells_on_the_sheet_only(pipe, loras):

@@ -128,6 +128,23 @@ def test_stack_panels_places_each_panel_under_its_caption():
         stack_panels([a], ["one", "two"])
 
 
+def test_stack_panels_in_columns_keeps_every_panel_whole_and_in_reading_order():
+    panels = [labelled_grid([[_solid(i), _solid(i + 1)]], col_labels=["0", "1"]).image for i in range(0, 8, 2)]
+    one = stack_panels(panels, [f"seed: {i}" for i in range(4)], title="sheet")
+    two = stack_panels(panels, [f"seed: {i}" for i in range(4)], title="sheet", columns=2)
+    w, h = panels[0].size
+    assert two.image.width >= 2 * w and two.image.width < one.image.width * 2 + 40
+    assert two.image.height < one.image.height - h  # two rows of panels instead of four
+    (a, b, c, d) = (two.boxes[i][0] for i in range(4))
+    assert a[1] == b[1] < c[1] == d[1] and a[0] == c[0] < b[0] == d[0]  # 0 1 / 2 3
+    for panel, box in zip(panels, (a, b, c, d)):
+        assert np.array_equal(np.asarray(two.image.crop(box)), np.asarray(panel))
+        assert _has_ink(two.image, (box[0], box[1] - 12, box[2], box[1]))  # its caption right above
+    assert stack_panels(panels[:1], ["x"], columns=3).image.size == stack_panels(panels[:1], ["x"]).image.size
+    with pytest.raises(ValueError):
+        stack_panels(panels, columns=0)
+
+
 def test_image_row_and_inline_png():
     g = image_row([_solid(0), _solid(1)], ["step 100", "step 200"])
     assert len(g.boxes) == 1 and len(g.boxes[0]) == 2

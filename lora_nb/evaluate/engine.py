@@ -295,7 +295,8 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
     if len(sheets) == 1 and not head:
         image, offsets = sheets[0].image, [(0, 0)]
     else:
-        stacked = stack_panels([g.image for g in sheets], captions, title=head or None, font=s.font)
+        stacked = stack_panels([g.image for g in sheets], captions, title=head or None, font=s.font,
+                               columns=s.panel_columns)
         image, offsets = stacked.image, [b[0][:2] for b in stacked.boxes]
     boxes = [[[(left + ox, t + oy, r + ox, b + oy) for (left, t, r, b) in row] for row in g.boxes]
              for g, (ox, oy) in zip(sheets, offsets)]

@@ -50,6 +50,8 @@ class SampleSettings(Options):
     show_at: int | None = option(None, "Enlarge small pictures on the sheet until their shorter side is this many "
                                        "px (pixel for pixel up to 128 px; the title says by how much); the saved "
                                        "cells keep their size. Empty: shown at their own size.", min=1)
+    panel_columns: int = option(1, "Panels (one per seed, prompt or other third axis) side by side in rows of "
+                                   "this many; 1 stacks them.", min=1)
     font: str | None = option(None, "Font file for the labels; empty: PIL's built-in font for Latin labels, a "
                                     "CJK font for Chinese ones (lora_nb.fonts).")
     progress: bool = option(True, "Show a progress bar over all cells.", cli=False)

@@ -160,6 +160,7 @@ CELLS: dict[str, dict[str, str]] = {
         'STEPS': '0. Install and parameters · `STEPS = None`',
         'CFG': '0. Install and parameters · `CFG = None`',
         'CELL_SIZE': '0. Install and parameters · `CELL_SIZE = 256`',
+        'PANEL_COLUMNS': '0. Install and parameters · `PANEL_COLUMNS = 2`',
         'EVAL_SEEDS': '0. Install and parameters · `EVAL_SEEDS = [0, 1, 2, 3]`',
         'CLIP_MODEL': '0. Install and parameters · `CLIP_MODEL = "openai/clip-vit-base-patch32"`',
         'DINO_MODEL': '0. Install and parameters · `DINO_MODEL = "facebook/dinov2-small"`',
