@@ -98,8 +98,8 @@ def test_repeats_epochs_by_dataset_type():
     # SD families take their step count from the LoRA explainer's repeats x epochs, and name Flux LoRA guide's figure
     lo = recommend(20, purpose="person", family="sd15").loras[0]
     assert lo.steps == 3000 and "Flux LoRA guide" in lo.reasons["steps"]
-    big = recommend(1000, purpose="person", family="sdxl").loras[0]  # large sets: Flux LoRA guide's size rule
-    assert big.steps == 4000 and "small SD sets" in big.reasons["steps"]
+    big = recommend(1000, purpose="person", family="sdxl").loras[0]  # larger sets: fewer epochs, the same total
+    assert big.steps == 4500 and "lower the epochs" in big.reasons["steps"]
 
 
 def test_repeats_advice_scales_down_where_the_seeds_disagree():

@@ -45,9 +45,9 @@ def test_the_plan_asks_for_four_checkpoints():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_steps_grow_with_the_dataset_and_checkpoints_line_up(family):
-    # two rules, each growing with the set: SD sets up to SMALL_SET images take the LoRA explainer's
-    # repeats x epochs (150 x the images), larger ones and Flux the Flux LoRA guide's steps by size (500 below 45)
-    for sizes in ((10, 20, 40) if family != "flux" else (10, 100), (100, 500, 1000)):
+    # SD sets take the LoRA explainer's repeats x epochs (150 x the images) up to REFERENCE_SET images, that total
+    # beyond until Flux LoRA guide's 4 epochs ask for more; Flux its steps by size (500 below 45)
+    for sizes in ((10, 20, 40) if family != "flux" else (10, 100), (100, 500, 2000)):
         steps = []
         for n in sizes:
             st = starting_config(Config(family=family), counts={"thing": n}, purpose="object")
@@ -93,7 +93,7 @@ def _against_advised(p, advised) -> list:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_plan_of_the_starting_config_has_no_advice_against_it(family, tmp_path):
-    big = make_toy_dataset(tmp_path / "big", {"toycircle": (5, 120)})  # 10 epochs x 5 repeats: 6000 steps
+    big = make_toy_dataset(tmp_path / "big", {"toycircle": (10, 120)})  # 10 epochs x 10 repeats: 12000 steps
     for folder in (SAMPLE, big):
         cfg = Config(family=family, train_data_dir=str(folder), sample_prompts=["a star", "a dog"], **SMALL)
         st = starting_config(cfg, purpose="object")
@@ -104,7 +104,7 @@ def test_plan_of_the_starting_config_has_no_advice_against_it(family, tmp_path):
         assert p.steps.checkpoint_steps[-1] == p.steps.total_steps and len(p.steps.checkpoint_steps) >= 4
         if folder == big:  # ... while the Config defaults draw advice against rank, steps and the one checkpoint
             default = plan(cfg, purpose="object", gpu=None)
-            assert default.steps.total_steps == 6000 != p.steps.total_steps
+            assert default.steps.total_steps == 12000 != p.steps.total_steps
             suggested = {k for a in default.advice for k in a.suggested}
             assert {"rank", "max_train_steps", "save_every_n_steps"} <= suggested
 

@@ -86,12 +86,22 @@ STRINGS: dict[str, dict[str, str]] = {
                                  "《Flux LoRA 训练经验》会给出 {flux} 步：{flux_reason}《Kohya LoRA 训练实践》和"
                                  "《LoRA 训练详解》讲的是小数据集上的 SD1.5/SDXL kohya 做法，步数通常更多"
                                  "（《Kohya LoRA 训练实践》：总步数 1500 以上）。"},
-    "adv.steps_large_sd": {"en": " (LoRA explainer's repeats x epochs are for small SD sets of up to ~{small} images "
-                                 "-- Kohya practice guide's beginner table has 30 -- and would give far more steps "
-                                 "for {n}; LoRA explainer itself says to lower epochs for large sets.)",
-                           "zh": "（《LoRA 训练详解》的重复次数 x epoch 是给最多约 {small} 张的小 SD 数据集的 -- "
-                                 "《Kohya LoRA 训练实践》的新手表是 30 张 -- 对 {n} 张会给出多得多的步数；"
-                                 "《LoRA 训练详解》自己也说大数据集要减少 epoch。）"},
+    "adv.steps_sd_held": {"en": "{source} -- a recipe for about {ref} images (Kohya practice guide's beginner "
+                                "table). LoRA explainer says to lower the epochs for larger sets, so {n} images keep "
+                                "that total: {formula}; each image is seen about {seen:.3g} times instead of {full} "
+                                "({repeats} x {epochs}). Rounded to {steps} so checkpoints every {every} line up. "
+                                "The Flux LoRA guide would give {flux}: {flux_reason}",
+                          "zh": "{source} -- 这是约 {ref} 张图像的配方（《Kohya LoRA 训练实践》的新手表）。"
+                                "《LoRA 训练详解》说数据集较大时要减少 epoch，所以 {n} 张图像保持这个总步数："
+                                "{formula}；每张图像约学 {seen:.3g} 次，而不是 {full} 次（{repeats} x {epochs}）。"
+                                "取整为 {steps} 步，让每 {every} 步的检查点对齐。"
+                                "《Flux LoRA 训练经验》会给出 {flux} 步：{flux_reason}"},
+    "adv.steps_sd_flux": {"en": "{source} -- a recipe for about {ref} images (Kohya practice guide's beginner "
+                                "table), kept at that total for larger sets ({formula}) as LoRA explainer says to "
+                                "lower the epochs; for {n} images the Flux LoRA guide asks for more. ",
+                          "zh": "{source} -- 这是约 {ref} 张图像的配方（《Kohya LoRA 训练实践》的新手表），"
+                                "数据集更大时保持这个总步数（{formula}），因为《LoRA 训练详解》说要减少 epoch；"
+                                "{n} 张图像时《Flux LoRA 训练经验》要求更多步数。"},
     # advice on a config (planning/advice/recipe.py advise)
     "adv.lr_ok": {"en": "learning_rate {lr:g} fits for rank {rank} with {optimizer}.",
                   "zh": "学习率 {lr:g} 适合 rank {rank} 和 {optimizer}。"},
@@ -148,9 +158,12 @@ STRINGS: dict[str, dict[str, str]] = {
                               "{target} 步。"},
     "adv.repeats_why_flux": {"en": "the Flux LoRA guide trains far fewer steps on Flux",
                              "zh": "《Flux LoRA 训练经验》在 Flux 上训练的步数少得多"},
-    "adv.repeats_why_sd": {"en": "those repeats are meant for small sets (Kohya practice guide's beginner table: ~30 "
-                                 "images)",
-                           "zh": "这些重复次数是给小数据集的（《Kohya LoRA 训练实践》的新手表：约 30 张）"},
+    "adv.repeats_but_sd": {"en": " But those are for about {ref} images (Kohya practice guide's beginner table) "
+                                 "and LoRA explainer lowers the epochs for larger sets: {reps} repeat(s) x {epochs} "
+                                 "epochs gives {got} steps, near the recipe's {target}.",
+                           "zh": "但这些是给约 {ref} 张图像的（《Kohya LoRA 训练实践》的新手表），数据集更大时"
+                                 "《LoRA 训练详解》会减少 epoch：{reps} 次重复 x {epochs} 个 epoch 得到 {got} 步，"
+                                 "接近配方的 {target} 步。"},
     "adv.repeats_reason": {"en": "More repeats learn each image more strongly but fix the pictures sooner "
                                  "(over-fitting); epochs give intermediate checkpoints to choose from. Flux LoRA guid"
                                  "e "

@@ -25,12 +25,12 @@ from .rates import (
     recommend_alpha,
     recommend_rank,
 )
-from .steps import align_steps, recommend_steps, repeats_epochs
+from .steps import align_steps, fewer_passes, recommend_steps, repeats_epochs, sd_steps
 from .tables import (
     MIN_CHECKPOINTS,
     NEW_CONTENT_MIN_IMAGES,
+    REFERENCE_SET,
     REPEATS_EPOCHS,
-    SMALL_SET,
     checkpoint_interval,
     purpose_info,
 )
@@ -44,17 +44,11 @@ def _lora_recipe(names: list[str], n_images: int, purpose: str, family: str, opt
     rank, _, rank_why = recommend_rank(purpose, family, n_images)
     lr = lr_for_rank(rank, optimizer)
     reasons = {"rank": rank_why, "alpha": alpha_reason(), "learning_rate": lr_reason(rank, optimizer)}
-    st = recommend_steps(n_images, batch, grad_accum, fit)
+    if facts(family).flux_guide:
+        st = recommend_steps(n_images, batch, grad_accum, fit)
+    else:
+        st = sd_steps(dataset_type or purpose_info(purpose)["kind"], n_images, batch, grad_accum, fit)
     steps, save_every, why = st.steps, st.save_every, st.reason
-    if not facts(family).flux_guide and n_images <= SMALL_SET:
-        kind = dataset_type or purpose_info(purpose)["kind"]
-        re_ = repeats_epochs(kind, n_images, batch, grad_accum)
-        steps = align_steps(re_["steps"], checkpoint_interval(re_["steps"]))[0]
-        save_every = checkpoint_interval(steps)
-        why = t("adv.steps_small_sd", source=cite(re_["source"], get_language()), formula=re_["formula"],
-                steps=steps, every=save_every, flux=st.steps, flux_reason=st.reason)
-    elif not facts(family).flux_guide:
-        why += t("adv.steps_large_sd", small=SMALL_SET, n=n_images)
     reasons["steps"] = why
     return LoraRecipe(names, n_images, rank, recommend_alpha(rank), lr, steps, save_every, reasons)
 
@@ -165,7 +159,7 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
                                          steps=r.steps, every=r.save_every),
                               r.reasons["steps"],
                               "Flux LoRA guide §2.4, §4.4, §5" if facts(fam).flux_guide
-                              else "LoRA explainer; Flux LoRA guide",
+                              else "LoRA explainer; Kohya practice guide §2.3.2; Flux LoRA guide",
                               "ok" if ok else "suggest",
                               {} if ok else {"max_train_steps": r.steps, "save_every_n_steps": r.save_every}))
         elif rec.split:
@@ -180,14 +174,18 @@ def advise(config: Config, concepts=None, *, purpose: str | None = None, dataset
             re_ = repeats_epochs(kind, n_images, b, ga)
             msg = t("adv.repeats", kind=kind, repeats=re_["repeats"], epochs=re_["epochs"], formula=re_["formula"],
                     kohya=cite(re_["kohya_guide"], get_language()))
-            target = recommend_steps(n_images, b, ga, fit).steps
-            if re_["steps"] > 3 * target and (facts(fam).flux_guide or n_images > 60):
-                reps = max(1, round(target * b * ga / (n_images * re_["epochs"])))
-                per_epoch = math.ceil(n_images * reps / (b * ga))
-                epochs = max(1, round(target / per_epoch))
-                got = per_epoch * epochs
-                why = t("adv.repeats_why_flux" if facts(fam).flux_guide else "adv.repeats_why_sd")
-                msg += t("adv.repeats_but", why=why, reps=reps, epochs=epochs, got=got, target=target)
+            if facts(fam).flux_guide:
+                target = recommend_steps(n_images, b, ga, fit).steps
+                if re_["steps"] > 3 * target:
+                    reps = max(1, round(target * b * ga / (n_images * re_["epochs"])))
+                    per_epoch = math.ceil(n_images * reps / (b * ga))
+                    epochs = max(1, round(target / per_epoch))
+                    msg += t("adv.repeats_but", why=t("adv.repeats_why_flux"), reps=reps, epochs=epochs,
+                             got=per_epoch * epochs, target=target)
+            elif n_images > REFERENCE_SET:  # the recipe keeps the total of REFERENCE_SET images (sd_steps)
+                target = sd_steps(kind, n_images, b, ga, fit).steps
+                reps, epochs, got = fewer_passes(target, n_images, re_["repeats"], re_["epochs"], b, ga)
+                msg += t("adv.repeats_but_sd", ref=REFERENCE_SET, reps=reps, epochs=epochs, got=got, target=target)
             out.append(Advice("repeats", msg, t("adv.repeats_reason"),
                               "LoRA explainer (高级参数); "
                               "Kohya practice guide (新手建议)", "info"))

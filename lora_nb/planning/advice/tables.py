@@ -56,10 +56,15 @@ STEP_BANDS = (
     (700, 2500, 3500, "adv.band700"),
 )
 EPOCHS_RULE = 4  # Flux LoRA guide §2.4: 3-4 epochs at batch 1; its 1000-car example uses 4 (4000 steps)
-# Up to this many images, SD1.5/SDXL recipes follow the LoRA explainer's repeats x epochs (Kohya practice guide's
-# beginner table is for 30 images; FluxTrainer walkthrough asks for ~30 images of a subject, 50+ of a style); larger
-# sets use Flux LoRA guide's size rule, as the LoRA explainer itself says to lower epochs for large sets.
-SMALL_SET = 60
+# SD1.5/SDXL steps. The LoRA explainer's repeats x epochs (REPEATS_EPOCHS) name no set size; they are close to the
+# Kohya practice guide's beginner table (§2.3.2: 7-30 repeats, 10 epochs), which is for 30 images (FluxTrainer
+# walkthrough also asks for ~30 of a subject), and for larger sets the explainer's SDXL notes lower the epochs
+# (若训练集太过庞大可减少训练轮数). So up to REFERENCE_SET images the recipe is repeats x epochs as written;
+# above it the total stays at that of REFERENCE_SET images (fewer epochs of the larger set) until the Flux LoRA
+# guide's rule (4 epochs, STEP_BANDS) asks for more (4 x n > 30 x 15 x 10 from 1126 images). Steps then never fall
+# as images are added, where a switch to STEP_BANDS at some size (61 images -> 1500 where 60 gave 9000) cut the run
+# sixfold.
+REFERENCE_SET = 30
 
 # At least this many evenly spaced checkpoints, the last on the final step: an XY grid of checkpoints needs a
 # choice (Flux LoRA guide §4.3: the best one is rarely the last). Flux LoRA guide's own 1500-step runs save every 500
