@@ -187,3 +187,19 @@ def test_focus_crop_uses_rembg_mask(no_download, model_file, tmp_path):
             and rep.background == "removed (u2net_custom)")
     with pytest.raises(ModelLoadError):
         crop_folder(src, tmp_path / "c5", resolution=64, mode="focus", focus="rembg", progress=False)
+
+
+def test_loading_rembg_keeps_the_kernels_torch_thread_count(tmp_path):
+    """rembg's import (numba's OpenMP layer) sets torch to every core; the learner's kernel keeps its count
+    (OMP_NUM_THREADS=1 here), so a CPU run after a crop in the same kernel is not slowed by waiting threads."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(1); torch.get_num_threads()\n"  # a kernel that has used torch
+            "from lora_nb.dataset.background import find_model_file\n"
+            f"find_model_file('u2netp', {str(tmp_path)!r}); import rembg\n"
+            "print(torch.get_num_threads(), 'rembg' in __import__('sys').modules)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.stdout.split()[-2:] == ["1", "True"], out.stderr[-2000:]

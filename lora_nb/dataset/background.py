@@ -50,9 +50,23 @@ MODELS = {
 DEFAULT_MODEL = "u2netp"
 
 
+def _import_rembg():
+    """`rembg`, imported keeping torch's thread count: its import (numba's OpenMP layer) sets torch to every
+    core of the machine, undoing `OMP_NUM_THREADS` / `env.limit_cpu_threads` in the learner's kernel."""
+    import torch
+
+    threads = torch.get_num_threads()
+    import rembg
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return rembg
+
+
 def _rembg_homes() -> tuple[Path, Path]:
     """(home, legacy flat folder) as rembg resolves them: $U2NET_HOME if set, else $REMBG_HOME or
     ~/.rembg (models in models/<name>/); older rembg releases used one flat folder (~/.u2net)."""
+    _import_rembg()
     from rembg.sessions.base import BaseSession
 
     if hasattr(BaseSession, "rembg_home"):
@@ -116,7 +130,7 @@ class BackgroundRemover:
 
     def mask(self, img, post_process: bool = False):
         """Subject mask ('L', 255 = subject) at the image's size."""
-        from rembg import remove
+        from rembg import remove  # imported by the loader that made this session (_import_rembg)
 
         return remove(img.convert("RGB"), session=self.session, only_mask=True, post_process_mask=post_process)
 
@@ -145,6 +159,7 @@ def load_remover(model: str = DEFAULT_MODEL, *, model_path: str | os.PathLike | 
         (HF_HUB_OFFLINE unset). Without network the error says where to put the file.
     """
     try:
+        _import_rembg()
         from rembg.sessions import sessions
     except ImportError as e:
         raise ModelLoadError(f"background removal needs rembg ({e}): pip install 'lora-nb[rembg]'") from None
