@@ -147,6 +147,7 @@ class Grid:
 
     image: Image.Image
     boxes: list[list[Box | None]]
+    scale_note: str = ""  # how the cells were enlarged ("shown ×4, nearest"), empty at their own size
 
     def _repr_png_(self) -> bytes:  # shown inline when a notebook cell ends with a Grid
         return _png_bytes(self.image)
@@ -166,13 +167,15 @@ def labelled_grid(
     pad: int | None = None,
     max_label_lines: int = 4,
     show_at: int | None = None,
+    note_in_title: bool = True,
 ) -> Grid:
     """Draw `cells` (a list of rows) as one image with labelled rows and columns.
 
     `col_title`/`row_title` name the axes (e.g. "strength", "checkpoint") in the top-left corner;
     `cell_size` shrinks large cells (1024 px Flux images) so the sheet stays a sensible size;
     `show_at` enlarges small ones until their shorter side is at least that many px (the title says
-    by how much). The title wraps and is never cut.
+    by how much, unless `note_in_title` is off: a sheet of several panels says it once, from `Grid.scale_note`).
+    The title wraps and is never cut.
     Raises ValueError when the rows are ragged or a label list does not match the cell count.
     """
     rows = [list(r) for r in cells]
@@ -189,11 +192,13 @@ def labelled_grid(
 
     fitted = [[_fit(im.convert("RGB"), cell_size) if im is not None else None for im in r] for r in rows]
     present = [im for r in fitted for im in r if im is not None]
+    note = ""
     if present and show_at:
         k, note = display_scale(max(im.width for im in present), max(im.height for im in present), show_at)
         fitted = [[enlarge(im, k) if im is not None else None for im in r] for r in fitted]
         present = [im for r in fitted for im in r if im is not None]
-        title = f"{title} ({note})" if title and note else (title or note or None)
+        if note_in_title:
+            title = f"{title} ({note})" if title and note else (title or note or None)
     if present:
         cw, ch = max(im.width for im in present), max(im.height for im in present)
     else:
@@ -252,7 +257,7 @@ def labelled_grid(
             canvas.paste(im, (ox, oy))
             row_boxes.append((ox, oy, ox + im.width, oy + im.height))
         boxes.append(row_boxes)
-    return Grid(canvas, boxes)
+    return Grid(canvas, boxes, note)
 
 
 def stack_panels(panels: Sequence[Image.Image], captions: Sequence[str] | None = None, *, title: str | None = None,

@@ -14,6 +14,7 @@ from lora_nb.grids import (
     image_grid,
     image_row,
     labelled_grid,
+    scale_note,
     stack_panels,
     text_size,
     wrap_text,
@@ -222,3 +223,14 @@ def test_image_grid_enlarges_small_pictures_and_wraps_labels(default_language):
     rows = np.where((np.asarray(plain) == COLOURS[0]).all(axis=2).any(axis=1))[0]
     assert rows.max() - rows.min() + 1 == 64
     assert img.height > plain.height  # the note line and the wrapped label lines
+
+
+def test_scale_note_said_once_for_a_sheet_of_panels():
+    """A panel of enlarged cells carries its "shown ×2" note in its title, or (note_in_title=False) hands it to
+    the sheet, which says it once above all panels."""
+    cells = [[_solid(0, (64, 64)), _solid(1, (64, 64))]]
+    with_note = labelled_grid(cells, col_labels=["0", "1"], show_at=128)
+    bare = labelled_grid(cells, col_labels=["0", "1"], show_at=128, note_in_title=False)
+    assert with_note.scale_note == bare.scale_note == scale_note(2, 64) and "2" in bare.scale_note
+    assert bare.image.height < with_note.image.height and bare.image.width == with_note.image.width
+    assert labelled_grid(cells, show_at=None).scale_note == ""

@@ -286,12 +286,15 @@ def _render(pipe, x: Axis, y: Axis, panels: list[Axis], fixed_axes: list[Axis], 
             sheets.append(labelled_grid(rows, col_labels=x.labels if x.kind else None,
                                         row_labels=y.labels if y.kind else None,
                                         col_title=x.title if x.kind else None, row_title=y.title if y.kind else None,
-                                        cell_size=s.cell_size, font=s.font, show_at=s.show_at))
+                                        cell_size=s.cell_size, font=s.font, show_at=s.show_at,
+                                        note_in_title=len(combos) == 1))
     finally:
         bar.close()
         pipe.scheduler = original
     varying = {a.kind for a in (x, y, *panels)}
     head = title if title is not None else " · ".join([base_label, *_describe_fixed(fixed_axes, params, varying)])
+    if len(sheets) > 1 and sheets[0].scale_note:  # once for the sheet, not over every panel
+        head = f"{head} ({sheets[0].scale_note})" if head else sheets[0].scale_note
     if len(sheets) == 1 and not head:
         image, offsets = sheets[0].image, [(0, 0)]
     else:
