@@ -2,6 +2,8 @@
 stripes, dots, a wall over a floor) is found as well as on a plain one, and plain backgrounds crop as before.
 The course's raw sample is measured in tests/test_sample_data.py."""
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -58,6 +60,20 @@ def test_a_subject_on_a_pattern_is_located_within_a_few_px(pattern, size, at):
     side = min(size)
     want = (at[0] - side // 2, 0) if size[0] > size[1] else (0, at[1] - side // 2)
     assert abs(box[0] - want[0]) <= 3 and abs(box[1] - want[1]) <= 3, (box, want)
+
+
+@pytest.mark.parametrize("pattern", ["checker", "stripes", "dots", "room"])
+def test_jpeg_noise_and_size_do_not_move_it(pattern):
+    """A photo's border is never one exact colour: JPEG at quality 40, sensor-like noise and a 4x larger
+    picture keep the subject box's centre within 3 px (in the original's px)."""
+    img, at = patterned(pattern), np.array([215, 70])
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=40)
+    noisy = np.clip(np.asarray(img, float) + np.random.default_rng(0).normal(0, 8, (160, 320, 3)), 0, 255)
+    for scale, im in [(1, Image.open(buf).convert("RGB")), (1, Image.fromarray(noisy.astype("uint8"))),
+                      (4, img.resize((1280, 640), Image.Resampling.LANCZOS))]:
+        x0, y0, x1, y1 = subject_box(saliency_map(im), im.size)
+        assert np.abs(np.array([x0 + x1, y0 + y1]) / 2 / scale - at).max() <= 3, (scale, x0, y0, x1, y1)
 
 
 @pytest.mark.parametrize("args, box, focus", [
