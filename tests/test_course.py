@@ -144,17 +144,17 @@ def test_the_star_is_absent_at_strength_0_and_present_at_1_in_most_seeds(course_
     assert len(curve.checkpoints) == DEMO_STEPS // DEMO_SAVE_EVERY
     assert np.all(per_seed[:, :, 0] == per_seed[:, :1, 0]), table  # strength 0 is the base at every checkpoint
     assert curve.relative(0, 0.0) < 0.05, table
-    assert curve.relative(last, 1.0) > curve.relative(last, 0.0) + 0.4, table  # measured: 0.65 vs 0.00
-    assert np.sum(per_seed[:, last, 1] > per_seed[:, last, 0]) >= 6, table  # measured 7 of 8; chance 37/256
-    assert np.sum(per_seed[:, last, 1] > 0.25) >= 5, (table, per_seed[:, last, 1])  # a star in most: measured 5
+    assert curve.relative(last, 1.0) > curve.relative(last, 0.0) + 0.4, table  # measured: 0.73 vs 0.00
+    assert np.sum(per_seed[:, last, 1] > per_seed[:, last, 0]) >= 6, table  # measured 8 of 8; chance 37/256
+    assert np.sum(per_seed[:, last, 1] > 0.25) >= 5, (table, per_seed[:, last, 1])  # a star in most: measured 7
 
 
 def test_the_star_grows_over_the_checkpoints_and_peaks_at_the_last(course_curve):
     curve, per_seed = course_curve
     table, at1 = curve.markdown(), [curve.relative(i, 1.0) for i in range(len(curve.checkpoints))]
-    assert at1[-1] > at1[0] + 0.2, table  # measured: 0.36 -> 0.65
+    assert at1[-1] > at1[0] + 0.2, table  # measured: 0.32 -> 0.73
     assert at1[-1] == max(at1), table
-    assert np.sum(per_seed[:, -1, 1] > per_seed[:, 0, 1]) >= 6, table  # measured 6 of 8
+    assert np.sum(per_seed[:, -1, 1] > per_seed[:, 0, 1]) >= 6, table  # measured 7 of 8
 
 
 def test_notebooks_say_which_mode_they_run_in(monkeypatch, tmp_path, capsys):

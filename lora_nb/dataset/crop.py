@@ -4,8 +4,9 @@ Sizes follow the tutorials: SD1.5 trains at 512, SDXL/Flux at 1024 (768 when mem
 every side is a multiple of 64 (FluxTrainer walkthrough, Kohya practice guide) because the VAE downsamples
 by 8 and the UNet by another 8. LoRA explainer recommends focus cropping over center cropping: a center crop happily
 cuts off a subject that is not in the middle. The focus crop finds the subject with the rembg
-mask when a model is available, and otherwise with a saliency estimate (colour contrast to the
-border plus edge energy), then places the crop box around it.
+mask when a model is available, and otherwise with a saliency estimate (`saliency.py`: colour distance
+from the border's palette, so a patterned background stays background, plus edge energy), then places
+the crop box around it.
 
 Images are never upscaled silently: a too-small image is reported and left out (center/focus),
 or kept at its own size rounded down to 64 (bucket); `upscale=True` opts in to enlarging.
@@ -23,7 +24,7 @@ import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from ..config import Config
 from ..errors import ConfigError, ModelLoadError
@@ -43,6 +44,7 @@ from ..images import (
 from ..options import Options, default, option
 from .background import DEFAULT_MODEL, MODELS, load_remover
 from .buckets import STEP, closest_bucket, make_buckets
+from .saliency import saliency_map, subject_box
 
 MODES = ("center", "focus", "bucket")
 FOCUS_SOURCES = ("auto", "rembg", "saliency")
@@ -125,47 +127,6 @@ class CropOptions(Options):
 
 
 # --- finding the subject -------------------------------------------------------------------------
-def saliency_map(img: Image.Image, size: int = 128):
-    """A rough 'where is the subject' map (float array, small): colour distance from the border's
-    median colour (the likely background) plus blurred edge energy. No model needed."""
-    import numpy as np
-
-    small = img.convert("RGB")
-    small.thumbnail((size, size))
-    a = np.asarray(small, dtype=np.float32)
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    contrast = np.linalg.norm(a - np.median(border, axis=0), axis=2)
-    grey = a.mean(axis=2)
-    gx, gy = np.zeros_like(grey), np.zeros_like(grey)  # central differences; the image border is no edge
-    gx[:, 1:-1] = np.abs(grey[:, 2:] - grey[:, :-2])
-    gy[1:-1, :] = np.abs(grey[2:, :] - grey[:-2, :])
-    edges = np.hypot(gx, gy)
-    edges = Image.fromarray((255 * edges / (edges.max() + 1e-6)).astype("uint8"), "L")
-    edges = np.asarray(edges.filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)  # energy, not thin lines
-    sal = contrast / (contrast.max() + 1e-6) + edges / (edges.max() + 1e-6)
-    return np.maximum(sal - np.median(sal), 0)  # keep what stands out from the typical pixel
-
-
-def subject_box(weights, image_size: tuple[int, int], lo: float = 0.03, hi: float = 0.97):
-    """Box (x0, y0, x1, y1) in image pixels holding the central mass of `weights` (a small map or
-    a mask array); None when the map is empty. Mass quantiles ignore stray specks."""
-    import numpy as np
-
-    weights = np.asarray(weights, dtype=np.float64)
-    total = weights.sum()
-    if total <= 0:
-        return None
-    sx, sy = image_size[0] / weights.shape[1], image_size[1] / weights.shape[0]
-
-    def span(profile, scale):
-        c = np.cumsum(profile) / total
-        return float(np.searchsorted(c, lo)) * scale, float(np.searchsorted(c, hi) + 1) * scale
-
-    x0, x1 = span(weights.sum(axis=0), sx)
-    y0, y1 = span(weights.sum(axis=1), sy)
-    return (x0, y0, min(x1, image_size[0]), min(y1, image_size[1]))
-
-
 def place_box(width: int, height: int, box_w: int, box_h: int, focus=None) -> tuple[int, int, int, int]:
     """A box_w x box_h crop inside the image, centred on `focus` (a subject box) or the image centre."""
     cx, cy = (width / 2, height / 2) if focus is None else ((focus[0] + focus[2]) / 2, (focus[1] + focus[3]) / 2)
