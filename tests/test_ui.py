@@ -4,6 +4,7 @@ parameters -> Config, image grids, friendly errors, and the live training displa
 import html
 
 import matplotlib
+import numpy as np
 import pytest
 from ipywidgets.embed import embed_data
 
@@ -139,6 +140,16 @@ def test_image_and_dataset_grids(tiny_dataset):
     assert isinstance(grid, Image.Image) and grid.width >= 3 * 64 and grid.height >= 2 * 64
     sheet = dataset_grid(tiny_dataset, max_images=4, cols=2, cell_size=64)
     assert sheet.width >= 2 * 64 and sheet.height >= 2 * 64
+    side = max(Image.open(p).size[0] for p in paths[:4])
+    big = dataset_grid(tiny_dataset, max_images=4, cols=2, cell_size=4 * side)  # the course's 64 px crops at 256
+    assert big.width >= 2 * 4 * side and big.height >= 2 * 4 * side
+    first = sorted(tiny_dataset.glob("*/*.png"))[0]  # dataset_grid's first tile
+    shown = np.asarray(Image.open(first).convert("RGB").resize((4 * side, 4 * side), Image.NEAREST))
+    px = np.asarray(big.convert("RGB"))
+    h, w = shown.shape[:2]
+    hits = [(y, x) for y in range(px.shape[0] - h) for x in range(px.shape[1] - w)
+            if (px[y, x] == shown[0, 0]).all() and np.array_equal(px[y:y + h, x:x + w], shown)]
+    assert hits, "the picture is shown enlarged x4, pixel for pixel"
     empty = image_grid([], cell_size=32)
     assert empty.width > 0
     png = figure_png(__import__("matplotlib.figure").figure.Figure(figsize=(2, 1)))

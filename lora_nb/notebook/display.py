@@ -70,7 +70,8 @@ def image_grid(images: Sequence, labels: Sequence[str] | None = None, cols: int 
 def dataset_grid(folder: str | Path, max_images: int = 24, cols: int = 6, cell_size: int = 128,
                  captions: bool = True, title: str | None = None):
     """Thumbnails of a dataset folder (concept folders included), each with its file name and the
-    start of its caption; returns a PIL image."""
+    start of its caption; returns a PIL image. Pictures smaller than `cell_size` (the CPU course's 64 px
+    crops) are enlarged pixel for pixel, and the title says by how much."""
     folder = Path(folder)
     tiles = []
     concepts = scan_concepts(folder)
@@ -87,4 +88,4 @@ def dataset_grid(folder: str | Path, max_images: int = 24, cols: int = 6, cell_s
             tiles.append(Tile(im, lines))
     n = sum(len(c.images) for c in concepts)
     head = title or f"{folder.name}: {n} images" + (f" (first {len(tiles)})" if n > len(tiles) else "")
-    return tile_grid(tiles, cols=cols, tile_size=cell_size, title=head)
+    return tile_grid(tiles, cols=cols, tile_size=cell_size, title=head, enlarge_small=True)
