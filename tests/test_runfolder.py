@@ -18,8 +18,9 @@ from lora_nb.config import Config
 from lora_nb.errors import ConfigError, LoraNbError
 from lora_nb.evaluate.lossplot import read_train_log
 from lora_nb.fileio import leftovers
+from lora_nb.training import runlock
 from lora_nb.training.runfolder import next_run_dir, previous_run
-from lora_nb.training.runlock import LOCK_NAME, RunLock
+from lora_nb.training.runlock import LOCK_NAME, STALE_AFTER_S, RunLock
 from lora_nb.training.trainer import TrainCallback, train
 
 
@@ -120,16 +121,74 @@ def test_reused_pids_and_other_hosts(tmp_path):
                                                   "started": 1.0, "process_started": 1.0}))
     assert "no longer running" in lock.acquire()
     lock.release()
-    # another machine's lock (a Colab runtime writing to Drive) cannot be checked: refused, with the way out
+    # another machine's lock (a Colab runtime writing to Drive) with a fresh heartbeat: refused, with the way out
     (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": 12345, "host": "colab-vm-1", "started": time.time()}))
     with pytest.raises(LoraNbError) as e:
         RunLock(tmp_path).acquire()
     assert "pid 12345 on colab-vm-1" in str(e.value) and f"delete {tmp_path / LOCK_NAME}" in str(e.value)
+    (tmp_path / LOCK_NAME).unlink()
     # an empty lock (killed between creating and writing it) is taken over
     (tmp_path / LOCK_NAME).write_text("")
     lock = RunLock(tmp_path)
     assert "unreadable lock file" in lock.acquire()
     lock.release()
+
+
+def _other_hosts_lock(folder: Path, silent: float) -> Path:
+    """A lock of pid 12345 on another machine (an older kit's format: no process_started), last touched `silent` s
+    ago."""
+    lock = folder / LOCK_NAME
+    lock.write_text(json.dumps({"pid": 12345, "host": "colab-vm-1", "started": 1.0}))
+    os.utime(lock, (time.time() - silent,) * 2)
+    return lock
+
+
+def test_another_machines_lock_is_taken_over_once_its_heartbeat_is_old(tmp_path):
+    # a disconnected Colab runtime: the learner's new runtime (another hostname) resumes into the same Drive folder
+    lock = _other_hosts_lock(tmp_path, STALE_AFTER_S + 60)
+    mine = RunLock(tmp_path)
+    note = mine.acquire()
+    assert note.startswith("took over the lock of a run on another machine (pid 12345 on colab-vm-1, since ")
+    assert note.endswith(f"), last alive 6m 00s ago, in {tmp_path}")
+    assert json.loads(lock.read_text())["host"] == socket.gethostname()  # ours now
+    mine.release()
+    assert not lock.exists()
+
+
+def test_another_machines_fresh_lock_is_refused_saying_when_it_would_be_taken_over(tmp_path):
+    lock = _other_hosts_lock(tmp_path, STALE_AFTER_S - 60)
+    with pytest.raises(LoraNbError) as e:
+        RunLock(tmp_path).acquire()
+    assert str(e.value) == (
+        f"output_dir {tmp_path} is in use by another training run (pid 12345 on colab-vm-1, since "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(1.0))}) -> wait for it to finish, stop it (kill 12345, "
+        f"or its notebook's Stop button), or set output_dir to another folder; if that run is gone (e.g. a closed "
+        f"Colab runtime), run again in 1m 00s: its lock is taken over once silent for 5m 00s (last sign of life "
+        f"4m 00s ago), or delete {lock}")
+    assert lock.exists() and json.loads(lock.read_text())["pid"] == 12345  # untouched
+
+
+def test_the_heartbeat_touches_the_lock_while_held_and_stops_at_release(tmp_path, monkeypatch):
+    monkeypatch.setattr(runlock, "HEARTBEAT_S", 0.05)
+    mine = RunLock(tmp_path)
+    assert mine.acquire() is None
+    lock = tmp_path / LOCK_NAME
+    record = lock.read_bytes()
+    beats = [t for t in threading.enumerate() if t.name == f"lora-nb lock heartbeat {lock}"]
+    assert len(beats) == 1 and beats[0].daemon
+    os.utime(lock, (1000.0, 1000.0))  # as if silent since 1970: the main thread sleeps, like a long training step
+    deadline = time.monotonic() + 1.0
+    while lock.stat().st_mtime == 1000.0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert abs(lock.stat().st_mtime - time.time()) < 5  # touched to now, without the training loop
+    assert lock.read_bytes() == record  # the record is never rewritten
+    # from another machine this lock now looks alive
+    monkeypatch.setattr(socket, "gethostname", lambda: "colab-vm-2")
+    with pytest.raises(LoraNbError, match="in use by another training run"):
+        RunLock(tmp_path).acquire()
+    mine.release()
+    assert not beats[0].is_alive() and beats[0] not in threading.enumerate()
+    assert not lock.exists()
 
 
 # --- runs never mix ------------------------------------------------------------------------------

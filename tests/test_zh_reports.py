@@ -3,10 +3,12 @@ evaluation report and the trainer's notes come out in Chinese, with none of the 
 English stays as it was (the modules' own tests assert on it)."""
 
 import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,7 @@ from lora_nb.planning.planner import _hms, memory_figure, plan, render_markdown
 from lora_nb.training.data import scan_dataset
 from lora_nb.training.fingerprint import _threads_note
 from lora_nb.training.runfolder import own_run_folder
-from lora_nb.training.runlock import LOCK_NAME, RunLock
+from lora_nb.training.runlock import LOCK_NAME, STALE_AFTER_S, RunLock
 
 pytestmark = pytest.mark.usefixtures("default_language")
 
@@ -215,6 +217,14 @@ def test_trainer_notes_in_chinese(tmp_path, zh):
     lock = RunLock(out)
     assert lock.acquire() == f"接管了一个无法读取的锁文件（训练在启动时被中止），位于 {out}"
     lock.release()
+    # another machine's lock, silent past STALE_AFTER_S (a disconnected Colab runtime)
+    (out / LOCK_NAME).write_text(json.dumps({"pid": 12345, "host": "colab-vm-1", "started": 1.0}))
+    os.utime(out / LOCK_NAME, (time.time() - STALE_AFTER_S - 65,) * 2)
+    lock = RunLock(out)
+    note = lock.acquire()
+    lock.release()
+    assert note.startswith("接管了另一台机器上的训练的锁（进程 12345，主机 colab-vm-1，开始于 ")
+    assert note.endswith(f"它最后一次活动是在 6 分 05 秒前，位于 {out}")
 
 
 def test_leftover_note_in_chinese(tmp_path, capsys, zh):

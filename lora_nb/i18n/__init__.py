@@ -88,6 +88,14 @@ def t(key: str, lang: str | None = None, **fmt) -> str:
     return text.format(**fmt) if fmt else text
 
 
+def duration(seconds: float, lang: str | None = None) -> str:
+    """A duration as people read it: '1h 05m', '4m 07s', '9s' (the plan's times, how long ago a lock was alive)."""
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return t("time.hm", lang, h=h, m=m) if h else (t("time.ms", lang, m=m, s=s) if m else t("time.s", lang, s=s))
+
+
 def reason(text: str, lang: str | None = None) -> str:
     """A reason the image reader, collect or crop gave (English in reports and manifests), as a summary shows it."""
     return reason_zh(text) if _lang(lang) == "zh" else text
@@ -115,5 +123,5 @@ def group_title(group: str, lang: str | None = None) -> str:
     return t(f"group.{group}", lang)
 
 
-__all__ = ["FIELD_HELP_ZH", "FIELD_LABELS", "LANGUAGES", "STRINGS", "field_help", "field_label", "get_language",
-           "group_title", "normalize_language", "reason", "set_language", "t"]
+__all__ = ["FIELD_HELP_ZH", "FIELD_LABELS", "LANGUAGES", "STRINGS", "duration", "field_help", "field_label",
+           "get_language", "group_title", "normalize_language", "reason", "set_language", "t"]

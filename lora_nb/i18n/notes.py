@@ -56,7 +56,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "note.reduced": {"en": "{n} image(s) are smaller than the training resolution and train in a smaller bucket "
                            "(no upscaling): {names}",
                      "zh": "{n} 张图像小于训练分辨率，在较小的分桶中训练（不放大）：{names}"},
-    # plan durations (planner._hms)
+    # durations (i18n.duration: the plan's times, runlock's last sign of life)
     "time.hm": {"en": "{h}h {m:02d}m", "zh": "{h} 小时 {m:02d} 分"},
     "time.ms": {"en": "{m}m {s:02d}s", "zh": "{m} 分 {s:02d} 秒"},
     "time.s": {"en": "{s}s", "zh": "{s} 秒"},

@@ -143,6 +143,10 @@ STRINGS: dict[str, dict[str, str]] = {
     # trainer notes (training/runlock.py, runfolder.py, trainer.py)
     "run.lock_taken": {"en": "took over the lock of a run that is no longer running ({who}) in {folder}",
                        "zh": "接管了一个已不在运行的训练的锁（{who}），位于 {folder}"},
+    "run.lock_taken_remote": {"en": "took over the lock of a run on another machine ({who}), last alive {ago} ago, "
+                                    "in {folder}",
+                              "zh": "接管了另一台机器上的训练的锁（{who}），它最后一次活动是在 {ago}前，"
+                                    "位于 {folder}"},
     "run.lock_unreadable": {"en": "took over an unreadable lock file (a run killed while starting) in {folder}",
                             "zh": "接管了一个无法读取的锁文件（训练在启动时被中止），位于 {folder}"},
     "run.lock_who": {"en": "pid {pid} on {host}, since {when}", "zh": "进程 {pid}，主机 {host}，开始于 {when}"},

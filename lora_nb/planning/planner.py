@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..dataset.concepts import parse_concept_folder
 from ..errors import DatasetError
 from ..fonts import new_figure
-from ..i18n import STRINGS, get_language, t
+from ..i18n import STRINGS, duration, get_language, t
 from ..i18n.memory import MEMORY_ZH
 from ..i18n.plan import PURPOSES_ZH, cite
 from ..training.data import scan_dataset
@@ -308,10 +308,7 @@ def _keep_fixed(a: Advice, fixed: Mapping[str, str]) -> Advice:
 # Rendering
 # ---------------------------------------------------------------------------------------------
 def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return t("time.hm", h=h, m=m) if h else (t("time.ms", m=m, s=s) if m else t("time.s", s=s))
+    return duration(seconds)
 
 
 def _short_list(xs: list[int], n: int = 12) -> str:

@@ -4,7 +4,12 @@ Two runs into one folder (a double-run Train cell, a reopened Colab tab, two ter
 interleave their loss logs and overwrite each other's checkpoints. The lock file records who owns
 the folder (pid, host, start time, the process's own start time so a reused pid is not mistaken for
 the owner); a second run is refused with that information. A lock whose process is gone (same host)
-is taken over; one from another host cannot be checked from here, so the message says how to remove it.
+is taken over. A process on another host cannot be checked from here (a Colab runtime writing to
+Google Drive, then disconnected: the learner's next runtime has another hostname), so the owner
+shows it lives by a heartbeat: a thread touches the lock file's mtime every `HEARTBEAT_S` seconds,
+whatever the training loop is doing. Another host's lock silent for `STALE_AFTER_S` is taken over
+with a note (a lock of an older kit, which has no heartbeat, is judged by its mtime alike); a live
+one is refused with how to remove it.
 """
 
 from __future__ import annotations
@@ -12,15 +17,21 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 import psutil
 
 from ..errors import LoraNbError
-from ..i18n import t
+from ..i18n import duration, t
 
 LOCK_NAME = "lora-nb.lock"
+HEARTBEAT_S = 30.0  # how often the owner touches its lock
+# Another host's lock silent this long is stale. Google Drive (Colab's mount) uploads a change and the other
+# runtime sees it only after its own refresh: seconds, at times a minute or two. Five minutes is ten missed beats
+# and well above that delay, yet short next to reconnecting a runtime and running the setup cells again.
+STALE_AFTER_S = 300.0
 _held: set[str] = set()  # lock files held by this process: a second run in the same kernel is refused
 
 
@@ -42,6 +53,8 @@ class RunLock:
         self.path = Path(folder) / LOCK_NAME
         self.host = socket.gethostname()
         self.owned = False
+        self._stop = threading.Event()  # set by release: ends the heartbeat
+        self._beat: threading.Thread | None = None
 
     def _read(self, wait: float = 1.0) -> dict | None:
         """The owner's record; None when the file stays unreadable (a kill between create and write)."""
@@ -59,9 +72,16 @@ class RunLock:
                 return None
             time.sleep(0.05)  # the owner is writing it right now
 
-    def _alive(self, info: dict) -> bool:
+    def _silent_for(self) -> float | None:
+        """Seconds since the lock's last heartbeat (its mtime); None when it is gone."""
+        try:
+            return max(0.0, time.time() - self.path.stat().st_mtime)  # an mtime ahead of us: clocks differ a little
+        except FileNotFoundError:
+            return None
+
+    def _alive(self, info: dict, silent: float) -> bool:
         if info.get("host") != self.host:
-            return True  # cannot be checked from this machine
+            return silent < STALE_AFTER_S  # its heartbeat is the only sign of life visible from here
         pid = info["pid"]
         if pid == os.getpid():
             return str(self.path.resolve()) in _held
@@ -77,14 +97,12 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                info = self._read()
-                if info == {}:
+                info, silent = self._read(), self._silent_for()
+                if info == {} or silent is None:
                     continue  # released meanwhile
-                if info is not None and self._alive(info):
-                    raise LoraNbError(self._refusal(info))
-                note = (t("run.lock_taken", who=t("run.lock_who", pid=info["pid"], host=info.get("host", "?"),
-                                                  when=_when(float(info.get("started", 0)))), folder=self.path.parent)
-                        if info else t("run.lock_unreadable", folder=self.path.parent))
+                if info is not None and self._alive(info, silent):
+                    raise LoraNbError(self._refusal(info, silent))
+                note = self._taken_over(info, silent)
                 self.path.unlink(missing_ok=True)  # a rival doing the same at this instant loses at O_EXCL
                 continue
             except OSError as e:
@@ -96,22 +114,47 @@ class RunLock:
                 fh.write(json.dumps(info))
             _held.add(str(self.path.resolve()))
             self.owned = True
+            self._stop.clear()
+            self._beat = threading.Thread(target=self._heartbeat, args=(self._stop,), daemon=True,
+                                          name=f"lora-nb lock heartbeat {self.path}")
+            self._beat.start()
             return note
         raise LoraNbError(f"output_dir {self.path.parent}: another run keeps taking its lock -> start one run at a "
                           f"time, or set output_dir to another folder")
 
-    def _refusal(self, info: dict) -> str:
+    def _heartbeat(self, stop: threading.Event) -> None:
+        # only the mtime: rewriting the record could show a reader a half-written file
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass  # Drive offline for a moment, or the file removed by hand: the next beat tries again
+
+    def _taken_over(self, info: dict | None, silent: float) -> str:
+        if not info:
+            return t("run.lock_unreadable", folder=self.path.parent)
+        who = t("run.lock_who", pid=info["pid"], host=info.get("host", "?"), when=_when(float(info.get("started", 0))))
+        if info.get("host") != self.host:
+            return t("run.lock_taken_remote", who=who, ago=duration(silent), folder=self.path.parent)
+        return t("run.lock_taken", who=who, folder=self.path.parent)
+
+    def _refusal(self, info: dict, silent: float) -> str:
         out = self.path.parent
         fix = f"wait for it to finish, stop it (kill {info['pid']}, or its notebook's Stop button), or set " \
               f"output_dir to another folder"
         if info.get("host") != self.host:
-            fix += f"; if that run is gone (e.g. a closed Colab runtime), delete {self.path}"
+            fix += (f"; if that run is gone (e.g. a closed Colab runtime), run again in "
+                    f"{duration(STALE_AFTER_S - silent, 'en')}: its lock is taken over once silent for "
+                    f"{duration(STALE_AFTER_S, 'en')} (last sign of life {duration(silent, 'en')} ago), "
+                    f"or delete {self.path}")
         return f"output_dir {out} is in use by another training run ({self._describe(info)}) -> {fix}"
 
     def release(self) -> None:
         if not self.owned:
             return
         self.owned = False
+        self._stop.set()
+        self._beat.join()  # no touch after this: the file is removed below, or a new owner's
         _held.discard(str(self.path.resolve()))
         info = self._read(wait=0)
         if info and info.get("pid") == os.getpid() and info.get("host") == self.host:
