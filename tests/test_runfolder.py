@@ -155,6 +155,19 @@ def test_another_machines_lock_is_taken_over_once_its_heartbeat_is_old(tmp_path)
     assert not lock.exists()
 
 
+def test_a_recorded_beat_counts_when_the_synced_mtime_lags(tmp_path):
+    """A synced folder may carry the new content but not the mtime: the record's own beat shows the run lives."""
+    lock = _other_hosts_lock(tmp_path, STALE_AFTER_S + 600)
+    lock.write_text(json.dumps({"pid": 12345, "host": "colab-vm-1", "started": 1.0, "beat": time.time() - 20}))
+    os.utime(lock, (time.time() - STALE_AFTER_S - 600,) * 2)
+    with pytest.raises(LoraNbError, match=r"last sign of life 2\ds ago"):
+        RunLock(tmp_path).acquire()
+    lock.write_text(json.dumps({"pid": 12345, "host": "colab-vm-1", "started": 1.0, "beat": "soon"}))
+    os.utime(lock, (time.time() - STALE_AFTER_S - 600,) * 2)
+    note = RunLock(tmp_path).acquire()  # a beat that is no time: judged by the mtime, stale
+    assert note.startswith("took over the lock of a run on another machine") and "15m 00s ago" in note
+
+
 def test_another_machines_fresh_lock_is_refused_saying_when_it_would_be_taken_over(tmp_path):
     lock = _other_hosts_lock(tmp_path, STALE_AFTER_S - 60)
     with pytest.raises(LoraNbError) as e:
@@ -168,20 +181,21 @@ def test_another_machines_fresh_lock_is_refused_saying_when_it_would_be_taken_ov
     assert lock.exists() and json.loads(lock.read_text())["pid"] == 12345  # untouched
 
 
-def test_the_heartbeat_touches_the_lock_while_held_and_stops_at_release(tmp_path, monkeypatch):
+def test_the_heartbeat_rewrites_the_lock_while_held_and_stops_at_release(tmp_path, monkeypatch):
     monkeypatch.setattr(runlock, "HEARTBEAT_S", 0.05)
     mine = RunLock(tmp_path)
     assert mine.acquire() is None
     lock = tmp_path / LOCK_NAME
-    record = lock.read_bytes()
+    record = json.loads(lock.read_text())
     beats = [t for t in threading.enumerate() if t.name == f"lora-nb lock heartbeat {lock}"]
     assert len(beats) == 1 and beats[0].daemon
     os.utime(lock, (1000.0, 1000.0))  # as if silent since 1970: the main thread sleeps, like a long training step
     deadline = time.monotonic() + 1.0
     while lock.stat().st_mtime == 1000.0 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert abs(lock.stat().st_mtime - time.time()) < 5  # touched to now, without the training loop
-    assert lock.read_bytes() == record  # the record is never rewritten
+    assert abs(lock.stat().st_mtime - time.time()) < 5  # rewritten now, without the training loop
+    beat = json.loads(lock.read_text())
+    assert abs(beat.pop("beat") - time.time()) < 5 and beat == record  # the same record with the time in it
     # from another machine this lock now looks alive
     monkeypatch.setattr(socket, "gethostname", lambda: "colab-vm-2")
     with pytest.raises(LoraNbError, match="in use by another training run"):

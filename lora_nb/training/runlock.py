@@ -1,15 +1,15 @@
 """One owner per run folder: a lock file, taken atomically before a run writes anything.
 
-Two runs into one folder (a double-run Train cell, a reopened Colab tab, two terminals) would
-interleave their loss logs and overwrite each other's checkpoints. The lock file records who owns
-the folder (pid, host, start time, the process's own start time so a reused pid is not mistaken for
-the owner); a second run is refused with that information. A lock whose process is gone (same host)
-is taken over. A process on another host cannot be checked from here (a Colab runtime writing to
-Google Drive, then disconnected: the learner's next runtime has another hostname), so the owner
-shows it lives by a heartbeat: a thread touches the lock file's mtime every `HEARTBEAT_S` seconds,
-whatever the training loop is doing. Another host's lock silent for `STALE_AFTER_S` is taken over
-with a note (a lock of an older kit, which has no heartbeat, is judged by its mtime alike); a live
-one is refused with how to remove it.
+Two runs into one folder (a double-run Train cell, a reopened Colab tab, two terminals) would interleave their
+loss logs and overwrite each other's checkpoints. The lock file records who owns the folder (pid, host, start
+time, the process's own start time so a reused pid is not mistaken for the owner); a second run is refused
+with that information. A lock whose process is gone (same host) is taken over. A process on another host
+cannot be checked from here (a Colab runtime writing to Google Drive, then disconnected: the learner's next
+runtime has another hostname), so the owner shows it lives by a heartbeat: a thread rewrites the lock's record
+with the time (`beat`) every `HEARTBEAT_S` seconds, whatever the training loop is doing. A new content, not
+only a touched mtime: a synced folder (Google Drive) carries content changes to the other machine, a bare
+mtime change may not. Another host's lock silent for `STALE_AFTER_S` is taken over with a note (a lock of an
+older kit, which has no heartbeat, is judged by its mtime alike); a live one is refused with how to remove it.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pathlib import Path
 import psutil
 
 from ..errors import LoraNbError
+from ..fileio import atomic_write_text
 from ..i18n import duration, t
 
 LOCK_NAME = "lora-nb.lock"
-HEARTBEAT_S = 30.0  # how often the owner touches its lock
+HEARTBEAT_S = 30.0  # how often the owner rewrites its lock's beat
 # Another host's lock silent this long is stale. Google Drive (Colab's mount) uploads a change and the other
 # runtime sees it only after its own refresh: seconds, at times a minute or two. Five minutes is ten missed beats
 # and well above that delay, yet short next to reconnecting a runtime and running the setup cells again.
@@ -72,12 +73,16 @@ class RunLock:
                 return None
             time.sleep(0.05)  # the owner is writing it right now
 
-    def _silent_for(self) -> float | None:
-        """Seconds since the lock's last heartbeat (its mtime); None when it is gone."""
+    def _silent_for(self, info: dict | None) -> float | None:
+        """Seconds since the lock's last heartbeat (the later of its recorded beat and its mtime); None when
+        it is gone."""
         try:
-            return max(0.0, time.time() - self.path.stat().st_mtime)  # an mtime ahead of us: clocks differ a little
+            last = max(self.path.stat().st_mtime, float((info or {}).get("beat") or 0))
         except FileNotFoundError:
             return None
+        except (TypeError, ValueError):  # a beat that is not a number: the mtime alone
+            last = self.path.stat().st_mtime
+        return max(0.0, time.time() - last)  # a time ahead of ours: the clocks differ a little
 
     def _alive(self, info: dict, silent: float) -> bool:
         if info.get("host") != self.host:
@@ -97,7 +102,8 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                info, silent = self._read(), self._silent_for()
+                info = self._read()
+                silent = self._silent_for(info)
                 if info == {} or silent is None:
                     continue  # released meanwhile
                 if info is not None and self._alive(info, silent):
@@ -115,20 +121,21 @@ class RunLock:
             _held.add(str(self.path.resolve()))
             self.owned = True
             self._stop.clear()
-            self._beat = threading.Thread(target=self._heartbeat, args=(self._stop,), daemon=True,
+            self._beat = threading.Thread(target=self._heartbeat, args=(self._stop, info), daemon=True,
                                           name=f"lora-nb lock heartbeat {self.path}")
             self._beat.start()
             return note
         raise LoraNbError(f"output_dir {self.path.parent}: another run keeps taking its lock -> start one run at a "
                           f"time, or set output_dir to another folder")
 
-    def _heartbeat(self, stop: threading.Event) -> None:
-        # only the mtime: rewriting the record could show a reader a half-written file
+    def _heartbeat(self, stop: threading.Event, info: dict) -> None:
+        # the whole record again with the time, written beside and renamed over it: a reader never sees half
         while not stop.wait(HEARTBEAT_S):
             try:
-                os.utime(self.path)
+                if self.path.is_file():  # removed by hand: not recreated behind the learner's back
+                    atomic_write_text(self.path, json.dumps({**info, "beat": time.time()}))
             except OSError:
-                pass  # Drive offline for a moment, or the file removed by hand: the next beat tries again
+                pass  # Drive offline for a moment: the next beat tries again
 
     def _taken_over(self, info: dict | None, silent: float) -> str:
         if not info:
