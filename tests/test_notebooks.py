@@ -99,6 +99,10 @@ def _run_in_order(smoke, name):
     smoke["done"][name] = False
     nb = _execute(name)
     smoke["done"][name] = True
+    # quiet runs: nothing on stderr (library warnings, stray progress bars) that the learner cannot act on
+    noise = [(c.source.splitlines()[0], o.text[:300]) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+             if o.output_type == "stream" and o.name == "stderr"]
+    assert not noise, f"{name} wrote to stderr: {noise}"
     return nb
 
 
